@@ -1,0 +1,151 @@
+"""The compile boundary: specs -> flat arrays the kernels read. Every check happens here or in
+the spec; kernels never see a spec, a dict or a DataFrame."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SpecError
+from .kernels import curves
+from .loans import FORECLOSURE, LoanArrays, from_rep_lines, read_tape
+from .spec import Deal, Scenario
+from .spec.collateral import AMORTIZATION
+
+__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector"]
+
+_PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
+           "abs": curves.PREPAY_ABS}
+_DEFAULT = {"cdr": curves.DEFAULT_CDR, "mdr": curves.DEFAULT_MDR, "sda": curves.DEFAULT_SDA}
+_BY_LOAN_MONTH = {curves.PREPAY_PSA, curves.PREPAY_ABS}, {curves.DEFAULT_SDA}
+
+
+def monthly_vector(value: float | Sequence[float], n: int) -> np.ndarray:
+    """A number or a monthly vector as ``n`` months; the last value carries forward.
+
+    >>> monthly_vector((0.1, 0.2), 4).tolist()
+    [0.1, 0.2, 0.2, 0.2]
+    """
+    if isinstance(value, int | float):
+        return np.full(n, float(value))
+    v = np.asarray(value, dtype=np.float64)[:n]
+    return np.concatenate([v, np.full(n - v.size, v[-1])]) if v.size < n else v
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioArrays:
+    """Scenarios as ``[scenario, month]`` arrays."""
+
+    names: tuple[str, ...]
+    prepay_kind: np.ndarray
+    prepay: np.ndarray
+    default_kind: np.ndarray
+    default: np.ndarray
+    severity: np.ndarray
+    lag: np.ndarray
+    advancing: np.ndarray
+
+    @property
+    def by_loan_month(self) -> bool:
+        """Whether any curve is read at loan month (PSA, ABS, SDA), so ages matter."""
+        return bool(np.isin(self.prepay_kind, list(_BY_LOAN_MONTH[0])).any()
+                    or np.isin(self.default_kind, list(_BY_LOAN_MONTH[1])).any())
+
+
+def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
+    return ScenarioArrays(
+        names=tuple(s.name or f"scenario-{k}" for k, s in enumerate(scenarios)),
+        prepay_kind=np.array([_PREPAY[s.prepay.kind] for s in scenarios], dtype=np.int64),
+        prepay=np.stack([monthly_vector(s.prepay.value, n) for s in scenarios]),
+        default_kind=np.array([_DEFAULT[s.default.kind] for s in scenarios], dtype=np.int64),
+        default=np.stack([monthly_vector(s.default.value, n) for s in scenarios]),
+        severity=np.stack([monthly_vector(s.severity, n) for s in scenarios]),
+        lag=np.array([s.recovery_lag for s in scenarios], dtype=np.int64),
+        advancing=np.array([advancing_default if s.advancing is None else s.advancing for s in scenarios]),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CollateralProgram:
+    """Kernel-ready collateral: performing loans sorted by rate class, and the loans that were
+    in foreclosure at cut-off (projected separately, see :mod:`abs_engine.engine`)."""
+
+    loans: LoanArrays            # every loan, in tape order
+    index: np.ndarray            # tape positions of the kernel's loans, in kernel order
+    balance: np.ndarray
+    gross_m: np.ndarray          # monthly gross rate
+    net_m: np.ndarray
+    amort_n: np.ndarray
+    interest_only: np.ndarray
+    mat: np.ndarray
+    cls: np.ndarray
+    ages: np.ndarray             # age of each class
+    chunk_bounds: np.ndarray     # in blocks of the kernel
+    foreclosed: np.ndarray       # tape positions of loans in foreclosure at cut-off
+    scenarios: ScenarioArrays
+    n_periods: int
+
+    @property
+    def original_balance(self) -> float:
+        return self.loans.original_balance
+
+
+def deal_loans(deal: Deal) -> LoanArrays:
+    """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""
+    coll = deal.collateral
+    if coll.rep_lines is not None:
+        return from_rep_lines(coll.rep_lines)
+    if deal._tape is None:
+        deal._tape = read_tape(deal.tape_path(), servicing_fee_rate=coll.servicing_fee_rate)
+    return deal._tape
+
+
+def _threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralProgram:
+    """Compile the deal's collateral and the scenarios into kernel arrays."""
+    from .kernels.collateral import W
+
+    if not scenarios:
+        raise SpecError("scenarios", [], "at least one scenario")
+    loans = deal_loans(deal)
+    n = int(loans.maturity.max())
+    scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default)
+
+    performing = np.flatnonzero(loans.status != FORECLOSURE)
+    if scen.by_loan_month:
+        ages, cls = np.unique(loans.age[performing], return_inverse=True)
+        order = np.argsort(cls, kind="stable")
+    else:
+        ages, cls, order = np.zeros(1, dtype=np.int64), np.zeros(performing.size, dtype=np.int64), None
+    index = performing if order is None else performing[order]
+    cls = cls if order is None else cls[order]
+
+    n_blocks = -(-index.size // W)
+    chunks = max(1, min(n_blocks, -(-int(os.environ.get("ABS_ENGINE_CHUNKS_PER_THREAD", 4)) * _threads()
+                                         // len(scenarios))))
+    bounds = np.linspace(0, n_blocks, chunks + 1).round().astype(np.int64)
+    io = AMORTIZATION.index("interest_only")
+    return CollateralProgram(
+        loans=loans,
+        index=index,
+        balance=np.ascontiguousarray(loans.balance[index]),
+        gross_m=loans.rate[index] / 12.0,
+        net_m=loans.net_rate[index] / 12.0,
+        amort_n=np.ascontiguousarray(loans.remaining_term[index]),
+        interest_only=loans.amortization[index] == io,
+        mat=np.ascontiguousarray(loans.maturity[index]),
+        cls=np.ascontiguousarray(cls.astype(np.int64)),
+        ages=ages.astype(np.int64),
+        chunk_bounds=bounds,
+        foreclosed=np.flatnonzero(loans.status == FORECLOSURE),
+        scenarios=scen,
+        n_periods=n,
+    )

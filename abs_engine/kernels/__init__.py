@@ -1,0 +1,1 @@
+"""numba kernels over flat arrays. Imports only numpy, numba and its own modules."""

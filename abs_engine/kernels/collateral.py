@@ -1,0 +1,243 @@
+"""The collateral kernel: BMA/SIFMA Standard Formulas, loan by loan, aggregated per period.
+
+State per loan, carried month to month by recurrence (no ``pow`` and no division in the
+monthly loop):
+
+* the scheduled-balance fraction ``S = E / E0`` with ``E = 1 - (1+r)^-n`` for the ``n``
+  payments left; since ``E' = E - r (1+r)^-n``, ``S' = S - d`` and ``d' = d (1+r)`` with
+  ``d0 = r (1+r)^-n0 / E0``. A zero rate gives ``d = 1/n0`` (straight line); interest-only
+  ``d = 0``; the final (or balloon) month sets ``S`` to 0.
+* ``w``: the performing balance divided by ``S`` (the survival from prepayments and
+  defaults), so ``PERF = w S`` and ``w' = w (1 - MDR - SMM)``.
+* ``F``: loans in foreclosure. With advancing it is held divided by ``S`` (they keep
+  amortizing); without advancing it is the plain balance.
+* A ring of the last ``L+1`` months' new defaults (plain and divided by ``S`` at default)
+  gives each month's liquidation.
+
+Loans are processed in blocks of ``W`` side by side so the innermost loop (over the block's
+loans) vectorizes; work items are (scenario, chunk of blocks), run in parallel, each with its
+own accumulator, reduced in a fixed order afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from ._jit import kernel
+
+__all__ = [
+    "W", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL",
+    "AMORTIZED", "loan_setup", "month_step", "project_blocks", "project_loans",
+]
+
+W = 64  # loans per block
+
+# accumulator columns (beginning balances are the previous period's ending balances)
+SCHED, PREPAY, DEFAULT, RECOVERY, LOSS, GROSS, NET, PERF, FCL, AMORTIZED = range(10)
+NCOL = 10
+
+
+@kernel(inline=True)
+def loan_setup(monthly_rate, amort_n, interest_only):
+    """``(d0, growth)`` of a loan's scheduled-fraction recurrence ``S' = S - d``, ``d' = d growth``."""
+    if interest_only:
+        return 0.0, 1.0
+    if monthly_rate > 0.0:
+        lr = math.log1p(monthly_rate)
+        return monthly_rate * math.exp(-amort_n * lr) / -math.expm1(-amort_n * lr), 1.0 + monthly_rate
+    return 1.0 / amort_n, 1.0
+
+
+@kernel(inline=True)
+def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr, nd_j, norm_j):
+    """One loan, projection month ``i``, in the order of CONVENTIONS.md.
+
+    ``nd_j``/``norm_j``: the loan's new defaults of month ``i - lag`` (plain, and divided by the
+    scheduled fraction at default); ignored when ``lag == 0``. Returns the new state
+    ``(w, s, d, f, nd, norm)`` followed by the flows, in accumulator column order.
+    """
+    s_new = s_prev - d
+    if i >= mat:  # final (or balloon) payment: nothing scheduled remains
+        s_new = 0.0
+    if i > mat - lag:  # no defaults in the last L months before maturity
+        mdr = 0.0
+    smm = min(smm, 1.0 - mdr)  # prepayment cap: defaults + scheduled + prepaid <= PERF(i-1)
+
+    perf0 = w * s_prev
+    nd = perf0 * mdr                 # 1. new defaults
+    amortized = w * s_new            # PERF(i-1) x ratio
+    after_default = amortized - amortized * mdr
+    sched = perf0 - nd - after_default   # 2. scheduled principal of performing loans
+    prep = amortized * smm           # 3. voluntary prepayments (not reduced by new defaults)
+    perf = after_default - prep
+    norm = w * mdr
+    if lag == 0:
+        nd_j = nd
+        norm_j = norm
+
+    if adv:  # defaulted balances keep amortizing; interest on the whole pool
+        if i >= mat:  # everything still in foreclosure liquidates by maturity
+            liq = (f + norm) * s_prev
+            f_new = 0.0
+        else:
+            liq = norm_j * s_prev
+            f_new = max(f + norm - norm_j, 0.0)
+        fcl = f_new * s_new
+        sched += f_new * (s_prev - s_new)
+        base = perf0 + f * s_prev
+    else:  # defaulted balances freeze; interest on performing loans only
+        if i >= mat:
+            liq = f + nd
+            f_new = 0.0
+        else:
+            liq = nd_j
+            f_new = max(f + nd - nd_j, 0.0)
+        fcl = f_new
+        base = perf0 - nd
+    loss = min(sev * nd_j, liq)
+    return (w * (1.0 - mdr - smm), s_new, d * growth, f_new, nd, norm,
+            sched, prep, nd, liq - loss, loss, base * gr, base * nr, perf, fcl, amortized)
+
+
+def _lane(x, l):
+    """``x[l]`` for an array, ``x`` for a scalar (resolved at compile time)."""
+
+
+@overload(_lane, inline="always")
+def _lane_impl(x, l):
+    if isinstance(x, types.Array):
+        return lambda x, l: x[l]
+    return lambda x, l: x
+
+
+@kernel(inline=True)
+def _advance_block(m, i, lag, adv, smm, mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                   nd_read, norm_read, nd_write, norm_write, row):
+    """Advance a block's ``m`` loans by month ``i`` and add the block's flows to ``row``.
+    ``smm``/``mdr`` are per-loan arrays or one number for the whole block."""
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = t9 = 0.0
+    for l in range(m):
+        r = month_step(i, mt[l], lag, adv, _lane(smm, l), _lane(mdr, l), sev, w[l], s[l], d[l],
+                       growth[l], f[l], gr[l], nr[l], nd_read[l], norm_read[l])
+        w[l] = r[0]
+        s[l] = r[1]
+        d[l] = r[2]
+        f[l] = r[3]
+        nd_write[l] = r[4]
+        norm_write[l] = r[5]
+        t0 += r[6]
+        t1 += r[7]
+        t2 += r[8]
+        t3 += r[9]
+        t4 += r[10]
+        t5 += r[11]
+        t6 += r[12]
+        t7 += r[13]
+        t8 += r[14]
+        t9 += r[15]
+    row[0] += t0
+    row[1] += t1
+    row[2] += t2
+    row[3] += t3
+    row[4] += t4
+    row[5] += t5
+    row[6] += t6
+    row[7] += t7
+    row[8] += t8
+    row[9] += t9
+
+
+@kernel(parallel=True)
+def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, chunk_bounds,
+                   smm_tab, mdr_tab, severity, lag, advancing, n_periods):
+    """Pool flows per (scenario, chunk, period, column); sum over chunks for the pool.
+
+    Loans are arrays of equal length, sorted by rate class ``cls`` (column of the
+    ``[scenario, month, class]`` SMM/MDR tables); ``chunk_bounds`` are block indices.
+    """
+    n = balance.size
+    n_scen = smm_tab.shape[0]
+    n_chunks = chunk_bounds.size - 1
+    out = np.zeros((n_scen, n_chunks, n_periods, NCOL))
+    for item in prange(n_scen * n_chunks):
+        sc = item // n_chunks
+        c = item - sc * n_chunks
+        L = lag[sc]
+        adv = advancing[sc]
+        acc = out[sc, c]
+        w = np.empty(W)
+        s = np.empty(W)
+        d = np.empty(W)
+        growth = np.empty(W)
+        f = np.empty(W)
+        gr = np.empty(W)
+        nr = np.empty(W)
+        mt = np.empty(W, dtype=np.int64)
+        lane_smm = np.empty(W)
+        lane_mdr = np.empty(W)
+        ring_nd = np.zeros((L + 1, W))
+        ring_norm = np.zeros((L + 1, W))
+        for b in range(chunk_bounds[c], chunk_bounds[c + 1]):
+            lo = b * W
+            hi = min(lo + W, n)
+            m = hi - lo
+            last = 0
+            for l in range(m):
+                k = lo + l
+                d[l], growth[l] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+                w[l] = balance[k]
+                s[l] = 1.0
+                f[l] = 0.0
+                gr[l] = gross_m[k]
+                nr[l] = net_m[k]
+                mt[l] = mat[k]
+                last = max(last, mat[k])
+            ring_nd[:, :] = 0.0
+            ring_norm[:, :] = 0.0
+            uniform = cls[lo] == cls[hi - 1]
+            for i in range(1, min(last, n_periods) + 1):
+                ws = i % (L + 1)
+                rs = (i + 1) % (L + 1)  # slot of month i - L
+                sev = severity[sc, i - 1]
+                if uniform:
+                    _advance_block(m, i, L, adv, smm_tab[sc, i - 1, cls[lo]], mdr_tab[sc, i - 1, cls[lo]],
+                                   sev, w, s, d, growth, f, gr, nr, mt, ring_nd[rs], ring_norm[rs],
+                                   ring_nd[ws], ring_norm[ws], acc[i - 1])
+                else:
+                    for l in range(m):
+                        lane_smm[l] = smm_tab[sc, i - 1, cls[lo + l]]
+                        lane_mdr[l] = mdr_tab[sc, i - 1, cls[lo + l]]
+                    _advance_block(m, i, L, adv, lane_smm, lane_mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                                   ring_nd[rs], ring_norm[rs], ring_nd[ws], ring_norm[ws], acc[i - 1])
+    return out
+
+
+@kernel(parallel=True)
+def project_loans(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_tab, mdr_tab,
+                  severity, lag, adv, n_periods):
+    """Per-loan flows ``[loan, period, column]`` for one scenario (tables ``[month, class]``)."""
+    n = balance.size
+    out = np.zeros((n, n_periods, NCOL))
+    for k in prange(n):
+        ring_nd = np.zeros(lag + 1)
+        ring_norm = np.zeros(lag + 1)
+        d, growth = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+        w = balance[k]
+        s = 1.0
+        f = 0.0
+        for i in range(1, min(mat[k], n_periods) + 1):
+            ws = i % (lag + 1)
+            rs = (i + 1) % (lag + 1)
+            r = month_step(i, mat[k], lag, adv, smm_tab[i - 1, cls[k]], mdr_tab[i - 1, cls[k]],
+                           severity[i - 1], w, s, d, growth, f, gross_m[k], net_m[k],
+                           ring_nd[rs], ring_norm[rs])
+            w, s, d, f = r[0], r[1], r[2], r[3]
+            ring_nd[ws] = r[4]
+            ring_norm[ws] = r[5]
+            for j in range(NCOL):
+                out[k, i - 1, j] = r[6 + j]
+    return out

@@ -1,0 +1,54 @@
+"""``load_deal`` and ``load_scenario``: a path (YAML or JSON) or a dict in, a validated spec out."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .compile import deal_loans
+from .errors import SpecError
+from .spec import Deal, Scenario, load_spec
+
+__all__ = ["load_deal", "load_scenario", "DealSource", "ScenarioSource"]
+
+DealSource = Deal | str | os.PathLike[str] | Mapping[str, Any]
+ScenarioSource = Scenario | str | os.PathLike[str] | Mapping[str, Any]
+
+
+def load_deal(source: DealSource) -> Deal:
+    """Load and validate a deal; a loan tape is read and validated too.
+
+    A tape path is relative to the deal file's folder (to the working directory for a dict).
+
+    Examples
+    --------
+    >>> deal = load_deal({"name": "pool", "collateral": {"rep_lines": [
+    ...     {"balance": 1e6, "wac": 0.06, "net_coupon": 0.055, "wam": 360}]}})
+    >>> deal.collateral.rep_lines[0].wam
+    360
+    """
+    deal, file = load_spec(Deal, source)
+    if file is not None and deal._base_dir is None:
+        deal._base_dir = file.parent
+    if deal.collateral.loan_tape is not None and deal._tape is None:
+        try:
+            deal_loans(deal)
+        except SpecError as exc:
+            if exc.file is None:
+                raise exc.with_file(str(file) if file else None) from None
+            raise
+    return deal
+
+
+def load_scenario(source: ScenarioSource) -> Scenario:
+    """Load and validate one scenario.
+
+    >>> load_scenario({"prepay": {"psa": 150}, "default": {"sda": 100}}).prepay.kind
+    'psa'
+    """
+    scenario, file = load_spec(Scenario, source)
+    if scenario.name is None and file is not None:
+        scenario = scenario.model_copy(update={"name": Path(file).stem})
+    return scenario

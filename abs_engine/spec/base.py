@@ -1,0 +1,130 @@
+"""The strict, frozen base model and the loader that turns a file or dict into a spec.
+
+Spec modules import pydantic and the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+from ..errors import SpecError
+
+__all__ = ["Spec", "load_spec", "read_structured_file", "Rate", "RateOrVector", "field_path"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Spec(BaseModel):
+    """Base of every spec: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+def _finite_non_negative(v: float) -> float:
+    if isinstance(v, bool) or not math.isfinite(v) or v < 0:
+        raise ValueError("a finite number >= 0")
+    return float(v)
+
+
+def _rate_vector(v: float | tuple[float, ...]) -> float | tuple[float, ...]:
+    if isinstance(v, tuple):
+        if not v:
+            raise ValueError("a non-empty monthly vector")
+        return tuple(_finite_non_negative(x) for x in v)
+    return _finite_non_negative(v)
+
+
+Rate = Annotated[float, AfterValidator(_finite_non_negative)]
+"""A finite, non-negative number."""
+
+RateOrVector = Annotated[float | tuple[float, ...], AfterValidator(_rate_vector)]
+"""A number, or a monthly vector (projection month 1, 2, ...; the last value carries forward)."""
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """``('tranches', 2, 'coupon')`` -> ``'tranches[2].coupon'``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _expected(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "a valid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if err.get("type") == "extra_forbidden":
+        return "no such key (unknown keys are not allowed)"
+    if err.get("type") == "missing":
+        return "this required field"
+    return msg[:1].lower() + msg[1:]
+
+
+def _spec_error(exc: ValidationError, file: str | None) -> SpecError:
+    errors = exc.errors(include_url=False)
+    # Union members each report; the most specific error is the one with the longest path.
+    err = max(errors, key=lambda e: len(e.get("loc", ())))
+    loc = tuple(p for p in err.get("loc", ()) if not _is_union_tag(p))
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, SpecError):  # raised by a model validator, naming its own field
+        path = ".".join(x for x in (field_path(loc), inner.field) if x)
+        return SpecError(path, inner.value, inner.expected, file=file)
+    value = err.get("input", "<missing>") if err.get("type") != "missing" else "<missing>"
+    return SpecError(field_path(loc), value, _expected(err), file=file)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member's type name in the location ("float", "tuple[float, ...]")
+    return isinstance(part, str) and (part in {"float", "int", "str", "bool"} or "[" in part)
+
+
+def read_structured_file(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML or JSON file. A missing or unparsable file is a :class:`SpecError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("", str(p), "an existing file", file=str(p))
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        raise SpecError("", type(exc).__name__, f"valid YAML/JSON ({exc})", file=str(p)) from None
+
+
+def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M) -> tuple[M, Path | None]:
+    """Validate ``source`` (a path, a dict or a model) as ``model``.
+
+    Returns the model and the file it came from (``None`` for a dict). Errors are
+    :class:`SpecError` naming the file, field path, value and expectation.
+    """
+    if isinstance(source, model):
+        return source, None
+    file: Path | None = None
+    if isinstance(source, str | os.PathLike):
+        file = Path(source)
+        data = read_structured_file(file)
+    else:
+        data = source
+    if not isinstance(data, Mapping):
+        raise SpecError("", type(data).__name__, f"a mapping of {model.__name__} fields",
+                        file=str(file) if file else None)
+    try:
+        return model.model_validate(dict(data)), file
+    except ValidationError as exc:
+        raise _spec_error(exc, str(file) if file else None) from None
+    except SpecError as exc:
+        raise exc.with_file(str(file) if file else None) from None

@@ -1,0 +1,72 @@
+"""Reusable constrained field types; each failure message says what was expected."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+__all__ = ["Amount", "Fraction", "Months", "PositiveMonths", "FractionOrVector", "NonNegOrVector"]
+
+
+def _number(v: object) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError("a number")
+    return float(v)
+
+
+def _amount(v: object) -> float:
+    x = _number(v)
+    if not math.isfinite(x) or x < 0:
+        raise ValueError("a finite amount >= 0")
+    return x
+
+
+def _fraction(v: object) -> float:
+    x = _number(v)
+    if not (0.0 <= x <= 1.0):  # also rejects NaN
+        raise ValueError("a decimal in [0, 1]")
+    return x
+
+
+def _months(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 0:
+        raise ValueError("a whole number of months >= 0")
+    return int(v)
+
+
+def _positive_months(v: object) -> int:
+    m = _months(v)
+    if m <= 0:
+        raise ValueError("a whole number of months >= 1")
+    return m
+
+
+def _vector(check):
+    def validate(v: object) -> float | tuple[float, ...]:
+        if isinstance(v, list | tuple):
+            if not v:
+                raise ValueError("a non-empty monthly vector")
+            out = []
+            for k, x in enumerate(v):
+                try:
+                    out.append(check(x))
+                except ValueError as exc:
+                    raise ValueError(f"every element {exc} (element {k} is {x!r})") from None
+            return tuple(out)
+        return check(v)
+
+    return validate
+
+
+Amount = Annotated[float, BeforeValidator(_amount)]
+Fraction = Annotated[float, BeforeValidator(_fraction)]
+Months = Annotated[int, BeforeValidator(_months)]
+PositiveMonths = Annotated[int, BeforeValidator(_positive_months)]
+FractionOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_fraction))]
+"""A decimal in [0, 1], or a monthly vector of them (month 1 first; the last value carries forward)."""
+NonNegOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_amount))]
+"""A finite number >= 0, or a monthly vector of them."""
+
+
