@@ -3,7 +3,6 @@ the spec; kernels never see a spec, a dict or a DataFrame."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -103,6 +102,9 @@ def deal_loans(deal: Deal) -> LoanArrays:
     return deal._tape
 
 
+_CHUNKS_PER_THREAD = 4
+
+
 def _threads() -> int:
     import numba
 
@@ -119,18 +121,22 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralP
     n = int(loans.maturity.max())
     scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default)
 
-    performing = np.flatnonzero(loans.status != FORECLOSURE)
-    if scen.by_loan_month:
-        ages, cls = np.unique(loans.age[performing], return_inverse=True)
-        order = np.argsort(cls, kind="stable")
+    foreclosed = loans.status == FORECLOSURE
+    performing = np.flatnonzero(~foreclosed) if foreclosed.any() else np.arange(len(loans))
+    if scen.by_loan_month:  # one rate class per age; loans sorted by class so blocks share it
+        age = loans.age[performing]
+        ages = np.flatnonzero(np.bincount(age))
+        lookup = np.zeros(ages[-1] + 1, dtype=np.int16 if ages.size < 2**15 else np.int64)
+        lookup[ages] = np.arange(ages.size)
+        cls = lookup[age]
+        order = np.argsort(cls, kind="stable")  # radix sort for small integers
+        index, cls = performing[order], cls[order]
     else:
-        ages, cls, order = np.zeros(1, dtype=np.int64), np.zeros(performing.size, dtype=np.int64), None
-    index = performing if order is None else performing[order]
-    cls = cls if order is None else cls[order]
+        ages, index, cls = np.zeros(1, dtype=np.int64), performing, np.zeros(performing.size, dtype=np.int64)
 
     n_blocks = -(-index.size // W)
-    chunks = max(1, min(n_blocks, -(-int(os.environ.get("ABS_ENGINE_CHUNKS_PER_THREAD", 4)) * _threads()
-                                         // len(scenarios))))
+    wanted = _CHUNKS_PER_THREAD * _threads()  # work items enough to balance the threads
+    chunks = max(1, min(n_blocks, -(-wanted // len(scenarios))))
     bounds = np.linspace(0, n_blocks, chunks + 1).round().astype(np.int64)
     io = AMORTIZATION.index("interest_only")
     return CollateralProgram(
@@ -145,7 +151,7 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralP
         cls=np.ascontiguousarray(cls.astype(np.int64)),
         ages=ages.astype(np.int64),
         chunk_bounds=bounds,
-        foreclosed=np.flatnonzero(loans.status == FORECLOSURE),
+        foreclosed=np.flatnonzero(foreclosed),
         scenarios=scen,
         n_periods=n,
     )

@@ -7,6 +7,7 @@ kernel. Tape errors name the file, the row (row 1 is the first loan), the column
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ class LoanArrays:
     def __len__(self) -> int:
         return len(self.balance)
 
-    @property
+    @cached_property
     def maturity(self) -> np.ndarray:
         """Projection month of each loan's last payment."""
         balloon = self.amortization == AMORTIZATION.index("balloon")

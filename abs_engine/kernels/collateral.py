@@ -34,7 +34,7 @@ __all__ = [
     "AMORTIZED", "loan_setup", "month_step", "project_blocks", "project_loans",
 ]
 
-W = 64  # loans per block
+W = 256  # loans per block
 
 # accumulator columns (beginning balances are the previous period's ending balances)
 SCHED, PREPAY, DEFAULT, RECOVERY, LOSS, GROSS, NET, PERF, FCL, AMORTIZED = range(10)

@@ -1,0 +1,135 @@
+"""``abs-engine``: validate files, run a deal under a scenario, print JSON Schemas.
+
+Exit codes: 0 success, 2 bad input (the error on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import SpecError
+
+__all__ = ["main"]
+
+
+def _write(text: str, out: str | None) -> None:
+    """Print, or write ``out`` atomically (a temp file renamed into place)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _kind(path: str) -> str:
+    from .spec.base import read_structured_file
+
+    data = read_structured_file(path)
+    return "deal" if isinstance(data, dict) and "collateral" in data else "scenario"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .loading import load_deal, load_scenario
+
+    for path in args.files:
+        kind = _kind(path)
+        (load_deal if kind == "deal" else load_scenario)(path)
+        print(f"{path}: valid {kind}")
+    return 0
+
+
+def _summary_lines(res) -> list[str]:
+    pool = res.pool
+    principal = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
+    original = res.program.original_balance
+    wal = float((principal * principal.index).sum() / principal.sum() / 12.0) if principal.sum() else 0.0
+    scen = res.scenarios[0]
+    return [
+        f"deal      {res.deal.name}",
+        f"scenario  {scen.name or '-'}: prepay {scen.prepay.kind} {scen.prepay.value}, default "
+        f"{scen.default.kind} {scen.default.value}, severity {scen.severity}, lag {scen.recovery_lag}, "
+        f"advancing {bool(res.program.scenarios.advancing[0])}",
+        f"loans     {len(res.program.loans):,}   original balance {original:,.2f}   periods {len(pool)}",
+        f"pool WAL  {wal:.4f} years   principal {principal.sum():,.2f}   interest (net) "
+        f"{pool['net_interest'].sum():,.2f}   loss {pool['loss'].sum():,.2f} "
+        f"({pool['loss'].sum() / original:.4%} of original)" if original else "",
+        "",
+    ]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .engine import run
+
+    res = run(args.deal, args.scenario)
+    pool = res.pool
+    if args.format == "csv":
+        text = pool.to_csv(date_format="%Y-%m-%d")
+    elif args.format == "json":
+        records = json.loads(pool.reset_index().to_json(orient="records", date_format="iso"))
+        text = json.dumps({"deal": res.deal.name, "scenario": res.scenarios[0].name,
+                           "check": {k: float(v) for k, v in res.check().abs().max().items()},
+                           "pool": records}, indent=1) + "\n"
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
+                               "display.float_format", "{:,.2f}".format):
+            shown = pool.drop(columns=["smm", "mdr"]).assign(
+                smm=pool["smm"].map("{:.6f}".format), mdr=pool["mdr"].map("{:.6f}".format))
+            if shown["date"].isna().all():
+                shown = shown.drop(columns="date")
+            text = "\n".join(_summary_lines(res)) + shown.to_string() + "\n"
+    _write(text, args.out)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .spec import Deal, Scenario
+
+    model = {"deal": Deal, "scenario": Scenario}[args.what]
+    _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="abs-engine", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="validate deal and scenario files")
+    v.add_argument("files", nargs="+")
+    v.set_defaults(fn=cmd_validate)
+    r = sub.add_parser("run", help="project a deal under a scenario")
+    r.add_argument("deal")
+    r.add_argument("--scenario", required=True)
+    r.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    r.add_argument("--out", help="write here instead of stdout")
+    r.set_defaults(fn=cmd_run)
+    s = sub.add_parser("schema", help="print a spec's JSON Schema")
+    s.add_argument("what", choices=("deal", "scenario"), nargs="?", default="deal")
+    s.add_argument("--out")
+    s.set_defaults(fn=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except SpecError as exc:
+        print(f"abs-engine: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

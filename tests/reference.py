@@ -1,0 +1,153 @@
+"""An independent, obvious reference for the collateral projection (CONVENTIONS.md).
+
+One loan at a time, one month at a time, with ``pow`` for the level-pay ratio and each
+month's defaults tracked as its own cohort with its own amortizing balance. Slow on
+purpose; nothing here is shared with the kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLS = ("beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
+        "gross_interest", "net_interest", "ending_balance", "performing_balance", "foreclosure_balance")
+
+
+def cpr_to_smm(cpr: float) -> float:
+    return 1.0 - (1.0 - cpr) ** (1.0 / 12.0)
+
+
+def psa_cpr(speed: float, m: int) -> float:
+    return min(speed / 100.0 * 0.002 * max(1, min(m, 30)), 1.0)
+
+
+def sda_cdr(speed: float, m: int) -> float:
+    if m <= 30:
+        annual = 0.0002 * m
+    elif m <= 60:
+        annual = 0.006
+    elif m <= 120:
+        annual = 0.006 - 0.000095 * (m - 60)
+    else:
+        annual = 0.0003
+    return min(speed / 100.0 * annual, 1.0)
+
+
+def abs_smm(speed: float, m: int) -> float:
+    a = speed / 100.0
+    if a == 0:
+        return 0.0
+    den = 1.0 - a * (m - 1)
+    return 1.0 if den <= a else a / den
+
+
+def at(value, i: int) -> float:
+    """Month ``i`` (1-based) of a number or a vector whose last value carries forward."""
+    if isinstance(value, list | tuple):
+        return float(value[min(i, len(value)) - 1])
+    return float(value)
+
+
+def smm_of(prepay: dict, i: int, m: int) -> float:
+    (kind, v), = prepay.items()
+    x = at(v, i)
+    return {"cpr": lambda: cpr_to_smm(x), "smm": lambda: x,
+            "psa": lambda: cpr_to_smm(psa_cpr(x, m)), "abs": lambda: abs_smm(x, m)}[kind]()
+
+
+def mdr_of(default: dict, i: int, m: int) -> float:
+    (kind, v), = default.items()
+    x = at(v, i)
+    return {"cdr": lambda: cpr_to_smm(x), "mdr": lambda: x, "sda": lambda: cpr_to_smm(sda_cdr(x, m))}[kind]()
+
+
+def project_loan(loan: dict, scen: dict, n: int) -> dict[str, np.ndarray]:
+    """One loan: keys balance, rate, net_rate, remaining_term, age, amortization, balloon_month, status."""
+    out = {c: np.zeros(n) for c in COLS}
+    r = loan["rate"] / 12.0
+    rn = loan["net_rate"] / 12.0
+    lag = scen.get("recovery_lag", 0)
+    adv = scen["advancing"]
+    sev = scen.get("severity", 0.0)
+    prepay = scen.get("prepay", {"cpr": 0.0})
+    default = scen.get("default", {"cdr": 0.0})
+    amort = loan.get("amortization", "level")
+    term = loan["remaining_term"]
+    mat = loan["balloon_month"] - loan["age"] if amort == "balloon" else term
+
+    if loan.get("status") == "foreclosure":  # defaulted at cut-off: no amortization, liquidates at max(L, 1)
+        t = min(max(lag, 1), n)
+        b = loan["balance"]
+        for i in range(1, t + 1):
+            out["beginning_balance"][i - 1] = b
+            out["foreclosure_balance"][i - 1] = b if i < t else 0.0
+            out["ending_balance"][i - 1] = b if i < t else 0.0
+            if adv:
+                out["gross_interest"][i - 1] = b * r
+                out["net_interest"][i - 1] = b * rn
+        loss = at(sev, t) * b
+        out["loss"][t - 1] = loss
+        out["recovery"][t - 1] = b - loss
+        return out
+
+    perf = loan["balance"]
+    cohorts = []  # [default month, balance at default, current balance]
+    for i in range(1, min(mat, n) + 1):
+        m = loan["age"] + i
+        left = term - (i - 1)
+        if i >= mat:
+            ratio = 0.0
+        elif amort == "interest_only":
+            ratio = 1.0
+        elif r == 0:
+            ratio = (left - 1) / left
+        else:
+            ratio = (1 - (1 + r) ** -(left - 1)) / (1 - (1 + r) ** -left)
+        smm = smm_of(prepay, i, m)
+        mdr = mdr_of(default, i, m) if i <= mat - lag else 0.0
+        fcl_start = sum(c[2] for c in cohorts)
+        out["beginning_balance"][i - 1] = perf + fcl_start
+
+        new_def = perf * mdr
+        sched = (perf - new_def) * (1 - ratio)
+        prep = perf * ratio * smm
+        if new_def + sched + prep > perf:
+            prep = perf - new_def - sched
+        base = perf + fcl_start if adv else perf - new_def
+        out["gross_interest"][i - 1] = base * r
+        out["net_interest"][i - 1] = base * rn
+
+        cohorts.append([i, new_def, new_def])
+        liq = loss = adv_prin = 0.0
+        keep = []
+        for c in cohorts:
+            if c[0] == i - lag or i >= mat:
+                liq += c[2]
+                cl = min(at(sev, i) * c[1], c[2])
+                loss += cl
+            else:
+                if adv:
+                    a = c[2] * (1 - ratio)
+                    adv_prin += a
+                    c[2] -= a
+                keep.append(c)
+        cohorts = keep
+        perf = perf - new_def - sched - prep
+        out["scheduled_principal"][i - 1] = sched + adv_prin
+        out["prepayment"][i - 1] = prep
+        out["default"][i - 1] = new_def
+        out["recovery"][i - 1] = liq - loss
+        out["loss"][i - 1] = loss
+        out["performing_balance"][i - 1] = perf
+        out["foreclosure_balance"][i - 1] = sum(c[2] for c in cohorts)
+        out["ending_balance"][i - 1] = perf + out["foreclosure_balance"][i - 1]
+    return out
+
+
+def project_pool(loans: list[dict], scen: dict, n: int) -> dict[str, np.ndarray]:
+    total = {c: np.zeros(n) for c in COLS}
+    for loan in loans:
+        one = project_loan(loan, scen, n)
+        for c in COLS:
+            total[c] += one[c]
+    return total
