@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .errors import SpecError
 from .spec.collateral import AMORTIZATION, RepLine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["LoanArrays", "from_rep_lines", "read_tape", "TAPE_REQUIRED", "TAPE_OPTIONAL", "STATUS_CODES"]
 
@@ -80,6 +83,8 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
     ``servicing_fee_rate`` (else the collateral's), ``original_term`` (else age +
     remaining_term), ``status``, ``amortization``, ``balloon_month``. Other columns are ignored.
     """
+    import pandas as pd  # only tapes need pandas; rep-line runs never import it
+
     path = Path(path)
     file = str(path)
     if not path.is_file():
@@ -98,6 +103,8 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
 def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
                     servicing_fee_rate: float = 0.0) -> LoanArrays:
     """Validate a tape already in a DataFrame (see :func:`read_tape`)."""
+    import pandas as pd
+
     missing = [c for c in TAPE_REQUIRED if c not in frame.columns]
     if missing:
         raise SpecError("columns", sorted(map(str, frame.columns)),

@@ -5,15 +5,18 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .compile import CollateralProgram
 from .kernels import collateral as K
 from .loans import FORECLOSURE
 from .spec import Deal, Scenario
 from .vocabulary import CHECK_COLUMNS, LOAN_COLUMNS, POOL_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RunResult", "payment_dates", "pool_table"]
 
@@ -30,6 +33,8 @@ def payment_dates(first: dt.date | None, n: int) -> pd.DatetimeIndex:
     >>> payment_dates(dt.date(2024, 1, 31), 3).strftime("%Y-%m-%d").tolist()
     ['2024-01-31', '2024-02-29', '2024-03-31']
     """
+    import pandas as pd
+
     if first is None:
         return pd.DatetimeIndex([pd.NaT] * n)
     return pd.DatetimeIndex([_add_months(first, k) for k in range(n)])
@@ -70,6 +75,8 @@ def _derived(flows: np.ndarray, perf_start, fcl_start) -> dict[str, np.ndarray]:
 
 def pool_table(flows: np.ndarray, dates: pd.DatetimeIndex, perf_start: float, fcl_start: float) -> pd.DataFrame:
     """The ``pool`` table of one scenario's flows ``[period, column]``."""
+    import pandas as pd
+
     cols = _derived(flows, perf_start, fcl_start)
     cols["date"] = dates
     frame = pd.DataFrame(cols, index=pd.RangeIndex(1, flows.shape[0] + 1, name="period"))
@@ -106,6 +113,8 @@ class RunResult:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
+        import pandas as pd
+
         start = self._start
         if len(self.scenarios) == 1:
             return pool_table(self.flows[0], self.dates, *start)
@@ -123,6 +132,8 @@ class RunResult:
     @cached_property
     def loans(self) -> pd.DataFrame:
         """Per-loan flows, index ``loan_id``, ``period`` (run with ``loan_level=True``)."""
+        import pandas as pd
+
         if self._loan_flows is None:
             raise ValueError("per-loan flows were not kept: run(..., loan_level=True)")
         f = self._loan_flows
@@ -140,6 +151,8 @@ class RunResult:
         ``pool_roll_forward`` = beginning - (scheduled + prepayment + recovery) - loss - ending;
         ``pool_conservation`` = original - cumulative principal - cumulative loss - ending.
         """
+        import pandas as pd
+
         c = _derived(self.flows, *self._start)
         principal = c["scheduled_principal"] + c["prepayment"] + c["recovery"]
         roll = c["beginning_balance"] - principal - c["loss"] - c["ending_balance"]

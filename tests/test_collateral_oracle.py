@@ -3,14 +3,15 @@ scenarios, to 1e-9 relative; and the properties every projection must keep."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
 import abs_engine as ae
-import tempfile
-from pathlib import Path
 
 from . import reference
 from .strategies import rep_lines, scenarios

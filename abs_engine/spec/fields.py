@@ -30,17 +30,19 @@ def _fraction(v: object) -> float:
     return x
 
 
-def _months(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 0:
-        raise ValueError("a whole number of months >= 0")
+def _whole_months(v: object, least: int) -> int:
+    ok = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) and v == int(v)
+    if not ok or v < least:
+        raise ValueError(f"a whole number of months >= {least}")
     return int(v)
 
 
+def _months(v: object) -> int:
+    return _whole_months(v, 0)
+
+
 def _positive_months(v: object) -> int:
-    m = _months(v)
-    if m <= 0:
-        raise ValueError("a whole number of months >= 1")
-    return m
+    return _whole_months(v, 1)
 
 
 def _vector(check):

@@ -1,0 +1,91 @@
+"""Collateral engine benchmarks (issue: loan-level projection at the machine's limit).
+
+Full figures: ``ABS_BENCH_FULL=1 pytest benchmarks -s``. Without it, tiny sizes: a smoke test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import abs_engine as ae
+from abs_engine.compile import compile_collateral
+from abs_engine.engine import _rate_tables, project_collateral
+
+from .conftest import FULL, size
+from .pools import project_numpy, synthetic_loans, tape_deal
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = {"prepay": {"psa": 150}, "default": {"sda": 100}, "severity": 0.35, "recovery_lag": 12,
+            "advancing": True}
+
+
+def test_loan_level_projection_vs_numpy(benchmark, report):
+    n = size(1_000_000, 20_000)
+    loans = synthetic_loans(n)
+    deal, scen = tape_deal(loans), ae.load_scenario(SCENARIO)
+    t = time.perf_counter()
+    program = compile_collateral(deal, [scen])
+    compile_s = time.perf_counter() - t
+    project_collateral(program)  # warm
+    flows = benchmark.pedantic(project_collateral, args=(program,), rounds=5 if FULL else 2, iterations=1)
+    engine_s = benchmark.stats.stats.median
+    loan_periods = n * program.n_periods
+
+    smm, mdr = _rate_tables(program)
+    cls = np.empty(n, dtype=np.int64)
+    cls[program.index] = program.cls
+    t = time.perf_counter()
+    base = project_numpy(loans, smm[0], mdr[0], cls, program.scenarios.severity[0], 12, True)
+    numpy_s = time.perf_counter() - t
+    # the baseline is the same computation: it must agree before its time means anything
+    np.testing.assert_allclose(base, flows[0], rtol=1e-9, atol=1e-6)
+
+    engine_rate, numpy_rate = loan_periods / engine_s, loan_periods / numpy_s
+    benchmark.extra_info.update(loans=n, periods=program.n_periods, engine_loan_periods_per_s=engine_rate,
+                                numpy_loan_periods_per_s=numpy_rate, compile_s=compile_s)
+    report(f"loan-level projection: {n:,} loans x {program.n_periods} months, {os.cpu_count()} cores",
+           f"engine (numba): {engine_s:.3f} s  -> {engine_rate:.3e} loan-periods/s   (compile {compile_s:.3f} s)",
+           f"plain numpy   : {numpy_s:.3f} s  -> {numpy_rate:.3e} loan-periods/s",
+           f"ratio         : {engine_rate / numpy_rate:.1f}x")
+    if FULL:
+        assert engine_rate >= 1e9, "issue floor: 1e9 loan-periods/s"
+        assert engine_rate >= 10 * numpy_rate
+
+
+def test_peak_memory_beyond_tape(report):
+    n = size(1_000_000, 20_000)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/_memory_probe.py"), str(n)],
+                          capture_output=True, text=True, check=True, timeout=600)
+    m = json.loads(proc.stdout)
+    report(f"peak memory: {n:,} loans; tape arrays {m['tape_mb']:.0f} MB; "
+           f"projection adds {m['added_mb']:.0f} MB to the peak RSS")
+    if FULL:
+        assert m["added_mb"] <= 1024
+
+
+def test_fresh_process_small_projection(report):
+    code = ("import time; t0 = time.perf_counter(); import abs_engine as ae; "
+            "r = ae.run('tranches/agency_30y.yaml', 'scenarios/base.yaml'); t1 = time.perf_counter(); "
+            "r.pool; t2 = time.perf_counter(); print(t1 - t0, t2 - t0)")
+    run = [sys.executable, "-c", code]
+    subprocess.run(run, cwd=ROOT, check=True, capture_output=True, timeout=600)  # warm the JIT cache
+    times = []
+    for _ in range(5 if FULL else 2):
+        t = time.perf_counter()
+        out = subprocess.run(run, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - t
+        inner_run, inner_pool = map(float, out.stdout.split())
+        times.append((wall, inner_run, inner_pool))
+    wall, inner_run, inner_pool = (statistics.median(x) for x in zip(*times, strict=True))
+    report(f"fresh process, warm JIT cache: import + run {inner_run:.3f} s; + pool table (pandas) "
+           f"{inner_pool:.3f} s; whole process {wall:.3f} s")
+    if FULL:
+        assert inner_run <= 0.5

@@ -1,0 +1,84 @@
+"""The CLI and the example deals and scenarios, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import abs_engine as ae
+from abs_engine.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEALS = sorted((ROOT / "tranches").glob("*.yaml"))
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def test_there_are_examples():
+    assert len(DEALS) >= 3 and len(SCENARIOS) >= 3
+
+
+@pytest.mark.parametrize("deal", DEALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_every_example_runs_and_conserves(deal, scenario):
+    res = ae.run(deal, scenario)
+    original = res.program.original_balance
+    assert res.check().abs().to_numpy().max() < 1e-9 * original
+    pool = res.pool
+    assert list(pool.columns)[:3] == ["date", "beginning_balance", "scheduled_principal"]
+    assert pool["beginning_balance"].iloc[0] == pytest.approx(original)
+    assert pool["ending_balance"].iloc[-1] == pytest.approx(0.0, abs=1e-6)
+    assert pool["date"].notna().all()
+
+
+def test_validate_all_examples(capsys):
+    assert main(["validate", *map(str, DEALS + SCENARIOS)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("valid deal") == len(DEALS) and out.count("valid scenario") == len(SCENARIOS)
+
+
+def test_run_formats_agree(tmp_path):
+    deal, scen = str(ROOT / "tranches/agency_30y.yaml"), str(ROOT / "scenarios/base.yaml")
+    assert main(["run", deal, "--scenario", scen, "--format", "csv", "--out", str(tmp_path / "p.csv")]) == 0
+    assert main(["run", deal, "--scenario", scen, "--format", "json", "--out", str(tmp_path / "p.json")]) == 0
+    assert main(["run", deal, "--scenario", scen, "--out", str(tmp_path / "p.txt")]) == 0
+    csv = pd.read_csv(tmp_path / "p.csv", index_col="period")
+    js = json.loads((tmp_path / "p.json").read_text())
+    expected = ae.run(deal, scen).pool
+    pd.testing.assert_series_equal(csv["ending_balance"], expected["ending_balance"], rtol=1e-12)
+    assert [r["prepayment"] for r in js["pool"]] == pytest.approx(expected["prepayment"].tolist(), rel=1e-12)
+    assert js["check"]["pool_conservation"] < 1e-6
+    table = (tmp_path / "p.txt").read_text()
+    assert "pool WAL" in table and "Agency 30-year pool" in table and "2026-12-25" in table
+
+
+def test_schema_exports_both_specs(capsys):
+    assert main(["schema", "deal"]) == 0
+    deal = json.loads(capsys.readouterr().out)
+    assert "collateral" in deal["properties"] and deal["additionalProperties"] is False
+    assert main(["schema", "scenario"]) == 0
+    scen = json.loads(capsys.readouterr().out)
+    assert {"prepay", "default", "severity", "recovery_lag", "advancing"} <= set(scen["properties"])
+
+
+def test_console_script_runs_in_a_fresh_process():
+    proc = subprocess.run([sys.executable, "-m", "abs_engine", "run", str(ROOT / "tranches/auto_60m.yaml"),
+                           "--scenario", str(ROOT / "scenarios/auto_base.yaml"), "--format", "csv"],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("period,date,beginning_balance")
+
+
+def test_loan_level_output_for_small_tape():
+    res = ae.run(ROOT / "tranches/nonagency_seasoned.yaml", ROOT / "scenarios/base.yaml", loan_level=True)
+    loans = res.loans
+    assert loans.index.names == ["loan_id", "period"]
+    total = loans.groupby(level="period").sum()
+    pd.testing.assert_series_equal(total["ending_balance"], res.pool["ending_balance"], rtol=1e-9,
+                                   check_names=False)
+    one = loans.loc["NA000001"]
+    assert one["beginning_balance"].iloc[0] == pytest.approx(220206.58)
