@@ -66,7 +66,7 @@ def test_peak_memory_beyond_tape(report):
                           capture_output=True, text=True, check=True, timeout=600)
     m = json.loads(proc.stdout)
     report(f"peak memory: {n:,} loans; tape arrays {m['tape_mb']:.0f} MB; "
-           f"projection adds {m['added_mb']:.0f} MB to the peak RSS")
+           f"projection peaks {m['added_mb']:.0f} MB above the RSS before it")
     if FULL:
         assert m["added_mb"] <= 1024
 
