@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import abs_engine as ae
 from abs_engine.compile import compile_collateral
@@ -89,3 +90,26 @@ def test_fresh_process_small_projection(report):
            f"{inner_pool:.3f} s; whole process {wall:.3f} s")
     if FULL:
         assert inner_run <= 0.5
+
+
+SHAPES = {
+    "psa-sda-lag12-advancing": SCENARIO,
+    "psa-sda-lag12-no-advancing": {**SCENARIO, "advancing": False},
+    "cpr-cdr-lag0": {"prepay": {"cpr": 0.1}, "default": {"cdr": 0.01}, "severity": 0.35, "recovery_lag": 0},
+    "abs-vector-lag3": {"prepay": {"abs": 1.5}, "default": {"cdr": [0.005, 0.01, 0.02]}, "severity": 0.5,
+                        "recovery_lag": 3, "advancing": False},
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_loan_level_throughput_by_scenario_shape(benchmark, report, shape):
+    """Every scenario shape takes the vectorized path (a lag-0 ring once fell back to scalar code)."""
+    n = size(1_000_000, 20_000)
+    program = compile_collateral(tape_deal(synthetic_loans(n)), [ae.load_scenario(SHAPES[shape])])
+    project_collateral(program)
+    benchmark.pedantic(project_collateral, args=(program,), rounds=3 if FULL else 1, iterations=1)
+    rate = n * program.n_periods / benchmark.stats.stats.median
+    benchmark.extra_info["loan_periods_per_s"] = rate
+    report(f"{shape}: {rate:.3e} loan-periods/s")
+    if FULL:
+        assert rate >= 1e9

@@ -151,6 +151,19 @@ def _advance_block(m, i, lag, adv, smm, mdr, sev, w, s, d, growth, f, gr, nr, mt
     row[9] += t9
 
 
+@kernel(inline=True)
+def _advance_block_as(adv, m, i, lag, smm, mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                      nd_read, norm_read, nd_write, norm_write, row):
+    """:func:`_advance_block` with ``adv`` passed as a constant, so each copy of the lane loop
+    is compiled without the other convention's branches (worth about a third of the time)."""
+    if adv:
+        _advance_block(m, i, lag, True, smm, mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                       nd_read, norm_read, nd_write, norm_write, row)
+    else:
+        _advance_block(m, i, lag, False, smm, mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                       nd_read, norm_read, nd_write, norm_write, row)
+
+
 @kernel(parallel=True)
 def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, chunk_bounds,
                    smm_tab, mdr_tab, severity, lag, advancing, n_periods):
@@ -179,8 +192,11 @@ def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, ch
         mt = np.empty(W, dtype=np.int64)
         lane_smm = np.empty(W)
         lane_mdr = np.empty(W)
-        ring_nd = np.zeros((L + 1, W))
-        ring_norm = np.zeros((L + 1, W))
+        # rows 0..L hold the last L+1 months of defaults; row L+1 is never written: the read row
+        # at lag 0 (ignored there), so the lane loop never reads and writes one row (aliasing
+        # would keep it from vectorizing)
+        ring_nd = np.zeros((L + 2, W))
+        ring_norm = np.zeros((L + 2, W))
         for b in range(chunk_bounds[c], chunk_bounds[c + 1]):
             lo = b * W
             hi = min(lo + W, n)
@@ -201,18 +217,18 @@ def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, ch
             uniform = cls[lo] == cls[hi - 1]
             for i in range(1, min(last, n_periods) + 1):
                 ws = i % (L + 1)
-                rs = (i + 1) % (L + 1)  # slot of month i - L
+                rs = (i + 1) % (L + 1) if L > 0 else L + 1  # slot of month i - L
                 sev = severity[sc, i - 1]
                 if uniform:
-                    _advance_block(m, i, L, adv, smm_tab[sc, i - 1, cls[lo]], mdr_tab[sc, i - 1, cls[lo]],
-                                   sev, w, s, d, growth, f, gr, nr, mt, ring_nd[rs], ring_norm[rs],
-                                   ring_nd[ws], ring_norm[ws], acc[i - 1])
+                    _advance_block_as(adv, m, i, L, smm_tab[sc, i - 1, cls[lo]], mdr_tab[sc, i - 1, cls[lo]],
+                                      sev, w, s, d, growth, f, gr, nr, mt, ring_nd[rs], ring_norm[rs],
+                                      ring_nd[ws], ring_norm[ws], acc[i - 1])
                 else:
                     for l in range(m):
                         lane_smm[l] = smm_tab[sc, i - 1, cls[lo + l]]
                         lane_mdr[l] = mdr_tab[sc, i - 1, cls[lo + l]]
-                    _advance_block(m, i, L, adv, lane_smm, lane_mdr, sev, w, s, d, growth, f, gr, nr, mt,
-                                   ring_nd[rs], ring_norm[rs], ring_nd[ws], ring_norm[ws], acc[i - 1])
+                    _advance_block_as(adv, m, i, L, lane_smm, lane_mdr, sev, w, s, d, growth, f, gr, nr, mt,
+                                      ring_nd[rs], ring_norm[rs], ring_nd[ws], ring_norm[ws], acc[i - 1])
     return out
 
 
