@@ -82,3 +82,15 @@ def test_loan_level_output_for_small_tape():
                                    check_names=False)
     one = loans.loc["NA000001"]
     assert one["beginning_balance"].iloc[0] == pytest.approx(220206.58)
+
+
+def test_parquet_tape_equals_csv_tape(tmp_path):
+    import yaml
+
+    frame = pd.read_csv(ROOT / "tranches/data/nonagency_seasoned.csv", dtype={"loan_id": str})
+    frame.to_parquet(tmp_path / "tape.parquet")
+    (tmp_path / "deal.yaml").write_text(yaml.safe_dump(
+        {"name": "pq", "collateral": {"loan_tape": "tape.parquet", "servicing_fee_rate": 0.0025}}))
+    a = ae.run(tmp_path / "deal.yaml", ROOT / "scenarios/stress.yaml").pool.drop(columns="date")
+    b = ae.run(ROOT / "tranches/nonagency_seasoned.yaml", ROOT / "scenarios/stress.yaml").pool.drop(columns="date")
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
