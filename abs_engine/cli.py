@@ -34,7 +34,7 @@ def _write(text: str, out: str | None) -> None:
 
 
 def _kind(path: str) -> str:
-    from .spec.base import read_structured_file
+    from .loading import read_structured_file
 
     data = read_structured_file(path)
     return "deal" if isinstance(data, dict) and "collateral" in data else "scenario"

@@ -1,22 +1,19 @@
-"""The strict, frozen base model and the loader that turns a file or dict into a spec.
+"""The strict, frozen base model and validation that reports one :class:`SpecError`.
 
 Spec modules import pydantic and the standard library only.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from ..errors import SpecError
 
-__all__ = ["Spec", "load_spec", "read_structured_file", "Rate", "RateOrVector", "field_path"]
+__all__ = ["Spec", "validate_spec", "Rate", "RateOrVector", "field_path"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,42 +86,14 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and (part in {"float", "int", "str", "bool"} or "[" in part)
 
 
-def read_structured_file(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML or JSON file. A missing or unparsable file is a :class:`SpecError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError("", str(p), "an existing file", file=str(p))
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() == ".json":
-            return json.loads(text)
-        import yaml
-
-        return yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-        raise SpecError("", type(exc).__name__, f"valid YAML/JSON ({exc})", file=str(p)) from None
-
-
-def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M) -> tuple[M, Path | None]:
-    """Validate ``source`` (a path, a dict or a model) as ``model``.
-
-    Returns the model and the file it came from (``None`` for a dict). Errors are
-    :class:`SpecError` naming the file, field path, value and expectation.
-    """
-    if isinstance(source, model):
-        return source, None
-    file: Path | None = None
-    if isinstance(source, str | os.PathLike):
-        file = Path(source)
-        data = read_structured_file(file)
-    else:
-        data = source
+def validate_spec(model: type[M], data: Any, file: str | None = None) -> M:
+    """Validate ``data`` as ``model``; errors are :class:`SpecError` naming ``file``, the field
+    path, the value and what was expected."""
     if not isinstance(data, Mapping):
-        raise SpecError("", type(data).__name__, f"a mapping of {model.__name__} fields",
-                        file=str(file) if file else None)
+        raise SpecError("", type(data).__name__, f"a mapping of {model.__name__} fields", file=file)
     try:
-        return model.model_validate(dict(data)), file
+        return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise _spec_error(exc, str(file) if file else None) from None
+        raise _spec_error(exc, file) from None
     except SpecError as exc:
-        raise exc.with_file(str(file) if file else None) from None
+        raise exc.with_file(file) from None
