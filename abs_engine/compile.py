@@ -91,6 +91,12 @@ class CollateralProgram:
     def original_balance(self) -> float:
         return self.loans.original_balance
 
+    @property
+    def start_balances(self) -> tuple[float, float]:
+        """Pool balance performing and in foreclosure at cut-off."""
+        fcl = float(self.loans.balance[self.foreclosed].sum())
+        return self.original_balance - fcl, fcl
+
 
 def deal_loans(deal: Deal) -> LoanArrays:
     """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""

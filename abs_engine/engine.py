@@ -9,6 +9,7 @@ from .kernels import collateral as K
 from .kernels import curves
 from .loading import DealSource, ScenarioSource, load_deal, load_scenario
 from .results import RunResult
+from .waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
 
 __all__ = ["run", "project_collateral", "project_loan_level"]
 
@@ -37,7 +38,12 @@ def run(deal: DealSource, scenario: ScenarioSource, *, loan_level: bool = False)
     program = compile_collateral(deal, [scenario])
     flows = project_collateral(program)
     loans = project_loan_level(program, 0) if loan_level else None
-    return RunResult(deal, (scenario,), program, flows, loans)
+    waterfall = None
+    if deal.tranches:
+        wprog = compile_waterfall(deal, [scenario], program.n_periods, program.original_balance)
+        state = initial_state(deal, 1)
+        waterfall = run_waterfall(wprog, pool_inputs(flows, *program.start_balances), state)
+    return RunResult(deal, (scenario,), program, flows, loans, waterfall)
 
 
 def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:

@@ -71,6 +71,7 @@ def load_deal(source: DealSource) -> Deal:
     deal, file = load_spec(Deal, source)
     if file is not None and deal._base_dir is None:
         deal._base_dir = file.parent
+        deal._file = str(file)
     if deal.collateral.loan_tape is not None and deal._tape is None:
         try:
             deal_loans(deal)

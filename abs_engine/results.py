@@ -11,9 +11,20 @@ import numpy as np
 
 from .compile import CollateralProgram
 from .kernels import collateral as K
+from .kernels import waterfall as KW
 from .loans import FORECLOSURE
 from .spec import Deal, Scenario
-from .vocabulary import CHECK_COLUMNS, LOAN_COLUMNS, POOL_COLUMNS
+from .vocabulary import (
+    ACCOUNT_COLUMNS,
+    CASH_COLUMNS,
+    CHECK_COLUMNS,
+    FEE_COLUMNS,
+    LOAN_COLUMNS,
+    POOL_COLUMNS,
+    SUMMARY_COLUMNS,
+    TRANCHE_COLUMNS,
+    TRIGGER_COLUMNS,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["RunResult", "payment_dates", "pool_table"]
 
 
-def _add_months(d: dt.date, k: int) -> dt.date:
+def add_months(d: dt.date, k: int) -> dt.date:
     y, m = divmod(d.month - 1 + k, 12)
     year, month = d.year + y, m + 1
     return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
@@ -37,7 +48,7 @@ def payment_dates(first: dt.date | None, n: int) -> pd.DatetimeIndex:
 
     if first is None:
         return pd.DatetimeIndex([pd.NaT] * n)
-    return pd.DatetimeIndex([_add_months(first, k) for k in range(n)])
+    return pd.DatetimeIndex([add_months(first, k) for k in range(n)])
 
 
 def _previous(values: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -95,12 +106,13 @@ class RunResult:
     """
 
     def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], program: CollateralProgram,
-                 flows: np.ndarray, loan_flows: np.ndarray | None = None):
+                 flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None):
         self.deal = deal
         self.scenarios = scenarios
         self.program = program
         self.flows = flows
         self._loan_flows = loan_flows
+        self.waterfall = waterfall  # WaterfallFlows, when the deal has tranches
 
     @property
     def n_periods(self) -> int:
@@ -113,21 +125,129 @@ class RunResult:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
-        import pandas as pd
 
         start = self._start
-        if len(self.scenarios) == 1:
-            return pool_table(self.flows[0], self.dates, *start)
-        names = list(self.program.scenarios.names)
-        return pd.concat([pool_table(self.flows[j], self.dates, *start) for j in range(len(names))],
-                         keys=names, names=["scenario"])
+        return self._per_scenario(lambda j: pool_table(self.flows[j], self.dates, *start)
+                                  .iloc[: self.last_period[j]])
 
     @property
     def _start(self) -> tuple[float, float]:
-        """Pool balance performing and in foreclosure at cut-off."""
-        p = self.program
-        fcl = float(p.loans.balance[p.foreclosed].sum())
-        return p.original_balance - fcl, fcl
+        return self.program.start_balances
+
+    @cached_property
+    def last_period(self) -> np.ndarray:
+        """Each scenario's last period: the clean-up call's, if exercised, else the horizon."""
+        last = np.full(len(self.scenarios), self.n_periods)
+        if self.waterfall is not None:
+            call = self.waterfall.cash[:, :, KW.C_CALL] > 0
+            last = np.where(call.any(axis=1), call.argmax(axis=1) + 1, last)
+        return last
+
+    def _per_scenario(self, table):
+        """One table per scenario (truncated at its last period); a ``scenario`` level for several."""
+        import pandas as pd
+
+        if len(self.scenarios) == 1:
+            return table(0)
+        names = list(self.program.scenarios.names)
+        return pd.concat([table(j) for j in range(len(names))], keys=names, names=["scenario"])
+
+    def _need_waterfall(self):
+        if self.waterfall is None:
+            raise ValueError(f"deal {self.deal.name!r} has no tranches: only the pool table exists")
+        return self.waterfall
+
+    def _items_table(self, values: np.ndarray, names: tuple[str, ...], level: str, columns: tuple[str, ...]):
+        """``[scenario, period, item, column]`` -> one (period, item) table per scenario."""
+        import pandas as pd
+
+        def table(j):
+            n = int(self.last_period[j])
+            v = values[j, :n]
+            index = pd.MultiIndex.from_product([range(1, n + 1), list(names)], names=["period", level])
+            return pd.DataFrame(v.reshape(n * len(names), v.shape[-1]), index=index, columns=list(columns))
+
+        return self._per_scenario(table)
+
+    @cached_property
+    def tranches(self) -> pd.DataFrame:
+        """Per period and tranche: ``beginning_balance``, ``coupon``, ``interest_due`` (with carried
+        shortfall), ``interest_paid``, ``interest_shortfall`` (carried forward), ``principal_paid``,
+        ``writedown``, ``ending_balance``, ``residual_paid`` (the residual class's cash)."""
+        wf = self._need_waterfall()
+        prog_notes = tuple(t.name for t in self.deal.notes)
+        values = np.concatenate([wf.tranches, np.zeros((*wf.tranches.shape[:3], 1))], axis=-1)
+        names = prog_notes
+        residual = next((t.name for t in self.deal.tranches if t.residual), None)
+        if residual is not None:
+            extra = np.zeros((*values.shape[:2], 1, values.shape[-1]))
+            extra[:, :, 0, -1] = wf.cash[:, :, KW.C_RESIDUAL]
+            values = np.concatenate([values, extra], axis=2)
+            names = (*names, residual)
+        return self._items_table(values, names, "tranche", TRANCHE_COLUMNS)
+
+    @cached_property
+    def fees(self) -> pd.DataFrame:
+        """Per period and fee: ``due`` (with arrears), ``paid``, ``shortfall`` (carried forward)."""
+        return self._items_table(self._need_waterfall().fees, tuple(f.name for f in self.deal.fees), "fee",
+                                 FEE_COLUMNS)
+
+    @cached_property
+    def accounts(self) -> pd.DataFrame:
+        """Per period and account: ``beginning_balance``, ``deposit``, ``draw``, ``release``,
+        ``ending_balance``, ``target``."""
+        return self._items_table(self._need_waterfall().accounts, tuple(a.name for a in self.deal.accounts),
+                                 "account", ACCOUNT_COLUMNS)
+
+    @cached_property
+    def triggers(self) -> pd.DataFrame:
+        """Per period and trigger: tested ``value``, ``threshold``, ``breached``."""
+        t = self._items_table(self._need_waterfall().triggers, tuple(g.name for g in self.deal.triggers),
+                              "trigger", TRIGGER_COLUMNS)
+        return t.astype({"breached": bool})
+
+    @cached_property
+    def cash(self) -> pd.DataFrame:
+        """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
+        import pandas as pd
+
+        c = self._need_waterfall().cash
+
+        def table(j):
+            n = int(self.last_period[j])
+            return pd.DataFrame(c[j, :n], index=pd.RangeIndex(1, n + 1, name="period"), columns=list(CASH_COLUMNS))
+
+        return self._per_scenario(table)
+
+    def summary(self) -> pd.DataFrame:
+        """Per tranche: WAL in years (principal paid, ``T_k = k/12``), first and last principal
+        period, total interest, principal, writedown and residual cash."""
+        import pandas as pd
+
+        wf = self._need_waterfall()
+        names = [t.name for t in self.deal.notes]
+        residual = next((t.name for t in self.deal.tranches if t.residual), None)
+
+        def table(j):
+            prin = wf.tranches[j, :, :, KW.TR_PRIN]
+            k = np.arange(1, prin.shape[0] + 1)[:, None]
+            total = prin.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                wal = np.where(total > 0, (k / 12.0 * prin).sum(axis=0) / total, np.nan)
+            paid = prin > 0
+            first = np.where(paid.any(axis=0), paid.argmax(axis=0) + 1, 0)
+            last = np.where(paid.any(axis=0), prin.shape[0] - paid[::-1].argmax(axis=0), 0)
+            rows = {
+                "wal": wal, "first_principal_period": first, "last_principal_period": last,
+                "total_interest": wf.tranches[j, :, :, KW.TR_PAID].sum(axis=0), "total_principal": total,
+                "total_writedown": wf.tranches[j, :, :, KW.TR_WD].sum(axis=0), "total_residual": np.zeros(len(names)),
+            }
+            frame = pd.DataFrame(rows, index=pd.Index(names, name="tranche"))
+            if residual is not None:
+                frame.loc[residual] = [np.nan, 0, 0, 0.0, 0.0, 0.0, float(wf.cash[j, :, KW.C_RESIDUAL].sum())]
+            return frame[list(SUMMARY_COLUMNS)].astype({"first_principal_period": int, "last_principal_period": int})
+
+        return self._per_scenario(table)
 
     @cached_property
     def loans(self) -> pd.DataFrame:
@@ -155,12 +275,24 @@ class RunResult:
 
         c = _derived(self.flows, *self._start)
         principal = c["scheduled_principal"] + c["prepayment"] + c["recovery"]
-        roll = c["beginning_balance"] - principal - c["loss"] - c["ending_balance"]
-        cons = (self.program.original_balance - np.cumsum(principal, axis=-1)
-                - np.cumsum(c["loss"], axis=-1) - c["ending_balance"])
-        frames = [pd.DataFrame({CHECK_COLUMNS[0]: roll[j], CHECK_COLUMNS[1]: cons[j]},
-                               index=pd.RangeIndex(1, self.n_periods + 1, name="period"))
-                  for j in range(len(self.scenarios))]
-        if len(frames) == 1:
-            return frames[0]
-        return pd.concat(frames, keys=list(self.program.scenarios.names), names=["scenario"])
+        cols = {
+            "pool_roll_forward": c["beginning_balance"] - principal - c["loss"] - c["ending_balance"],
+            "pool_conservation": (self.program.original_balance - np.cumsum(principal, axis=-1)
+                                  - np.cumsum(c["loss"], axis=-1) - c["ending_balance"]),
+        }
+        if self.waterfall is not None:
+            w = self.waterfall.cash
+            inflow = w[..., KW.C_INTEREST] + w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL]
+            cols["cash"] = inflow + w[..., KW.C_DRAWS] + w[..., KW.C_RELEASES] - (
+                w[..., KW.C_FEES] + w[..., KW.C_NOTE_INTEREST] + w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_DEPOSITS]
+                + w[..., KW.C_RESIDUAL] + w[..., KW.C_UNALLOCATED])
+            oc_fall = (w[..., KW.C_POOL_BEG] - w[..., KW.C_NOTES_BEG]) - (w[..., KW.C_POOL_END] - w[..., KW.C_NOTES_END])
+            cols["principal"] = (w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL] + w[..., KW.C_LOSS]) - (
+                w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_WRITEDOWN] + oc_fall)
+
+        def table(j):
+            n = int(self.last_period[j])
+            return pd.DataFrame({k: v[j, :n] for k, v in cols.items()},
+                                index=pd.RangeIndex(1, n + 1, name="period"))[[k for k in CHECK_COLUMNS if k in cols]]
+
+        return self._per_scenario(table)

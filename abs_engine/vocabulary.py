@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS"]
+__all__ = ["POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS", "FEE_COLUMNS", "ACCOUNT_COLUMNS",
+           "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS"]
 
 POOL_COLUMNS = (
     "date", "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -18,6 +19,26 @@ LOAN_COLUMNS = (
 )
 """The per-loan table (on request), index ``loan_id``, ``period``."""
 
-CHECK_COLUMNS = ("pool_roll_forward", "pool_conservation")
+CHECK_COLUMNS = ("pool_roll_forward", "pool_conservation", "cash", "principal")
 """``check()``: per-period residuals. ``pool_roll_forward`` = beginning - principal - loss -
-ending; ``pool_conservation`` = original - cumulative principal - cumulative loss - ending."""
+ending; ``pool_conservation`` = original - cumulative principal - cumulative loss - ending;
+``cash`` = available funds - (payments + deposits - draws - releases + residual + unallocated);
+``principal`` = pool principal + call proceeds + losses - (note principal + writedowns + fall in
+over-collateralisation). The last two exist when the deal has tranches."""
+
+TRANCHE_COLUMNS = ("beginning_balance", "coupon", "interest_due", "interest_paid", "interest_shortfall",
+                   "principal_paid", "writedown", "ending_balance", "residual_paid")
+"""The ``tranches`` table, index ``period``, ``tranche``; ``residual_paid`` is the residual class's cash."""
+
+FEE_COLUMNS = ("due", "paid", "shortfall")
+ACCOUNT_COLUMNS = ("beginning_balance", "deposit", "draw", "release", "ending_balance", "target")
+TRIGGER_COLUMNS = ("value", "threshold", "breached")
+
+CASH_COLUMNS = ("interest_collections", "principal_collections", "call_proceeds", "loss", "reserve_draws",
+                "reserve_releases", "fees_paid", "interest_paid", "principal_paid", "reserve_deposits",
+                "residual_paid", "unallocated", "writedown", "note_balance_beginning", "note_balance_ending",
+                "pool_balance_beginning", "pool_balance_ending")
+"""The ``cash`` table (the waterfall's period totals), index ``period``; in kernel column order."""
+
+SUMMARY_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest",
+                   "total_principal", "total_writedown", "total_residual")

@@ -87,6 +87,9 @@ class Scenario(Spec):
     advancing: bool | None = None
     rates: dict[str, float | tuple[float, ...]] = Field(
         default_factory=dict, description="index name -> level or monthly path (decimals)")
+    delinquency_60: FractionOrVector = Field(
+        0.0, description="share of the pool balance 60+ days delinquent, for delinquency triggers")
+    exercise_call: bool = Field(True, description="exercise the deal's clean-up call when it becomes possible")
 
     @model_validator(mode="after")
     def _finite_rates(self) -> Self:

@@ -1,0 +1,235 @@
+"""Capital structure and waterfall: tranches, fees, accounts, triggers and the steps that pay them.
+
+A waterfall is an ordered list of small steps, each naming what it pays::
+
+    waterfall:
+      - {pay: fees, fees: [servicing]}
+      - {id: class-a-interest, pay: interest, tranches: [A-1, A-2]}   # one pro-rata group
+      - {pay: principal, tranches: [A-1, A-2, B], amount: oc_target, allocation: sequential}
+      - {pay: reserve, account: reserve}
+      - {pay: residual, tranche: Certificates}
+
+or two priorities, ``{interest: [...], principal: [...]}``: interest collections run through
+the first, then what is left joins principal collections in the second.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from ..errors import SpecError
+from .base import Spec
+from .fields import Amount, Fraction, PositiveMonths
+
+__all__ = [
+    "FloatingCoupon", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
+    "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
+    "OvercollateralizationTarget", "CleanUpCall", "METRICS",
+]
+
+
+def _finite(x: float, field: str) -> float:
+    if x != x or x in (float("inf"), float("-inf")):
+        raise SpecError(field, x, "a finite number")
+    return x
+
+
+class FloatingCoupon(Spec):
+    """``index`` (a name in the scenario's ``rates``) + ``spread``, optionally capped and floored.
+    Without a ``floor`` the coupon is floored at 0."""
+
+    index: str
+    spread: float
+    cap: Fraction | None = None
+    floor: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        _finite(self.spread, "spread")
+        floor = self.floor if self.floor is not None else 0.0
+        if self.spread < -floor:
+            raise SpecError("spread", self.spread, f"a spread >= -floor ({-floor})")
+        if self.cap is not None and self.cap < floor:
+            raise SpecError("cap", self.cap, f"a cap >= the floor ({floor})")
+        return self
+
+
+class Tranche(Spec):
+    """A class of notes, or the residual (``residual: true``: no balance, no coupon, receives what
+    is left). ``priority`` 1 is the most senior; it orders sequential principal and writedowns."""
+
+    name: str
+    balance: Amount = 0.0
+    coupon: Annotated[float, Field(ge=0.0, le=1.0)] | FloatingCoupon = 0.0
+    day_count: Literal["30/360", "ACT/360"] = "30/360"
+    priority: int | None = Field(None, ge=1)
+    residual: bool = False
+    interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
+
+    @model_validator(mode="after")
+    def _kind(self) -> Self:
+        if self.residual:
+            if self.balance or self.coupon:
+                raise SpecError("residual", True, "a residual class without balance or coupon")
+        elif self.priority is None:
+            raise SpecError("priority", None, "a priority (1 = most senior) for a class of notes")
+        return self
+
+
+class Fee(Spec):
+    """One of: ``rate`` (annual, ``rate/12 x basis``, the beginning pool balance unless ``basis``
+    says otherwise), a fixed ``amount`` per period, or ``interest_share`` (a fraction of the
+    period's interest collections, as an onchain pool's reserve fee). Unpaid fees carry forward
+    without interest."""
+
+    name: str
+    rate: Fraction | None = None
+    amount: Amount | None = None
+    interest_share: Fraction | None = None
+    basis: Literal["pool_balance", "original_pool_balance", "note_balance"] = "pool_balance"
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        given = {k: getattr(self, k) for k in ("rate", "amount", "interest_share") if getattr(self, k) is not None}
+        if len(given) != 1:
+            raise SpecError("", given or "nothing", "exactly one of rate, amount or interest_share")
+        return self
+
+
+class ReserveTarget(Spec):
+    """``max(pct x basis, floor)``; basis ``pool_balance`` (ending, this period) or
+    ``original_pool_balance``."""
+
+    pct: Fraction = 0.0
+    basis: Literal["pool_balance", "original_pool_balance"] = "pool_balance"
+    floor: Amount = 0.0
+
+
+class Account(Spec):
+    """A reserve account: ``initial`` balance, ``target`` (an amount or a :class:`ReserveTarget`;
+    zero once the notes are paid unless ``keep_after_notes_paid``), and ``covers``: the ids of
+    the steps whose shortfalls it pays, in waterfall order."""
+
+    name: str
+    initial: Amount = 0.0
+    target: Amount | ReserveTarget = 0.0
+    covers: tuple[str, ...] = ()
+    keep_after_notes_paid: bool = False
+
+
+METRICS = ("cumulative_loss", "overcollateralization", "delinquency_60", "interest_coverage")
+
+
+class Trigger(Spec):
+    """A test every period on a value that includes the period.
+
+    ``metric``: ``cumulative_loss`` (cumulative realised loss / original pool balance, breached
+    above), ``overcollateralization`` (ending pool balance / beginning note balance, breached
+    below), ``delinquency_60`` (60+ delinquent / pool balance, from the scenario or
+    collections, breached above), ``interest_coverage`` (net interest collected / fees and
+    note interest due, breached below). ``threshold``: a number, a step schedule ``{period:
+    value}`` (from that period on), or one value per period of the deal.
+    """
+
+    name: str
+    metric: Literal[METRICS]  # type: ignore[valid-type]
+    threshold: float | tuple[float, ...] | dict[int, float]
+    breached_when: Literal["above", "below"] | None = None
+    curable: bool = True
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Self:
+        if isinstance(self.threshold, dict):
+            if not self.threshold or min(self.threshold) < 1:
+                raise SpecError("threshold", self.threshold, "a schedule {period: value} with periods >= 1")
+            values = tuple(self.threshold.values())
+        elif isinstance(self.threshold, tuple):
+            if not self.threshold:
+                raise SpecError("threshold", [], "one value per period")
+            values = self.threshold
+        else:
+            values = (self.threshold,)
+        for v in values:
+            _finite(v, "threshold")
+        return self
+
+    @property
+    def direction(self) -> str:
+        if self.breached_when:
+            return self.breached_when
+        return "below" if self.metric in ("overcollateralization", "interest_coverage") else "above"
+
+
+class StepDown(Spec):
+    """From ``period`` on (while ``unless`` is not breached) the OC target uses ``pct``."""
+
+    period: PositiveMonths
+    pct: Fraction
+    unless: str | None = None
+
+
+class OvercollateralizationTarget(Spec):
+    """OC target ``max(pct x basis, floor)``; the principal distribution amount of ``amount:
+    oc_target`` steps is ``max(0, notes - max(0, ending pool - target))``."""
+
+    pct: Fraction
+    basis: Literal["pool_balance", "original_pool_balance"] = "original_pool_balance"
+    floor: Amount = 0.0
+    step_down: StepDown | None = None
+
+
+class CleanUpCall(Spec):
+    """The pool is bought at its balance once it falls to ``pct`` of the original balance."""
+
+    pct: Fraction
+
+
+class _StepBase(Spec):
+    id: str | None = Field(None, description="a name accounts can refer to in covers")
+
+
+class FeeStep(_StepBase):
+    pay: Literal["fees"]
+    fees: tuple[str, ...]
+
+
+class InterestStep(_StepBase):
+    pay: Literal["interest"]
+    tranches: tuple[str, ...]
+
+
+class PrincipalStep(_StepBase):
+    """Pay principal to ``tranches``: ``amount`` is the period's principal collections, the OC
+    target's principal distribution amount, or everything available; earlier principal steps
+    of the period count against it. ``allocation`` sequential (by priority) or pro rata (by
+    beginning balances); ``sequential_if`` names a trigger that switches pro rata to sequential."""
+
+    pay: Literal["principal"]
+    tranches: tuple[str, ...]
+    amount: Literal["collections", "oc_target", "available"] = "collections"
+    allocation: Literal["sequential", "pro_rata"] = "sequential"
+    sequential_if: str | None = None
+
+
+class ReserveStep(_StepBase):
+    """Refill ``account`` up to its target from available funds; release any excess over it."""
+
+    pay: Literal["reserve"]
+    account: str
+
+
+class ResidualStep(_StepBase):
+    pay: Literal["residual"]
+    tranche: str
+
+
+Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep, Field(discriminator="pay")]
+
+
+class SplitWaterfall(Spec):
+    """Separate interest and principal priorities of payments."""
+
+    interest: tuple[Step, ...]
+    principal: tuple[Step, ...]

@@ -1,0 +1,301 @@
+"""Compile a deal's capital structure and waterfall into the step table and arrays of
+:mod:`abs_engine.kernels.waterfall`, and run it on projected (or actual) pool flows.
+
+Every name, reference and order check happens in the spec or here; the kernel sees integers
+and floats only. Arrays are in the kernel's scenario-block layout ``[block, ..., lane]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .compile import monthly_vector
+from .errors import SpecError
+from .kernels import collateral as KC
+from .kernels import waterfall as KW
+from .spec import Deal, Scenario
+from .spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
+
+__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "run_waterfall",
+           "WaterfallFlows", "blocks", "unblock", "day_count_fractions"]
+
+_OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINCIPAL,
+        "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL}
+_AMOUNTS = {"collections": KW.AMOUNT_COLLECTIONS, "oc_target": KW.AMOUNT_OC_TARGET,
+            "available": KW.AMOUNT_AVAILABLE}
+_METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 2, "interest_coverage": 3}
+_BASIS = {"pool_balance": KW.BASIS_POOL, "original_pool_balance": KW.BASIS_ORIGINAL, "note_balance": KW.BASIS_NOTES}
+
+
+def blocks(x: np.ndarray) -> np.ndarray:
+    """``[scenario, ...]`` -> ``[block, ..., lane]`` (scenarios padded with zeros to whole blocks)."""
+    s = x.shape[0]
+    nb = -(-s // KW.SB)
+    pad = np.zeros((nb * KW.SB, *x.shape[1:]), dtype=x.dtype)
+    pad[:s] = x
+    out = pad.reshape(nb, KW.SB, *x.shape[1:])
+    return np.ascontiguousarray(np.moveaxis(out, 1, -1))
+
+
+def unblock(x: np.ndarray, n_scen: int) -> np.ndarray:
+    """``[block, ..., lane]`` -> ``[scenario, ...]``."""
+    y = np.moveaxis(x, -1, 1)
+    return y.reshape(y.shape[0] * y.shape[1], *y.shape[2:])[:n_scen]
+
+
+def day_count_fractions(deal: Deal, n: int) -> np.ndarray:
+    """``[period, note]``: 1/12 under 30/360; actual days / 360 under ACT/360, from the closing
+    date (or one month before the first payment) to each payment date."""
+    from .results import add_months
+
+    notes = deal.notes
+    out = np.full((n, len(notes)), 1.0 / 12.0)
+    act = [k for k, t in enumerate(notes) if t.day_count == "ACT/360"]
+    if act:
+        first = deal.first_payment_date
+        start = deal.closing_date or add_months(first, -1)
+        dates = [start] + [add_months(first, k) for k in range(n)]
+        days = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)], dtype=np.float64)
+        out[:, act] = (days / 360.0)[:, None]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class WaterfallProgram:
+    """The compiled structure: step table, parameters, and per-scenario coupons."""
+
+    note_names: tuple[str, ...]
+    residual: str | None
+    fee_names: tuple[str, ...]
+    account_names: tuple[str, ...]
+    trigger_names: tuple[str, ...]
+    n_periods: int
+    n_scenarios: int
+    orig_pool: float
+    arrays: dict = field(repr=False)        # kernel arguments by name
+
+
+@dataclass(eq=False)
+class DealState:
+    """Everything the waterfall carries between periods, ``[scenario, item]``; saveable."""
+
+    period: int                      # periods already run
+    balance: np.ndarray              # note balances
+    shortfall: np.ndarray            # unpaid interest carried forward
+    fee_arrears: np.ndarray
+    accounts: np.ndarray
+    breached: np.ndarray             # trigger states (0/1)
+    cumulative_loss: np.ndarray      # [scenario]
+    called: np.ndarray               # [scenario] 0/1
+
+    def copy(self) -> DealState:
+        return DealState(self.period, *(np.array(getattr(self, f)) for f in (
+            "balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called")))
+
+
+def initial_state(deal: Deal, n_scen: int) -> DealState:
+    notes = deal.notes
+    return DealState(
+        period=0,
+        balance=np.tile([t.balance for t in notes], (n_scen, 1)).astype(np.float64).reshape(n_scen, len(notes)),
+        shortfall=np.zeros((n_scen, len(notes))),
+        fee_arrears=np.zeros((n_scen, len(deal.fees))),
+        accounts=np.tile([a.initial for a in deal.accounts], (n_scen, 1)).astype(np.float64).reshape(
+            n_scen, len(deal.accounts)),
+        breached=np.zeros((n_scen, len(deal.triggers))),
+        cumulative_loss=np.zeros(n_scen),
+        called=np.zeros(n_scen),
+    )
+
+
+def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> np.ndarray:
+    """``[scenario, period, note]`` annual coupon rates."""
+    notes = deal.notes
+    out = np.zeros((len(scenarios), n, len(notes)))
+    for k, t in enumerate(notes):
+        if not isinstance(t.coupon, FloatingCoupon):
+            out[:, :, k] = t.coupon
+            continue
+        c = t.coupon
+        for j, scen in enumerate(scenarios):
+            if c.index not in scen.rates:
+                field_index = deal.tranches.index(t)
+                raise SpecError(f"tranches[{field_index}].coupon.index", c.index,
+                                f"an index the scenario {scen.name or j!r} provides in rates "
+                                f"(it has {sorted(scen.rates)})", file=deal._file)
+            path = monthly_vector(scen.rates[c.index], n) + c.spread
+            out[j, :, k] = np.clip(path, c.floor if c.floor is not None else 0.0,
+                                   c.cap if c.cap is not None else np.inf)
+    return out
+
+
+def _thresholds(deal: Deal, n: int) -> np.ndarray:
+    out = np.zeros((n, len(deal.triggers)))
+    for g, trig in enumerate(deal.triggers):
+        th = trig.threshold
+        if isinstance(th, dict):
+            col = np.full(n, np.nan)
+            for period, value in sorted(th.items()):
+                if period <= n:
+                    col[period - 1:] = value
+            first = min(th)
+            if first > 1:
+                col[: first - 1] = th[first]  # before the first scheduled period: its value
+        elif isinstance(th, tuple):
+            if len(th) != n:
+                raise SpecError(f"triggers[{g}].threshold", f"{len(th)} values",
+                                f"one value per period of the deal ({n})", file=deal._file)
+            col = np.asarray(th, dtype=np.float64)
+        else:
+            col = np.full(n, float(th))
+        out[:, g] = col
+    return out
+
+
+def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int, orig_pool: float) -> WaterfallProgram:
+    """Compile the deal's structure for ``scenarios`` over ``n_periods``."""
+    notes = deal.notes
+    note_ix = {t.name: k for k, t in enumerate(notes)}
+    fee_ix = {f.name: k for k, f in enumerate(deal.fees)}
+    acct_ix = {a.name: k for k, a in enumerate(deal.accounts)}
+    trig_ix = {t.name: k for k, t in enumerate(deal.triggers)}
+    prio = {t.name: t.priority for t in notes}
+
+    steps = deal.steps_with_paths()
+    op = np.zeros(len(steps), dtype=np.int64)
+    arg = np.full((len(steps), 3), -1, dtype=np.int64)
+    mem_ptr = [0]
+    members: list[int] = []
+    cov_ptr = [0]
+    cov_acct: list[int] = []
+    for k, (_path, step) in enumerate(steps):
+        op[k] = _OPS[step.pay]
+        if isinstance(step, FeeStep):
+            members += [fee_ix[n] for n in step.fees]
+        elif isinstance(step, InterestStep):
+            members += [note_ix[n] for n in step.tranches]
+        elif isinstance(step, PrincipalStep):
+            ordered = sorted(step.tranches, key=lambda n: prio[n])  # stable: ties keep listed order
+            members += [note_ix[n] for n in ordered]
+            arg[k] = (_AMOUNTS[step.amount], 0 if step.allocation == "sequential" else 1,
+                      trig_ix[step.sequential_if] if step.sequential_if else -1)
+        elif isinstance(step, ReserveStep):
+            arg[k, 0] = acct_ix[step.account]
+        mem_ptr.append(len(members))
+        if step.id is not None:
+            cov_acct += [a for a, acct in enumerate(deal.accounts) if step.id in acct.covers]
+        cov_ptr.append(len(cov_acct))
+
+    principal_phase = -1
+    if not isinstance(deal.waterfall, tuple):
+        principal_phase = len(deal.waterfall.interest)
+    wd_order = sorted(range(len(notes)), key=lambda k: (-notes[k].priority, -k))
+
+    oc = deal.overcollateralization
+    oc_params = np.array([0.0, 1.0, 0.0, -1.0, 0.0, -1.0])
+    if oc is not None:
+        sd = oc.step_down
+        oc_params = np.array([oc.pct, _BASIS[oc.basis], oc.floor,
+                              sd.period - 1 if sd else -1, sd.pct if sd else 0.0,
+                              trig_ix[sd.unless] if sd and sd.unless else -1], dtype=np.float64)
+
+    def target(a):
+        t = a.target
+        if isinstance(t, ReserveTarget):
+            return False, 0.0, t.pct, _BASIS[t.basis], t.floor
+        return True, float(t), 0.0, 0, 0.0
+
+    targets = [target(a) for a in deal.accounts]
+    col = list(zip(*targets, strict=True)) if targets else [()] * 5
+    coupons = _coupons(deal, scenarios, n_periods)
+    arrays = dict(
+        exercise_call=blocks(np.array([float(s.exercise_call) for s in scenarios])),
+        delinq=blocks(np.stack([monthly_vector(s.delinquency_60, n_periods) for s in scenarios])),
+        coupon=blocks(coupons),
+        dcf=day_count_fractions(deal, n_periods),
+        ios=np.array([float(t.interest_on_shortfall) for t in notes]),
+        fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),
+        fee_amount=np.array([f.amount or 0.0 for f in deal.fees]),
+        fee_basis=np.array([KW.BASIS_INTEREST if f.interest_share is not None else _BASIS[f.basis]
+                            for f in deal.fees], dtype=np.int64),
+        acct_fixed=np.array(col[0], dtype=np.bool_),
+        acct_amount=np.array(col[1], dtype=np.float64),
+        acct_pct=np.array(col[2], dtype=np.float64),
+        acct_basis=np.array(col[3], dtype=np.int64),
+        acct_floor=np.array(col[4], dtype=np.float64),
+        acct_keep=np.array([int(a.keep_after_notes_paid) for a in deal.accounts], dtype=np.int64),
+        trig_metric=np.array([_METRICS[t.metric] for t in deal.triggers], dtype=np.int64),
+        trig_below=np.array([t.direction == "below" for t in deal.triggers], dtype=np.bool_),
+        trig_curable=np.array([int(t.curable) for t in deal.triggers], dtype=np.int64),
+        trig_threshold=_thresholds(deal, n_periods),
+        op=op, arg=arg, mem_ptr=np.array(mem_ptr, dtype=np.int64), members=np.array(members, dtype=np.int64),
+        cov_ptr=np.array(cov_ptr, dtype=np.int64), cov_acct=np.array(cov_acct, dtype=np.int64),
+        wd_order=np.array(wd_order, dtype=np.int64),
+        oc_params=oc_params,
+        call_pct=deal.clean_up_call.pct if deal.clean_up_call else -1.0,
+        orig_pool=float(orig_pool),
+        wd_accounts=deal.writedown_to == "pool_balance_plus_accounts",
+        principal_phase=principal_phase,
+    )
+    residual = next((t.name for t in deal.tranches if t.residual), None)
+    return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),
+                            n_periods, len(scenarios), float(orig_pool), arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class WaterfallFlows:
+    """Kernel outputs, ``[scenario, period, item, column]`` (cash: ``[scenario, period, column]``)."""
+
+    tranches: np.ndarray
+    fees: np.ndarray
+    accounts: np.ndarray
+    triggers: np.ndarray
+    cash: np.ndarray
+
+
+def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[str, np.ndarray]:
+    """The waterfall's view of pool flows ``[scenario, period, column]``."""
+    end = flows[..., KC.PERF] + flows[..., KC.FCL]
+    beg = np.concatenate([np.full((flows.shape[0], 1), perf_start + fcl_start), end[:, :-1]], axis=1)
+    return dict(int_coll=flows[..., KC.NET],
+                prin_coll=flows[..., KC.SCHED] + flows[..., KC.PREPAY] + flows[..., KC.RECOVERY],
+                loss=flows[..., KC.LOSS], pool_beg=beg, pool_end=end)
+
+
+def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state: DealState,
+                  periods: int | None = None) -> WaterfallFlows:
+    """Run ``periods`` periods (default: to the end) from ``state``, which is advanced in place.
+
+    ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
+    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
+    """
+    a = program.arrays
+    n, s = program.n_periods, program.n_scenarios
+    i0 = state.period
+    i1 = n if periods is None else min(n, i0 + periods)
+    st = {k: blocks(getattr(state, k)) for k in ("balance", "shortfall", "fee_arrears", "accounts", "breached",
+                                                  "cumulative_loss", "called")}
+    nb = st["called"].shape[0]
+    tr = np.zeros((nb, n, len(program.note_names), KW.TR_COLS, KW.SB))
+    fe = np.zeros((nb, n, len(program.fee_names), KW.FEE_COLS, KW.SB))
+    ac = np.zeros((nb, n, len(program.account_names), KW.ACCT_COLS, KW.SB))
+    tg = np.zeros((nb, n, len(program.trigger_names), KW.TRIG_COLS, KW.SB))
+    ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
+    KW.run_waterfall(
+        blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
+        blocks(pool["pool_end"]), a["delinq"], a["exercise_call"], a["coupon"], a["dcf"], a["ios"],
+        a["fee_rate"], a["fee_amount"], a["fee_basis"], a["acct_fixed"], a["acct_amount"], a["acct_pct"],
+        a["acct_basis"], a["acct_floor"], a["acct_keep"], a["trig_metric"], a["trig_below"], a["trig_curable"],
+        a["trig_threshold"], a["op"], a["arg"], a["mem_ptr"], a["members"], a["cov_ptr"], a["cov_acct"],
+        a["wd_order"], a["oc_params"], a["call_pct"], a["orig_pool"], a["wd_accounts"], a["principal_phase"],
+        st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
+        st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
+    for k, v in st.items():
+        getattr(state, k)[...] = unblock(v, s)
+    state.period = i1
+    return WaterfallFlows(unblock(tr, s), unblock(fe, s), unblock(ac, s), unblock(tg, s), unblock(ca, s))
+
+
