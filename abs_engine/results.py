@@ -286,7 +286,8 @@ class RunResult:
             cols["cash"] = inflow + w[..., KW.C_DRAWS] + w[..., KW.C_RELEASES] - (
                 w[..., KW.C_FEES] + w[..., KW.C_NOTE_INTEREST] + w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_DEPOSITS]
                 + w[..., KW.C_RESIDUAL] + w[..., KW.C_UNALLOCATED])
-            oc_fall = (w[..., KW.C_POOL_BEG] - w[..., KW.C_NOTES_BEG]) - (w[..., KW.C_POOL_END] - w[..., KW.C_NOTES_END])
+            oc_beg = w[..., KW.C_POOL_BEG] - w[..., KW.C_NOTES_BEG]
+            oc_fall = oc_beg - (w[..., KW.C_POOL_END] - w[..., KW.C_NOTES_END])
             cols["principal"] = (w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL] + w[..., KW.C_LOSS]) - (
                 w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_WRITEDOWN] + oc_fall)
 
