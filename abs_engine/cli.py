@@ -76,11 +76,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     pool = res.pool
     if args.format == "csv":
         text = pool.to_csv(date_format="%Y-%m-%d")
+        if res.waterfall is not None and args.out is None:
+            text += "\n" + res.tranches.to_csv()
     elif args.format == "json":
         records = json.loads(pool.reset_index().to_json(orient="records", date_format="iso"))
-        text = json.dumps({"deal": res.deal.name, "scenario": res.scenarios[0].name,
-                           "check": {k: float(v) for k, v in res.check().abs().max().items()},
-                           "pool": records}, indent=1) + "\n"
+        doc = {"deal": res.deal.name, "scenario": res.scenarios[0].name,
+               "check": {k: float(v) for k, v in res.check().abs().max().items()}, "pool": records}
+        if res.waterfall is not None:
+            doc["summary"] = json.loads(res.summary().reset_index().to_json(orient="records"))
+            doc["tranches"] = json.loads(res.tranches.reset_index().to_json(orient="records"))
+        text = json.dumps(doc, indent=1) + "\n"
     else:
         import pandas as pd
 
@@ -90,7 +95,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 smm=pool["smm"].map("{:.6f}".format), mdr=pool["mdr"].map("{:.6f}".format))
             if shown["date"].isna().all():
                 shown = shown.drop(columns="date")
-            text = "\n".join(_summary_lines(res)) + shown.to_string() + "\n"
+            parts = ["\n".join(_summary_lines(res))]
+            if res.waterfall is not None:
+                summary = res.summary()
+                summary["wal"] = summary["wal"].map(lambda x: "" if x != x else f"{x:.4f}")
+                parts.append("tranches\n" + summary.to_string() + "\n")
+                check = res.check().abs().max()
+                parts.append("checks    " + "   ".join(f"{k} {v:.2e}" for k, v in check.items()) + "\n")
+            parts.append("pool\n" + shown.to_string() + "\n")
+            text = "\n".join(parts)
     _write(text, args.out)
     return 0
 

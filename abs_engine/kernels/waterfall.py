@@ -261,7 +261,22 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                         aco[a, AC_DEP, l] += dep
                         aco[a, AC_REL, l] += rel
                         aco[a, AC_TARGET, l] = target
-                else:  # OP_RESIDUAL
+                else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
+                    for kk in range(k):
+                        if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
+                            left = fee_left if op[kk] == OP_FEES else int_left
+                            for l in range(SB):
+                                need[l] = 0.0
+                            for j in range(mem_ptr[kk], mem_ptr[kk + 1]):
+                                for l in range(SB):
+                                    need[l] += left[members[j], l]
+                            for j in range(mem_ptr[kk], mem_ptr[kk + 1]):
+                                m = members[j]
+                                for l in range(SB):
+                                    share = left[m, l] * (min(need[l], avail[l]) / need[l]) if need[l] > 0.0 else 0.0
+                                    left[m, l] -= share
+                            for l in range(SB):
+                                avail[l] -= min(need[l], avail[l])
                     for l in range(SB):
                         co[C_RESIDUAL, l] += avail[l]
                         avail[l] = 0.0

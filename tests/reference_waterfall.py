@@ -1,0 +1,239 @@
+"""An independent, slow reference waterfall: plain Python, one period at a time, reading the deal
+spec directly (names and dicts, no step table, no arrays). It follows the README's waterfall
+conventions; nothing is shared with the kernel or its compiler."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from abs_engine.spec.structure import FloatingCoupon, ReserveTarget, SplitWaterfall
+
+ZERO = 1e-6
+
+
+def _months_after(d: dt.date, k: int) -> dt.date:
+    month = d.month - 1 + k
+    year = d.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _at(value, i):
+    """Period ``i`` (0-based) of a number or a vector whose last value carries forward."""
+    if isinstance(value, list | tuple):
+        return float(value[min(i, len(value) - 1)])
+    return float(value)
+
+
+def _threshold(th, i):
+    if isinstance(th, dict):
+        periods = sorted(th)
+        current = th[periods[0]]
+        for p in periods:
+            if p <= i + 1:
+                current = th[p]
+        return current
+    return _at(th, i)
+
+
+def run(deal, scenario, pool, n):
+    """``pool``: dict of per-period lists ``int_coll``, ``prin_coll``, ``loss``, ``pool_beg``,
+    ``pool_end``. Returns a list of per-period dicts."""
+    notes = [t for t in deal.tranches if not t.residual]
+    orig = pool["pool_beg"][0]
+    bal = {t.name: t.balance for t in notes}
+    short = {t.name: 0.0 for t in notes}
+    arrears = {f.name: 0.0 for f in deal.fees}
+    acct = {a.name: a.initial for a in deal.accounts}
+    breached = {g.name: False for g in deal.triggers}
+    priority = {t.name: t.priority for t in notes}
+    listed = {t.name: k for k, t in enumerate(notes)}
+    cum_loss = 0.0
+    called = False
+    if isinstance(deal.waterfall, SplitWaterfall):
+        steps = list(deal.waterfall.interest) + list(deal.waterfall.principal)
+        principal_phase = len(deal.waterfall.interest)
+    else:
+        steps = list(deal.waterfall)
+        principal_phase = None
+    covers = {}
+    for a in deal.accounts:
+        for step_id in a.covers:
+            covers.setdefault(step_id, []).append(a.name)
+
+    def day_fraction(t, i):
+        if t.day_count == "30/360":
+            return 1.0 / 12.0
+        first = deal.first_payment_date
+        start = (deal.closing_date or _months_after(first, -1)) if i == 0 else _months_after(first, i - 1)
+        return (_months_after(first, i) - start).days / 360.0
+
+    def coupon(t, i):
+        c = t.coupon
+        if isinstance(c, FloatingCoupon):
+            rate = _at(scenario.rates[c.index], i) + c.spread
+            rate = max(rate, c.floor if c.floor is not None else 0.0)
+            return min(rate, c.cap) if c.cap is not None else rate
+        return c
+
+    out = []
+    for i in range(n):
+        live = 0.0 if called else 1.0
+        ic, pc = pool["int_coll"][i] * live, pool["prin_coll"][i] * live
+        loss, pend, pbeg = pool["loss"][i] * live, pool["pool_end"][i] * live, pool["pool_beg"][i] * live
+        cum_loss += loss
+        proceeds = 0.0
+        call = deal.clean_up_call
+        if call and scenario.exercise_call and not called and 0 < pend <= call.pct * orig:
+            proceeds, pend, called = pend, 0.0, True
+        rec = {"tranches": {}, "fees": {}, "accounts": {}, "triggers": {}}
+        notes_beg = dict(bal)
+        int_due, int_left = {}, {}
+        for t in notes:
+            c = coupon(t, i) * day_fraction(t, i)
+            int_due[t.name] = bal[t.name] * c + short[t.name] * (1 + (c if t.interest_on_shortfall else 0.0))
+            int_left[t.name] = int_due[t.name]
+        fee_due, fee_left = {}, {}
+        for f in deal.fees:
+            if f.interest_share is not None:
+                current = f.interest_share * ic
+            elif f.amount is not None:
+                current = f.amount
+            else:
+                base = {"pool_balance": pbeg, "original_pool_balance": orig,
+                        "note_balance": sum(notes_beg.values())}[f.basis]
+                current = f.rate / 12 * base
+            fee_due[f.name] = (current if pbeg > 0 else 0.0) + arrears[f.name]
+            fee_left[f.name] = fee_due[f.name]
+        total_due = sum(int_due.values()) + sum(fee_due.values())
+        for g in deal.triggers:
+            if g.metric == "cumulative_loss":
+                v = cum_loss / orig
+            elif g.metric == "overcollateralization":
+                nb = sum(notes_beg.values())
+                v = pend / nb if nb > 0 else float("inf")
+            elif g.metric == "delinquency_60":
+                v = _at(scenario.delinquency_60, i)
+            else:
+                v = ic / total_due if total_due > 0 else float("inf")
+            thr = _threshold(g.threshold, i)
+            hit = v < thr if g.direction == "below" else v > thr
+            breached[g.name] = hit or (breached[g.name] and not g.curable)
+            rec["triggers"][g.name] = (v, thr, breached[g.name])
+        acct_rec = {a.name: {"beginning": acct[a.name], "deposit": 0.0, "draw": 0.0, "release": 0.0, "target": 0.0}
+                    for a in deal.accounts}
+        prin = {t.name: 0.0 for t in notes}
+        avail = ic + (0.0 if principal_phase is not None else pc + proceeds)
+        paid_principal = 0.0
+        residual = 0.0
+
+        def draw(step, need, got):
+            for name in covers.get(step.id, []):
+                d = max(min(need - got, acct[name]), 0.0)
+                acct[name] -= d
+                acct_rec[name]["draw"] += d
+                got += d
+            return got
+
+        for k, step in enumerate(steps):
+            if k == principal_phase:
+                avail += pc + proceeds
+            if step.pay in ("fees", "interest"):
+                left, names = (fee_left, step.fees) if step.pay == "fees" else (int_left, step.tranches)
+                need = sum(left[m] for m in names)
+                got = min(need, avail)
+                avail -= got
+                got = draw(step, need, got)
+                for m in names:
+                    left[m] -= left[m] * (got / need) if need > 0 else 0.0
+            elif step.pay == "principal":
+                group = sorted(step.tranches, key=lambda m: priority[m])
+                if step.amount == "collections":
+                    cap = pc + proceeds
+                elif step.amount == "available":
+                    cap = float("inf")
+                else:
+                    oc = deal.overcollateralization
+                    pct = oc.pct
+                    sd = oc.step_down
+                    if sd and i + 1 >= sd.period and not (sd.unless and breached[sd.unless]):
+                        pct = sd.pct
+                    target = max(pct * (orig if oc.basis == "original_pool_balance" else pend), oc.floor)
+                    cap = max(0.0, sum(notes_beg.values()) - max(0.0, pend - target))
+                need = min(max(cap - paid_principal, 0.0), sum(bal[m] for m in group))
+                got = min(need, avail)
+                avail -= got
+                got = draw(step, need, got)
+                paid_principal += got
+                sequential = step.allocation == "sequential" or (step.sequential_if and breached[step.sequential_if])
+                weight = sum(notes_beg[m] for m in group)
+                rem = got
+                for m in group:
+                    share = rem if sequential else (got * notes_beg[m] / weight if weight > 0 else 0.0)
+                    p = min(share, bal[m], rem)
+                    bal[m] -= p
+                    prin[m] += p
+                    rem -= p
+                for m in group:
+                    p = min(rem, bal[m])
+                    bal[m] -= p
+                    prin[m] += p
+                    rem -= p
+            elif step.pay == "reserve":
+                a = next(x for x in deal.accounts if x.name == step.account)
+                if isinstance(a.target, ReserveTarget):
+                    base = pend if a.target.basis == "pool_balance" else orig
+                    target = max(a.target.pct * base, a.target.floor)
+                else:
+                    target = a.target
+                if sum(bal.values()) <= ZERO and not a.keep_after_notes_paid:
+                    target = 0.0
+                x = acct[a.name]
+                dep = min(avail, target - x) if x < target else 0.0
+                rel = x - target if x > target else 0.0
+                acct[a.name] = x + dep - rel
+                avail += rel - dep
+                acct_rec[a.name]["deposit"] += dep
+                acct_rec[a.name]["release"] += rel
+                acct_rec[a.name]["target"] = target
+            else:  # the residual is paid only after every fee and interest still unpaid, in step order
+                for earlier in steps[:k]:
+                    if earlier.pay in ("fees", "interest"):
+                        left, names = (fee_left, earlier.fees) if earlier.pay == "fees" else (int_left, earlier.tranches)
+                        need = sum(left[m] for m in names)
+                        got = min(need, avail)
+                        avail -= got
+                        for m in names:
+                            left[m] -= left[m] * (got / need) if need > 0 else 0.0
+                residual += avail
+                avail = 0.0
+        cover = pend + (sum(acct.values()) if deal.writedown_to == "pool_balance_plus_accounts" else 0.0)
+        rem = max(sum(bal.values()) - cover, 0.0)
+        writedown = {}
+        for t in sorted(notes, key=lambda t: (-t.priority, -listed[t.name])):
+            w = min(rem, bal[t.name])
+            rem -= w
+            x = bal[t.name] - w
+            if x < ZERO:
+                w += x
+                x = 0.0
+            bal[t.name] = x
+            writedown[t.name] = w
+        for t in notes:
+            short[t.name] = int_left[t.name] if int_left[t.name] >= ZERO else 0.0
+            rec["tranches"][t.name] = {
+                "beginning_balance": notes_beg[t.name], "coupon": coupon(t, i), "interest_due": int_due[t.name],
+                "interest_paid": int_due[t.name] - int_left[t.name], "interest_shortfall": short[t.name],
+                "principal_paid": prin[t.name], "writedown": writedown[t.name], "ending_balance": bal[t.name]}
+        for f in deal.fees:
+            arrears[f.name] = fee_left[f.name] if fee_left[f.name] >= ZERO else 0.0
+            rec["fees"][f.name] = {"due": fee_due[f.name], "paid": fee_due[f.name] - fee_left[f.name],
+                                   "shortfall": arrears[f.name]}
+        for a in deal.accounts:
+            rec["accounts"][a.name] = {**acct_rec[a.name], "ending": acct[a.name]}
+        rec["residual"] = residual
+        rec["unallocated"] = avail
+        rec["call_proceeds"] = proceeds
+        out.append(rec)
+    return out
