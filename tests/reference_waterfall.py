@@ -128,7 +128,7 @@ def run(deal, scenario, pool, n):
         paid_principal = 0.0
         residual = 0.0
 
-        def draw(step, need, got):
+        def draw(step, need, got, acct_rec=acct_rec):
             for name in covers.get(step.id, []):
                 d = max(min(need - got, acct[name]), 0.0)
                 acct[name] -= d
@@ -200,7 +200,10 @@ def run(deal, scenario, pool, n):
             else:  # the residual is paid only after every fee and interest still unpaid, in step order
                 for earlier in steps[:k]:
                     if earlier.pay in ("fees", "interest"):
-                        left, names = (fee_left, earlier.fees) if earlier.pay == "fees" else (int_left, earlier.tranches)
+                        if earlier.pay == "fees":
+                            left, names = fee_left, earlier.fees
+                        else:
+                            left, names = int_left, earlier.tranches
                         need = sum(left[m] for m in names)
                         got = min(need, avail)
                         avail -= got
