@@ -91,9 +91,19 @@ class DealState:
     cumulative_loss: np.ndarray      # [scenario]
     called: np.ndarray               # [scenario] 0/1
 
+    ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called")
+
     def copy(self) -> DealState:
-        return DealState(self.period, *(np.array(getattr(self, f)) for f in (
-            "balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called")))
+        return DealState(self.period, *(np.array(getattr(self, f)) for f in self.ARRAYS))
+
+    def save(self, path) -> None:
+        """Write the state to an ``.npz`` file (every array, exactly)."""
+        np.savez(path, period=self.period, **{f: getattr(self, f) for f in self.ARRAYS})
+
+    @classmethod
+    def load(cls, path) -> DealState:
+        with np.load(path) as z:
+            return cls(int(z["period"]), *(np.array(z[f]) for f in cls.ARRAYS))
 
 
 def initial_state(deal: Deal, n_scen: int) -> DealState:
@@ -276,8 +286,7 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     n, s = program.n_periods, program.n_scenarios
     i0 = state.period
     i1 = n if periods is None else min(n, i0 + periods)
-    st = {k: blocks(getattr(state, k)) for k in ("balance", "shortfall", "fee_arrears", "accounts", "breached",
-                                                  "cumulative_loss", "called")}
+    st = {k: blocks(getattr(state, k)) for k in DealState.ARRAYS}
     nb = st["called"].shape[0]
     tr = np.zeros((nb, n, len(program.note_names), KW.TR_COLS, KW.SB))
     fe = np.zeros((nb, n, len(program.fee_names), KW.FEE_COLS, KW.SB))

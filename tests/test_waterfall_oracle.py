@@ -158,3 +158,19 @@ def test_properties_on_random_deals(deal_dict, scen_dict):
     short = tr["interest_shortfall"].groupby(level="period").sum() + res.fees["shortfall"].groupby(
         level="period").sum() if len(res.deal.fees) else tr["interest_shortfall"].groupby(level="period").sum()
     assert (short[paid_residual.to_numpy()] <= 1e-6).all()
+
+
+@given(st.lists(st.floats(1e4, 1e6), min_size=2, max_size=4), st.floats(0.0, 0.5), st.integers(6, 36))
+def test_pro_rata_shares_proportional_to_beginning_balances(balances, cpr, wam):
+    names = NAMES[: len(balances)]
+    deal = {"name": "pro-rata", "collateral": {"rep_lines": [{"balance": sum(balances) * 1.1, "wac": 0.05,
+                                                               "net_coupon": 0.05, "wam": wam}]},
+            "tranches": [{"name": n, "balance": b, "coupon": 0.0, "priority": k + 1}
+                         for k, (n, b) in enumerate(zip(names, balances, strict=True))],
+            "waterfall": [{"pay": "principal", "tranches": names, "allocation": "pro_rata"}]}
+    tr = ae.run(deal, {"prepay": {"cpr": cpr}}).tranches
+    for period, rows in tr.groupby(level="period"):
+        rows = rows.droplevel("period")
+        if (rows["ending_balance"] > 0).all():  # no cap bound: every share exactly proportional
+            ratio = rows["principal_paid"] / rows["beginning_balance"]
+            assert ratio.max() - ratio.min() <= 1e-12, period

@@ -70,8 +70,9 @@ def _expected(err: dict[str, Any]) -> str:
 
 def _spec_error(exc: ValidationError, file: str | None) -> SpecError:
     errors = exc.errors(include_url=False)
-    # Union members each report; the most specific error is the one with the longest path.
-    err = max(errors, key=lambda e: len(e.get("loc", ())))
+    # Each member of a union reports; keep the member that fits the input's shape (a mapping for
+    # a model, a scalar for a number), then the most specific error: the longest path.
+    err = max(errors, key=lambda e: (_fits_shape(e), len(e.get("loc", ()))))
     loc = tuple(p for p in err.get("loc", ()) if not _is_union_tag(p))
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, SpecError):  # raised by a model validator, naming its own field
@@ -81,9 +82,29 @@ def _spec_error(exc: ValidationError, file: str | None) -> SpecError:
     return SpecError(field_path(loc), value, _expected(err), file=file)
 
 
+_MODEL_SHAPE_ERRORS = {"model_type", "dict_type", "model_attributes_type"}
+_SCALAR_SHAPE_ERRORS = {"float_type", "float_parsing", "int_type", "int_parsing", "string_type", "bool_type",
+                        "bool_parsing", "tuple_type", "list_type"}
+
+
+def _fits_shape(err: dict[str, Any]) -> bool:
+    """False for a union member's complaint that the input has the other member's shape."""
+    kind = err.get("type")
+    given = err.get("input")
+    if kind in _MODEL_SHAPE_ERRORS:
+        return isinstance(given, Mapping)
+    if kind in _SCALAR_SHAPE_ERRORS:
+        return not isinstance(given, Mapping)
+    if kind == "value_error" and isinstance(given, Mapping):  # a model's own check, or a scalar's refusal
+        return isinstance((err.get("ctx") or {}).get("error"), SpecError)
+    return True
+
+
 def _is_union_tag(part: Any) -> bool:
-    # pydantic puts the union member's type name in the location ("float", "tuple[float, ...]")
-    return isinstance(part, str) and (part in {"float", "int", "str", "bool"} or "[" in part)
+    """pydantic names a union member in the location: "float", "constrained-float",
+    "tuple[float, ...]", "FloatingCoupon". Field names here are lower snake case."""
+    return isinstance(part, str) and (
+        part in {"float", "int", "str", "bool"} or "[" in part or "-" in part or part[:1].isupper())
 
 
 def validate_spec(model: type[M], data: Any, file: str | None = None) -> M:

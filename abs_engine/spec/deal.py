@@ -105,7 +105,8 @@ class Deal(Spec):
     def _check_step(self, path: str, step: Step, tranches: dict[str, Tranche], triggers: set[str]) -> None:
         def known(field: str, name: str, pool: set[str] | dict, what: str) -> None:
             if name not in pool:
-                raise SpecError(f"{path}.{field}", name, f"a {what} defined in {what}s (known: {sorted(pool)})")
+                article = "an" if what[0] in "aeiou" else "a"
+                raise SpecError(f"{path}.{field}", name, f"{article} {what} defined in {what}s (known: {sorted(pool)})")
 
         if isinstance(step, FeeStep):
             if not step.fees:

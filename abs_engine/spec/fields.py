@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
-__all__ = ["Amount", "Fraction", "Months", "PositiveMonths", "FractionOrVector", "NonNegOrVector"]
+__all__ = ["Coupon", "Amount", "Fraction", "Months", "PositiveMonths", "FractionOrVector", "NonNegOrVector"]
 
 
 def _number(v: object) -> float:
@@ -62,6 +62,16 @@ def _vector(check):
     return validate
 
 
+def _coupon(v: object) -> float:
+    if isinstance(v, dict):
+        raise ValueError("a number")  # a mapping is the floating-coupon member's to validate
+    x = _number(v)
+    if not (0.0 <= x <= 1.0):
+        raise ValueError("a fixed coupon in [0, 1] (decimal), or {index, spread}")
+    return x
+
+
+Coupon = Annotated[float, BeforeValidator(_coupon)]
 Amount = Annotated[float, BeforeValidator(_amount)]
 Fraction = Annotated[float, BeforeValidator(_fraction)]
 Months = Annotated[int, BeforeValidator(_months)]

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Fraction, PositiveMonths
+from .fields import Amount, Coupon, Fraction, PositiveMonths
 
 __all__ = [
     "FloatingCoupon", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
@@ -62,7 +62,7 @@ class Tranche(Spec):
 
     name: str
     balance: Amount = 0.0
-    coupon: Annotated[float, Field(ge=0.0, le=1.0)] | FloatingCoupon = 0.0
+    coupon: Coupon | FloatingCoupon = 0.0
     day_count: Literal["30/360", "ACT/360"] = "30/360"
     priority: int | None = Field(None, ge=1)
     residual: bool = False
