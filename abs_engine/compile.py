@@ -54,9 +54,15 @@ class ScenarioArrays:
                     or np.isin(self.default_kind, list(_BY_LOAN_MONTH[1])).any())
 
 
+def _unique_names(names: list[str]) -> tuple[str, ...]:
+    """Scenario names as given; a repeated name gets its position appended."""
+    seen = {n for n in names if names.count(n) == 1}
+    return tuple(n if n in seen else f"{n}-{k}" for k, n in enumerate(names))
+
+
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
     return ScenarioArrays(
-        names=tuple(s.name or f"scenario-{k}" for k, s in enumerate(scenarios)),
+        names=_unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
         prepay_kind=np.array([_PREPAY[s.prepay.kind] for s in scenarios], dtype=np.int64),
         prepay=np.stack([monthly_vector(s.prepay.value, n) for s in scenarios]),
         default_kind=np.array([_DEFAULT[s.default.kind] for s in scenarios], dtype=np.int64),
@@ -108,13 +114,7 @@ def deal_loans(deal: Deal) -> LoanArrays:
     return deal._tape
 
 
-_CHUNKS_PER_THREAD = 4
-
-
-def _threads() -> int:
-    import numba
-
-    return int(numba.get_num_threads())
+CHUNK_BLOCKS = 16  # blocks of loans per work item (4,096 loans)
 
 
 def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralProgram:
@@ -141,9 +141,8 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralP
         ages, index, cls = np.zeros(1, dtype=np.int64), performing, np.zeros(performing.size, dtype=np.int64)
 
     n_blocks = -(-index.size // W)
-    wanted = _CHUNKS_PER_THREAD * _threads()  # work items enough to balance the threads
-    chunks = max(1, min(n_blocks, -(-wanted // len(scenarios))))
-    bounds = np.linspace(0, n_blocks, chunks + 1).round().astype(np.int64)
+    # chunks of a fixed size, so the order of every sum is the same whatever the number of scenarios
+    bounds = np.append(np.arange(0, n_blocks, CHUNK_BLOCKS), n_blocks).astype(np.int64)
     io = AMORTIZATION.index("interest_only")
     return CollateralProgram(
         loans=loans,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from .compile import CollateralProgram, compile_collateral
+from .errors import SpecError
 from .kernels import collateral as K
 from .kernels import curves
 from .loading import DealSource, ScenarioSource, load_deal, load_scenario
@@ -16,15 +19,18 @@ __all__ = ["run", "project_collateral", "project_loan_level"]
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 
 
-def run(deal: DealSource, scenario: ScenarioSource, *, loan_level: bool = False) -> RunResult:
-    """Project the deal's collateral under a scenario.
+def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *,
+        loan_level: bool = False) -> RunResult:
+    """Project the deal's collateral under a scenario (or a list of them, all in one compiled
+    call) and, when the deal has tranches, run its waterfall.
 
     Parameters
     ----------
     deal, scenario
-        Specs, paths to YAML/JSON files, or dicts.
+        Specs, paths to YAML/JSON files, or dicts; a list of scenarios gives results with a
+        leading ``scenario`` level.
     loan_level
-        Also keep per-loan flows (``result.loans``); for small pools only.
+        Also keep per-loan flows (``result.loans``); for small pools and one scenario only.
 
     Examples
     --------
@@ -34,16 +40,19 @@ def run(deal: DealSource, scenario: ScenarioSource, *, loan_level: bool = False)
     [25.0, 25.0, 25.0, 25.0]
     """
     deal = load_deal(deal)
-    scenario = load_scenario(scenario)
-    program = compile_collateral(deal, [scenario])
+    several = isinstance(scenario, list | tuple)
+    scenarios = tuple(load_scenario(s) for s in (scenario if several else [scenario]))
+    if loan_level and len(scenarios) > 1:
+        raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
+    program = compile_collateral(deal, scenarios)
     flows = project_collateral(program)
     loans = project_loan_level(program, 0) if loan_level else None
     waterfall = None
     if deal.tranches:
-        wprog = compile_waterfall(deal, [scenario], program.n_periods, program.original_balance)
-        state = initial_state(deal, 1)
+        wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
+        state = initial_state(deal, len(scenarios))
         waterfall = run_waterfall(wprog, pool_inputs(flows, *program.start_balances), state)
-    return RunResult(deal, (scenario,), program, flows, loans, waterfall)
+    return RunResult(deal, scenarios, program, flows, loans, waterfall)
 
 
 def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
@@ -51,14 +60,48 @@ def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
     return curves.rate_tables(s.prepay_kind, s.prepay, s.default_kind, s.default, program.ages)
 
 
+SMALL_POOL = 64  # at most this many loans: scenarios side by side (else loans side by side)
+
+
+def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
+    """``[block, lane]`` scenario indices, blocks sharing one (recovery lag, advancing); a group's
+    last block is padded with repeats of its first scenario, marked ``-1 - index``."""
+    key = lag.astype(np.int64) * 2 + advancing.astype(np.int64)
+    rows = []
+    for value in np.unique(key):
+        members = np.flatnonzero(key == value)
+        pad = -len(members) % K.SB
+        lanes = np.concatenate([members, np.full(pad, -1 - members[0])])
+        rows.append(lanes.reshape(-1, K.SB))
+    return np.concatenate(rows)
+
+
 def project_collateral(program: CollateralProgram) -> np.ndarray:
-    """Pool flows ``[scenario, period, column]`` (columns of :mod:`abs_engine.kernels.collateral`)."""
+    """Pool flows ``[scenario, period, column]`` (columns of :mod:`abs_engine.kernels.collateral`).
+
+    Pools of at most ``SMALL_POOL`` loans run with scenarios side by side; larger pools with
+    loans side by side, in chunks of a fixed size. Either way a scenario's flows do not depend
+    on which other scenarios run with it: a grid's scenario k equals a single run of it."""
     s = program.scenarios
     smm, mdr = _rate_tables(program)
-    out = K.project_blocks(program.balance, program.gross_m, program.net_m, program.amort_n,
-                           program.interest_only, program.mat, program.cls, program.chunk_bounds,
-                           smm, mdr, s.severity, s.lag, s.advancing, program.n_periods)
-    flows = out.sum(axis=1)
+    if program.balance.size <= SMALL_POOL:
+        lanes = scenario_lanes(s.lag, s.advancing)
+        take = np.where(lanes >= 0, lanes, -1 - lanes)
+        first = take[:, 0]
+        out = K.project_scenario_blocks(
+            program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only, program.mat,
+            program.cls, np.ascontiguousarray(np.moveaxis(smm[take], 1, -1)),
+            np.ascontiguousarray(np.moveaxis(mdr[take], 1, -1)),
+            np.ascontiguousarray(np.moveaxis(s.severity[take], 1, -1)), s.lag[first], s.advancing[first],
+            program.n_periods)
+        flows = np.empty((len(s.names), program.n_periods, K.NCOL))
+        valid = lanes >= 0
+        flows[lanes[valid]] = np.moveaxis(out, 3, 1)[valid]
+    else:
+        out = K.project_blocks(program.balance, program.gross_m, program.net_m, program.amort_n,
+                               program.interest_only, program.mat, program.cls, program.chunk_bounds,
+                               smm, mdr, s.severity, s.lag, s.advancing, program.n_periods)
+        flows = out.sum(axis=1)
     if program.foreclosed.size:
         flows += _cutoff_foreclosures(program)
     return flows
@@ -68,8 +111,6 @@ def project_loan_level(program: CollateralProgram, scenario: int) -> np.ndarray:
     """Per-loan flows ``[loan (tape order), period, column]`` for one scenario."""
     n_loans = len(program.loans)
     if n_loans * program.n_periods * K.NCOL > LOAN_LEVEL_LIMIT:
-        from .errors import SpecError
-
         raise SpecError("loan_level", n_loans, f"at most {LOAN_LEVEL_LIMIT // (program.n_periods * K.NCOL)} "
                         f"loans for per-loan output over {program.n_periods} periods")
     s = program.scenarios

@@ -255,15 +255,26 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
                             n_periods, len(scenarios), float(orig_pool), arrays)
 
 
-@dataclass(frozen=True, eq=False)
 class WaterfallFlows:
-    """Kernel outputs, ``[scenario, period, item, column]`` (cash: ``[scenario, period, column]``)."""
+    """Kernel outputs as ``[scenario, period, item, column]`` (cash: ``[scenario, period, column]``).
 
-    tranches: np.ndarray
-    fees: np.ndarray
-    accounts: np.ndarray
-    triggers: np.ndarray
-    cash: np.ndarray
+    The kernel writes scenario blocks (``[block, period, item, column, lane]``); each array is
+    put in scenario order the first time it is read, so a caller that needs one table pays for
+    one transpose.
+    """
+
+    NAMES = ("tranches", "fees", "accounts", "triggers", "cash")
+
+    def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int):
+        self.blocked = blocked
+        self.n_scenarios = n_scenarios
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in WaterfallFlows.NAMES:
+            raise AttributeError(name)
+        value = unblock(self.blocked[name], self.n_scenarios)
+        setattr(self, name, value)
+        return value
 
 
 def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[str, np.ndarray]:
@@ -305,6 +316,6 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     for k, v in st.items():
         getattr(state, k)[...] = unblock(v, s)
     state.period = i1
-    return WaterfallFlows(unblock(tr, s), unblock(fe, s), unblock(ac, s), unblock(tg, s), unblock(ca, s))
+    return WaterfallFlows({"tranches": tr, "fees": fe, "accounts": ac, "triggers": tg, "cash": ca}, s)
 
 

@@ -30,11 +30,12 @@ from numba.extending import overload
 from ._jit import kernel
 
 __all__ = [
-    "W", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL",
-    "AMORTIZED", "loan_setup", "month_step", "project_blocks", "project_loans",
+    "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
+    "loan_setup", "month_step", "project_blocks", "project_scenario_blocks", "project_loans",
 ]
 
-W = 256  # loans per block
+W = 256  # loans per block (loan lanes)
+SB = 32  # scenarios per block (scenario lanes: small pools, many scenarios)
 
 # accumulator columns (beginning balances are the previous period's ending balances)
 SCHED, PREPAY, DEFAULT, RECOVERY, LOSS, GROSS, NET, PERF, FCL, AMORTIZED = range(10)
@@ -256,4 +257,93 @@ def project_loans(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm
             ring_norm[ws] = r[5]
             for j in range(NCOL):
                 out[k, i - 1, j] = r[6 + j]
+    return out
+
+
+@kernel(inline=True)
+def _advance_scenarios(adv, i, mat, lag, smm_b, mdr_b, severity_b, b, c, w, s_prev, d, growth, f, gr, nr,
+                       ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9):
+    """One loan, month ``i``, in every scenario lane of block ``b``; flows added to ``a0..a9[i-1, lane]``
+    (one array per column). Arrays are indexed, never sliced: a view of a shared array would
+    touch its reference count from every thread."""
+    j = i - 1
+    for l in range(w.size):
+        r = month_step(i, mat, lag, adv, smm_b[b, j, c, l], mdr_b[b, j, c, l], severity_b[b, j, l], w[l], s_prev, d,
+                       growth, f[l], gr, nr, ring_nd[rs, l], ring_norm[rs, l])
+        w[l] = r[0]
+        f[l] = r[3]
+        ring_nd[ws, l] = r[4]
+        ring_norm[ws, l] = r[5]
+        a0[j, l] += r[6]
+        a1[j, l] += r[7]
+        a2[j, l] += r[8]
+        a3[j, l] += r[9]
+        a4[j, l] += r[10]
+        a5[j, l] += r[11]
+        a6[j, l] += r[12]
+        a7[j, l] += r[13]
+        a8[j, l] += r[14]
+        a9[j, l] += r[15]
+
+
+@kernel(parallel=True)
+def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b,
+                            lag_b, advancing_b, n_periods):
+    """Few loans under many scenarios: lanes are scenarios. Tables ``[block, month, class, lane]``,
+    severity ``[block, month, lane]``; every lane of a block shares ``lag_b[block]`` and
+    ``advancing_b[block]``. Returns ``[block, period, column, lane]``; each lane adds its loans
+    in loan order, so a scenario's flows do not depend on its neighbours."""
+    n_blocks = smm_b.shape[0]
+    n = balance.size
+    out = np.zeros((n_blocks, n_periods, NCOL, SB))
+    for b in prange(n_blocks):
+        L = lag_b[b]
+        adv = advancing_b[b]
+        w = np.empty(SB)
+        f = np.empty(SB)
+        ring_nd = np.zeros((L + 2, SB))
+        ring_norm = np.zeros((L + 2, SB))
+        a0 = np.zeros((n_periods, SB))
+        a1 = np.zeros((n_periods, SB))
+        a2 = np.zeros((n_periods, SB))
+        a3 = np.zeros((n_periods, SB))
+        a4 = np.zeros((n_periods, SB))
+        a5 = np.zeros((n_periods, SB))
+        a6 = np.zeros((n_periods, SB))
+        a7 = np.zeros((n_periods, SB))
+        a8 = np.zeros((n_periods, SB))
+        a9 = np.zeros((n_periods, SB))
+        for k in range(n):
+            d, growth = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+            s = 1.0
+            w[:] = balance[k]
+            f[:] = 0.0
+            ring_nd[:, :] = 0.0
+            ring_norm[:, :] = 0.0
+            c = cls[k]
+            mk = mat[k]
+            for i in range(1, min(mk, n_periods) + 1):
+                ws = i % (L + 1)
+                rs = (i + 1) % (L + 1) if L > 0 else L + 1
+                if adv:
+                    _advance_scenarios(True, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f, gross_m[k],
+                                       net_m[k], ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
+                else:
+                    _advance_scenarios(False, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f,
+                                       gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6,
+                                       a7, a8, a9)
+                s = 0.0 if i >= mk else s - d  # the loan's schedule, as month_step advances it
+                d *= growth
+        for j in range(n_periods):
+            for l in range(SB):
+                out[b, j, 0, l] = a0[j, l]
+                out[b, j, 1, l] = a1[j, l]
+                out[b, j, 2, l] = a2[j, l]
+                out[b, j, 3, l] = a3[j, l]
+                out[b, j, 4, l] = a4[j, l]
+                out[b, j, 5, l] = a5[j, l]
+                out[b, j, 6, l] = a6[j, l]
+                out[b, j, 7, l] = a7[j, l]
+                out[b, j, 8, l] = a8[j, l]
+                out[b, j, 9, l] = a9[j, l]
     return out

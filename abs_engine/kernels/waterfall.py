@@ -78,6 +78,9 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
         ploss = np.zeros(SB)
         pend = np.zeros(SB)
         proceeds = np.zeros(SB)
+        nb_sum = np.zeros(SB)
+        now = np.zeros(SB)
+        grp = np.zeros(SB)
         notes_beg = np.zeros((n_notes, SB))
         int_due = np.zeros((n_notes, SB))
         int_left = np.zeros((n_notes, SB))
@@ -123,16 +126,16 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                     tro[t, TR_DUE, l] = due
                     tro[t, TR_PRIN, l] = 0.0
                     tro[t, TR_WD, l] = 0.0
+            _sum_items(bal, b, nb_sum)
             for f in range(n_fees):
+                basis = fee_basis[f]
                 for l in range(SB):
-                    if fee_basis[f] == BASIS_POOL:
+                    if basis == BASIS_POOL:
                         base = co[C_POOL_BEG, l]
-                    elif fee_basis[f] == BASIS_ORIGINAL:
+                    elif basis == BASIS_ORIGINAL:
                         base = orig_pool
-                    elif fee_basis[f] == BASIS_NOTES:
-                        base = 0.0
-                        for t in range(n_notes):
-                            base += notes_beg[t, l]
+                    elif basis == BASIS_NOTES:
+                        base = nb_sum[l]
                     else:  # a share of interest collections: not an annual rate
                         base = ic[l] * 12.0
                     alive = 1.0 if co[C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
@@ -145,15 +148,12 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
             # ---- triggers, on values that include this period
             for g in range(n_trig):
                 thr = trig_threshold[i, g]
+                m = trig_metric[g]
                 for l in range(SB):
-                    m = trig_metric[g]
                     if m == METRIC_CUM_LOSS:
                         v = cum_loss[b, l] / orig_pool
                     elif m == METRIC_OC:
-                        nb = 0.0
-                        for t in range(n_notes):
-                            nb += notes_beg[t, l]
-                        v = pend[l] / nb if nb > 0.0 else np.inf
+                        v = pend[l] / nb_sum[l] if nb_sum[l] > 0.0 else np.inf
                     elif m == METRIC_DELINQ:
                         v = delinq[b, i, l]
                     else:
@@ -204,23 +204,29 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                 elif o == OP_PRINCIPAL:
                     kind = arg[k, 0]
                     switch = arg[k, 2]
+                    always_seq = arg[k, 1] == 0
                     for l in range(SB):
-                        grp = 0.0
-                        weight = 0.0
-                        for j in range(lo, hi):
-                            grp += bal[b, members[j], l]
-                            weight += notes_beg[members[j], l]
+                        grp[l] = 0.0
+                        tot[l] = 0.0
+                    for j in range(lo, hi):
+                        m = members[j]
+                        for l in range(SB):
+                            grp[l] += bal[b, m, l]
+                            tot[l] += notes_beg[m, l]
+                    if kind == AMOUNT_OC_TARGET:
+                        _oc_pda(oc_params, orig_pool, pend, nb_sum, i, breached, b, need)
+                    for l in range(SB):
                         if kind == AMOUNT_COLLECTIONS:
                             cap = pc[l] + proceeds[l]
                         elif kind == AMOUNT_OC_TARGET:
-                            cap = _oc_pda(oc_params, orig_pool, pend[l], notes_beg, l, i, breached, b)
+                            cap = need[l]
                         else:
                             cap = np.inf
-                        need[l] = min(max(cap - paid_principal[l], 0.0), grp)
+                        need[l] = min(max(cap - paid_principal[l], 0.0), grp[l])
                         got[l] = min(need[l], avail[l])
                         avail[l] -= got[l]
-                        tot[l] = weight
-                        seq[l] = 1.0 if arg[k, 1] == 0 or (switch >= 0 and breached[b, switch, l] > 0.0) else 0.0
+                        hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
+                        seq[l] = 1.0 if always_seq or hit else 0.0
                     _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], need, got, aco)
                     for l in range(SB):
                         paid_principal[l] += got[l]
@@ -242,10 +248,9 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                             rem[l] -= p
                 elif o == OP_RESERVE:
                     a = arg[k, 0]
+                    _sum_items(bal, b, now)
                     for l in range(SB):
-                        notes = 0.0
-                        for t in range(n_notes):
-                            notes += bal[b, t, l]
+                        notes = now[l]
                         if acct_fixed[a]:
                             target = acct_amount[a]
                         else:
@@ -281,15 +286,12 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                         co[C_RESIDUAL, l] += avail[l]
                         avail[l] = 0.0
             # ---- writedowns in reverse priority, carry-forwards, period totals
+            _sum_items(bal, b, now)
+            if wd_accounts:
+                _sum_items(acct, b, grp)
             for l in range(SB):
-                notes = 0.0
-                for t in range(n_notes):
-                    notes += bal[b, t, l]
-                cover = pend[l]
-                if wd_accounts:
-                    for a in range(n_acct):
-                        cover += acct[b, a, l]
-                rem[l] = max(notes - cover, 0.0)
+                cover = pend[l] + (grp[l] if wd_accounts else 0.0)
+                rem[l] = max(now[l] - cover, 0.0)
             for j in range(n_notes):
                 t = wd_order[j]
                 for l in range(SB):
@@ -318,42 +320,45 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                 for l in range(SB):
                     aco[a, AC_END, l] = acct[b, a, l]
             for l in range(SB):
-                fees = 0.0
-                for f in range(n_fees):
-                    fees += feo[f, FEE_PAID, l]
-                ni = 0.0
-                npr = 0.0
-                wd = 0.0
-                nb = 0.0
-                ne = 0.0
-                for t in range(n_notes):
-                    ni += tro[t, TR_PAID, l]
-                    npr += tro[t, TR_PRIN, l]
-                    wd += tro[t, TR_WD, l]
-                    nb += notes_beg[t, l]
-                    ne += bal[b, t, l]
-                dr = 0.0
-                dp = 0.0
-                rl = 0.0
-                for a in range(n_acct):
-                    dr += aco[a, AC_DRAW, l]
-                    dp += aco[a, AC_DEP, l]
-                    rl += aco[a, AC_REL, l]
                 co[C_INTEREST, l] = ic[l]
                 co[C_PRINCIPAL, l] = pc[l]
                 co[C_CALL, l] = proceeds[l]
                 co[C_LOSS, l] = ploss[l]
-                co[C_DRAWS, l] = dr
-                co[C_RELEASES, l] = rl
-                co[C_FEES, l] = fees
-                co[C_NOTE_INTEREST, l] = ni
-                co[C_NOTE_PRINCIPAL, l] = npr
-                co[C_DEPOSITS, l] = dp
                 co[C_UNALLOCATED, l] = avail[l]
-                co[C_WRITEDOWN, l] = wd
-                co[C_NOTES_BEG, l] = nb
-                co[C_NOTES_END, l] = ne
                 co[C_POOL_END, l] = pend[l]
+                co[C_NOTES_BEG, l] = nb_sum[l]
+                co[C_FEES, l] = 0.0
+                co[C_NOTE_INTEREST, l] = 0.0
+                co[C_NOTE_PRINCIPAL, l] = 0.0
+                co[C_WRITEDOWN, l] = 0.0
+                co[C_NOTES_END, l] = 0.0
+                co[C_DRAWS, l] = 0.0
+                co[C_DEPOSITS, l] = 0.0
+                co[C_RELEASES, l] = 0.0
+            for f in range(n_fees):
+                for l in range(SB):
+                    co[C_FEES, l] += feo[f, FEE_PAID, l]
+            for t in range(n_notes):
+                for l in range(SB):
+                    co[C_NOTE_INTEREST, l] += tro[t, TR_PAID, l]
+                    co[C_NOTE_PRINCIPAL, l] += tro[t, TR_PRIN, l]
+                    co[C_WRITEDOWN, l] += tro[t, TR_WD, l]
+                    co[C_NOTES_END, l] += bal[b, t, l]
+            for a in range(n_acct):
+                for l in range(SB):
+                    co[C_DRAWS, l] += aco[a, AC_DRAW, l]
+                    co[C_DEPOSITS, l] += aco[a, AC_DEP, l]
+                    co[C_RELEASES, l] += aco[a, AC_REL, l]
+
+
+@kernel(inline=True)
+def _sum_items(x, b, out):
+    """``out[l] = sum_t x[b, t, l]`` with the lane loop innermost."""
+    for l in range(out.size):
+        out[l] = 0.0
+    for t in range(x.shape[1]):
+        for l in range(out.size):
+            out[l] += x[b, t, l]
 
 
 @kernel(inline=True)
@@ -370,16 +375,16 @@ def _draw(acct, b, cov_acct, lo, hi, need, got, aco):
 
 
 @kernel(inline=True)
-def _oc_pda(oc_params, orig_pool, pend, notes_beg, l, i, breached, b):
-    """Principal distribution amount for an OC target: ``max(0, notes - max(0, pool - target))``."""
+def _oc_pda(oc_params, orig_pool, pend, notes_sum, i, breached, b, out):
+    """Principal distribution amount of an OC target, per lane: ``max(0, notes - max(0, pool - target))``."""
     pct = oc_params[0]
     step_period = int(oc_params[3])
     blocker = int(oc_params[5])
-    if step_period >= 0 and i >= step_period and (blocker < 0 or breached[b, blocker, l] == 0.0):
-        pct = oc_params[4]
-    base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend
-    target = max(pct * base, oc_params[2])
-    notes = 0.0
-    for t in range(notes_beg.shape[0]):
-        notes += notes_beg[t, l]
-    return max(0.0, notes - max(0.0, pend - target))
+    stepped = step_period >= 0 and i >= step_period
+    for l in range(out.size):
+        p = pct
+        if stepped and (blocker < 0 or breached[b, blocker if blocker >= 0 else 0, l] == 0.0):
+            p = oc_params[4]
+        base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend[l]
+        target = max(p * base, oc_params[2])
+        out[l] = max(0.0, notes_sum[l] - max(0.0, pend[l] - target))
