@@ -187,20 +187,9 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                 hi = mem_ptr[k + 1]
                 if o == OP_FEES or o == OP_INTEREST:
                     left = fee_left if o == OP_FEES else int_left
-                    for l in range(SB):
-                        need[l] = 0.0
-                    for j in range(lo, hi):
-                        for l in range(SB):
-                            need[l] += left[members[j], l]
-                    for l in range(SB):
-                        got[l] = min(need[l], avail[l])
-                        avail[l] -= got[l]
+                    _take(left, members, lo, hi, avail, need, got)
                     _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], need, got, aco)
-                    for j in range(lo, hi):
-                        m = members[j]
-                        for l in range(SB):
-                            share = left[m, l] * (got[l] / need[l]) if need[l] > 0.0 else 0.0
-                            left[m, l] -= share
+                    _settle(left, members, lo, hi, need, got)
                 elif o == OP_PRINCIPAL:
                     kind = arg[k, 0]
                     switch = arg[k, 2]
@@ -270,18 +259,8 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
                     for kk in range(k):
                         if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
                             left = fee_left if op[kk] == OP_FEES else int_left
-                            for l in range(SB):
-                                need[l] = 0.0
-                            for j in range(mem_ptr[kk], mem_ptr[kk + 1]):
-                                for l in range(SB):
-                                    need[l] += left[members[j], l]
-                            for j in range(mem_ptr[kk], mem_ptr[kk + 1]):
-                                m = members[j]
-                                for l in range(SB):
-                                    share = left[m, l] * (min(need[l], avail[l]) / need[l]) if need[l] > 0.0 else 0.0
-                                    left[m, l] -= share
-                            for l in range(SB):
-                                avail[l] -= min(need[l], avail[l])
+                            _take(left, members, mem_ptr[kk], mem_ptr[kk + 1], avail, need, got)
+                            _settle(left, members, mem_ptr[kk], mem_ptr[kk + 1], need, got)
                     for l in range(SB):
                         co[C_RESIDUAL, l] += avail[l]
                         avail[l] = 0.0
@@ -359,6 +338,28 @@ def _sum_items(x, b, out):
     for t in range(x.shape[1]):
         for l in range(out.size):
             out[l] += x[b, t, l]
+
+
+@kernel(inline=True)
+def _take(left, members, lo, hi, avail, need, got):
+    """A group's remaining dues (``need``) and what available funds pay of them (``got``)."""
+    for l in range(need.size):
+        need[l] = 0.0
+    for j in range(lo, hi):
+        for l in range(need.size):
+            need[l] += left[members[j], l]
+    for l in range(need.size):
+        got[l] = min(need[l], avail[l])
+        avail[l] -= got[l]
+
+
+@kernel(inline=True)
+def _settle(left, members, lo, hi, need, got):
+    """Reduce each member's dues pro rata by the share of the group's dues that was paid."""
+    for j in range(lo, hi):
+        m = members[j]
+        for l in range(need.size):
+            left[m, l] -= left[m, l] * (got[l] / need[l]) if need[l] > 0.0 else 0.0
 
 
 @kernel(inline=True)
