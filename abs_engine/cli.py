@@ -1,4 +1,4 @@
-"""``abs-engine``: validate files, run a deal under a scenario, print JSON Schemas.
+"""``abs-engine``: validate files, run a deal under a scenario, price its tranches, print JSON Schemas.
 
 Exit codes: 0 success, 2 bad input (the error on stderr, nothing written).
 """
@@ -108,6 +108,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_price(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .engine import run
+
+    res = run(args.deal, args.scenario)
+    names = [t.name for t in res.deal.notes]
+    if args.tranche is not None and args.tranche not in names:
+        raise SpecError("--tranche", args.tranche, f"a class of notes of the deal ({names})")
+    chosen = [args.tranche] if args.tranche else names
+    price = {n: args.price for n in chosen} if args.price is not None else None
+    yld = {n: args.yield_ for n in chosen} if args.yield_ is not None else None
+    if price is None and yld is None:
+        price = {n: 100.0 for n in chosen}
+    table = res.analytics(price=price, yield_=yld, delay_days=args.delay_days).loc[chosen]
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        text = (f"deal {res.deal.name}, scenario {res.scenarios[0].name}, delay {args.delay_days:g} days; "
+                "yields bond-equivalent, prices per 100 of original face, durations in years\n"
+                + table.to_string(float_format=lambda x: f"{x:.6f}") + "\n")
+    _write(text, args.out)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .spec import Deal, Scenario
 
@@ -128,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
     r.add_argument("--out", help="write here instead of stdout")
     r.set_defaults(fn=cmd_run)
+    pr = sub.add_parser("price", help="yield from price (or price from yield), duration, convexity, DM")
+    pr.add_argument("deal")
+    pr.add_argument("--scenario", required=True)
+    pr.add_argument("--tranche", help="one class of notes (default: all)")
+    given = pr.add_mutually_exclusive_group()
+    given.add_argument("--price", type=float, help="price per 100 of original face (default: 100)")
+    given.add_argument("--yield", dest="yield_", type=float, help="bond-equivalent yield, decimal")
+    pr.add_argument("--delay-days", type=float, default=0.0, help="payment delay in days (default 0)")
+    pr.add_argument("--out")
+    pr.set_defaults(fn=cmd_price)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
     s.add_argument("what", choices=("deal", "scenario"), nargs="?", default="deal")
     s.add_argument("--out")

@@ -16,6 +16,7 @@ from .loans import FORECLOSURE
 from .spec import Deal, Scenario
 from .vocabulary import (
     ACCOUNT_COLUMNS,
+    ANALYTICS_COLUMNS,
     CASH_COLUMNS,
     CHECK_COLUMNS,
     FEE_COLUMNS,
@@ -219,32 +220,105 @@ class RunResult:
 
         return self._per_scenario(table)
 
-    def summary(self) -> pd.DataFrame:
-        """Per tranche: WAL in years (principal paid, ``T_k = k/12``), first and last principal
-        period, total interest, principal, writedown and residual cash."""
+    def tranche_cash_flows(self) -> np.ndarray:
+        """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
+        wf = self._need_waterfall()
+        face = np.array([t.balance for t in self.deal.notes], dtype=np.float64)
+        flows = wf.tranches[..., KW.TR_PAID] + wf.tranches[..., KW.TR_PRIN]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per100 = np.where(face > 0, flows * 100.0 / face, 0.0)
+        return np.moveaxis(per100, 1, 2)
+
+    def _pricing(self, value, name: str) -> np.ndarray | None:
+        """A number for every note, or ``{tranche: number}`` -> per-note array (NaN where not given)."""
+        if value is None:
+            return None
+        names = [t.name for t in self.deal.notes]
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                from .errors import SpecError
+
+                raise SpecError(name, unknown, f"tranches of the deal (notes: {names})")
+            return np.array([value.get(n, np.nan) for n in names], dtype=np.float64)
+        return np.full(len(names), float(value))
+
+    def analytics(self, price=None, yield_=None, delay_days: float = 0.0) -> pd.DataFrame:
+        """Per note (BMA section G): WAL, price per 100 of original face, bond-equivalent yield,
+        mortgage yield, Macaulay and modified duration, convexity, and discount margin for
+        floaters (over the scenario's index path). Give ``price`` (yield from price) or
+        ``yield_`` (price from yield), each a number or ``{tranche: value}``; neither prices at par.
+        """
         import pandas as pd
+
+        from . import analytics as A
+        from .compile import monthly_vector
+        from .spec.structure import FloatingCoupon
+
+        cf = self.tranche_cash_flows()                      # [scenario, note, period]
+        wf = self._need_waterfall()
+        notes = self.deal.notes
+        prices, yields = self._pricing(price, "price"), self._pricing(yield_, "yield")
+        if prices is None and yields is None:
+            prices = np.full(len(notes), 100.0)
+        if yields is None:
+            y = A.yield_from_price(cf, prices[None, :], delay_days)
+            p = np.broadcast_to(prices, y.shape)
+        else:
+            y = np.broadcast_to(yields, cf.shape[:2])
+            p = A.price_from_yield(cf, y, delay_days)
+        prin = np.moveaxis(wf.tranches[..., KW.TR_PRIN], 1, 2)
+        dm = np.full(cf.shape[:2], np.nan)
+        for k, t in enumerate(notes):
+            if isinstance(t.coupon, FloatingCoupon):
+                for j, scen in enumerate(self.scenarios):
+                    index = monthly_vector(scen.rates[t.coupon.index], cf.shape[-1])
+                    dm[j, k] = A.discount_margin(cf[j, k], p[j, k], index)
+        cols = {
+            "wal": A.wal(prin, delay_days), "price": p, "yield": y, "mortgage_yield": A.mortgage_yield(y),
+            "macaulay_duration": A.macaulay_duration(cf, y, delay_days),
+            "modified_duration": A.modified_duration(cf, y, delay_days),
+            "convexity": A.convexity(cf, y, delay_days), "discount_margin": dm,
+        }
+
+        def table(j):
+            return pd.DataFrame({c: np.asarray(cols[c])[j] for c in ANALYTICS_COLUMNS},
+                                index=pd.Index([t.name for t in notes], name="tranche"))
+
+        return self._per_scenario(table)
+
+    def summary(self, price=None, yield_=None, delay_days: float = 0.0) -> pd.DataFrame:
+        """Per tranche: WAL in years (principal paid, ``T_k = (30k + delay_days)/360``), first and
+        last principal period, total interest, principal, writedown and residual cash; ``yield``,
+        ``price`` and ``modified_duration`` from :meth:`analytics` (at par unless ``price`` or
+        ``yield_`` says otherwise)."""
+        import pandas as pd
+
+        from . import analytics as A
 
         wf = self._need_waterfall()
         names = [t.name for t in self.deal.notes]
         residual = next((t.name for t in self.deal.tranches if t.residual), None)
+        priced = self.analytics(price, yield_, delay_days)
 
         def table(j):
             prin = wf.tranches[j, :, :, KW.TR_PRIN]
-            k = np.arange(1, prin.shape[0] + 1)[:, None]
             total = prin.sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                wal = np.where(total > 0, (k / 12.0 * prin).sum(axis=0) / total, np.nan)
             paid = prin > 0
             first = np.where(paid.any(axis=0), paid.argmax(axis=0) + 1, 0)
             last = np.where(paid.any(axis=0), prin.shape[0] - paid[::-1].argmax(axis=0), 0)
             rows = {
-                "wal": wal, "first_principal_period": first, "last_principal_period": last,
+                "wal": A.wal(prin.T, delay_days), "first_principal_period": first, "last_principal_period": last,
                 "total_interest": wf.tranches[j, :, :, KW.TR_PAID].sum(axis=0), "total_principal": total,
                 "total_writedown": wf.tranches[j, :, :, KW.TR_WD].sum(axis=0), "total_residual": np.zeros(len(names)),
             }
             frame = pd.DataFrame(rows, index=pd.Index(names, name="tranche"))
+            p = priced.loc[self.program.scenarios.names[j]] if len(self.scenarios) > 1 else priced
+            for c in ("yield", "price", "modified_duration"):
+                frame[c] = p[c].to_numpy()
             if residual is not None:
-                frame.loc[residual] = [np.nan, 0, 0, 0.0, 0.0, 0.0, float(wf.cash[j, :, KW.C_RESIDUAL].sum())]
+                frame.loc[residual] = [np.nan, 0, 0, 0.0, 0.0, 0.0, float(wf.cash[j, :, KW.C_RESIDUAL].sum()),
+                                       np.nan, np.nan, np.nan]
             return frame[list(SUMMARY_COLUMNS)].astype({"first_principal_period": int, "last_principal_period": int})
 
         return self._per_scenario(table)

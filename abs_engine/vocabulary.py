@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS", "FEE_COLUMNS", "ACCOUNT_COLUMNS",
-           "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS"]
+           "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS"]
 
 POOL_COLUMNS = (
     "date", "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -41,4 +41,9 @@ CASH_COLUMNS = ("interest_collections", "principal_collections", "call_proceeds"
 """The ``cash`` table (the waterfall's period totals), index ``period``; in kernel column order."""
 
 SUMMARY_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest",
-                   "total_principal", "total_writedown", "total_residual")
+                   "total_principal", "total_writedown", "total_residual", "yield", "price", "modified_duration")
+
+ANALYTICS_COLUMNS = ("wal", "price", "yield", "mortgage_yield", "macaulay_duration", "modified_duration",
+                     "convexity", "discount_margin")
+"""``analytics()`` per tranche (BMA section G): yield bond-equivalent, price per 100 of original
+face, durations in years; ``discount_margin`` for floating tranches."""

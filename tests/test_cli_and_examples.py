@@ -105,3 +105,17 @@ def test_parquet_tape_equals_csv_tape(tmp_path):
     a = ae.run(tmp_path / "deal.yaml", ROOT / "scenarios/stress.yaml").pool.drop(columns="date")
     b = ae.run(ROOT / "tranches/nonagency_seasoned.yaml", ROOT / "scenarios/stress.yaml").pool.drop(columns="date")
     pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+
+
+def test_price_command(tmp_path, capsys):
+    deal, scen = str(ROOT / "tranches/auto_prime_abs.yaml"), str(ROOT / "scenarios/auto_base.yaml")
+    assert main(["price", deal, "--scenario", scen, "--tranche", "A-3", "--price", "99.5"]) == 0
+    out = capsys.readouterr().out
+    row = out.splitlines()[-1].split()
+    assert row[0] == "A-3" and float(row[2]) == 99.5
+    expected = ae.run(deal, scen).analytics(price={"A-3": 99.5}).loc["A-3", "yield"]
+    assert float(row[3]) == pytest.approx(expected, abs=1e-6)
+    assert main(["price", deal, "--scenario", scen, "--yield", "0.05", "--out", str(tmp_path / "p.txt")]) == 0
+    assert "A-1" in (tmp_path / "p.txt").read_text()
+    assert main(["price", deal, "--scenario", scen, "--tranche", "Z"]) == 2
+    assert "--tranche: got 'Z'" in capsys.readouterr().err

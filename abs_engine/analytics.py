@@ -1,0 +1,139 @@
+"""Yield, price, duration, convexity, WAL and discount margin, by the BMA Standard Formulas
+section G (see CONVENTIONS.md). Every function is vectorized over leading axes, so a grid of
+tranches x scenarios is priced in one call.
+
+Cash flows are per 100 of face, one per month; the k-th (k = 1, 2, ...) is received at
+``T_k = (30k + delay_days)/360`` years (30/360). Yields are bond-equivalent (semiannual).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["times", "price_from_yield", "yield_from_price", "mortgage_yield", "macaulay_duration",
+           "modified_duration", "convexity", "wal", "discount_margin", "price_from_discount_margin"]
+
+_LO, _HI = -0.99, 10.0  # bond-equivalent yields searched (and discount margins: -0.99 .. 10)
+
+
+def times(n: int, delay_days: float = 0.0) -> np.ndarray:
+    """``T_k = (30k + delay_days)/360`` for k = 1..n.
+
+    >>> times(3).tolist()
+    [0.08333333333333333, 0.16666666666666666, 0.25]
+    """
+    return (30.0 * np.arange(1, n + 1) + delay_days) / 360.0
+
+
+def _discount(y, t):
+    return (1.0 + np.asarray(y, dtype=np.float64)[..., None] / 2.0) ** (-2.0 * t)
+
+
+def price_from_yield(cf, y, delay_days: float = 0.0) -> np.ndarray:
+    """``P = Σ CF_k (1 + y/2)^(-2 T_k)``: price per 100 of face (including accrued interest).
+
+    >>> round(float(price_from_yield([0.0] * 119 + [100.0], 0.05)), 6)   # 10-year zero at 5%
+    61.027094
+    """
+    cf = np.asarray(cf, dtype=np.float64)
+    return (cf * _discount(y, times(cf.shape[-1], delay_days))).sum(axis=-1)
+
+
+def yield_from_price(cf, price, delay_days: float = 0.0) -> np.ndarray:
+    """The bond-equivalent yield at which the cash flows are worth ``price`` (bisection to 1e-13,
+    every bond at once). NaN where no yield in [-99%, 1000%] gives the price.
+
+    >>> round(float(yield_from_price([0.5] * 359 + [100.5], 100.0)), 10)   # 6% monthly at par
+    0.0607550188
+    """
+    cf = np.asarray(cf, dtype=np.float64)
+    price = np.broadcast_to(np.asarray(price, dtype=np.float64), cf.shape[:-1])
+    t = times(cf.shape[-1], delay_days)
+    lo = np.full(cf.shape[:-1], _LO)
+    hi = np.full(cf.shape[:-1], _HI)
+
+    def pv(y):
+        return (cf * _discount(y, t)).sum(axis=-1)
+
+    ok = (pv(lo) >= price) & (pv(hi) <= price)
+    for _ in range(80):  # width 11 -> below 1e-13
+        mid = 0.5 * (lo + hi)
+        above = pv(mid) > price  # price too high: the yield is higher
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.where(ok, 0.5 * (lo + hi), np.nan)
+
+
+def mortgage_yield(bey) -> np.ndarray:
+    """Monthly-compounded yield equivalent to a bond-equivalent yield: ``12 [(1 + y/2)^(1/6) - 1]``.
+
+    >>> round(float(mortgage_yield(0.0607550187875)), 12)
+    0.06
+    """
+    return 12.0 * ((1.0 + np.asarray(bey, dtype=np.float64) / 2.0) ** (1.0 / 6.0) - 1.0)
+
+
+def macaulay_duration(cf, y, delay_days: float = 0.0) -> np.ndarray:
+    """``(1/P) Σ T_k CF_k v^(2 T_k)`` in years, ``v = 1/(1 + y/2)``."""
+    cf = np.asarray(cf, dtype=np.float64)
+    t = times(cf.shape[-1], delay_days)
+    pv = cf * _discount(y, t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (t * pv).sum(axis=-1) / pv.sum(axis=-1)
+
+
+def modified_duration(cf, y, delay_days: float = 0.0) -> np.ndarray:
+    """Macaulay duration / (1 + y/2)."""
+    return macaulay_duration(cf, y, delay_days) / (1.0 + np.asarray(y, dtype=np.float64) / 2.0)
+
+
+def convexity(cf, y, delay_days: float = 0.0) -> np.ndarray:
+    """``Σ T_k (T_k + 1/2) CF_k v^(2 T_k) / ((1 + y/2)^2 P)``."""
+    cf = np.asarray(cf, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    t = times(cf.shape[-1], delay_days)
+    pv = cf * _discount(y, t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (t * (t + 0.5) * pv).sum(axis=-1) / ((1.0 + y / 2.0) ** 2 * pv.sum(axis=-1))
+
+
+def wal(principal, delay_days: float = 0.0) -> np.ndarray:
+    """Weighted-average life in years: ``Σ T_k principal_k / Σ principal_k`` (NaN with no principal).
+
+    >>> float(wal([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100]))
+    1.0
+    """
+    principal = np.asarray(principal, dtype=np.float64)
+    t = times(principal.shape[-1], delay_days)
+    total = principal.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (t * principal).sum(axis=-1) / total, np.nan)
+
+
+def price_from_discount_margin(cf, index, dm) -> np.ndarray:
+    """A floater's price per 100 discounting month k at ``Π_{j<=k} 1/(1 + (index_j + dm)/12)``.
+
+    ``index`` is the index path by month (``[..., n]``, broadcast against ``cf``)."""
+    cf = np.asarray(cf, dtype=np.float64)
+    rate = np.asarray(index, dtype=np.float64) + np.asarray(dm, dtype=np.float64)[..., None]
+    return (cf * np.cumprod(1.0 / (1.0 + rate / 12.0), axis=-1)).sum(axis=-1)
+
+
+def discount_margin(cf, price, index) -> np.ndarray:
+    """The margin over the index path at which a floater's cash flows are worth ``price``.
+
+    >>> cf = [100 * (0.05 + 0.01) / 12] * 11 + [100 * (1 + (0.05 + 0.01) / 12)]
+    >>> round(float(discount_margin(cf, 100.0, [0.05] * 12)), 10)   # priced at par: DM = spread
+    0.01
+    """
+    cf = np.asarray(cf, dtype=np.float64)
+    price = np.broadcast_to(np.asarray(price, dtype=np.float64), cf.shape[:-1])
+    lo = np.full(cf.shape[:-1], _LO)
+    hi = np.full(cf.shape[:-1], _HI)
+    ok = (price_from_discount_margin(cf, index, lo) >= price) & (price_from_discount_margin(cf, index, hi) <= price)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        above = price_from_discount_margin(cf, index, mid) > price
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.where(ok, 0.5 * (lo + hi), np.nan)
