@@ -9,6 +9,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .analytics import (
+    convexity,
+    discount_margin,
+    macaulay_duration,
+    modified_duration,
+    mortgage_yield,
+    price_from_yield,
+    wal,
+    yield_from_price,
+)
 from .compile import CollateralProgram
 from .kernels import collateral as K
 from .kernels import waterfall as KW
@@ -251,7 +261,6 @@ class RunResult:
         """
         import pandas as pd
 
-        from . import analytics as A
         from .compile import monthly_vector
         from .spec.structure import FloatingCoupon
 
@@ -262,23 +271,23 @@ class RunResult:
         if prices is None and yields is None:
             prices = np.full(len(notes), 100.0)
         if yields is None:
-            y = A.yield_from_price(cf, prices[None, :], delay_days)
+            y = yield_from_price(cf, prices[None, :], delay_days)
             p = np.broadcast_to(prices, y.shape)
         else:
             y = np.broadcast_to(yields, cf.shape[:2])
-            p = A.price_from_yield(cf, y, delay_days)
+            p = price_from_yield(cf, y, delay_days)
         prin = np.moveaxis(wf.tranches[..., KW.TR_PRIN], 1, 2)
         dm = np.full(cf.shape[:2], np.nan)
         for k, t in enumerate(notes):
             if isinstance(t.coupon, FloatingCoupon):
                 for j, scen in enumerate(self.scenarios):
                     index = monthly_vector(scen.rates[t.coupon.index], cf.shape[-1])
-                    dm[j, k] = A.discount_margin(cf[j, k], p[j, k], index)
+                    dm[j, k] = discount_margin(cf[j, k], p[j, k], index)
         cols = {
-            "wal": A.wal(prin, delay_days), "price": p, "yield": y, "mortgage_yield": A.mortgage_yield(y),
-            "macaulay_duration": A.macaulay_duration(cf, y, delay_days),
-            "modified_duration": A.modified_duration(cf, y, delay_days),
-            "convexity": A.convexity(cf, y, delay_days), "discount_margin": dm,
+            "wal": wal(prin, delay_days), "price": p, "yield": y, "mortgage_yield": mortgage_yield(y),
+            "macaulay_duration": macaulay_duration(cf, y, delay_days),
+            "modified_duration": modified_duration(cf, y, delay_days),
+            "convexity": convexity(cf, y, delay_days), "discount_margin": dm,
         }
 
         def table(j):
@@ -294,8 +303,6 @@ class RunResult:
         ``yield_`` says otherwise)."""
         import pandas as pd
 
-        from . import analytics as A
-
         wf = self._need_waterfall()
         names = [t.name for t in self.deal.notes]
         residual = next((t.name for t in self.deal.tranches if t.residual), None)
@@ -308,7 +315,7 @@ class RunResult:
             first = np.where(paid.any(axis=0), paid.argmax(axis=0) + 1, 0)
             last = np.where(paid.any(axis=0), prin.shape[0] - paid[::-1].argmax(axis=0), 0)
             rows = {
-                "wal": A.wal(prin.T, delay_days), "first_principal_period": first, "last_principal_period": last,
+                "wal": wal(prin.T, delay_days), "first_principal_period": first, "last_principal_period": last,
                 "total_interest": wf.tranches[j, :, :, KW.TR_PAID].sum(axis=0), "total_principal": total,
                 "total_writedown": wf.tranches[j, :, :, KW.TR_WD].sum(axis=0), "total_residual": np.zeros(len(names)),
             }
