@@ -98,7 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             parts = ["\n".join(_summary_lines(res))]
             if res.waterfall is not None:
                 summary = res.summary()
-                summary["wal"] = summary["wal"].map(lambda x: "" if x != x else f"{x:.4f}")
+                for col, fmt in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"),
+                                 ("modified_duration", "{:.4f}")):
+                    summary[col] = summary[col].map(lambda x, f=fmt: "" if x != x else f.format(x))
                 parts.append("tranches\n" + summary.to_string() + "\n")
                 check = res.check().abs().max()
                 parts.append("checks    " + "   ".join(f"{k} {v:.2e}" for k, v in check.items()) + "\n")
