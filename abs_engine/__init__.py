@@ -10,9 +10,9 @@
 
 from .engine import run
 from .errors import SpecError
-from .loading import load_deal, load_scenario
+from .loading import load_deal, load_deck, load_scenario
 from .results import RunResult
 from .spec import Deal, Scenario
 
-__all__ = ["run", "load_deal", "load_scenario", "RunResult", "Deal", "Scenario", "SpecError"]
+__all__ = ["run", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError"]
 __version__ = "0.1.0"

@@ -33,20 +33,19 @@ def _write(text: str, out: str | None) -> None:
         raise
 
 
-def _kind(path: str) -> str:
-    from .loading import read_structured_file
-
-    data = read_structured_file(path)
-    return "deal" if isinstance(data, dict) and "collateral" in data else "scenario"
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .loading import load_deal, load_scenario
+    from .loading import is_deck, load_deal, load_deck, read_structured_file
 
     for path in args.files:
-        kind = _kind(path)
-        (load_deal if kind == "deal" else load_scenario)(path)
-        print(f"{path}: valid {kind}")
+        data = read_structured_file(path)
+        if isinstance(data, dict) and "collateral" in data:
+            load_deal(path)
+            print(f"{path}: valid deal")
+        elif is_deck(data):
+            print(f"{path}: valid deck of {len(load_deck(path))} scenarios")
+        else:
+            load_deck(path)
+            print(f"{path}: valid scenario")
     return 0
 
 

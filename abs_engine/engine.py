@@ -10,8 +10,9 @@ from .compile import CollateralProgram, compile_collateral
 from .errors import SpecError
 from .kernels import collateral as K
 from .kernels import curves
-from .loading import DealSource, ScenarioSource, load_deal, load_scenario
+from .loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
 from .results import RunResult
+from .spec import Scenario
 from .waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
 
 __all__ = ["run", "project_collateral", "project_loan_level"]
@@ -27,8 +28,9 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     Parameters
     ----------
     deal, scenario
-        Specs, paths to YAML/JSON files, or dicts; a list of scenarios gives results with a
-        leading ``scenario`` level.
+        Specs, paths to YAML/JSON files, or dicts. A list of scenarios, or a deck (a file or
+        dict with ``scenarios``, ``grid`` or ``monte_carlo``), gives results with a leading
+        ``scenario`` level.
     loan_level
         Also keep per-loan flows (``result.loans``); for small pools and one scenario only.
 
@@ -40,8 +42,11 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     [25.0, 25.0, 25.0, 25.0]
     """
     deal = load_deal(deal)
-    several = isinstance(scenario, list | tuple)
-    scenarios = tuple(load_scenario(s) for s in (scenario if several else [scenario]))
+    several = isinstance(scenario, list | tuple) or (not isinstance(scenario, Scenario) and is_deck(scenario))
+    if isinstance(scenario, list | tuple):
+        scenarios = tuple(load_scenario(s) for s in scenario)
+    else:
+        scenarios = load_deck(scenario)
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
     program = compile_collateral(deal, scenarios)
@@ -52,7 +57,7 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
         state = initial_state(deal, len(scenarios))
         waterfall = run_waterfall(wprog, pool_inputs(flows, *program.start_balances), state)
-    return RunResult(deal, scenarios, program, flows, loans, waterfall)
+    return RunResult(deal, scenarios, program, flows, loans, waterfall, scenario_level=several)
 
 
 def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:

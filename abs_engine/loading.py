@@ -15,7 +15,8 @@ from .errors import SpecError
 from .spec import Deal, Scenario
 from .spec.base import validate_spec
 
-__all__ = ["load_deal", "load_scenario", "load_spec", "read_structured_file", "DealSource", "ScenarioSource"]
+__all__ = ["load_deal", "load_scenario", "load_deck", "is_deck", "load_spec", "read_structured_file", "DealSource",
+           "ScenarioSource"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -92,3 +93,38 @@ def load_scenario(source: ScenarioSource) -> Scenario:
     if scenario.name is None and file is not None:
         scenario = scenario.model_copy(update={"name": Path(file).stem})
     return scenario
+
+
+def load_deck(source: ScenarioSource) -> tuple[Scenario, ...]:
+    """Load a scenario file: a single scenario, or a deck (``scenarios``, ``grid`` or
+    ``monte_carlo``) expanded into its named scenarios.
+
+    >>> [s.name for s in load_deck({"grid": {"prepay": [{"cpr": 0.05}, {"cpr": 0.1}], "severity": [0.3]}})]
+    ['cpr=0.05 severity=0.3', 'cpr=0.1 severity=0.3']
+    """
+    from .decks import expand_deck
+    from .spec.deck import DECK_KEYS, Deck
+
+    if isinstance(source, Scenario):
+        return (source,)
+    file: Path | None = None
+    data: Any = source
+    if isinstance(source, str | os.PathLike):
+        file = Path(source)
+        data = read_structured_file(file)
+    if isinstance(data, Mapping) and any(k in data for k in DECK_KEYS):
+        deck = validate_spec(Deck, data, str(file) if file else None)
+        scenarios = expand_deck(deck, str(file) if file else None)
+        return scenarios
+    return (load_scenario(source),)
+
+
+def is_deck(source: Any) -> bool:
+    """Whether ``source`` (a path or a mapping) holds a deck rather than one scenario."""
+    from .spec.deck import DECK_KEYS
+
+    if isinstance(source, str | os.PathLike):
+        data = read_structured_file(source)
+    else:
+        data = source
+    return isinstance(data, Mapping) and any(k in data for k in DECK_KEYS)

@@ -117,13 +117,16 @@ class RunResult:
     """
 
     def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], program: CollateralProgram,
-                 flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None):
+                 flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
+                 scenario_level: bool | None = None):
         self.deal = deal
         self.scenarios = scenarios
         self.program = program
         self.flows = flows
         self._loan_flows = loan_flows
         self.waterfall = waterfall  # WaterfallFlows, when the deal has tranches
+        # tables carry a leading ``scenario`` level for a list or deck of scenarios
+        self.scenario_level = len(scenarios) > 1 if scenario_level is None else scenario_level
 
     @property
     def n_periods(self) -> int:
@@ -158,7 +161,7 @@ class RunResult:
         """One table per scenario (truncated at its last period); a ``scenario`` level for several."""
         import pandas as pd
 
-        if len(self.scenarios) == 1:
+        if not self.scenario_level:
             return table(0)
         names = list(self.program.scenarios.names)
         return pd.concat([table(j) for j in range(len(names))], keys=names, names=["scenario"])
@@ -320,7 +323,7 @@ class RunResult:
                 "total_writedown": wf.tranches[j, :, :, KW.TR_WD].sum(axis=0), "total_residual": np.zeros(len(names)),
             }
             frame = pd.DataFrame(rows, index=pd.Index(names, name="tranche"))
-            p = priced.loc[self.program.scenarios.names[j]] if len(self.scenarios) > 1 else priced
+            p = priced.loc[self.program.scenarios.names[j]] if self.scenario_level else priced
             for c in ("yield", "price", "modified_duration"):
                 frame[c] = p[c].to_numpy()
             if residual is not None:

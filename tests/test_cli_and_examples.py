@@ -12,11 +12,14 @@ import pandas as pd
 import pytest
 
 import abs_engine as ae
+import abs_engine.loading
 from abs_engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEALS = sorted((ROOT / "tranches").glob("*.yaml"))
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+ALL_SCENARIO_FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
+SCENARIOS = [p for p in ALL_SCENARIO_FILES if not ae.loading.is_deck(p)]  # single scenarios
+DECKS = [p for p in ALL_SCENARIO_FILES if ae.loading.is_deck(p)]
 
 
 def test_there_are_examples():
@@ -47,9 +50,10 @@ def test_every_example_runs_and_conserves(deal, scenario):
 
 
 def test_validate_all_examples(capsys):
-    assert main(["validate", *map(str, DEALS + SCENARIOS)]) == 0
+    assert main(["validate", *map(str, DEALS + ALL_SCENARIO_FILES)]) == 0
     out = capsys.readouterr().out
-    assert out.count("valid deal") == len(DEALS) and out.count("valid scenario") == len(SCENARIOS)
+    assert out.count("valid deal") == len(DEALS)
+    assert out.count("valid scenario") == len(SCENARIOS) and out.count("valid deck") == len(DECKS)
 
 
 def test_run_formats_agree(tmp_path):

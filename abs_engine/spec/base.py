@@ -68,12 +68,12 @@ def _expected(err: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def _spec_error(exc: ValidationError, file: str | None) -> SpecError:
+def _spec_error(exc: ValidationError, data: Any, file: str | None) -> SpecError:
     errors = exc.errors(include_url=False)
     # Each member of a union reports; keep the member that fits the input's shape (a mapping for
     # a model, a scalar for a number), then the most specific error: the longest path.
     err = max(errors, key=lambda e: (_fits_shape(e), len(e.get("loc", ()))))
-    loc = tuple(p for p in err.get("loc", ()) if not _is_union_tag(p))
+    loc = _input_path(err.get("loc", ()), data, err.get("type") == "missing")
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, SpecError):  # raised by a model validator, naming its own field
         path = ".".join(x for x in (field_path(loc), inner.field) if x)
@@ -100,11 +100,21 @@ def _fits_shape(err: dict[str, Any]) -> bool:
     return True
 
 
-def _is_union_tag(part: Any) -> bool:
-    """pydantic names a union member in the location: "float", "constrained-float",
-    "tuple[float, ...]", "FloatingCoupon". Field names here are lower snake case."""
-    return isinstance(part, str) and (
-        part in {"float", "int", "str", "bool"} or "[" in part or "-" in part or part[:1].isupper())
+def _input_path(loc: tuple[Any, ...], data: Any, missing: bool) -> tuple[Any, ...]:
+    """The parts of pydantic's location that exist in the input. pydantic also names union
+    members there ("float", "tuple[float, ...]", "FloatingCoupon"); those are not in the input
+    and are dropped. A missing key (``missing``) is kept as the last part."""
+    out: list[Any] = []
+    node = data
+    for k, part in enumerate(loc):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(part, int) and isinstance(node, list | tuple) and 0 <= part < len(node):
+            node = node[part]
+        elif not (missing and k == len(loc) - 1):
+            continue
+        out.append(part)
+    return tuple(out)
 
 
 def validate_spec(model: type[M], data: Any, file: str | None = None) -> M:
@@ -115,6 +125,6 @@ def validate_spec(model: type[M], data: Any, file: str | None = None) -> M:
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        raise _spec_error(exc, file) from None
+        raise _spec_error(exc, data, file) from None
     except SpecError as exc:
         raise exc.with_file(file) from None

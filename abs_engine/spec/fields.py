@@ -45,8 +45,21 @@ def _positive_months(v: object) -> int:
     return _whole_months(v, 1)
 
 
+def _ramp(v: dict) -> list[float]:
+    """``{from: a, to: b, months: n}``: a straight line from a (month 1) to b (month n), then b."""
+    if set(v) != {"from", "to", "months"}:
+        raise ValueError("a number, a monthly vector, or a ramp {from, to, months}")
+    months = _positive_months(v["months"])
+    a, b = _number(v["from"]), _number(v["to"])
+    if months == 1:
+        return [b]
+    return [a + (b - a) * k / (months - 1) for k in range(months)]
+
+
 def _vector(check):
     def validate(v: object) -> float | tuple[float, ...]:
+        if isinstance(v, dict):
+            v = _ramp(v)
         if isinstance(v, list | tuple):
             if not v:
                 raise ValueError("a non-empty monthly vector")
