@@ -132,10 +132,51 @@ def cmd_price(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grid(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .engine import run
+
+    res = run(args.deal, args.scenarios)
+    summary = res.summary()
+    if not res.scenario_level:
+        summary = pd.concat([summary], keys=[res.program.scenarios.names[0]], names=["scenario"])
+    if args.out:
+        if args.out.endswith((".parquet", ".pq")):
+            import tempfile
+
+            tmp = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False, dir=os.path.dirname(args.out) or ".")
+            tmp.close()
+            summary.reset_index().to_parquet(tmp.name)
+            os.replace(tmp.name, args.out)
+        else:
+            _write(summary.to_csv(), args.out)
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
+        print(f"deal {res.deal.name}: {len(res.scenarios)} scenarios; across scenarios, per tranche "
+              "(loss = writedowns / original face; yield at par):")
+        print(res.distribution().to_string(float_format=lambda x: f"{x:.6f}"))
+    return 0
+
+
+def cmd_breakeven(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .breakeven import breakevens
+
+    table = breakevens(args.deal, args.scenario, kind=args.kind, yield_floor=args.yield_floor, price=args.price)
+    with pd.option_context("display.width", 200):
+        text = (f"highest {args.kind} with no writedown" + (f"; with yield >= {args.yield_floor:g} at price "
+                f"{args.price:g}" if args.yield_floor is not None else "") + "\n"
+                + table.to_string(float_format=lambda x: f"{x:.6f}") + "\n")
+    _write(text, args.out)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .spec import Deal, Scenario
+    from .spec.deck import Deck
 
-    model = {"deal": Deal, "scenario": Scenario}[args.what]
+    model = {"deal": Deal, "scenario": Scenario, "deck": Deck}[args.what]
     _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
     return 0
 
@@ -162,8 +203,21 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--delay-days", type=float, default=0.0, help="payment delay in days (default 0)")
     pr.add_argument("--out")
     pr.set_defaults(fn=cmd_price)
+    g = sub.add_parser("grid", help="run a deck of scenarios; per-tranche distribution across them")
+    g.add_argument("deal")
+    g.add_argument("--scenarios", required=True, help="a deck (grid, monte_carlo or scenarios list)")
+    g.add_argument("--out", help="per-scenario summaries as .parquet or .csv")
+    g.set_defaults(fn=cmd_grid)
+    be = sub.add_parser("breakeven", help="default levels at which each tranche first loses principal")
+    be.add_argument("deal")
+    be.add_argument("--scenario", required=True)
+    be.add_argument("--kind", choices=("cdr", "sda", "scale"), default="cdr")
+    be.add_argument("--yield-floor", type=float, help="also the level where the yield falls to this")
+    be.add_argument("--price", type=float, default=100.0, help="price for the yield breakeven (default 100)")
+    be.add_argument("--out")
+    be.set_defaults(fn=cmd_breakeven)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
-    s.add_argument("what", choices=("deal", "scenario"), nargs="?", default="deal")
+    s.add_argument("what", choices=("deal", "scenario", "deck"), nargs="?", default="deal")
     s.add_argument("--out")
     s.set_defaults(fn=cmd_schema)
     return p

@@ -299,6 +299,31 @@ class RunResult:
 
         return self._per_scenario(table)
 
+    def distribution(self, percentiles=(5, 25, 50, 75, 95), price=None, yield_=None,
+                     delay_days: float = 0.0) -> pd.DataFrame:
+        """Across scenarios, per note: mean and percentiles of ``loss`` (writedowns as a share of
+        original face), ``wal`` and ``yield`` (at par unless priced). Index (tranche, metric)."""
+        import pandas as pd
+
+        s = self.summary(price, yield_, delay_days)
+        if not self.scenario_level:
+            s = pd.concat([s], keys=[self.program.scenarios.names[0]], names=["scenario"])
+        face = {t.name: t.balance for t in self.deal.notes}
+        s = s[s.index.get_level_values("tranche").isin(list(face))]
+        tranche = s.index.get_level_values("tranche")
+        metrics = pd.DataFrame({"loss": s["total_writedown"].to_numpy() / tranche.map(face).to_numpy(dtype=float),
+                                "wal": s["wal"].to_numpy(), "yield": s["yield"].to_numpy()},
+                               index=tranche)
+        rows = []
+        for name in face:
+            m = metrics.loc[[name]]
+            for metric in ("loss", "wal", "yield"):
+                v = m[metric].to_numpy(dtype=float)
+                stats = {"mean": np.nanmean(v)} | {f"p{p:g}": np.nanpercentile(v, p) for p in percentiles}
+                rows.append(((name, metric), stats))
+        index = pd.MultiIndex.from_tuples([r[0] for r in rows], names=["tranche", "metric"])
+        return pd.DataFrame([r[1] for r in rows], index=index)
+
     def summary(self, price=None, yield_=None, delay_days: float = 0.0) -> pd.DataFrame:
         """Per tranche: WAL in years (principal paid, ``T_k = (30k + delay_days)/360``), first and
         last principal period, total interest, principal, writedown and residual cash; ``yield``,
