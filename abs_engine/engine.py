@@ -11,7 +11,7 @@ from .errors import SpecError
 from .kernels import collateral as K
 from .kernels import curves
 from .loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
-from .results import RunResult
+from .results import RunResult, SummaryResult
 from .spec import Scenario
 from .waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
 
@@ -20,8 +20,18 @@ __all__ = ["run", "project_collateral", "project_loan_level"]
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 
 
+def _interactive() -> bool:
+    """A terminal or a notebook is watching (so a progress bar helps)."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *,
-        loan_level: bool = False) -> RunResult:
+        loan_level: bool = False, summary_only: bool = False, chunk_size: int = 2048,
+        progress: bool | None = None) -> RunResult | SummaryResult:
     """Project the deal's collateral under a scenario (or a list of them, all in one compiled
     call) and, when the deal has tranches, run its waterfall.
 
@@ -33,6 +43,11 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         ``scenario`` level.
     loan_level
         Also keep per-loan flows (``result.loans``); for small pools and one scenario only.
+    summary_only
+        Keep only per-scenario summaries (:class:`SummaryResult`), running ``chunk_size``
+        scenarios at a time, so any number of scenarios fits in memory.
+    progress
+        Show a progress bar (tqdm) over chunks; default: when a terminal or notebook is watching.
 
     Examples
     --------
@@ -49,6 +64,8 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         scenarios = load_deck(scenario)
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
+    if summary_only:
+        return _run_summaries(deal, scenarios, chunk_size, _interactive() if progress is None else progress)
     program = compile_collateral(deal, scenarios)
     flows = project_collateral(program)
     loans = project_loan_level(program, 0) if loan_level else None
@@ -153,3 +170,19 @@ def _cutoff_foreclosures(program: CollateralProgram) -> np.ndarray:
     n_scen = len(program.scenarios.names)
     return np.stack([_foreclosed_flows(program, j, program.foreclosed) for j in range(n_scen)])
 
+
+
+def _run_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryResult:
+    """Run ``scenarios`` in chunks, keeping per-scenario summaries only."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if not deal.tranches:
+        raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
+    chunks = [scenarios[k:k + chunk_size] for k in range(0, len(scenarios), chunk_size)]
+    parts, losses = [], []
+    for chunk in tqdm(chunks, disable=not progress, desc=deal.name, unit="chunk"):
+        res = run(deal, list(chunk))
+        parts.append(res.summary())
+        losses.append(res.flows[..., K.LOSS].sum(axis=1))
+    return SummaryResult(deal, scenarios, pd.concat(parts), np.concatenate(losses))

@@ -40,7 +40,7 @@ from .vocabulary import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunResult", "payment_dates", "pool_table"]
+__all__ = ["RunResult", "SummaryResult", "distribution_of", "payment_dates", "pool_table"]
 
 
 def add_months(d: dt.date, k: int) -> dt.date:
@@ -103,6 +103,46 @@ def pool_table(flows: np.ndarray, dates: pd.DatetimeIndex, perf_start: float, fc
     cols["date"] = dates
     frame = pd.DataFrame(cols, index=pd.RangeIndex(1, flows.shape[0] + 1, name="period"))
     return frame[list(POOL_COLUMNS)]
+
+
+def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:
+    """Mean and percentiles, across the ``scenario`` level of a summary, of each note's ``loss``
+    (writedowns / original face), ``wal`` and ``yield``. Index (tranche, metric)."""
+    import pandas as pd
+
+    face = {t.name: t.balance for t in deal.notes}
+    s = summary[summary.index.get_level_values("tranche").isin(list(face))]
+    tranche = s.index.get_level_values("tranche")
+    metrics = pd.DataFrame({"loss": s["total_writedown"].to_numpy() / tranche.map(face).to_numpy(dtype=float),
+                            "wal": s["wal"].to_numpy(), "yield": s["yield"].to_numpy()}, index=tranche)
+    rows, index = [], []
+    for name in face:
+        m = metrics.loc[[name]]
+        for metric in ("loss", "wal", "yield"):
+            v = m[metric].to_numpy(dtype=float)
+            finite = v[np.isfinite(v)]
+            stats = {"mean": finite.mean() if finite.size else np.nan}
+            stats |= {f"p{p:g}": np.percentile(finite, p) if finite.size else np.nan for p in percentiles}
+            rows.append(stats)
+            index.append((name, metric))
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["tranche", "metric"]))
+
+
+class SummaryResult:
+    """What a summary-only run keeps: per-scenario summaries and pool losses, no per-period tables."""
+
+    def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], summary: pd.DataFrame, pool_loss: np.ndarray):
+        self.deal = deal
+        self.scenarios = scenarios
+        self._summary = summary
+        self.pool_loss = pool_loss  # cumulative pool loss per scenario
+
+    def summary(self) -> pd.DataFrame:
+        """Per scenario and tranche, as :meth:`RunResult.summary` (priced at par)."""
+        return self._summary
+
+    def distribution(self, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:
+        return distribution_of(self._summary, self.deal, percentiles)
 
 
 class RunResult:
@@ -308,21 +348,7 @@ class RunResult:
         s = self.summary(price, yield_, delay_days)
         if not self.scenario_level:
             s = pd.concat([s], keys=[self.program.scenarios.names[0]], names=["scenario"])
-        face = {t.name: t.balance for t in self.deal.notes}
-        s = s[s.index.get_level_values("tranche").isin(list(face))]
-        tranche = s.index.get_level_values("tranche")
-        metrics = pd.DataFrame({"loss": s["total_writedown"].to_numpy() / tranche.map(face).to_numpy(dtype=float),
-                                "wal": s["wal"].to_numpy(), "yield": s["yield"].to_numpy()},
-                               index=tranche)
-        rows = []
-        for name in face:
-            m = metrics.loc[[name]]
-            for metric in ("loss", "wal", "yield"):
-                v = m[metric].to_numpy(dtype=float)
-                stats = {"mean": np.nanmean(v)} | {f"p{p:g}": np.nanpercentile(v, p) for p in percentiles}
-                rows.append(((name, metric), stats))
-        index = pd.MultiIndex.from_tuples([r[0] for r in rows], names=["tranche", "metric"])
-        return pd.DataFrame([r[1] for r in rows], index=index)
+        return distribution_of(s, self.deal, percentiles)
 
     def summary(self, price=None, yield_=None, delay_days: float = 0.0) -> pd.DataFrame:
         """Per tranche: WAL in years (principal paid, ``T_k = (30k + delay_days)/360``), first and
