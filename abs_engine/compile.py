@@ -56,8 +56,10 @@ class ScenarioArrays:
 
 def _unique_names(names: list[str]) -> tuple[str, ...]:
     """Scenario names as given; a repeated name gets its position appended."""
-    seen = {n for n in names if names.count(n) == 1}
-    return tuple(n if n in seen else f"{n}-{k}" for k, n in enumerate(names))
+    from collections import Counter
+
+    counts = Counter(names)
+    return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
 
 
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:

@@ -9,16 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analytics import (
-    convexity,
-    discount_margin,
-    macaulay_duration,
-    modified_duration,
-    mortgage_yield,
-    price_from_yield,
-    wal,
-    yield_from_price,
-)
+from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
 from .compile import CollateralProgram
 from .kernels import collateral as K
 from .kernels import waterfall as KW
@@ -179,10 +170,10 @@ class RunResult:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
-
-        start = self._start
-        return self._per_scenario(lambda j: pool_table(self.flows[j], self.dates, *start)
-                                  .iloc[: self.last_period[j]])
+        cols = _derived(self.flows, *self._start)
+        dates = np.asarray(self.dates)
+        cols["date"] = np.broadcast_to(dates, self.flows.shape[:2])
+        return self._frame({c: cols[c] for c in POOL_COLUMNS})
 
     @property
     def _start(self) -> tuple[float, float]:
@@ -197,14 +188,39 @@ class RunResult:
             last = np.where(call.any(axis=1), call.argmax(axis=1) + 1, last)
         return last
 
-    def _per_scenario(self, table):
-        """One table per scenario (truncated at its last period); a ``scenario`` level for several."""
+    def _frame(self, columns: dict[str, np.ndarray], items: tuple[str, ...] | None = None,
+               item_level: str | None = None, per_period: bool = True):
+        """One DataFrame from ``[scenario, period, item]`` arrays (``[scenario, item]`` without
+        ``per_period``): index (scenario,) (period,) (item), rows after each scenario's last period
+        (a clean-up call) left out. Built in one piece: 10,000 scenarios cost one frame."""
         import pandas as pd
 
-        if not self.scenario_level:
-            return table(0)
-        names = list(self.program.scenarios.names)
-        return pd.concat([table(j) for j in range(len(names))], keys=names, names=["scenario"])
+        k = len(self.scenarios) if self.scenario_level else 1
+        first = next(iter(columns.values()))
+        levels, labels = [], []
+        if self.scenario_level:
+            levels.append(list(self.program.scenarios.names))
+            labels.append("scenario")
+        if per_period:
+            levels.append(range(1, first.shape[1] + 1))
+            labels.append("period")
+        if items is not None:
+            levels.append(list(items))
+            labels.append(item_level)
+        if len(levels) > 1:
+            index = pd.MultiIndex.from_product(levels, names=labels)
+        else:
+            index = pd.Index(levels[0], name=labels[0])
+        frame = pd.DataFrame({name: v[:k].reshape(-1) for name, v in columns.items()}, index=index)
+        if per_period:
+            reach = self.last_period[:k]
+            n = first.shape[1]
+            if (reach < n).any():
+                keep = np.arange(1, n + 1)[None, :] <= reach[:, None]
+                if items is not None:
+                    keep = np.repeat(keep[:, :, None], len(items), axis=2)
+                frame = frame[keep.reshape(-1)]
+        return frame
 
     def _need_waterfall(self):
         if self.waterfall is None:
@@ -212,16 +228,8 @@ class RunResult:
         return self.waterfall
 
     def _items_table(self, values: np.ndarray, names: tuple[str, ...], level: str, columns: tuple[str, ...]):
-        """``[scenario, period, item, column]`` -> one (period, item) table per scenario."""
-        import pandas as pd
-
-        def table(j):
-            n = int(self.last_period[j])
-            v = values[j, :n]
-            index = pd.MultiIndex.from_product([range(1, n + 1), list(names)], names=["period", level])
-            return pd.DataFrame(v.reshape(n * len(names), v.shape[-1]), index=index, columns=list(columns))
-
-        return self._per_scenario(table)
+        """``[scenario, period, item, column]`` -> one table, index (scenario,) period, item."""
+        return self._frame({c: values[..., k] for k, c in enumerate(columns)}, names, level)
 
     @cached_property
     def tranches(self) -> pd.DataFrame:
@@ -263,21 +271,14 @@ class RunResult:
     @cached_property
     def cash(self) -> pd.DataFrame:
         """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
-        import pandas as pd
-
         c = self._need_waterfall().cash
-
-        def table(j):
-            n = int(self.last_period[j])
-            return pd.DataFrame(c[j, :n], index=pd.RangeIndex(1, n + 1, name="period"), columns=list(CASH_COLUMNS))
-
-        return self._per_scenario(table)
+        return self._frame({name: c[..., k] for k, name in enumerate(CASH_COLUMNS)})
 
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
         wf = self._need_waterfall()
         face = np.array([t.balance for t in self.deal.notes], dtype=np.float64)
-        flows = wf.tranches[..., KW.TR_PAID] + wf.tranches[..., KW.TR_PRIN]
+        flows = wf.column("tranches", KW.TR_PAID) + wf.column("tranches", KW.TR_PRIN)
         with np.errstate(invalid="ignore", divide="ignore"):
             per100 = np.where(face > 0, flows * 100.0 / face, 0.0)
         return np.moveaxis(per100, 1, 2)
@@ -302,7 +303,6 @@ class RunResult:
         floaters (over the scenario's index path). Give ``price`` (yield from price) or
         ``yield_`` (price from yield), each a number or ``{tranche: value}``; neither prices at par.
         """
-        import pandas as pd
 
         from .compile import monthly_vector
         from .spec.structure import FloatingCoupon
@@ -319,25 +319,20 @@ class RunResult:
         else:
             y = np.broadcast_to(yields, cf.shape[:2])
             p = price_from_yield(cf, y, delay_days)
-        prin = np.moveaxis(wf.tranches[..., KW.TR_PRIN], 1, 2)
+        prin = np.moveaxis(wf.column("tranches", KW.TR_PRIN), 1, 2)
         dm = np.full(cf.shape[:2], np.nan)
-        for k, t in enumerate(notes):
+        for k, t in enumerate(notes):  # every scenario at once
             if isinstance(t.coupon, FloatingCoupon):
-                for j, scen in enumerate(self.scenarios):
-                    index = monthly_vector(scen.rates[t.coupon.index], cf.shape[-1])
-                    dm[j, k] = discount_margin(cf[j, k], p[j, k], index)
+                index = np.stack([monthly_vector(scen.rates[t.coupon.index], cf.shape[-1]) for scen in self.scenarios])
+                dm[:, k] = discount_margin(cf[:, k], p[:, k], index)
+        mac, mod, conv = risk_measures(cf, y, delay_days)
         cols = {
             "wal": wal(prin, delay_days), "price": p, "yield": y, "mortgage_yield": mortgage_yield(y),
-            "macaulay_duration": macaulay_duration(cf, y, delay_days),
-            "modified_duration": modified_duration(cf, y, delay_days),
-            "convexity": convexity(cf, y, delay_days), "discount_margin": dm,
+            "macaulay_duration": mac, "modified_duration": mod, "convexity": conv, "discount_margin": dm,
         }
 
-        def table(j):
-            return pd.DataFrame({c: np.asarray(cols[c])[j] for c in ANALYTICS_COLUMNS},
-                                index=pd.Index([t.name for t in notes], name="tranche"))
-
-        return self._per_scenario(table)
+        return self._frame({c: np.broadcast_to(np.asarray(cols[c], dtype=np.float64), cf.shape[:2])
+                            for c in ANALYTICS_COLUMNS}, tuple(t.name for t in notes), "tranche", per_period=False)
 
     def distribution(self, percentiles=(5, 25, 50, 75, 95), price=None, yield_=None,
                      delay_days: float = 0.0) -> pd.DataFrame:
@@ -355,34 +350,38 @@ class RunResult:
         last principal period, total interest, principal, writedown and residual cash; ``yield``,
         ``price`` and ``modified_duration`` from :meth:`analytics` (at par unless ``price`` or
         ``yield_`` says otherwise)."""
-        import pandas as pd
 
         wf = self._need_waterfall()
         names = [t.name for t in self.deal.notes]
         residual = next((t.name for t in self.deal.tranches if t.residual), None)
         priced = self.analytics(price, yield_, delay_days)
-
-        def table(j):
-            prin = wf.tranches[j, :, :, KW.TR_PRIN]
-            total = prin.sum(axis=0)
-            paid = prin > 0
-            first = np.where(paid.any(axis=0), paid.argmax(axis=0) + 1, 0)
-            last = np.where(paid.any(axis=0), prin.shape[0] - paid[::-1].argmax(axis=0), 0)
-            rows = {
-                "wal": wal(prin.T, delay_days), "first_principal_period": first, "last_principal_period": last,
-                "total_interest": wf.tranches[j, :, :, KW.TR_PAID].sum(axis=0), "total_principal": total,
-                "total_writedown": wf.tranches[j, :, :, KW.TR_WD].sum(axis=0), "total_residual": np.zeros(len(names)),
-            }
-            frame = pd.DataFrame(rows, index=pd.Index(names, name="tranche"))
-            p = priced.loc[self.program.scenarios.names[j]] if self.scenario_level else priced
-            for c in ("yield", "price", "modified_duration"):
-                frame[c] = p[c].to_numpy()
-            if residual is not None:
-                frame.loc[residual] = [np.nan, 0, 0, 0.0, 0.0, 0.0, float(wf.cash[j, :, KW.C_RESIDUAL].sum()),
-                                       np.nan, np.nan, np.nan]
-            return frame[list(SUMMARY_COLUMNS)].astype({"first_principal_period": int, "last_principal_period": int})
-
-        return self._per_scenario(table)
+        prin = wf.column("tranches", KW.TR_PRIN)                  # [scenario, period, note]
+        paid = prin > 0
+        n = prin.shape[1]
+        any_paid = paid.any(axis=1)
+        cols = {
+            "wal": wal(np.moveaxis(prin, 1, 2), delay_days),
+            "first_principal_period": np.where(any_paid, paid.argmax(axis=1) + 1, 0),
+            "last_principal_period": np.where(any_paid, n - paid[:, ::-1].argmax(axis=1), 0),
+            "total_interest": wf.column("tranches", KW.TR_PAID).sum(axis=1),
+            "total_principal": prin.sum(axis=1),
+            "total_writedown": wf.column("tranches", KW.TR_WD).sum(axis=1),
+            "total_residual": np.zeros(prin.shape[::2]),
+        }
+        shape = cols["wal"].shape
+        for c in ("yield", "price", "modified_duration"):
+            cols[c] = priced[c].to_numpy().reshape(-1, shape[1])
+        if residual is not None:  # one more row per scenario: the residual's cash
+            extra = {c: np.full((shape[0], 1), np.nan) for c in cols}
+            for c in ("first_principal_period", "last_principal_period"):
+                extra[c] = np.zeros((shape[0], 1))
+            for c in ("total_interest", "total_principal", "total_writedown"):
+                extra[c] = np.zeros((shape[0], 1))
+            extra["total_residual"] = wf.cash[:, :, KW.C_RESIDUAL].sum(axis=1)[:, None]
+            cols = {c: np.concatenate([v, extra[c]], axis=1) for c, v in cols.items()}
+            names = [*names, residual]
+        frame = self._frame({c: cols[c] for c in SUMMARY_COLUMNS}, tuple(names), "tranche", per_period=False)
+        return frame.astype({"first_principal_period": int, "last_principal_period": int})
 
     @cached_property
     def loans(self) -> pd.DataFrame:
@@ -406,7 +405,6 @@ class RunResult:
         ``pool_roll_forward`` = beginning - (scheduled + prepayment + recovery) - loss - ending;
         ``pool_conservation`` = original - cumulative principal - cumulative loss - ending.
         """
-        import pandas as pd
 
         c = _derived(self.flows, *self._start)
         principal = c["scheduled_principal"] + c["prepayment"] + c["recovery"]
@@ -426,9 +424,4 @@ class RunResult:
             cols["principal"] = (w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL] + w[..., KW.C_LOSS]) - (
                 w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_WRITEDOWN] + oc_fall)
 
-        def table(j):
-            n = int(self.last_period[j])
-            return pd.DataFrame({k: v[j, :n] for k, v in cols.items()},
-                                index=pd.RangeIndex(1, n + 1, name="period"))[[k for k in CHECK_COLUMNS if k in cols]]
-
-        return self._per_scenario(table)
+        return self._frame({k: cols[k] for k in CHECK_COLUMNS if k in cols})

@@ -269,6 +269,13 @@ class WaterfallFlows:
         self.blocked = blocked
         self.n_scenarios = n_scenarios
 
+    def column(self, name: str, col: int) -> np.ndarray:
+        """One column of an item table in scenario order, ``[scenario, period, item]``, without
+        putting the whole table in scenario order."""
+        if name in self.__dict__:
+            return self.__dict__[name][..., col]
+        return unblock(np.ascontiguousarray(self.blocked[name][..., col, :]), self.n_scenarios)
+
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in WaterfallFlows.NAMES:
             raise AttributeError(name)

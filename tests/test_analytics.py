@@ -112,3 +112,13 @@ def test_tranche_yields_at_par_equal_their_coupons():
     k = [t.name for t in res.deal.notes].index("A-2b")
     cf = res.tranche_cash_flows()[0, k]
     assert A.price_from_discount_margin(cf, np.full(cf.size, 0.043), dm) == pytest.approx(100.0, abs=1e-9)
+
+
+def test_risk_measures_equal_the_separate_functions():
+    rng = np.random.default_rng(2)
+    cf = rng.uniform(0, 5, (4, 3, 30))
+    y = rng.uniform(0.0, 0.1, (4, 3))
+    mac, mod, conv = A.risk_measures(cf, y, 14)
+    np.testing.assert_allclose(mac, A.macaulay_duration(cf, y, 14), rtol=1e-13)
+    np.testing.assert_allclose(mod, A.modified_duration(cf, y, 14), rtol=1e-13)
+    np.testing.assert_allclose(conv, A.convexity(cf, y, 14), rtol=1e-13)
