@@ -17,20 +17,27 @@ from .errors import SpecError
 __all__ = ["main"]
 
 
-def _write(text: str, out: str | None) -> None:
-    """Print, or write ``out`` atomically (a temp file renamed into place)."""
-    if out is None:
-        sys.stdout.write(text)
-        return
+def _atomic(out: str, write) -> None:
+    """``write(path)`` to a temp file beside ``out``, then rename it into place: a failed run
+    leaves no partial file."""
     target = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-")
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-",
+                               suffix=target.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write(text: str, out: str | None) -> None:
+    """Print, or write ``out`` atomically."""
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        _atomic(out, lambda path: Path(path).write_text(text, encoding="utf-8"))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -141,16 +148,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
     summary = res.summary()
     if not res.scenario_level:
         summary = pd.concat([summary], keys=[res.program.scenarios.names[0]], names=["scenario"])
-    if args.out:
-        if args.out.endswith((".parquet", ".pq")):
-            import tempfile
-
-            tmp = tempfile.NamedTemporaryFile(suffix=".parquet", delete=False, dir=os.path.dirname(args.out) or ".")
-            tmp.close()
-            summary.reset_index().to_parquet(tmp.name)
-            os.replace(tmp.name, args.out)
-        else:
-            _write(summary.to_csv(), args.out)
+    if args.out and args.out.endswith((".parquet", ".pq")):
+        _atomic(args.out, lambda path: summary.reset_index().to_parquet(path))
+    elif args.out:
+        _write(summary.to_csv(), args.out)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
         print(f"deal {res.deal.name}: {len(res.scenarios)} scenarios; across scenarios, per tranche "
               "(loss = writedowns / original face; yield at par):")
