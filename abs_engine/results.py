@@ -31,7 +31,7 @@ from .vocabulary import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunResult", "SummaryResult", "distribution_of", "payment_dates", "pool_table"]
+__all__ = ["RunResult", "SummaryResult", "distribution_of", "payment_dates"]
 
 
 def add_months(d: dt.date, k: int) -> dt.date:
@@ -84,16 +84,6 @@ def _derived(flows: np.ndarray, perf_start, fcl_start) -> dict[str, np.ndarray]:
         "mdr": mdr,
         "cumulative_loss": np.cumsum(f[..., K.LOSS], axis=-1),
     }
-
-
-def pool_table(flows: np.ndarray, dates: pd.DatetimeIndex, perf_start: float, fcl_start: float) -> pd.DataFrame:
-    """The ``pool`` table of one scenario's flows ``[period, column]``."""
-    import pandas as pd
-
-    cols = _derived(flows, perf_start, fcl_start)
-    cols["date"] = dates
-    frame = pd.DataFrame(cols, index=pd.RangeIndex(1, flows.shape[0] + 1, name="period"))
-    return frame[list(POOL_COLUMNS)]
 
 
 def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:

@@ -93,9 +93,6 @@ class DealState:
 
     ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called")
 
-    def copy(self) -> DealState:
-        return DealState(self.period, *(np.array(getattr(self, f)) for f in self.ARRAYS))
-
     def save(self, path) -> None:
         """Write the state to an ``.npz`` file (every array, exactly)."""
         np.savez(path, period=self.period, **{f: getattr(self, f) for f in self.ARRAYS})

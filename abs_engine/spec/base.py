@@ -5,15 +5,14 @@ Spec modules import pydantic and the standard library only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import SpecError
 
-__all__ = ["Spec", "validate_spec", "Rate", "RateOrVector", "field_path"]
+__all__ = ["Spec", "validate_spec", "field_path"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,27 +21,6 @@ class Spec(BaseModel):
     """Base of every spec: immutable, and unknown keys are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-def _finite_non_negative(v: float) -> float:
-    if isinstance(v, bool) or not math.isfinite(v) or v < 0:
-        raise ValueError("a finite number >= 0")
-    return float(v)
-
-
-def _rate_vector(v: float | tuple[float, ...]) -> float | tuple[float, ...]:
-    if isinstance(v, tuple):
-        if not v:
-            raise ValueError("a non-empty monthly vector")
-        return tuple(_finite_non_negative(x) for x in v)
-    return _finite_non_negative(v)
-
-
-Rate = Annotated[float, AfterValidator(_finite_non_negative)]
-"""A finite, non-negative number."""
-
-RateOrVector = Annotated[float | tuple[float, ...], AfterValidator(_rate_vector)]
-"""A number, or a monthly vector (projection month 1, 2, ...; the last value carries forward)."""
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
