@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from .loans import FORECLOSURE, LoanArrays, from_rep_lines, read_tape
 from .spec import Deal, Scenario
 from .spec.collateral import AMORTIZATION
 
-__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector"]
+__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector", "scenario_arrays"]
 
 _PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
            "abs": curves.PREPAY_ABS}
@@ -34,18 +35,55 @@ def monthly_vector(value: float | Sequence[float], n: int) -> np.ndarray:
     return np.concatenate([v, np.full(n - v.size, v[-1])]) if v.size < n else v
 
 
+class _Rows:
+    """Distinct monthly vectors, each built once: ``add(key, value)`` returns the row of ``value``."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.rows: dict = {}
+        self.values: list[np.ndarray] = []
+
+    def add(self, key, value) -> int:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = len(self.values)
+            self.values.append(monthly_vector(value, self.n))
+        return row
+
+    def table(self) -> np.ndarray:
+        return np.stack(self.values)
+
+
 @dataclass(frozen=True, eq=False)
 class ScenarioArrays:
-    """Scenarios as ``[scenario, month]`` arrays."""
+    """Scenarios as arrays. Monthly vectors are stored once per distinct value (a grid of 10,000
+    scenarios over 100 prepayment speeds holds 100 prepayment rows): ``*_rows`` are
+    ``[row, month]`` tables and ``*_row`` each scenario's row. ``prepay``, ``default`` and
+    ``severity`` give the ``[scenario, month]`` arrays."""
 
     names: tuple[str, ...]
-    prepay_kind: np.ndarray
-    prepay: np.ndarray
-    default_kind: np.ndarray
-    default: np.ndarray
-    severity: np.ndarray
+    prepay_kind: np.ndarray       # [row]
+    prepay_rows: np.ndarray
+    prepay_row: np.ndarray        # [scenario]
+    default_kind: np.ndarray      # [row]
+    default_rows: np.ndarray
+    default_row: np.ndarray
+    severity_rows: np.ndarray
+    severity_row: np.ndarray
     lag: np.ndarray
     advancing: np.ndarray
+
+    @cached_property
+    def prepay(self) -> np.ndarray:
+        return self.prepay_rows[self.prepay_row]
+
+    @cached_property
+    def default(self) -> np.ndarray:
+        return self.default_rows[self.default_row]
+
+    @cached_property
+    def severity(self) -> np.ndarray:
+        return self.severity_rows[self.severity_row]
 
     @property
     def by_loan_month(self) -> bool:
@@ -63,13 +101,21 @@ def _unique_names(names: list[str]) -> tuple[str, ...]:
 
 
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
+    prepay, default, severity = _Rows(n), _Rows(n), _Rows(n)
+    p_row = np.array([prepay.add((s.prepay.kind, s.prepay.value), s.prepay.value) for s in scenarios], dtype=np.int64)
+    d_row = np.array([default.add((s.default.kind, s.default.value), s.default.value) for s in scenarios],
+                     dtype=np.int64)
+    s_row = np.array([severity.add(s.severity, s.severity) for s in scenarios], dtype=np.int64)
     return ScenarioArrays(
         names=_unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
-        prepay_kind=np.array([_PREPAY[s.prepay.kind] for s in scenarios], dtype=np.int64),
-        prepay=np.stack([monthly_vector(s.prepay.value, n) for s in scenarios]),
-        default_kind=np.array([_DEFAULT[s.default.kind] for s in scenarios], dtype=np.int64),
-        default=np.stack([monthly_vector(s.default.value, n) for s in scenarios]),
-        severity=np.stack([monthly_vector(s.severity, n) for s in scenarios]),
+        prepay_kind=np.array([_PREPAY[kind] for kind, _ in prepay.rows], dtype=np.int64),
+        prepay_rows=prepay.table(),
+        prepay_row=p_row,
+        default_kind=np.array([_DEFAULT[kind] for kind, _ in default.rows], dtype=np.int64),
+        default_rows=default.table(),
+        default_row=d_row,
+        severity_rows=severity.table(),
+        severity_row=s_row,
         lag=np.array([s.recovery_lag for s in scenarios], dtype=np.int64),
         advancing=np.array([advancing_default if s.advancing is None else s.advancing for s in scenarios]),
     )

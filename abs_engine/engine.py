@@ -77,9 +77,17 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     return RunResult(deal, scenarios, program, flows, loans, waterfall, scenario_level=several)
 
 
-def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
+def rate_rows(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
+    """SMM and MDR ``[row, month, class]`` for the scenarios' distinct prepayment and default rows."""
     s = program.scenarios
-    return curves.rate_tables(s.prepay_kind, s.prepay, s.default_kind, s.default, program.ages)
+    return curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, program.ages)
+
+
+def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
+    """SMM and MDR ``[scenario, month, class]``."""
+    smm, mdr = rate_rows(program)
+    s = program.scenarios
+    return smm[s.prepay_row], mdr[s.default_row]
 
 
 SMALL_POOL = 64  # at most this many loans: scenarios side by side (else loans side by side)

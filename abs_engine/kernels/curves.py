@@ -83,19 +83,32 @@ def _mdr(kind, value, m):
 
 @kernel(parallel=True)
 def rate_tables(prepay_kind, prepay, default_kind, default, ages):
-    """SMM and MDR for every scenario, projection month and age class.
-
-    ``prepay``/``default`` are ``[scenario, month]`` speed or rate vectors; ``ages`` the ages of
-    the classes. Returns two ``[scenario, month, class]`` arrays; month index 0 is month 1.
-    """
-    n_scen, n_per = prepay.shape
+    """SMM and MDR tables: ``[row, month, class]`` for every row of the ``[row, month]`` speed or
+    rate vectors ``prepay`` / ``default`` (kinds per row) and every age class (``ages``).
+    Month index 0 is month 1. A curve not read at loan month is converted once per distinct
+    value of its row and copied across classes."""
     n_cls = ages.size
-    smm = np.empty((n_scen, n_per, n_cls))
-    mdr = np.empty((n_scen, n_per, n_cls))
-    for s in prange(n_scen):
+    n_per = prepay.shape[1]
+    smm = np.empty((prepay.shape[0], n_per, n_cls))
+    mdr = np.empty((default.shape[0], n_per, n_cls))
+    for r in prange(prepay.shape[0] + default.shape[0]):
+        n_p = np.int64(prepay.shape[0])
+        is_prepay = np.int64(r) < n_p
+        row = np.int64(r) if is_prepay else np.int64(r) - n_p
+        kind = prepay_kind[row] if is_prepay else default_kind[row]
+        by_age = kind == PREPAY_PSA or kind == PREPAY_ABS if is_prepay else kind == DEFAULT_SDA
+        last = np.nan
+        rate = 0.0
         for i in range(n_per):
+            v = prepay[row, i] if is_prepay else default[row, i]
+            if not by_age and v != last:
+                rate = _smm(kind, v, 1) if is_prepay else _mdr(kind, v, 1)
+                last = v
             for c in range(n_cls):
-                m = ages[c] + i + 1
-                smm[s, i, c] = _smm(prepay_kind[s], prepay[s, i], m)
-                mdr[s, i, c] = _mdr(default_kind[s], default[s, i], m)
+                if by_age:
+                    rate = _smm(kind, v, ages[c] + i + 1) if is_prepay else _mdr(kind, v, ages[c] + i + 1)
+                if is_prepay:
+                    smm[row, i, c] = rate
+                else:
+                    mdr[row, i, c] = rate
     return smm, mdr
