@@ -5,6 +5,12 @@ step -> group member -> scenario lane, and the lane loop is branch-free, so it v
 Every array is laid out ``[block, ..., lane]``. The deal's state (note balances, interest
 shortfalls, fee arrears, account balances, trigger states, cumulative loss, call flag) is
 passed in and updated in place, so a run can stop after any period and resume from it.
+
+:func:`period` is one period of one block; :func:`run_waterfall` calls it for stored pool
+flows, and :mod:`abs_engine.kernels.summaries` calls the same function on pool flows it has
+just projected. Its working values live in one ``[row, lane]`` array (rows ``W_*``, then
+per-note and per-fee rows from :func:`work_rows`), indexed rather than sliced, so no array
+view is made inside the period.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from ._jit import kernel
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",
     "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE",
-    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "run_waterfall",
+    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "run_waterfall", "period", "work_rows",
 ]
 
 SB = 32  # scenarios per block
@@ -42,6 +48,286 @@ CASH_COLS = 17
 
 ZERO = 1e-6  # amounts below this count as zero in projections
 
+# rows of the working array
+(W_AVAIL, W_PAIDP, W_NEED, W_GOT, W_REM, W_TOT, W_SEQ, W_IC, W_PC, W_PLOSS, W_PEND, W_PROCEEDS, W_NBSUM, W_NOW,
+ W_GRP) = range(15)
+W_FIXED = 15
+
+
+def work_rows(n_notes: int, n_fees: int) -> tuple[int, int, int, int, int, int]:
+    """First rows of notes' beginning balances, interest due, interest unpaid, fees due, fees
+    unpaid, and the total number of rows."""
+    r = W_FIXED
+    return r, r + n_notes, r + 2 * n_notes, r + 3 * n_notes, r + 3 * n_notes + n_fees, r + 3 * n_notes + 2 * n_fees
+
+
+@kernel
+def period(ib, ii, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i,
+           dcf, ios, fee_rate, fee_amount, fee_basis,
+           acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
+           trig_metric, trig_below, trig_curable, trig_threshold,
+           op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
+           oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+           b, bal, short, arrears, acct, breached, cum_loss, called, w,
+           ob, oi, tro, feo, aco, tgo, co):
+    """Period ``i`` (0-based) of state block ``b``.
+
+    Pool inputs are read at ``[ib, ii, lane]`` (coupons ``[ib, ii, note, lane]``, call election
+    ``[ib, lane]``); outputs are written at ``[ob, oi, item, column, lane]`` (cash
+    ``[ob, oi, column, lane]``); ``w`` is the working array (see the module doc).
+    """
+    n_notes = bal.shape[1]
+    n_fees = arrears.shape[1]
+    n_acct = acct.shape[1]
+    n_trig = breached.shape[1]
+    n_steps = op.size
+    r_nbeg = W_FIXED  # as work_rows
+    r_idue = r_nbeg + n_notes
+    r_ileft = r_idue + n_notes
+    r_fdue = r_ileft + n_notes
+    r_fleft = r_fdue + n_fees
+    # ---- collections (nothing after a clean-up call) and the call itself
+    for l in range(SB):
+        live = 1.0 - called[b, l]
+        w[W_IC, l] = int_coll[ib, ii, l] * live
+        w[W_PC, l] = prin_coll[ib, ii, l] * live
+        w[W_PLOSS, l] = loss[ib, ii, l] * live
+        w[W_PEND, l] = pool_end[ib, ii, l] * live
+        co[ob, oi, C_POOL_BEG, l] = pool_beg[ib, ii, l] * live
+        cum_loss[b, l] += w[W_PLOSS, l]
+        w[W_PROCEEDS, l] = 0.0
+    if call_pct >= 0.0:
+        for l in range(SB):
+            pend = w[W_PEND, l]
+            go = (called[b, l] == 0.0) & (exercise_call[ib, l] > 0.0) & (pend > 0.0) & (pend <= call_pct * orig_pool)
+            if go:
+                w[W_PROCEEDS, l] = pend
+                w[W_PEND, l] = 0.0
+                called[b, l] = 1.0
+    # ---- amounts due
+    for l in range(SB):
+        w[W_TOT, l] = 0.0
+    for t in range(n_notes):
+        for l in range(SB):
+            c = coupon[ib, ii, t, l] * dcf[i, t]
+            w[r_nbeg + t, l] = bal[b, t, l]
+            due = bal[b, t, l] * c + short[b, t, l] * (1.0 + c * ios[t])
+            w[r_idue + t, l] = due
+            w[r_ileft + t, l] = due
+            w[W_TOT, l] += due
+            tro[ob, oi, t, TR_BEG, l] = bal[b, t, l]
+            tro[ob, oi, t, TR_COUPON, l] = coupon[ib, ii, t, l]
+            tro[ob, oi, t, TR_DUE, l] = due
+            tro[ob, oi, t, TR_PRIN, l] = 0.0
+            tro[ob, oi, t, TR_WD, l] = 0.0
+    _sum_items(bal, b, w, W_NBSUM)
+    for f in range(n_fees):
+        basis = fee_basis[f]
+        for l in range(SB):
+            if basis == BASIS_POOL:
+                base = co[ob, oi, C_POOL_BEG, l]
+            elif basis == BASIS_ORIGINAL:
+                base = orig_pool
+            elif basis == BASIS_NOTES:
+                base = w[W_NBSUM, l]
+            else:  # a share of interest collections: not an annual rate
+                base = w[W_IC, l] * 12.0
+            alive = 1.0 if co[ob, oi, C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
+            due = (fee_rate[f] / 12.0 * base + fee_amount[f]) * alive + arrears[b, f, l]
+            w[r_fdue + f, l] = due
+            w[r_fleft + f, l] = due
+            feo[ob, oi, f, FEE_DUE, l] = due
+            feo[ob, oi, f, FEE_PAID, l] = 0.0
+            w[W_TOT, l] += due
+    # ---- triggers, on values that include this period
+    for g in range(n_trig):
+        thr = trig_threshold[i, g]
+        m = trig_metric[g]
+        for l in range(SB):
+            nb = w[W_NBSUM, l]
+            if m == METRIC_CUM_LOSS:
+                v = cum_loss[b, l] / orig_pool
+            elif m == METRIC_OC:
+                v = w[W_PEND, l] / nb if nb > 0.0 else np.inf
+            elif m == METRIC_DELINQ:
+                v = delinq[ib, ii, l]
+            else:
+                v = w[W_IC, l] / w[W_TOT, l] if w[W_TOT, l] > 0.0 else np.inf
+            hit = v < thr if trig_below[g] else v > thr
+            if trig_curable[g] == 0:
+                hit = hit | (breached[b, g, l] > 0.0)
+            breached[b, g, l] = 1.0 if hit else 0.0
+            tgo[ob, oi, g, TG_VALUE, l] = v
+            tgo[ob, oi, g, TG_THRESHOLD, l] = thr
+            tgo[ob, oi, g, TG_BREACHED, l] = breached[b, g, l]
+    # ---- accounts start
+    for a in range(n_acct):
+        for l in range(SB):
+            aco[ob, oi, a, AC_BEG, l] = acct[b, a, l]
+            aco[ob, oi, a, AC_DEP, l] = 0.0
+            aco[ob, oi, a, AC_DRAW, l] = 0.0
+            aco[ob, oi, a, AC_REL, l] = 0.0
+            aco[ob, oi, a, AC_TARGET, l] = 0.0
+    for l in range(SB):
+        w[W_AVAIL, l] = w[W_IC, l] + (w[W_PC, l] + w[W_PROCEEDS, l] if principal_phase < 0 else 0.0)
+        w[W_PAIDP, l] = 0.0
+        co[ob, oi, C_RESIDUAL, l] = 0.0
+    # ---- the steps
+    for k in range(n_steps):
+        if k == principal_phase:
+            for l in range(SB):
+                w[W_AVAIL, l] += w[W_PC, l] + w[W_PROCEEDS, l]
+        o = op[k]
+        lo = mem_ptr[k]
+        hi = mem_ptr[k + 1]
+        if o == OP_FEES or o == OP_INTEREST:
+            left = r_fleft if o == OP_FEES else r_ileft
+            _take(w, left, members, lo, hi)
+            _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, ob, oi)
+            _settle(w, left, members, lo, hi)
+        elif o == OP_PRINCIPAL:
+            kind = arg[k, 0]
+            switch = arg[k, 2]
+            always_seq = arg[k, 1] == 0
+            for l in range(SB):
+                w[W_GRP, l] = 0.0
+                w[W_TOT, l] = 0.0
+            for j in range(lo, hi):
+                m = members[j]
+                for l in range(SB):
+                    w[W_GRP, l] += bal[b, m, l]
+                    w[W_TOT, l] += w[r_nbeg + m, l]
+            if kind == AMOUNT_OC_TARGET:
+                _oc_pda(oc_params, orig_pool, w, i, breached, b)
+            for l in range(SB):
+                if kind == AMOUNT_COLLECTIONS:
+                    cap = w[W_PC, l] + w[W_PROCEEDS, l]
+                elif kind == AMOUNT_OC_TARGET:
+                    cap = w[W_NEED, l]
+                else:
+                    cap = np.inf
+                need = min(max(cap - w[W_PAIDP, l], 0.0), w[W_GRP, l])
+                got = min(need, w[W_AVAIL, l])
+                w[W_NEED, l] = need
+                w[W_GOT, l] = got
+                w[W_AVAIL, l] -= got
+                hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
+                w[W_SEQ, l] = 1.0 if always_seq or hit else 0.0
+            _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, ob, oi)
+            for l in range(SB):
+                w[W_PAIDP, l] += w[W_GOT, l]
+                w[W_REM, l] = w[W_GOT, l]
+            for j in range(lo, hi):  # sequential, or pro rata by beginning balances
+                m = members[j]
+                for l in range(SB):
+                    tot = w[W_TOT, l]
+                    rem = w[W_REM, l]
+                    pro = w[W_GOT, l] * w[r_nbeg + m, l] / tot if tot > 0.0 else 0.0
+                    p = min(rem if w[W_SEQ, l] > 0.0 else pro, bal[b, m, l], rem)
+                    bal[b, m, l] -= p
+                    tro[ob, oi, m, TR_PRIN, l] += p
+                    w[W_REM, l] = rem - p
+            for j in range(lo, hi):  # what caps left over, in priority order
+                m = members[j]
+                for l in range(SB):
+                    p = min(w[W_REM, l], bal[b, m, l])
+                    bal[b, m, l] -= p
+                    tro[ob, oi, m, TR_PRIN, l] += p
+                    w[W_REM, l] -= p
+        elif o == OP_RESERVE:
+            a = arg[k, 0]
+            _sum_items(bal, b, w, W_NOW)
+            for l in range(SB):
+                notes = w[W_NOW, l]
+                if acct_fixed[a]:
+                    target = acct_amount[a]
+                else:
+                    base = w[W_PEND, l] if acct_basis[a] == BASIS_POOL else orig_pool
+                    target = max(acct_pct[a] * base, acct_floor[a])
+                if notes <= ZERO and acct_keep[a] == 0:
+                    target = 0.0
+                x = acct[b, a, l]
+                dep = min(w[W_AVAIL, l], target - x) if x < target else 0.0
+                rel = x - target if x > target else 0.0
+                acct[b, a, l] = x + dep - rel
+                w[W_AVAIL, l] += rel - dep
+                aco[ob, oi, a, AC_DEP, l] += dep
+                aco[ob, oi, a, AC_REL, l] += rel
+                aco[ob, oi, a, AC_TARGET, l] = target
+        else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
+            for kk in range(k):
+                if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
+                    left = r_fleft if op[kk] == OP_FEES else r_ileft
+                    _take(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
+                    _settle(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
+            for l in range(SB):
+                co[ob, oi, C_RESIDUAL, l] += w[W_AVAIL, l]
+                w[W_AVAIL, l] = 0.0
+    # ---- writedowns in reverse priority, carry-forwards, period totals
+    _sum_items(bal, b, w, W_NOW)
+    if wd_accounts:
+        _sum_items(acct, b, w, W_GRP)
+    for l in range(SB):
+        cover = w[W_PEND, l] + (w[W_GRP, l] if wd_accounts else 0.0)
+        w[W_REM, l] = max(w[W_NOW, l] - cover, 0.0)
+    for j in range(n_notes):
+        t = wd_order[j]
+        for l in range(SB):
+            wd = min(w[W_REM, l], bal[b, t, l])
+            w[W_REM, l] -= wd
+            x = bal[b, t, l] - wd
+            if x < ZERO:  # below 1e-6 counts as zero
+                wd += x
+                x = 0.0
+            bal[b, t, l] = x
+            tro[ob, oi, t, TR_WD, l] = wd
+    for t in range(n_notes):
+        for l in range(SB):
+            s = w[r_ileft + t, l]
+            short[b, t, l] = s if s >= ZERO else 0.0
+            tro[ob, oi, t, TR_PAID, l] = w[r_idue + t, l] - s
+            tro[ob, oi, t, TR_SHORT, l] = short[b, t, l]
+            tro[ob, oi, t, TR_END, l] = bal[b, t, l]
+    for f in range(n_fees):
+        for l in range(SB):
+            s = w[r_fleft + f, l]
+            arrears[b, f, l] = s if s >= ZERO else 0.0
+            feo[ob, oi, f, FEE_PAID, l] = w[r_fdue + f, l] - s
+            feo[ob, oi, f, FEE_SHORT, l] = arrears[b, f, l]
+    for a in range(n_acct):
+        for l in range(SB):
+            aco[ob, oi, a, AC_END, l] = acct[b, a, l]
+    for l in range(SB):
+        co[ob, oi, C_INTEREST, l] = w[W_IC, l]
+        co[ob, oi, C_PRINCIPAL, l] = w[W_PC, l]
+        co[ob, oi, C_CALL, l] = w[W_PROCEEDS, l]
+        co[ob, oi, C_LOSS, l] = w[W_PLOSS, l]
+        co[ob, oi, C_UNALLOCATED, l] = w[W_AVAIL, l]
+        co[ob, oi, C_POOL_END, l] = w[W_PEND, l]
+        co[ob, oi, C_NOTES_BEG, l] = w[W_NBSUM, l]
+        co[ob, oi, C_FEES, l] = 0.0
+        co[ob, oi, C_NOTE_INTEREST, l] = 0.0
+        co[ob, oi, C_NOTE_PRINCIPAL, l] = 0.0
+        co[ob, oi, C_WRITEDOWN, l] = 0.0
+        co[ob, oi, C_NOTES_END, l] = 0.0
+        co[ob, oi, C_DRAWS, l] = 0.0
+        co[ob, oi, C_DEPOSITS, l] = 0.0
+        co[ob, oi, C_RELEASES, l] = 0.0
+    for f in range(n_fees):
+        for l in range(SB):
+            co[ob, oi, C_FEES, l] += feo[ob, oi, f, FEE_PAID, l]
+    for t in range(n_notes):
+        for l in range(SB):
+            co[ob, oi, C_NOTE_INTEREST, l] += tro[ob, oi, t, TR_PAID, l]
+            co[ob, oi, C_NOTE_PRINCIPAL, l] += tro[ob, oi, t, TR_PRIN, l]
+            co[ob, oi, C_WRITEDOWN, l] += tro[ob, oi, t, TR_WD, l]
+            co[ob, oi, C_NOTES_END, l] += bal[b, t, l]
+    for a in range(n_acct):
+        for l in range(SB):
+            co[ob, oi, C_DRAWS, l] += aco[ob, oi, a, AC_DRAW, l]
+            co[ob, oi, C_DEPOSITS, l] += aco[ob, oi, a, AC_DEP, l]
+            co[ob, oi, C_RELEASES, l] += aco[ob, oi, a, AC_REL, l]
+
 
 @kernel(parallel=True)
 def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
@@ -59,333 +345,82 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
     ``oc_params``: pct, basis, floor, step-down period (0-based, or -1), step-down pct,
     step-down blocking trigger (or -1).
     """
-    n_blocks = int_coll.shape[0]
-    n_notes = bal.shape[1]
-    n_fees = arrears.shape[1]
-    n_acct = acct.shape[1]
-    n_trig = breached.shape[1]
-    n_steps = op.size
-    for b in prange(n_blocks):
-        avail = np.zeros(SB)
-        paid_principal = np.zeros(SB)
-        need = np.zeros(SB)
-        got = np.zeros(SB)
-        rem = np.zeros(SB)
-        tot = np.zeros(SB)
-        seq = np.zeros(SB)
-        ic = np.zeros(SB)
-        pc = np.zeros(SB)
-        ploss = np.zeros(SB)
-        pend = np.zeros(SB)
-        proceeds = np.zeros(SB)
-        nb_sum = np.zeros(SB)
-        now = np.zeros(SB)
-        grp = np.zeros(SB)
-        notes_beg = np.zeros((n_notes, SB))
-        int_due = np.zeros((n_notes, SB))
-        int_left = np.zeros((n_notes, SB))
-        fee_due = np.zeros((n_fees, SB))
-        fee_left = np.zeros((n_fees, SB))
+    n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]  # work_rows(...)[5]
+    for b in prange(int_coll.shape[0]):
+        w = np.zeros((n_rows, SB))
         for i in range(i0, i1):
-            tro = tr_out[b, i]
-            feo = fee_out[b, i]
-            aco = acct_out[b, i]
-            tgo = trig_out[b, i]
-            co = cash_out[b, i]
-            # ---- collections (nothing after a clean-up call) and the call itself
-            for l in range(SB):
-                live = 1.0 - called[b, l]
-                ic[l] = int_coll[b, i, l] * live
-                pc[l] = prin_coll[b, i, l] * live
-                ploss[l] = loss[b, i, l] * live
-                pend[l] = pool_end[b, i, l] * live
-                co[C_POOL_BEG, l] = pool_beg[b, i, l] * live
-                cum_loss[b, l] += ploss[l]
-                proceeds[l] = 0.0
-            if call_pct >= 0.0:
-                for l in range(SB):
-                    go = (called[b, l] == 0.0) & (exercise_call[b, l] > 0.0) & (pend[l] > 0.0) \
-                        & (pend[l] <= call_pct * orig_pool)
-                    if go:
-                        proceeds[l] = pend[l]
-                        pend[l] = 0.0
-                        called[b, l] = 1.0
-            # ---- amounts due
-            for l in range(SB):
-                tot[l] = 0.0
-            for t in range(n_notes):
-                for l in range(SB):
-                    c = coupon[b, i, t, l] * dcf[i, t]
-                    notes_beg[t, l] = bal[b, t, l]
-                    due = bal[b, t, l] * c + short[b, t, l] * (1.0 + c * ios[t])
-                    int_due[t, l] = due
-                    int_left[t, l] = due
-                    tot[l] += due
-                    tro[t, TR_BEG, l] = bal[b, t, l]
-                    tro[t, TR_COUPON, l] = coupon[b, i, t, l]
-                    tro[t, TR_DUE, l] = due
-                    tro[t, TR_PRIN, l] = 0.0
-                    tro[t, TR_WD, l] = 0.0
-            _sum_items(bal, b, nb_sum)
-            for f in range(n_fees):
-                basis = fee_basis[f]
-                for l in range(SB):
-                    if basis == BASIS_POOL:
-                        base = co[C_POOL_BEG, l]
-                    elif basis == BASIS_ORIGINAL:
-                        base = orig_pool
-                    elif basis == BASIS_NOTES:
-                        base = nb_sum[l]
-                    else:  # a share of interest collections: not an annual rate
-                        base = ic[l] * 12.0
-                    alive = 1.0 if co[C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
-                    due = (fee_rate[f] / 12.0 * base + fee_amount[f]) * alive + arrears[b, f, l]
-                    fee_due[f, l] = due
-                    fee_left[f, l] = due
-                    feo[f, FEE_DUE, l] = due
-                    feo[f, FEE_PAID, l] = 0.0
-                    tot[l] += due
-            # ---- triggers, on values that include this period
-            for g in range(n_trig):
-                thr = trig_threshold[i, g]
-                m = trig_metric[g]
-                for l in range(SB):
-                    if m == METRIC_CUM_LOSS:
-                        v = cum_loss[b, l] / orig_pool
-                    elif m == METRIC_OC:
-                        v = pend[l] / nb_sum[l] if nb_sum[l] > 0.0 else np.inf
-                    elif m == METRIC_DELINQ:
-                        v = delinq[b, i, l]
-                    else:
-                        v = ic[l] / tot[l] if tot[l] > 0.0 else np.inf
-                    hit = v < thr if trig_below[g] else v > thr
-                    if trig_curable[g] == 0:
-                        hit = hit | (breached[b, g, l] > 0.0)
-                    breached[b, g, l] = 1.0 if hit else 0.0
-                    tgo[g, TG_VALUE, l] = v
-                    tgo[g, TG_THRESHOLD, l] = thr
-                    tgo[g, TG_BREACHED, l] = breached[b, g, l]
-            # ---- accounts start
-            for a in range(n_acct):
-                for l in range(SB):
-                    aco[a, AC_BEG, l] = acct[b, a, l]
-                    aco[a, AC_DEP, l] = 0.0
-                    aco[a, AC_DRAW, l] = 0.0
-                    aco[a, AC_REL, l] = 0.0
-                    aco[a, AC_TARGET, l] = 0.0
-            for l in range(SB):
-                avail[l] = ic[l] + (pc[l] + proceeds[l] if principal_phase < 0 else 0.0)
-                paid_principal[l] = 0.0
-                co[C_RESIDUAL, l] = 0.0
-            # ---- the steps
-            for k in range(n_steps):
-                if k == principal_phase:
-                    for l in range(SB):
-                        avail[l] += pc[l] + proceeds[l]
-                o = op[k]
-                lo = mem_ptr[k]
-                hi = mem_ptr[k + 1]
-                if o == OP_FEES or o == OP_INTEREST:
-                    left = fee_left if o == OP_FEES else int_left
-                    _take(left, members, lo, hi, avail, need, got)
-                    _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], need, got, aco)
-                    _settle(left, members, lo, hi, need, got)
-                elif o == OP_PRINCIPAL:
-                    kind = arg[k, 0]
-                    switch = arg[k, 2]
-                    always_seq = arg[k, 1] == 0
-                    for l in range(SB):
-                        grp[l] = 0.0
-                        tot[l] = 0.0
-                    for j in range(lo, hi):
-                        m = members[j]
-                        for l in range(SB):
-                            grp[l] += bal[b, m, l]
-                            tot[l] += notes_beg[m, l]
-                    if kind == AMOUNT_OC_TARGET:
-                        _oc_pda(oc_params, orig_pool, pend, nb_sum, i, breached, b, need)
-                    for l in range(SB):
-                        if kind == AMOUNT_COLLECTIONS:
-                            cap = pc[l] + proceeds[l]
-                        elif kind == AMOUNT_OC_TARGET:
-                            cap = need[l]
-                        else:
-                            cap = np.inf
-                        need[l] = min(max(cap - paid_principal[l], 0.0), grp[l])
-                        got[l] = min(need[l], avail[l])
-                        avail[l] -= got[l]
-                        hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
-                        seq[l] = 1.0 if always_seq or hit else 0.0
-                    _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], need, got, aco)
-                    for l in range(SB):
-                        paid_principal[l] += got[l]
-                        rem[l] = got[l]
-                    for j in range(lo, hi):  # sequential, or pro rata by beginning balances
-                        m = members[j]
-                        for l in range(SB):
-                            pro = got[l] * notes_beg[m, l] / tot[l] if tot[l] > 0.0 else 0.0
-                            p = min(rem[l] if seq[l] > 0.0 else pro, bal[b, m, l], rem[l])
-                            bal[b, m, l] -= p
-                            tro[m, TR_PRIN, l] += p
-                            rem[l] -= p
-                    for j in range(lo, hi):  # what caps left over, in priority order
-                        m = members[j]
-                        for l in range(SB):
-                            p = min(rem[l], bal[b, m, l])
-                            bal[b, m, l] -= p
-                            tro[m, TR_PRIN, l] += p
-                            rem[l] -= p
-                elif o == OP_RESERVE:
-                    a = arg[k, 0]
-                    _sum_items(bal, b, now)
-                    for l in range(SB):
-                        notes = now[l]
-                        if acct_fixed[a]:
-                            target = acct_amount[a]
-                        else:
-                            base = pend[l] if acct_basis[a] == BASIS_POOL else orig_pool
-                            target = max(acct_pct[a] * base, acct_floor[a])
-                        if notes <= ZERO and acct_keep[a] == 0:
-                            target = 0.0
-                        x = acct[b, a, l]
-                        dep = min(avail[l], target - x) if x < target else 0.0
-                        rel = x - target if x > target else 0.0
-                        acct[b, a, l] = x + dep - rel
-                        avail[l] += rel - dep
-                        aco[a, AC_DEP, l] += dep
-                        aco[a, AC_REL, l] += rel
-                        aco[a, AC_TARGET, l] = target
-                else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
-                    for kk in range(k):
-                        if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
-                            left = fee_left if op[kk] == OP_FEES else int_left
-                            _take(left, members, mem_ptr[kk], mem_ptr[kk + 1], avail, need, got)
-                            _settle(left, members, mem_ptr[kk], mem_ptr[kk + 1], need, got)
-                    for l in range(SB):
-                        co[C_RESIDUAL, l] += avail[l]
-                        avail[l] = 0.0
-            # ---- writedowns in reverse priority, carry-forwards, period totals
-            _sum_items(bal, b, now)
-            if wd_accounts:
-                _sum_items(acct, b, grp)
-            for l in range(SB):
-                cover = pend[l] + (grp[l] if wd_accounts else 0.0)
-                rem[l] = max(now[l] - cover, 0.0)
-            for j in range(n_notes):
-                t = wd_order[j]
-                for l in range(SB):
-                    w = min(rem[l], bal[b, t, l])
-                    rem[l] -= w
-                    x = bal[b, t, l] - w
-                    if x < ZERO:  # below 1e-6 counts as zero
-                        w += x
-                        x = 0.0
-                    bal[b, t, l] = x
-                    tro[t, TR_WD, l] = w
-            for t in range(n_notes):
-                for l in range(SB):
-                    s = int_left[t, l]
-                    short[b, t, l] = s if s >= ZERO else 0.0
-                    tro[t, TR_PAID, l] = int_due[t, l] - s
-                    tro[t, TR_SHORT, l] = short[b, t, l]
-                    tro[t, TR_END, l] = bal[b, t, l]
-            for f in range(n_fees):
-                for l in range(SB):
-                    s = fee_left[f, l]
-                    arrears[b, f, l] = s if s >= ZERO else 0.0
-                    feo[f, FEE_PAID, l] = fee_due[f, l] - s
-                    feo[f, FEE_SHORT, l] = arrears[b, f, l]
-            for a in range(n_acct):
-                for l in range(SB):
-                    aco[a, AC_END, l] = acct[b, a, l]
-            for l in range(SB):
-                co[C_INTEREST, l] = ic[l]
-                co[C_PRINCIPAL, l] = pc[l]
-                co[C_CALL, l] = proceeds[l]
-                co[C_LOSS, l] = ploss[l]
-                co[C_UNALLOCATED, l] = avail[l]
-                co[C_POOL_END, l] = pend[l]
-                co[C_NOTES_BEG, l] = nb_sum[l]
-                co[C_FEES, l] = 0.0
-                co[C_NOTE_INTEREST, l] = 0.0
-                co[C_NOTE_PRINCIPAL, l] = 0.0
-                co[C_WRITEDOWN, l] = 0.0
-                co[C_NOTES_END, l] = 0.0
-                co[C_DRAWS, l] = 0.0
-                co[C_DEPOSITS, l] = 0.0
-                co[C_RELEASES, l] = 0.0
-            for f in range(n_fees):
-                for l in range(SB):
-                    co[C_FEES, l] += feo[f, FEE_PAID, l]
-            for t in range(n_notes):
-                for l in range(SB):
-                    co[C_NOTE_INTEREST, l] += tro[t, TR_PAID, l]
-                    co[C_NOTE_PRINCIPAL, l] += tro[t, TR_PRIN, l]
-                    co[C_WRITEDOWN, l] += tro[t, TR_WD, l]
-                    co[C_NOTES_END, l] += bal[b, t, l]
-            for a in range(n_acct):
-                for l in range(SB):
-                    co[C_DRAWS, l] += aco[a, AC_DRAW, l]
-                    co[C_DEPOSITS, l] += aco[a, AC_DEP, l]
-                    co[C_RELEASES, l] += aco[a, AC_REL, l]
+            period(b, i, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i,
+                   dcf, ios, fee_rate, fee_amount, fee_basis,
+                   acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
+                   trig_metric, trig_below, trig_curable, trig_threshold,
+                   op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
+                   oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+                   b, bal, short, arrears, acct, breached, cum_loss, called, w,
+                   b, i, tr_out, fee_out, acct_out, trig_out, cash_out)
 
 
 @kernel(inline=True)
-def _sum_items(x, b, out):
-    """``out[l] = sum_t x[b, t, l]`` with the lane loop innermost."""
-    for l in range(out.size):
-        out[l] = 0.0
+def _sum_items(x, b, w, row):
+    """``w[row, l] = sum_t x[b, t, l]`` with the lane loop innermost."""
+    for l in range(SB):
+        w[row, l] = 0.0
     for t in range(x.shape[1]):
-        for l in range(out.size):
-            out[l] += x[b, t, l]
+        for l in range(SB):
+            w[row, l] += x[b, t, l]
 
 
 @kernel(inline=True)
-def _take(left, members, lo, hi, avail, need, got):
-    """A group's remaining dues (``need``) and what available funds pay of them (``got``)."""
-    for l in range(need.size):
-        need[l] = 0.0
+def _take(w, left, members, lo, hi):
+    """A group's remaining dues (row ``W_NEED``) and what available funds pay of them (``W_GOT``);
+    ``left``: the first row of the dues (interest or fees)."""
+    for l in range(SB):
+        w[W_NEED, l] = 0.0
     for j in range(lo, hi):
-        for l in range(need.size):
-            need[l] += left[members[j], l]
-    for l in range(need.size):
-        got[l] = min(need[l], avail[l])
-        avail[l] -= got[l]
+        r = left + members[j]
+        for l in range(SB):
+            w[W_NEED, l] += w[r, l]
+    for l in range(SB):
+        got = min(w[W_NEED, l], w[W_AVAIL, l])
+        w[W_GOT, l] = got
+        w[W_AVAIL, l] -= got
 
 
 @kernel(inline=True)
-def _settle(left, members, lo, hi, need, got):
+def _settle(w, left, members, lo, hi):
     """Reduce each member's dues pro rata by the share of the group's dues that was paid."""
     for j in range(lo, hi):
-        m = members[j]
-        for l in range(need.size):
-            left[m, l] -= left[m, l] * (got[l] / need[l]) if need[l] > 0.0 else 0.0
+        r = left + members[j]
+        for l in range(SB):
+            need = w[W_NEED, l]
+            w[r, l] -= w[r, l] * (w[W_GOT, l] / need) if need > 0.0 else 0.0
 
 
 @kernel(inline=True)
-def _draw(acct, b, cov_acct, lo, hi, need, got, aco):
-    """Cover a step's shortfall (``need - got``) from its accounts, in order."""
+def _draw(acct, b, cov_acct, lo, hi, w, aco, ob, oi):
+    """Cover a step's shortfall (``W_NEED - W_GOT``) from its accounts, in order."""
     for j in range(lo, hi):
         a = cov_acct[j]
-        for l in range(need.size):
-            d = min(need[l] - got[l], acct[b, a, l])
+        for l in range(SB):
+            d = min(w[W_NEED, l] - w[W_GOT, l], acct[b, a, l])
             d = d if d > 0.0 else 0.0
             acct[b, a, l] -= d
-            got[l] += d
-            aco[a, AC_DRAW, l] += d
+            w[W_GOT, l] += d
+            aco[ob, oi, a, AC_DRAW, l] += d
 
 
 @kernel(inline=True)
-def _oc_pda(oc_params, orig_pool, pend, notes_sum, i, breached, b, out):
-    """Principal distribution amount of an OC target, per lane: ``max(0, notes - max(0, pool - target))``."""
+def _oc_pda(oc_params, orig_pool, w, i, breached, b):
+    """Principal distribution amount of an OC target, per lane, into ``W_NEED``:
+    ``max(0, notes - max(0, pool - target))``."""
     pct = oc_params[0]
     step_period = int(oc_params[3])
     blocker = int(oc_params[5])
     stepped = step_period >= 0 and i >= step_period
-    for l in range(out.size):
+    for l in range(SB):
         p = pct
         if stepped and (blocker < 0 or breached[b, blocker if blocker >= 0 else 0, l] == 0.0):
             p = oc_params[4]
-        base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend[l]
+        pend = w[W_PEND, l]
+        base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend
         target = max(p * base, oc_params[2])
-        out[l] = max(0.0, notes_sum[l] - max(0.0, pend[l] - target))
+        w[W_NEED, l] = max(0.0, w[W_NBSUM, l] - max(0.0, pend - target))
