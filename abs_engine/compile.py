@@ -15,7 +15,8 @@ from .loans import FORECLOSURE, LoanArrays, from_rep_lines, read_tape
 from .spec import Deal, Scenario
 from .spec.collateral import AMORTIZATION
 
-__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector", "scenario_arrays"]
+__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector",
+           "scenario_arrays"]
 
 _PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
            "abs": curves.PREPAY_ABS}

@@ -77,6 +77,16 @@ class WaterfallProgram:
     orig_pool: float
     arrays: dict = field(repr=False)        # kernel arguments by name
 
+    STRUCTURE = ("dcf", "ios", "fee_rate", "fee_amount", "fee_basis", "acct_fixed", "acct_amount", "acct_pct",
+                 "acct_basis", "acct_floor", "acct_keep", "trig_metric", "trig_below", "trig_curable",
+                 "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
+                 "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
+
+    def structure(self) -> tuple:
+        """The kernel arguments that describe the structure (the same for every scenario), in the
+        order :func:`abs_engine.kernels.waterfall.period` takes them."""
+        return tuple(self.arrays[k] for k in self.STRUCTURE)
+
 
 @dataclass(eq=False)
 class DealState:
@@ -118,25 +128,48 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
     )
 
 
-def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> np.ndarray:
-    """``[scenario, period, note]`` annual coupon rates."""
+def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``([row, period, note], [scenario])``: annual coupon rates, one row per distinct set of the
+    floating notes' index paths, and each scenario's row."""
     notes = deal.notes
-    out = np.zeros((len(scenarios), n, len(notes)))
-    for k, t in enumerate(notes):
-        if not isinstance(t.coupon, FloatingCoupon):
-            out[:, :, k] = t.coupon
-            continue
-        c = t.coupon
-        for j, scen in enumerate(scenarios):
-            if c.index not in scen.rates:
+    floating = [(k, t) for k, t in enumerate(notes) if isinstance(t.coupon, FloatingCoupon)]
+    rows: dict = {}
+    table: list[np.ndarray] = []
+    which = np.empty(len(scenarios), dtype=np.int64)
+    for j, scen in enumerate(scenarios):
+        paths = []
+        for _k, t in floating:
+            if t.coupon.index not in scen.rates:
                 field_index = deal.tranches.index(t)
-                raise SpecError(f"tranches[{field_index}].coupon.index", c.index,
+                raise SpecError(f"tranches[{field_index}].coupon.index", t.coupon.index,
                                 f"an index the scenario {scen.name or j!r} provides in rates "
                                 f"(it has {sorted(scen.rates)})", file=deal._file)
-            path = monthly_vector(scen.rates[c.index], n) + c.spread
-            out[j, :, k] = np.clip(path, c.floor if c.floor is not None else 0.0,
-                                   c.cap if c.cap is not None else np.inf)
-    return out
+            paths.append(scen.rates[t.coupon.index])
+        key = tuple(paths)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = len(table)
+            out = np.zeros((n, len(notes)))
+            for k, t in enumerate(notes):
+                if not isinstance(t.coupon, FloatingCoupon):
+                    out[:, k] = t.coupon
+            for (k, t), path in zip(floating, paths, strict=True):
+                c = t.coupon
+                out[:, k] = np.clip(monthly_vector(path, n) + c.spread, c.floor if c.floor is not None else 0.0,
+                                    c.cap if c.cap is not None else np.inf)
+            table.append(out)
+        which[j] = row
+    return np.stack(table), which
+
+
+def _delinquency(scenarios: Sequence[Scenario], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``([row, period], [scenario])``: 60+ delinquency paths, one row per distinct path."""
+    rows: dict = {}
+    table: list[np.ndarray] = []
+    which = np.array([rows.setdefault(s.delinquency_60, len(rows)) for s in scenarios], dtype=np.int64)
+    for value in rows:
+        table.append(monthly_vector(value, n))
+    return np.stack(table), which
 
 
 def _thresholds(deal: Deal, n: int) -> np.ndarray:
@@ -217,11 +250,12 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
 
     targets = [target(a) for a in deal.accounts]
     col = list(zip(*targets, strict=True)) if targets else [()] * 5
-    coupons = _coupons(deal, scenarios, n_periods)
+    coupon_rows, coupon_row = _coupons(deal, scenarios, n_periods)
+    delinq_rows, delinq_row = _delinquency(scenarios, n_periods)
     arrays = dict(
-        exercise_call=blocks(np.array([float(s.exercise_call) for s in scenarios])),
-        delinq=blocks(np.stack([monthly_vector(s.delinquency_60, n_periods) for s in scenarios])),
-        coupon=blocks(coupons),
+        exercise=np.array([float(s.exercise_call) for s in scenarios]),
+        delinq_rows=delinq_rows, delinq_row=delinq_row,
+        coupon_rows=coupon_rows, coupon_row=coupon_row,
         dcf=day_count_fractions(deal, n_periods),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),
         fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),
@@ -310,11 +344,8 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
     KW.run_waterfall(
         blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
-        blocks(pool["pool_end"]), a["delinq"], a["exercise_call"], a["coupon"], a["dcf"], a["ios"],
-        a["fee_rate"], a["fee_amount"], a["fee_basis"], a["acct_fixed"], a["acct_amount"], a["acct_pct"],
-        a["acct_basis"], a["acct_floor"], a["acct_keep"], a["trig_metric"], a["trig_below"], a["trig_curable"],
-        a["trig_threshold"], a["op"], a["arg"], a["mem_ptr"], a["members"], a["cov_ptr"], a["cov_acct"],
-        a["wd_order"], a["oc_params"], a["call_pct"], a["orig_pool"], a["wd_accounts"], a["principal_phase"],
+        blocks(pool["pool_end"]), blocks(a["delinq_rows"][a["delinq_row"]]), blocks(a["exercise"]),
+        blocks(a["coupon_rows"][a["coupon_row"]]), *program.structure(),
         st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
         st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
     for k, v in st.items():
