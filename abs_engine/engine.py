@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .compile import CollateralProgram, compile_collateral
+from .compile import CollateralProgram, compile_collateral, deal_loans
 from .errors import SpecError
 from .kernels import collateral as K
 from .kernels import curves
+from .kernels import summaries as KS
 from .loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
-from .results import RunResult, SummaryResult
+from .loans import FORECLOSURE
+from .results import RunResult, SummaryResult, summary_frame
 from .spec import Scenario
 from .waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
 
@@ -181,12 +183,16 @@ def _cutoff_foreclosures(program: CollateralProgram) -> np.ndarray:
 
 
 def _run_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryResult:
-    """Run ``scenarios`` in chunks, keeping per-scenario summaries only."""
+    """Run ``scenarios`` keeping per-scenario summaries only: fused per scenario block for a small
+    pool (:mod:`abs_engine.kernels.summaries`), else in chunks of ``chunk_size`` scenarios."""
     import pandas as pd
     from tqdm.auto import tqdm
 
     if not deal.tranches:
         raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
+    loans = deal_loans(deal)
+    if len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any():
+        return _fused_summaries(deal, scenarios, chunk_size, progress)
     chunks = [scenarios[k:k + chunk_size] for k in range(0, len(scenarios), chunk_size)]
     parts, losses = [], []
     for chunk in tqdm(chunks, disable=not progress, desc=deal.name, unit="chunk"):
@@ -194,3 +200,44 @@ def _run_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryR
         parts.append(res.summary())
         losses.append(res.flows[..., K.LOSS].sum(axis=1))
     return SummaryResult(deal, scenarios, pd.concat(parts), np.concatenate(losses))
+
+
+def _fused_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryResult:
+    from tqdm.auto import tqdm
+
+    program = compile_collateral(deal, scenarios)
+    stats, extra = summarize(deal, program, compile_waterfall(deal, scenarios, program.n_periods,
+                                                               program.original_balance),
+                             chunk_size=chunk_size, bar=lambda it, total: tqdm(
+                                 it, total=total, disable=not progress, desc=deal.name, unit="chunk"))
+    return SummaryResult(deal, scenarios, summary_frame(deal, program.scenarios.names, stats, extra),
+                         extra[:, KS.X_POOL_LOSS].copy())
+
+
+def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, delay_days: float = 0.0,
+              chunk_size: int = 2048, bar=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
+    for a compiled small pool (no loan in foreclosure at cut-off) and waterfall: one kernel call
+    per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    s = program.scenarios
+    smm, mdr = rate_rows(program)
+    lanes = scenario_lanes(s.lag, s.advancing)
+    first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
+    lag_b, adv_b = s.lag[first], s.advancing[first]
+    a = wprog.arrays
+    n, notes = len(s.names), deal.notes
+    face = np.array([t.balance for t in notes], dtype=np.float64)
+    acct0 = np.array([x.initial for x in deal.accounts], dtype=np.float64)
+    stats = np.full((n, len(notes), KS.N_STATS), np.nan)
+    extra = np.zeros((n, KS.N_EXTRA))
+    per_call = max(1, chunk_size // KS.SB)
+    starts = range(0, len(lanes), per_call)
+    for lo in (bar(starts, len(starts)) if bar is not None else starts):
+        hi = lo + per_call
+        KS.project_summaries(
+            program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only, program.mat,
+            program.cls, smm, mdr, s.severity_rows, s.prepay_row, s.default_row, s.severity_row, lanes[lo:hi],
+            lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0], a["coupon_rows"], a["coupon_row"],
+            a["delinq_rows"], a["delinq_row"], a["exercise"], *wprog.structure(), face.copy(), acct0, face,
+            np.full(len(notes), float(price)), float(delay_days), stats, extra)
+    return stats, extra

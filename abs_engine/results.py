@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,38 @@ def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 7
             rows.append(stats)
             index.append((name, metric))
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["tranche", "metric"]))
+
+
+def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np.ndarray) -> pd.DataFrame:
+    """The summary table (``SUMMARY_COLUMNS``, index scenario, tranche) from the fused kernel's
+    ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``; the residual class, if any,
+    is one more row per scenario with its cash in ``total_residual``."""
+    import pandas as pd
+
+    from .kernels import summaries as KS
+
+    notes = [t.name for t in deal.notes]
+    residual = next((t.name for t in deal.tranches if t.residual), None)
+    n = stats.shape[0]
+    cols = {
+        "wal": stats[:, :, KS.S_WAL], "first_principal_period": stats[:, :, KS.S_FIRST],
+        "last_principal_period": stats[:, :, KS.S_LAST], "total_interest": stats[:, :, KS.S_INTEREST],
+        "total_principal": stats[:, :, KS.S_PRINCIPAL], "total_writedown": stats[:, :, KS.S_WRITEDOWN],
+        "total_residual": np.zeros((n, len(notes))), "yield": stats[:, :, KS.S_YIELD],
+        "price": stats[:, :, KS.S_PRICE], "modified_duration": stats[:, :, KS.S_MOD_DURATION],
+    }
+    items = notes
+    if residual is not None:
+        extra_row = {c: np.full((n, 1), np.nan) for c in cols}
+        for c in ("first_principal_period", "last_principal_period", "total_interest", "total_principal",
+                  "total_writedown"):
+            extra_row[c] = np.zeros((n, 1))
+        extra_row["total_residual"] = extra[:, KS.X_RESIDUAL, None]
+        cols = {c: np.concatenate([v, extra_row[c]], axis=1) for c, v in cols.items()}
+        items = [*notes, residual]
+    index = pd.MultiIndex.from_product([list(names), items], names=["scenario", "tranche"])
+    frame = pd.DataFrame({c: cols[c].reshape(-1) for c in SUMMARY_COLUMNS}, index=index)
+    return frame.astype({"first_principal_period": int, "last_principal_period": int})
 
 
 class SummaryResult:

@@ -174,3 +174,13 @@ def test_pro_rata_shares_proportional_to_beginning_balances(balances, cpr, wam):
         if (rows["ending_balance"] > 0).all():  # no cap bound: every share exactly proportional
             ratio = rows["principal_paid"] / rows["beginning_balance"]
             assert ratio.max() - ratio.min() <= 1e-12, period
+
+
+@given(deals(), st.lists(waterfall_scenarios(), min_size=1, max_size=3))
+def test_summary_only_equals_the_full_run_on_random_deals(deal_dict, scen_dicts):
+    """The fused summary kernel (collateral, the same period function, running sums) gives the
+    full run's summaries on any deal."""
+    from .test_scale_and_plots import assert_same_summaries
+
+    deck = [{**s, "name": f"s{k}"} for k, s in enumerate(scen_dicts)]
+    assert_same_summaries(ae.run(deal_dict, deck, summary_only=True, progress=False), ae.run(deal_dict, deck))
