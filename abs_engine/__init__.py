@@ -8,11 +8,15 @@
 0.0
 """
 
+from .collections import load_collections
 from .engine import run
 from .errors import SpecError
+from .ledger import Ledger, LedgerError
 from .loading import load_deal, load_deck, load_scenario
 from .results import RunResult
+from .servicing import PeriodReport, Servicer
 from .spec import Deal, Scenario
 
-__all__ = ["run", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError"]
+__all__ = ["run", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
+           "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import SpecError
+from .ledger import LedgerError
 
 __all__ = ["main"]
 
@@ -175,11 +176,57 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from .spec import Deal, Scenario
+    from .spec.collections import CollectionReport
     from .spec.deck import Deck
 
-    model = {"deal": Deal, "scenario": Scenario, "deck": Deck}[args.what]
+    model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport}[args.what]
     _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
     return 0
+
+
+def cmd_distribute(args: argparse.Namespace) -> int:
+    from .servicing import Servicer
+
+    servicer = Servicer(args.deal, args.ledger, base_scenario=args.base_scenario)
+    rep = servicer.distribute(args.collections)
+    pool = rep.pool
+    lines = [f"deal {rep.data['deal']}: period {rep.period}, paid {rep.data['payment_date']}; "
+             f"pool {pool['beginning_balance']:,.2f} -> {pool['ending_balance']:,.2f}; "
+             f"interest collected {pool['gross_interest']:,.2f}, principal "
+             f"{pool['scheduled_principal'] + pool['prepayment'] + pool['recovery']:,.2f}, "
+             f"net loss {pool['loss']:,.2f}",
+             rep.tranches.to_string(float_format=lambda x: f"{x:,.2f}"),
+             f"reconciliation residuals: {', '.join(f'{k} {v:.2e}' for k, v in rep.check.items())}",
+             f"recorded in {args.ledger}: report hash {rep.hash}"]
+    _write("\n".join(lines) + "\n", None)
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from .ledger import Ledger
+    from .servicing import PeriodReport, Servicer
+
+    if args.action == "show":
+        ledger = Ledger.open(args.file)
+        lines = [f"ledger {args.file}: deal {ledger.meta('deal_name')} (id {ledger.deal_id})",
+                 f"{'seq':>4} {'period':>6} {'version':>7}  {'payment date':<12} {'hash':<20} reason"]
+        for r in ledger.rows():
+            rep = PeriodReport.from_json(r.report)
+            lines.append(f"{r.seq:>4} {r.period:>6} {r.version:>7}  {rep.data['payment_date']:<12} "
+                         f"{r.hash[:18]}.. {r.reason or ''}")
+        _write("\n".join(lines) + "\n", None)
+        return 0
+    if args.deal is None:  # the chain only
+        ledger = Ledger.open(args.file)
+        for row, problem in ledger.walk():
+            if problem:
+                print(f"MISMATCH at row {row.seq} (period {row.period}): {problem}")
+                return 1
+        print(f"chain ok: {len(ledger.rows())} rows (give --deal to recompute every period too)")
+        return 0
+    result = Servicer(args.deal, args.file).verify()
+    print(result)
+    return 0 if result.ok else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -217,8 +264,19 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--price", type=float, default=100.0, help="price for the yield breakeven (default 100)")
     be.add_argument("--out")
     be.set_defaults(fn=cmd_breakeven)
+    d = sub.add_parser("distribute", help="distribute a period from the servicer's collections; record it")
+    d.add_argument("deal")
+    d.add_argument("--collections", required=True, help="the servicer report (YAML/JSON; a loan tape beside it)")
+    d.add_argument("--ledger", required=True, help="the SQLite ledger (created on first use)")
+    d.add_argument("--base-scenario", help="scenario for variance (default: none)")
+    d.set_defaults(fn=cmd_distribute)
+    lg = sub.add_parser("ledger", help="show or verify a ledger")
+    lg.add_argument("action", choices=("show", "verify"))
+    lg.add_argument("file")
+    lg.add_argument("--deal", help="verify: recompute every period with this deal (else the hash chain only)")
+    lg.set_defaults(fn=cmd_ledger)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
-    s.add_argument("what", choices=("deal", "scenario", "deck"), nargs="?", default="deal")
+    s.add_argument("what", choices=("deal", "scenario", "deck", "collections"), nargs="?", default="deal")
     s.add_argument("--out")
     s.set_defaults(fn=cmd_schema)
     return p
@@ -231,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(f"abs-engine: error: {exc}", file=sys.stderr)
         return 2
+    except LedgerError as exc:
+        print(f"abs-engine: ledger: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -166,19 +166,20 @@ def deal_loans(deal: Deal) -> LoanArrays:
 CHUNK_BLOCKS = 16  # blocks of loans per work item (4,096 loans)
 
 
-def compile_collateral(deal: Deal, scenarios: Sequence[Scenario]) -> CollateralProgram:
-    """Compile the deal's collateral and the scenarios into kernel arrays."""
+def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None) -> CollateralProgram:
+    """Compile the deal's collateral (or ``loans``, e.g. the pool as it stands at a later
+    period) and the scenarios into kernel arrays."""
     from .kernels.collateral import W
 
     if not scenarios:
         raise SpecError("scenarios", [], "at least one scenario")
-    loans = deal_loans(deal)
+    loans = deal_loans(deal) if loans is None else loans
     n = int(loans.maturity.max())
     scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default)
 
     foreclosed = loans.status == FORECLOSURE
     performing = np.flatnonzero(~foreclosed) if foreclosed.any() else np.arange(len(loans))
-    if scen.by_loan_month:  # one rate class per age; loans sorted by class so blocks share it
+    if scen.by_loan_month and performing.size:  # one rate class per age; loans sorted by class so blocks share it
         age = loans.age[performing]
         ages = np.flatnonzero(np.bincount(age))
         lookup = np.zeros(ages[-1] + 1, dtype=np.int16 if ages.size < 2**15 else np.int64)

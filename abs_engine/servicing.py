@@ -1,0 +1,737 @@
+"""Servicing: distribute each real period from the servicer's collections, with the deal's compiled
+waterfall, from the state the ledger recorded for the period before.
+
+>>> import abs_engine as ae, tempfile, os
+>>> deal = {"name": "d", "first_payment_date": "2026-01-15", "collateral": {"rep_lines": [
+...     {"name": "L", "balance": 1000.0, "wac": 0.12, "wam": 10}]},
+...     "tranches": [{"name": "A", "balance": 900.0, "coupon": 0.06, "priority": 1},
+...                  {"name": "R", "residual": True}],
+...     "waterfall": [{"pay": "interest", "tranches": ["A"]},
+...                   {"pay": "principal", "tranches": ["A"], "amount": "collections"},
+...                   {"pay": "residual", "tranche": "R"}]}
+>>> servicer = ae.Servicer(deal, os.path.join(tempfile.mkdtemp(), "ledger.sqlite"))
+>>> rep = servicer.distribute({"period": 1, "period_end": "2025-12-31", "payment_date": "2026-01-15",
+...     "pool": {"scheduled_principal": 95.0, "prepayment": 5.0, "interest_collected": 10.0,
+...              "ending_balance": 900.0}})
+>>> rep.tranches.loc["A", ["interest_paid", "principal_paid", "ending_balance"]].round(6).tolist()
+[4.5, 100.0, 800.0]
+>>> servicer.verify().ok
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .collections import Collections, CollectionSource, load_collections
+from .compile import compile_collateral, deal_loans
+from .errors import SpecError
+from .kernels import collateral as KC
+from .kernels import waterfall as KW
+from .ledger import Ledger, LedgerError, canonical_json, keccak_hex
+from .loading import DealSource, ScenarioSource, load_deal, load_scenario
+from .loans import FORECLOSURE, LoanArrays
+from .spec import Deal, Scenario
+from .vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
+from .waterfall import DealState, compile_waterfall, initial_state, run_waterfall
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Servicer", "PeriodReport", "VerifyReport", "deal_id", "projected_collections", "SERVICING_POOL_COLUMNS",
+           "TOLERANCE"]
+
+TOLERANCE = 0.01
+"""Reported amounts must reconcile (ending = beginning - principal - default) to within a cent."""
+
+SERVICING_POOL_COLUMNS = ("beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
+                          "gross_interest", "servicing_fee", "net_interest", "ending_balance", "delinquency_60",
+                          "cumulative_loss")
+"""The pool roll-forward of a period report: ``default`` is the balance charged off,
+``loss`` = default - recovery (net; negative when recoveries on earlier charge-offs exceed
+this period's charge-offs), ``delinquency_60`` the 60+ delinquent share of the ending balance."""
+
+REALISED = ("smm", "cpr", "mdr", "cdr", "severity")
+
+
+def deal_id(deal: Deal) -> str:
+    """keccak-256 of the deal's canonical JSON and its loans (so a tape's content counts)."""
+    loans = deal_loans(deal)
+    return keccak_hex(canonical_json({
+        "deal": deal.model_dump(mode="json"),
+        "loans": {"loan_id": [str(x) for x in loans.loan_id], "balance": loans.balance.tolist(),
+                  "rate": loans.rate.tolist(), "net_rate": loans.net_rate.tolist(),
+                  "remaining_term": loans.remaining_term.tolist(), "status": loans.status.tolist()},
+    }))
+
+
+# ---------------------------------------------------------------- period report
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodReport:
+    """What one period distributed, in the projection's vocabulary. ``data`` is its canonical
+    content (what the ledger stores and hashes); the properties are pandas views."""
+
+    data: dict
+
+    @property
+    def period(self) -> int:
+        return self.data["period"]
+
+    @property
+    def tranches(self) -> pd.DataFrame:
+        """Index ``tranche``; ``TRANCHE_COLUMNS`` (the residual class: ``residual_paid`` only)."""
+        return self._table("tranches", "tranche")
+
+    @property
+    def fees(self) -> pd.DataFrame:
+        return self._table("fees", "fee")
+
+    @property
+    def accounts(self) -> pd.DataFrame:
+        return self._table("accounts", "account")
+
+    @property
+    def triggers(self) -> pd.DataFrame:
+        return self._table("triggers", "trigger")
+
+    @property
+    def pool(self) -> pd.Series:
+        """The pool roll-forward (``SERVICING_POOL_COLUMNS``)."""
+        return self._series("pool", SERVICING_POOL_COLUMNS)
+
+    @property
+    def cash(self) -> pd.Series:
+        """The waterfall's totals (``CASH_COLUMNS``)."""
+        return self._series("cash", CASH_COLUMNS)
+
+    @property
+    def check(self) -> pd.Series:
+        """Reconciliation residuals (zero up to rounding): ``pool_roll_forward``, ``cash``, ``principal``."""
+        return self._series("check", ("pool_roll_forward", "cash", "principal"))
+
+    @property
+    def realised(self) -> pd.Series:
+        """Rates implied by the actuals: ``smm``, ``cpr``, ``mdr``, ``cdr``, ``severity``."""
+        return self._series("realised", REALISED)
+
+    def to_json(self) -> str:
+        return canonical_json(self.data)
+
+    @property
+    def hash(self) -> str:
+        """keccak-256 of the canonical JSON (the ledger's ``report_hash``)."""
+        return keccak_hex(self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str) -> PeriodReport:
+        return cls(_unplain(json.loads(text)))
+
+    def _table(self, key: str, level: str) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = self.data[key]
+        return pd.DataFrame([{k: v for k, v in r.items() if k != "name"} for r in rows],
+                            index=pd.Index([r["name"] for r in rows], name=level))
+
+    def _series(self, key: str, names: tuple[str, ...]) -> pd.Series:
+        import pandas as pd
+
+        return pd.Series({k: self.data[key][k] for k in names}, name=self.period, dtype=float)
+
+    def __repr__(self) -> str:
+        return f"PeriodReport(deal={self.data['deal']!r}, period={self.period}, hash={self.hash[:12]}...)"
+
+
+def _unplain(x: Any) -> Any:
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
+        return float(x)
+    if isinstance(x, dict):
+        return {k: _unplain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_unplain(v) for v in x]
+    return x
+
+
+def projected_collections(result, period: int, *, loan_level: bool = True) -> tuple[dict, pd.DataFrame | None]:
+    """A servicer report that says exactly what a one-scenario projection (run with
+    ``loan_level=True`` for a tape) has the borrowers pay in ``period``: ``(report header,
+    tape)``, the tape ``None`` with ``loan_level=False`` (pool totals in the header). The
+    charge-off (``default``) of a period is the balance liquidated, recovery plus loss. Useful to
+    test a servicing pipeline, and a feed a bot can be rehearsed on.
+    """
+    import pandas as pd
+
+    from .results import add_months
+
+    first = result.deal.first_payment_date or dt.date(2000, 1, 1)
+    pay = add_months(first, period - 1)
+    end = add_months(dt.date(pay.year, pay.month, 1), 0) - dt.timedelta(days=1)
+    head: dict[str, Any] = {"deal": result.deal.name, "period": period, "period_end": str(end),
+                            "payment_date": str(pay), "exercise_call": False}
+    scen = result.scenarios[0]
+    head["rates"] = {k: float(np.asarray(v).ravel()[min(period - 1, np.asarray(v).size - 1)])
+                     for k, v in scen.rates.items()}
+    if not loan_level:
+        p = result.pool.loc[period]
+        head["pool"] = {"scheduled_principal": float(p["scheduled_principal"]),
+                        "prepayment": float(p["prepayment"]), "interest_collected": float(p["gross_interest"]),
+                        "servicing_fee": float(p["servicing_fee"]), "default": float(p["recovery"] + p["loss"]),
+                        "recovery": float(p["recovery"]), "ending_balance": float(p["ending_balance"]),
+                        "delinquent_60": float(p["foreclosure_balance"])}
+        return head, None
+    loans = result.loans.xs(period, level="period")
+    tape = pd.DataFrame({
+        "loan_id": loans.index.astype(str),
+        "scheduled_principal": loans["scheduled_principal"].to_numpy(),
+        "prepayment": loans["prepayment"].to_numpy(),
+        "interest_collected": loans["gross_interest"].to_numpy(),
+        "servicing_fee": loans["servicing_fee"].to_numpy(),
+        "default": (loans["recovery"] + loans["loss"]).to_numpy(),
+        "recovery": loans["recovery"].to_numpy(),
+        # a loan is in foreclosure when all of it is (a rep line partly in foreclosure stays current)
+        "delinquency_status": np.where((loans["foreclosure_balance"].to_numpy() > 0)
+                                       & (loans["performing_balance"].to_numpy() <= 0), "foreclosure", "current"),
+        "ending_balance": loans["ending_balance"].to_numpy(),
+    })
+    active = (loans["beginning_balance"].to_numpy() > 0) | (tape["recovery"].to_numpy() > 0)
+    return head, tape[active].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- servicer state
+
+
+@dataclass(eq=False)
+class _State:
+    """What the servicer carries between periods (stored as canonical JSON in the ledger)."""
+
+    period: int
+    deal: DealState                      # one scenario
+    loan_id: tuple[str, ...] | None      # None once a period was reported as pool totals only
+    balance: np.ndarray | None           # each loan's balance
+    fee_rate: np.ndarray | None          # each loan's annual servicing fee rate
+    status: np.ndarray | None
+    pool_balance: float
+    fee_rate_pool: float                 # balance-weighted servicing fee rate at the last loan-level point
+    period_end: str | None
+    payment_date: str | None
+
+    def to_json(self) -> str:
+        d = self.deal
+        return canonical_json({
+            "period": self.period,
+            "deal_state": {f: getattr(d, f).tolist() for f in DealState.ARRAYS},
+            "loans": None if self.loan_id is None else {
+                "loan_id": list(self.loan_id), "balance": self.balance.tolist(), "fee_rate": self.fee_rate.tolist(),
+                "status": self.status.tolist()},
+            "pool_balance": self.pool_balance, "fee_rate_pool": self.fee_rate_pool,
+            "period_end": self.period_end, "payment_date": self.payment_date,
+        })
+
+    @classmethod
+    def from_json(cls, text: str) -> _State:
+        x = _unplain(json.loads(text))
+        ds = x["deal_state"]
+        deal = DealState(x["period"], *(np.array(ds[f], dtype=np.float64) for f in DealState.ARRAYS))
+        for f in ("balance", "shortfall", "fee_arrears", "accounts", "breached"):  # keep [1, n] shapes
+            setattr(deal, f, getattr(deal, f).reshape(1, -1))
+        loans = x["loans"]
+        return cls(
+            period=x["period"], deal=deal,
+            loan_id=None if loans is None else tuple(loans["loan_id"]),
+            balance=None if loans is None else np.array(loans["balance"], dtype=np.float64),
+            fee_rate=None if loans is None else np.array(loans["fee_rate"], dtype=np.float64),
+            status=None if loans is None else np.array(loans["status"], dtype=np.int8),
+            pool_balance=x["pool_balance"], fee_rate_pool=x["fee_rate_pool"],
+            period_end=x["period_end"], payment_date=x["payment_date"])
+
+
+def _initial(deal: Deal) -> _State:
+    loans = deal_loans(deal)
+    fee = loans.rate - loans.net_rate
+    total = float(loans.balance.sum())
+    return _State(0, initial_state(deal, 1), tuple(str(x) for x in loans.loan_id), loans.balance.copy(), fee,
+                  loans.status.copy(), total, float((fee * loans.balance).sum() / total) if total > 0 else 0.0,
+                  None, None)
+
+
+# ---------------------------------------------------------------- the servicer
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``verify()``'s answer: ``ok``, rows and periods checked, and the first mismatch if any."""
+
+    ok: bool
+    rows: int
+    periods: int
+    seq: int | None = None
+    period: int | None = None
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"ok: {self.rows} rows, {self.periods} periods; every hash and every recomputed period matches"
+        return f"MISMATCH at row {self.seq} (period {self.period}): {self.problem}"
+
+
+class Servicer:
+    """A deal's servicing desk: distribute each period from actual collections and record it.
+
+    Parameters
+    ----------
+    deal
+        The deal (spec, file or dict).
+    ledger
+        The SQLite ledger file (created on first use), or a :class:`Ledger`.
+    base_scenario
+        The scenario that ``variance()`` projects each period with (default: no prepayments,
+        defaults or losses).
+    """
+
+    def __init__(self, deal: DealSource, ledger: str | os.PathLike[str] | Ledger, *,
+                 base_scenario: ScenarioSource | None = None):
+        self.deal = load_deal(deal)
+        if not self.deal.tranches:
+            raise SpecError("tranches", [], "a deal with tranches to distribute to", file=self.deal._file)
+        self.deal_id = deal_id(self.deal)
+        self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger, self.deal_id, self.deal.name)
+        if self.ledger.deal_id != self.deal_id:
+            raise LedgerError(f"the ledger belongs to deal id {self.ledger.deal_id}, not {self.deal_id}")
+        self.base_scenario = load_scenario(base_scenario) if base_scenario is not None else Scenario()
+        self._loans = deal_loans(self.deal)
+        self.horizon = int(self._loans.maturity.max())
+
+    # -- the API
+    def distribute(self, report: CollectionSource) -> PeriodReport:
+        """Distribute the report's period from the last recorded state and record it.
+
+        A period already recorded with identical inputs returns the recorded report; with
+        different inputs it is refused (use :meth:`restate`). Bad reports raise
+        :class:`SpecError` and nothing is recorded."""
+        coll = load_collections(report)
+        inputs = canonical_json(coll.canonical())
+        current = self.ledger.current()
+        if coll.period in current:
+            row = current[coll.period]
+            if keccak_hex(inputs) == row.inputs_hash:
+                return PeriodReport.from_json(row.report)
+            raise LedgerError(f"period {coll.period} is recorded (version {row.version}) with other inputs "
+                              f"(inputs hash {row.inputs_hash}); correct it with restate(period, report, reason)")
+        prev = self._state_after(current, coll.period - 1) if coll.period > 1 else _initial(self.deal)
+        if coll.period != prev.period + 1 or (current and coll.period != max(current) + 1):
+            nxt = (max(current) + 1) if current else 1
+            raise SpecError("period", coll.period, f"the next period, {nxt}", file=coll.file)
+        rep, state = self._compute(coll, prev)
+        row = self.ledger.build_row(self.ledger.next_seq(), coll.period, 1, None, inputs, state.to_json(),
+                                    rep.to_json(), self.ledger.last_hash())
+        self.ledger.append([row])
+        return rep
+
+    def restate(self, period: int, report: CollectionSource, reason: str) -> PeriodReport:
+        """Record corrected collections for a recorded ``period`` as a new version, and re-derive
+        every later recorded period from its stored inputs; all in one transaction."""
+        if not reason or not reason.strip():
+            raise SpecError("reason", reason, "a stated reason for the restatement")
+        coll = load_collections(report)
+        if coll.period != period:
+            raise SpecError("period", coll.period, f"period {period}, the one being restated", file=coll.file)
+        current = self.ledger.current()
+        if period not in current:
+            raise LedgerError(f"period {period} is not recorded; distribute it instead")
+        state = self._state_after(current, period - 1) if period > 1 else _initial(self.deal)
+        seq, prev_hash, rows, first = self.ledger.next_seq(), self.ledger.last_hash(), [], None
+        for p in [q for q in current if q >= period]:
+            c = coll if p == period else Collections.from_canonical(json.loads(current[p].inputs),
+                                                                    file=f"ledger period {p}")
+            why = reason if p == period else f"re-derived after the restatement of period {period}: {reason}"
+            rep, state = self._compute(c, state)
+            row = self.ledger.build_row(seq, p, current[p].version + 1, why, canonical_json(c.canonical()),
+                                        state.to_json(), rep.to_json(), prev_hash)
+            rows.append(row)
+            first = first or rep
+            seq, prev_hash = seq + 1, row.hash
+        self.ledger.append(rows)
+        return first
+
+    def report(self, period: int) -> PeriodReport:
+        """The recorded (current) report of ``period``."""
+        current = self.ledger.current()
+        if period not in current:
+            raise LedgerError(f"period {period} is not recorded")
+        return PeriodReport.from_json(current[period].report)
+
+    def reports(self) -> list[PeriodReport]:
+        return [PeriodReport.from_json(r.report) for r in self.ledger.current().values()]
+
+    def verify(self) -> VerifyReport:
+        """Re-walk the chain (each row's hashes and its link to the previous row), then recompute
+        every row from its stored inputs and the state it was built on; report the first
+        mismatch."""
+        rows = 0
+        current: dict[int, Any] = {}
+        for row, problem in self.ledger.walk():
+            rows += 1
+            if problem is not None:
+                return VerifyReport(False, rows, len(current), row.seq, row.period, problem)
+            try:
+                prev = _State.from_json(current[row.period - 1].state) if row.period > 1 else _initial(self.deal)
+                coll = Collections.from_canonical(json.loads(row.inputs), file=f"ledger row {row.seq}")
+                rep, state = self._compute(coll, prev)
+            except (SpecError, KeyError, ValueError) as exc:
+                return VerifyReport(False, rows, len(current), row.seq, row.period, f"cannot recompute: {exc}")
+            if rep.to_json() != row.report:
+                return VerifyReport(False, rows, len(current), row.seq, row.period,
+                                    "the stored report differs from the recomputed one "
+                                    f"({_first_diff(row.report, rep)})")
+            if state.to_json() != row.state:
+                return VerifyReport(False, rows, len(current), row.seq, row.period,
+                                    "the stored state differs from the recomputed one")
+            current[row.period] = row
+        return VerifyReport(True, rows, len(current))
+
+    def variance(self, period: int) -> pd.DataFrame:
+        """Actual against projected for a recorded period: the pool's collections and each
+        tranche's interest and principal, with the deal's base scenario projected one period from
+        the state recorded before it (the period's actual index fixings); and the realised rates
+        beside the scenario's. Columns ``actual``, ``projected``, ``difference``."""
+        import pandas as pd
+
+        current = self.ledger.current()
+        if period not in current:
+            raise LedgerError(f"period {period} is not recorded")
+        actual = PeriodReport.from_json(current[period].report)
+        prev = self._state_after(current, period - 1) if period > 1 else _initial(self.deal)
+        coll = Collections.from_canonical(json.loads(current[period].inputs))
+        proj = self._project_one(prev, coll)
+        rows, index = [], []
+        for c in ("scheduled_principal", "prepayment", "default", "recovery", "loss", "gross_interest",
+                  "net_interest", "ending_balance"):
+            rows.append((actual.data["pool"][c], proj["pool"][c]))
+            index.append(("pool", c))
+        for t_act, t_proj in zip(actual.data["tranches"], proj["tranches"], strict=True):
+            for c in ("interest_paid", "principal_paid", "writedown", "ending_balance"):
+                if c in t_act:
+                    rows.append((t_act[c], t_proj[c]))
+                    index.append((t_act["name"], c))
+        for c in REALISED:
+            rows.append((actual.data["realised"][c], proj["realised"][c]))
+            index.append(("realised", c))
+        frame = pd.DataFrame(rows, columns=["actual", "projected"],
+                             index=pd.MultiIndex.from_tuples(index, names=["item", "column"]))
+        frame["difference"] = frame["actual"] - frame["projected"]
+        return frame
+
+    # -- internals
+    def _state_after(self, current: dict, period: int) -> _State:
+        if period == 0:
+            return _initial(self.deal)
+        if period not in current:
+            nxt = (max(current) + 1) if current else 1
+            raise SpecError("period", period + 1, f"the next period, {nxt}")
+        return _State.from_json(current[period].state)
+
+    def _compute(self, coll: Collections, prev: _State) -> tuple[PeriodReport, _State]:
+        """The period's report and the state after it (pure: no ledger access)."""
+        r = coll.report
+        deal = self.deal
+        if r.deal is not None and r.deal != deal.name:
+            raise SpecError("deal", r.deal, f"this deal's name {deal.name!r}", file=coll.file)
+        if coll.period != prev.period + 1:
+            raise SpecError("period", coll.period, f"the next period, {prev.period + 1}", file=coll.file)
+        if coll.period > self.horizon:
+            raise SpecError("period", coll.period, f"a period within the deal's horizon ({self.horizon})",
+                            file=coll.file)
+        if prev.period_end is not None and r.period_end <= dt.date.fromisoformat(prev.period_end):
+            raise SpecError("period_end", str(r.period_end),
+                            f"a date after the previous period's end {prev.period_end}", file=coll.file)
+        if prev.payment_date is not None and r.payment_date <= dt.date.fromisoformat(prev.payment_date):
+            raise SpecError("payment_date", str(r.payment_date),
+                            f"a date after the previous payment date {prev.payment_date}", file=coll.file)
+        pool, state = (_loan_level if coll.loan_id is not None else _pool_level)(coll, prev, self._loans)
+        i = coll.period - 1
+        scen = self._scenario(coll, pool["delinquency_60"])
+        wprog = compile_waterfall(deal, [scen], self.horizon, self._loans.original_balance)
+        wprog.arrays["dcf"] = self._dcf(wprog.arrays["dcf"], i, r.payment_date, prev.payment_date)
+        n = self.horizon
+        inputs = {k: np.zeros((1, n)) for k in ("int_coll", "prin_coll", "loss", "pool_beg", "pool_end")}
+        inputs["int_coll"][0, i] = pool["net_interest"]
+        inputs["prin_coll"][0, i] = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
+        inputs["loss"][0, i] = pool["loss"]
+        inputs["pool_beg"][0, i] = pool["beginning_balance"]
+        inputs["pool_end"][0, i] = pool["ending_balance"]
+        ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
+        flows = run_waterfall(wprog, inputs, ds, periods=1)
+        pool["cumulative_loss"] = float(ds.cumulative_loss[0])
+        state.deal = ds
+        state.period = coll.period
+        state.period_end, state.payment_date = str(r.period_end), str(r.payment_date)
+        data = _report_data(deal, self.deal_id, coll, pool, flows, i)
+        return PeriodReport(data), state
+
+    def _scenario(self, coll: Collections, delinquency: float) -> Scenario:
+        r = coll.report
+        rates = dict(r.rates)
+        for k, t in enumerate(self.deal.tranches):
+            index = getattr(t.coupon, "index", None)
+            if index is not None and index not in rates:
+                raise SpecError("rates", dict(r.rates),
+                                f"a fixing of {index} for tranche {t.name} (tranches[{k}] floats on it)",
+                                file=coll.file)
+        return Scenario(rates=rates, delinquency_60=r.delinquency_60 if r.delinquency_60 is not None
+                        else delinquency, exercise_call=r.exercise_call)
+
+    def _dcf(self, dcf: np.ndarray, i: int, payment_date: dt.date, prev_payment: str | None) -> np.ndarray:
+        """ACT/360 notes accrue over the actual days from the previous payment date (or the
+        closing date, or one month before the first payment date) to this one."""
+        from .results import add_months
+
+        out = dcf.copy()
+        act = [k for k, t in enumerate(self.deal.notes) if t.day_count == "ACT/360"]
+        if not act:
+            return out
+        if prev_payment is not None:
+            start = dt.date.fromisoformat(prev_payment)
+        elif self.deal.closing_date is not None:
+            start = self.deal.closing_date
+        else:
+            start = add_months(self.deal.first_payment_date or payment_date, -1)
+        out[i, act] = (payment_date - start).days / 360.0
+        return out
+
+    def _project_one(self, prev: _State, coll: Collections) -> dict:
+        """One period of the base scenario from ``prev``: pool flows and tranche payments."""
+        loans = self._loans
+        elapsed = prev.period
+        if prev.loan_id is not None:
+            index = {x: k for k, x in enumerate(loans.loan_id)}
+            keep = [(k, index[x]) for k, x in enumerate(prev.loan_id) if x in index and prev.balance[k] > 0]
+            cur, orig = (np.array([a for a, _ in keep], dtype=np.int64), np.array([b for _, b in keep], dtype=np.int64))
+            balance = prev.balance[cur]
+            status = np.where(prev.status[cur] == FORECLOSURE, FORECLOSURE, 0).astype(np.int8)
+        else:  # pool totals only: the cut-off loans scaled to the pool's balance
+            orig = np.flatnonzero(loans.balance > 0)
+            balance = loans.balance[orig] * (prev.pool_balance / loans.original_balance)
+            status = np.zeros(orig.size, dtype=np.int8)
+        live = loans.maturity[orig] > elapsed
+        orig, balance, status = orig[live], balance[live], status[live]
+        pool = {c: 0.0 for c in SERVICING_POOL_COLUMNS}
+        pool["beginning_balance"] = prev.pool_balance
+        pool["ending_balance"] = prev.pool_balance
+        if orig.size:
+            current = LoanArrays(
+                loan_id=loans.loan_id[orig], balance=balance, rate=loans.rate[orig], net_rate=loans.net_rate[orig],
+                remaining_term=np.maximum(loans.remaining_term[orig] - elapsed, 1), age=loans.age[orig] + elapsed,
+                original_term=loans.original_term[orig], amortization=loans.amortization[orig],
+                balloon_month=loans.balloon_month[orig], status=status)
+            from .engine import project_collateral
+
+            program = compile_collateral(self.deal, [self.base_scenario], loans=current)
+            f = project_collateral(program)[0, 0]
+            pool.update(scheduled_principal=f[KC.SCHED], prepayment=f[KC.PREPAY], recovery=f[KC.RECOVERY],
+                        default=f[KC.RECOVERY] + f[KC.LOSS], loss=f[KC.LOSS], gross_interest=f[KC.GROSS],
+                        servicing_fee=f[KC.GROSS] - f[KC.NET], net_interest=f[KC.NET],
+                        ending_balance=prev.pool_balance - f[KC.SCHED] - f[KC.PREPAY] - f[KC.RECOVERY] - f[KC.LOSS])
+        pool = {k: float(v) for k, v in pool.items()}
+        i = elapsed
+        n = self.horizon
+        scen = self._scenario(coll, float(np.asarray(self.base_scenario.delinquency_60).ravel()[0]))
+        wprog = compile_waterfall(self.deal, [scen], n, loans.original_balance)
+        wprog.arrays["dcf"] = self._dcf(wprog.arrays["dcf"], i, coll.report.payment_date, prev.payment_date)
+        inputs = {k: np.zeros((1, n)) for k in ("int_coll", "prin_coll", "loss", "pool_beg", "pool_end")}
+        inputs["int_coll"][0, i] = pool["net_interest"]
+        inputs["prin_coll"][0, i] = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
+        inputs["loss"][0, i] = pool["loss"]
+        inputs["pool_beg"][0, i] = pool["beginning_balance"]
+        inputs["pool_end"][0, i] = pool["ending_balance"]
+        ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
+        flows = run_waterfall(wprog, inputs, ds, periods=1)
+        return {"pool": pool, "tranches": _tranche_rows(self.deal, flows, i), "realised": _realised(pool)}
+
+
+def _first_diff(stored: str, rep: PeriodReport) -> str:
+    a, b = json.loads(stored), json.loads(rep.to_json())
+
+    def walk(x, y, path):
+        if type(x) is not type(y):
+            return path
+        if isinstance(x, dict):
+            for k in sorted(set(x) | set(y)):
+                if k not in x or k not in y:
+                    return f"{path}.{k}"
+                d = walk(x[k], y[k], f"{path}.{k}")
+                if d:
+                    return d
+            return None
+        if isinstance(x, list):
+            if len(x) != len(y):
+                return path
+            for k, (u, v) in enumerate(zip(x, y, strict=True)):
+                d = walk(u, v, f"{path}[{k}]")
+                if d:
+                    return d
+            return None
+        return None if x == y else f"{path}: stored {x!r}, recomputed {y!r}"
+
+    return walk(a, b, "report") or "formatting"
+
+
+# ---------------------------------------------------------------- collections -> pool
+
+
+def _check_roll(coll: Collections, where: str, beg: float, sched: float, prep: float, default: float,
+                end: float) -> None:
+    beg, sched, prep, default, end = (float(x) for x in (beg, sched, prep, default, end))
+    expected = beg - sched - prep - default
+    if abs(expected - end) > TOLERANCE:
+        raise SpecError(where, end, f"beginning balance {beg!r} - scheduled_principal - prepayment - default = "
+                        f"{expected!r} (to within {TOLERANCE})", file=coll.file)
+
+
+def _loan_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dict, _State]:
+    if prev.loan_id is None:
+        raise SpecError("loans", coll.report.loans, "pool totals: after a period reported as pool totals, loan "
+                        "balances are no longer known", file=coll.file)
+    a = coll.amounts
+    known = {x: k for k, x in enumerate(prev.loan_id)}
+    new = set(coll.report.new_loans)
+    seen = np.zeros(len(prev.loan_id), dtype=bool)
+    beg = np.empty(len(coll.loan_id))
+    fee_rate = np.zeros(len(coll.loan_id))
+    for k, loan in enumerate(coll.loan_id):
+        j = known.get(loan)
+        given = a["beginning_balance"][k]
+        if j is None:
+            if loan not in new:
+                raise SpecError(coll.where(k, "loan_id"), loan, "a loan of the deal (or one listed in new_loans)",
+                                file=coll.file)
+            if np.isnan(given):
+                raise SpecError(coll.where(k, "beginning_balance"), None, "the beginning balance of a new loan",
+                                file=coll.file)
+            beg[k] = given
+        else:
+            if loan in new:
+                raise SpecError("new_loans", loan, "loans not already in the pool", file=coll.file)
+            seen[j] = True
+            beg[k] = prev.balance[j]
+            fee_rate[k] = prev.fee_rate[j]
+            if not np.isnan(given) and abs(given - beg[k]) > TOLERANCE:
+                raise SpecError(coll.where(k, "beginning_balance"), float(given),
+                                f"the recorded balance {beg[k]!r}", file=coll.file)
+        _check_roll(coll, coll.where(k, "ending_balance"), float(beg[k]), a["scheduled_principal"][k],
+                    a["prepayment"][k], a["default"][k], a["ending_balance"][k])
+    missing = [prev.loan_id[j] for j in np.flatnonzero(~seen & (prev.balance > TOLERANCE))]
+    if missing:
+        raise SpecError("loans", missing[:5], f"a row for every loan with a balance ({len(missing)} missing)",
+                        file=coll.file)
+    fee = np.where(np.isnan(a["servicing_fee"]), beg * fee_rate / 12.0, a["servicing_fee"])
+    gross = float(a["interest_collected"].sum())
+    fee_total = float(fee.sum())
+    if fee_total > gross + TOLERANCE:
+        raise SpecError("servicing_fee", fee_total, f"at most the interest collected ({gross!r})", file=coll.file)
+    end = a["ending_balance"]
+    ending = float(end.sum())
+    delinquent = float(end[coll.status >= 2].sum())
+    pool = _pool_dict(float(beg.sum()), a["scheduled_principal"].sum(), a["prepayment"].sum(), a["default"].sum(),
+                      a["recovery"].sum(), gross, fee_total, ending, delinquent)
+    # next state: every loan of the tape (new loans included), plus recorded loans at zero
+    ids = list(coll.loan_id) + [prev.loan_id[j] for j in np.flatnonzero(~seen)]
+    bal = np.concatenate([end, np.zeros(int((~seen).sum()))])
+    rates = np.concatenate([fee_rate, prev.fee_rate[~seen]])
+    status = np.concatenate([coll.status, prev.status[~seen]])
+    order = np.argsort(np.array(ids, dtype=str), kind="stable")
+    state = _State(prev.period, prev.deal, tuple(ids[k] for k in order), bal[order], rates[order], status[order],
+                   ending, float((rates * bal).sum() / bal.sum()) if bal.sum() > 0 else prev.fee_rate_pool, None, None)
+    return pool, state
+
+
+def _pool_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dict, _State]:
+    p = coll.report.pool
+    beg = prev.pool_balance
+    _check_roll(coll, "pool.ending_balance", beg, p.scheduled_principal, p.prepayment, p.default, p.ending_balance)
+    fee = p.servicing_fee if p.servicing_fee is not None else beg * prev.fee_rate_pool / 12.0
+    if fee > p.interest_collected + TOLERANCE:
+        raise SpecError("pool.servicing_fee", fee, f"at most interest_collected ({p.interest_collected!r})",
+                        file=coll.file)
+    if p.delinquent_60 > p.ending_balance + TOLERANCE:
+        raise SpecError("pool.delinquent_60", p.delinquent_60, f"at most ending_balance ({p.ending_balance!r})",
+                        file=coll.file)
+    pool = _pool_dict(beg, p.scheduled_principal, p.prepayment, p.default, p.recovery, p.interest_collected, fee,
+                      p.ending_balance, p.delinquent_60)
+    state = _State(prev.period, prev.deal, None, None, None, None, p.ending_balance, prev.fee_rate_pool, None, None)
+    return pool, state
+
+
+def _pool_dict(beg, sched, prep, default, recovery, gross, fee, end, delinquent) -> dict:
+    pool = {
+        "beginning_balance": beg, "scheduled_principal": sched, "prepayment": prep, "default": default,
+        "recovery": recovery, "loss": default - recovery, "gross_interest": gross, "servicing_fee": fee,
+        "net_interest": gross - fee, "ending_balance": end,
+        "delinquency_60": delinquent / end if end > 0 else 0.0, "cumulative_loss": 0.0,
+    }
+    return {k: float(v) for k, v in pool.items()}
+
+
+def _realised(pool: dict) -> dict:
+    """SMM = prepayment / (beginning - scheduled - default); MDR = default / beginning; CPR and CDR
+    annualise them (``1 - (1 - x)^12``); severity = (default - recovery) / default."""
+    beg = pool["beginning_balance"]
+    base = beg - pool["scheduled_principal"] - pool["default"]
+    smm = pool["prepayment"] / base if base > 0 else 0.0
+    mdr = pool["default"] / beg if beg > 0 else 0.0
+    sev = pool["loss"] / pool["default"] if pool["default"] > 0 else float("nan")
+    return {"smm": smm, "cpr": 1.0 - (1.0 - smm) ** 12, "mdr": mdr, "cdr": 1.0 - (1.0 - mdr) ** 12, "severity": sev}
+
+
+# ---------------------------------------------------------------- flows -> report
+
+
+def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
+    tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
+    rows = [{"name": t.name, **{c: float(tr[k, j, 0]) for j, c in enumerate(TRANCHE_COLUMNS[:-1])}}
+            for k, t in enumerate(deal.notes)]
+    residual = next((t.name for t in deal.tranches if t.residual), None)
+    if residual is not None:
+        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, KW.C_RESIDUAL, 0])})
+    return rows
+
+
+def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: int) -> dict:
+    b = flows.blocked
+    r = coll.report
+
+    def items(name, names, columns):
+        x = b[name][0, i]
+        return [{"name": n, **{c: float(x[k, j, 0]) for j, c in enumerate(columns)}} for k, n in enumerate(names)]
+
+    cash = {c: float(b["cash"][0, i, k, 0]) for k, c in enumerate(CASH_COLUMNS)}
+    inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
+    oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
+    oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
+    check = {
+        "pool_roll_forward": pool["beginning_balance"] - pool["scheduled_principal"] - pool["prepayment"]
+        - pool["default"] - pool["ending_balance"],
+        "cash": inflow + cash["reserve_draws"] + cash["reserve_releases"] - (
+            cash["fees_paid"] + cash["interest_paid"] + cash["principal_paid"] + cash["reserve_deposits"]
+            + cash["residual_paid"] + cash["unallocated"]),
+        "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] - (
+            cash["principal_paid"] + cash["writedown"] + oc_fall),
+    }
+    return {
+        "deal": deal.name, "deal_id": did, "period": coll.period,
+        "period_start": None if r.period_start is None else str(r.period_start),
+        "period_end": str(r.period_end), "payment_date": str(r.payment_date),
+        "pool": pool,
+        "tranches": _tranche_rows(deal, flows, i),
+        "fees": items("fees", [f.name for f in deal.fees], FEE_COLUMNS),
+        "accounts": items("accounts", [a.name for a in deal.accounts], ACCOUNT_COLUMNS),
+        "triggers": items("triggers", [t.name for t in deal.triggers], TRIGGER_COLUMNS),
+        "cash": cash, "check": check, "realised": _realised(pool),
+    }
