@@ -195,7 +195,7 @@ def cmd_distribute(args: argparse.Namespace) -> int:
              f"interest collected {pool['gross_interest']:,.2f}, principal "
              f"{pool['scheduled_principal'] + pool['prepayment'] + pool['recovery']:,.2f}, "
              f"net loss {pool['loss']:,.2f}",
-             rep.tranches.to_string(float_format=lambda x: f"{x:,.2f}"),
+             rep.tranches.to_string(float_format=lambda x: f"{x:,.2f}" if abs(x) >= 1 or x == 0 else f"{x:.4f}"),
              f"reconciliation residuals: {', '.join(f'{k} {v:.2e}' for k, v in rep.check.items())}",
              f"recorded in {args.ledger}: report hash {rep.hash}"]
     _write("\n".join(lines) + "\n", None)
