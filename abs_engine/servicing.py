@@ -695,8 +695,8 @@ def _realised(pool: dict) -> dict:
 
 def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
     tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
-    rows = [{"name": t.name, **{c: float(tr[k, j, 0]) for j, c in enumerate(TRANCHE_COLUMNS[:-1])}}
-            for k, t in enumerate(deal.notes)]
+    rows = [{"name": t.name, **{c: float(tr[k, j, 0]) for j, c in enumerate(TRANCHE_COLUMNS[:-1])},
+             "original_balance": float(t.balance)} for k, t in enumerate(deal.notes)]
     residual = next((t.name for t in deal.tranches if t.residual), None)
     if residual is not None:
         rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, KW.C_RESIDUAL, 0])})
