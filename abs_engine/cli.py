@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import SpecError
 from .ledger import LedgerError
+from .settlement import BackingError
 
 __all__ = ["main"]
 
@@ -229,6 +230,44 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_settle(args: argparse.Namespace) -> int:
+    from . import onchain
+    from .ledger import Ledger, LedgerError
+    from .servicing import PeriodReport
+    from .settlement import record, settle
+
+    ledger = Ledger.open(args.ledger)
+    current = ledger.current()
+    if args.period not in current:
+        raise LedgerError(f"period {args.period} is not recorded in {args.ledger}")
+    report = PeriodReport.from_json(current[args.period].report)
+    s = settle(report, args.holders, ledger=ledger, override_reason=args.override_reason)
+    out = Path(args.out)
+    files = {f"period_{s.period}_settlement.json": s.summary()}
+    for ins in s.instructions:
+        stem = f"period_{s.period}_chain_{ins.chain_id}"
+        if args.format == "calldata":
+            files[f"{stem}_calldata.json"] = onchain.calldata(ins)
+        elif args.format == "safe":
+            files[f"{stem}_safe_batch.json"] = onchain.safe_batch(ins)
+        else:
+            files[f"{stem}_merkle.json"] = onchain.merkle_claims(ins)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        _atomic(str(out / name), lambda tmp, c=content: Path(tmp).write_text(json.dumps(c, indent=2) + "\n"))
+    record(ledger, s)
+    lines = [f"deal {s.deal}: period {s.period} settled in {s.decimals}-decimal base units"]
+    for ins in s.instructions:
+        w = sum(s.withheld.get(ins.chain_id, {}).values())
+        lines.append(f"  chain {ins.chain_id}: {len(ins.transfers)} recipients, total {ins.total}, withheld {w}, "
+                     f"content id {ins.content_id}")
+    lines.append(f"  backing: tokens outstanding {s.backing['tokens_outstanding']:,.2f} <= pool + cash "
+                 f"{s.backing['assets']:,.2f}: {s.backing['backed']}")
+    lines.append(f"  wrote {', '.join(sorted(files))} to {out}; recorded as built in {args.ledger}")
+    _write("\n".join(lines) + "\n", None)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="abs-engine", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -275,6 +314,14 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("file")
     lg.add_argument("--deal", help="verify: recompute every period with this deal (else the hash chain only)")
     lg.set_defaults(fn=cmd_ledger)
+    st = sub.add_parser("settle", help="allocate a recorded period to token holders; write onchain instructions")
+    st.add_argument("--ledger", required=True)
+    st.add_argument("--period", type=int, required=True)
+    st.add_argument("--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
+    st.add_argument("--format", choices=("calldata", "safe", "merkle"), default="safe")
+    st.add_argument("--out", required=True, help="directory for the instruction files")
+    st.add_argument("--override-reason", help="emit although the notes are not backed, for this stated reason")
+    st.set_defaults(fn=cmd_settle)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
     s.add_argument("what", choices=("deal", "scenario", "deck", "collections"), nargs="?", default="deal")
     s.add_argument("--out")
@@ -292,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     except LedgerError as exc:
         print(f"abs-engine: ledger: {exc}", file=sys.stderr)
         return 3
+    except BackingError as exc:
+        print(f"abs-engine: not backed: {exc}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ Money here is Python ``int`` in the payment token's base units, never float or i
   exact decimal value; what rounding leaves (less than one base unit) is carried to the next
   period in the ledger, never dropped;
 * a tranche's base units are split across its holders at the record block (every chain its
-  token lives on, in snapshot order) by largest remainder, ties by holder order, so shares add
-  up exactly; interest and principal stay separate per holder;
+  token lives on) by largest remainder, ties by holder order, so shares add up exactly; holder
+  order is canonical (chain id, then address), not the order of the file, so a reordered
+  snapshot gives the same payouts and the same content id; interest and principal stay
+  separate per holder;
 * holders not on the allow list are withheld into a claimable bucket (reported), so totals stay
   exact; payouts are aggregated per recipient into one instruction per chain.
 
@@ -150,9 +152,10 @@ def _holders(spec: SettlementSpec, base: Path | None, file: str | None) -> list[
             if sum(balances) != s.total_supply:
                 raise SpecError(f"{where}.total_supply", s.total_supply,
                                 f"the sum of the holders' balances ({sum(balances)})", file=file)
+            order = sorted(range(len(addresses)), key=lambda k: addresses[k].lower())  # holder order: by address
             out.append(Holders(t.tranche, s.chain_id, s.token, s.decimals, s.record_block, s.total_supply,
-                               tuple(addresses), tuple(balances)))
-    return out
+                               tuple(addresses[k] for k in order), tuple(balances[k] for k in order)))
+    return sorted(out, key=lambda h: (h.tranche, h.chain_id))
 
 
 def _allow_list(spec: SettlementSpec, base: Path | None, file: str | None) -> set[str] | None:

@@ -1,0 +1,422 @@
+"""Settlement: exact integer payouts, checks before emission, canonical instructions and their
+renderings, executed against real Vyper contracts in an in-process EVM (titanoboa)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import boa
+import pytest
+from eth.exceptions import Revert
+from eth_abi import encode
+from eth_utils import keccak, to_checksum_address
+from hypothesis import given
+from hypothesis import strategies as st
+
+import abs_engine as ae
+from abs_engine import onchain
+from abs_engine.ledger import Ledger
+from abs_engine.merkle import StandardMerkleTree, leaf_hash, verify_proof
+from abs_engine.servicing import deal_id
+from abs_engine.settlement import (
+    BackingError,
+    advance,
+    period_amounts,
+    reconcile,
+    record,
+    settle,
+    split_largest_remainder,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTO = ROOT / "tranches/auto_prime_abs.yaml"
+SCEN = {"prepay": {"abs": 1.5}, "default": {"cdr": 0.02}, "severity": 0.5, "recovery_lag": 3,
+        "rates": {"SOFR": 0.043}, "exercise_call": False}
+E18 = 10**18
+
+
+def addr(seed) -> str:
+    return to_checksum_address(keccak(text=str(seed))[-20:])
+
+
+@pytest.fixture(scope="module")
+def projection():
+    return ae.run(AUTO, SCEN)
+
+
+def spec(token1=None, token8453=None, source1=None, source8453=None, allow=None, holders=None, **token):
+    """A settlement spec for the auto deal: A-1 on chains 1 and 8453, A-2a and B on 8453."""
+    holders = holders or {
+        ("A-1", 1): [(addr("a"), 60_000_000 * E18), (addr("b"), 20_000_000 * E18)],
+        ("A-1", 8453): [(addr("c"), 30_000_000 * E18)],
+        ("A-2a", 8453): [(addr("a"), 50_000_000 * E18), (addr("d"), 45_000_000 * E18)],
+        ("B", 8453): [(addr("e"), 7 * E18), (addr("f"), 9_999_993 * E18)],
+    }
+    tranches = {}
+    for (t, chain), rows in holders.items():
+        tranches.setdefault(t, []).append({
+            "chain_id": chain, "token": addr(f"token-{t}-{chain}"), "decimals": 18, "record_block": 100,
+            "total_supply": str(sum(b for _, b in rows)), "holders": [[a, str(b)] for a, b in rows]})
+    return {"deal": "Prime Auto Owner Trust 2026-A",
+            "payment_token": {"symbol": "USDC", "decimals": 6, **token,
+                              "addresses": {1: token1 or addr("usdc-1"), 8453: token8453 or addr("usdc-8453")}},
+            "source": {1: source1 or addr("dist-1"), 8453: source8453 or addr("dist-8453")},
+            "allow_list": allow,
+            "tranches": [{"tranche": t, "snapshots": s} for t, s in tranches.items()]}
+
+
+# ---------------------------------------------------------------- integers (hypothesis)
+
+
+@given(st.integers(0, 10**30), st.lists(st.integers(0, 10**27), min_size=1, max_size=40).filter(lambda w: sum(w) > 0))
+def test_largest_remainder_is_exact_and_fair(total, weights):
+    shares = split_largest_remainder(total, weights)
+    assert sum(shares) == total and all(s >= 0 for s in shares)
+    s = sum(weights)
+    for w, x in zip(weights, shares, strict=True):  # within one unit of the exact share
+        assert abs(Decimal(x) - Decimal(total) * w / s) < 1
+    assert all(isinstance(x, int) for x in shares)
+
+
+@given(st.integers(1, 10**30), st.lists(st.tuples(st.integers(1, 10**24), st.booleans()), min_size=1, max_size=25),
+       st.randoms(use_true_random=False))
+def test_withholding_conserves_and_content_id_ignores_file_order(total_units, book, rnd):
+    """Random holder sets, some not on the allow list: paid + withheld = the tranche's units, and
+    shuffling the snapshot rows changes neither the allocation's totals nor the content id."""
+    holders = [(addr(f"h{k}"), b) for k, (b, _) in enumerate(book)]
+    allowed = [a for (a, _), (_, ok) in zip(holders, book, strict=True) if ok]
+    amount = total_units / 1e6  # currency units of a 6-decimal token
+    rows = {("A-1", 8453): holders}
+    s1 = settle(_pa(amount), spec(holders=rows, allow=allowed))
+    shuffled = holders[:]
+    rnd.shuffle(shuffled)
+    s2 = settle(_pa(amount), spec(holders={("A-1", 8453): shuffled}, allow=list(reversed(allowed))))
+    units = s1.tranche_units["A-1"]["principal"]
+    assert units == int(Decimal(repr(amount)).scaleb(6))  # rounded down from the float's exact value
+    ins = s1.instructions[0]
+    withheld = sum(s1.withheld.get(8453, {}).values())
+    assert ins.total + withheld == units + s1.tranche_units["A-1"]["interest"]
+    assert s1.check() == {"tranches": True, "chains": True}
+    # holder order is canonical (by address), so even tied remainders go the same way
+    assert s2.instructions[0].content_id == ins.content_id
+    assert s2.withheld == s1.withheld
+    assert s2.allocations == s1.allocations
+
+
+def _pa(principal: float, interest: float = 0.0):
+    from abs_engine.settlement import PeriodAmounts
+
+    return PeriodAmounts("Prime Auto Owner Trust 2026-A", "0x" + "ab" * 32, 1, "2026-12-15",
+                         {"A-1": {"interest": interest, "principal": principal}}, {"A-1": 0.0}, {"A-1": 1.0}, 1.0, 0.0)
+
+
+def test_content_id_is_the_same_for_a_reordered_snapshot_file(projection):
+    s = spec()
+    base = settle(projection, s, period=1)
+    rows = s["tranches"][0]["snapshots"][0]["holders"]
+    s["tranches"][0]["snapshots"][0]["holders"] = rows[::-1]
+    again = settle(projection, s, period=1)
+    # the first snapshot's two holders have different balances: largest remainders do not depend on order
+    assert [i.content_id for i in again.instructions] == [i.content_id for i in base.instructions]
+
+
+def test_remainders_are_carried_never_dropped(projection):
+    """Over 12 periods: base units paid + the last carried remainder = the exact sum of the
+    period amounts (in the token's units), per tranche and kind."""
+    carry, paid = None, {}
+    for p in range(1, 13):
+        s = settle(projection, spec(), period=p, carry=carry)
+        carry = s.carry_out
+        for t, kinds in s.tranche_units.items():
+            for k, u in kinds.items():
+                paid[(t, k)] = paid.get((t, k), 0) + u
+    for (t, k), units in paid.items():
+        col = "interest_paid" if k == "interest" else "principal_paid"
+        exact = sum(Decimal(repr(float(projection.tranches.loc[(p, t), col]))) for p in range(1, 13))
+        assert Decimal(units).scaleb(-6) + Decimal(carry[t][k]) == exact
+        assert 0 <= Decimal(carry[t][k]) < Decimal("0.000001")
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _holder(s, k):
+    return s["tranches"][0]["snapshots"][0]["holders"][k].__setitem__
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: _holder(s, 0)(0, addr("a").lower().replace("0x", "0X")),
+     r"holders\[0\]\.address: got '0X.*', expected an EIP-55 checksummed address"),
+    (lambda s: _holder(s, 0)(0, "0xA869aC5d35c70ce1f56b2a063bf23c2e05ba0045"),  # a wrong checksum
+     r"expected an EIP-55 checksummed address"),
+    (lambda s: _holder(s, 1)(0, addr("a")),
+     r"holders\[1\]\.address: got '0x.*', expected an address not listed before"),
+    (lambda s: _holder(s, 1)(1, "-5"),
+     r"holders\[1\]\.balance: got -5, expected a balance >= 0"),
+    (lambda s: s["tranches"][0]["snapshots"][0].__setitem__("total_supply", "1"),
+     r"total_supply: got 1, expected the sum of the holders' balances \(80000000000000000000000000\)"),
+    (lambda s: s["payment_token"].__setitem__("fee_on_transfer", True), r"payment_token.fee_on_transfer: got True"),
+    (lambda s: s["payment_token"].__setitem__("rebasing", True), r"payment_token.rebasing: got True"),
+    (lambda s: s["tranches"][0]["snapshots"][0].__setitem__("total_supply", 1.5), r"total_supply"),
+])
+def test_bad_snapshots_and_tokens_are_refused(projection, edit, message):
+    s = spec()
+    edit(s)
+    with pytest.raises(ae.SpecError, match=message):
+        settle(projection, s, period=1)
+
+
+def test_bad_snapshot_file_names_file_row_and_value(projection, tmp_path):
+    (tmp_path / "h.csv").write_text(f"address,balance\n{addr('a')},10\n{addr('b').lower()},5\n")
+    s = spec(holders={("A-1", 8453): [(addr("x"), 15)]})
+    s["tranches"][0]["snapshots"][0]["holders"] = "h.csv"
+    (tmp_path / "s.json").write_text(json.dumps(s))
+    with pytest.raises(ae.SpecError, match=r"h.csv: row 2.address: got '0x[0-9a-f]{40}', expected an EIP-55"):
+        settle(projection, tmp_path / "s.json", period=1)
+
+
+def test_a_deal_that_is_not_backed_is_refused_unless_overridden(projection, tmp_path):
+    inflated = spec(holders={("A-1", 8453): [(addr("a"), 10**9 * E18)]})  # far more tokens than the pool
+    with pytest.raises(BackingError, match="exceed the pool balance plus cash"):
+        settle(projection, inflated, period=1)
+    ledger = Ledger(tmp_path / "l.sqlite", deal_id(ae.load_deal(AUTO)))
+    s = settle(projection, inflated, period=1, override_reason="tokens pre-minted for a tap issuance", ledger=ledger)
+    record(ledger, s)
+    assert ledger.instructions()[0]["detail"]["override_reason"] == "tokens pre-minted for a tap issuance"
+    assert not s.backing["backed"]
+
+
+def test_cli_settle_writes_nothing_on_bad_input(tmp_path):
+    from abs_engine.cli import main
+
+    ledger = tmp_path / "l.sqlite"
+    servicer = ae.Servicer(ROOT / "tranches/nonagency_rmbs.yaml", ledger)
+    servicer.distribute(ROOT / "tranches/data/servicing/nonagency_rmbs/period_1.yaml")
+    good = ROOT / "tranches/data/settlement/nonagency_rmbs.yaml"
+    bad = json.loads(json.dumps(__import__("yaml").safe_load(good.read_text())))
+    bad["payment_token"]["rebasing"] = True
+    (tmp_path / "bad.yaml").write_text(json.dumps(bad))
+    out = tmp_path / "out"
+    assert main(["settle", "--ledger", str(ledger), "--period", "1", "--holders", str(tmp_path / "bad.yaml"),
+                 "--out", str(out)]) == 2
+    assert not out.exists() and Ledger.open(ledger).instructions() == []
+    for fmt in ("calldata", "safe", "merkle"):
+        assert main(["settle", "--ledger", str(ledger), "--period", "1", "--holders", str(good), "--format", fmt,
+                     "--out", str(out)]) == 0
+    assert len(list(out.glob("period_1_chain_*"))) == 6
+    assert len(Ledger.open(ledger).instructions()) == 2  # built once per content id
+
+
+# ---------------------------------------------------------------- renderings
+
+
+def test_transfer_calldata_is_the_erc20_abi():
+    data = onchain.transfer_calldata(addr("a"), 12345)
+    assert data[:10] == "0x" + keccak(text="transfer(address,uint256)")[:4].hex() == onchain.TRANSFER_SELECTOR
+    assert bytes.fromhex(data[10:]) == encode(["address", "uint256"], [addr("a"), 12345])
+
+
+def test_safe_batch_checksum_follows_the_safe_app(projection):
+    batch = onchain.safe_batch(settle(projection, spec(), period=1).instructions[1])
+    assert set(batch) == {"version", "chainId", "createdAt", "meta", "transactions"}
+    assert set(batch["meta"]) == {"name", "description", "txBuilderVersion", "createdFromSafeAddress",
+                                  "createdFromOwnerAddress", "checksum"}
+    # independent re-implementation of the Safe app's serializeJSONObject + keccak, name nulled
+    def ser(x):
+        if isinstance(x, list):
+            return "[" + ",".join(ser(v) for v in x) + "]"
+        if isinstance(x, dict):
+            ks = sorted(x)
+            return "{" + json.dumps(ks, separators=(",", ":")) + "".join(ser(x[k]) + "," for k in ks) + "}"
+        return json.dumps(x, separators=(",", ":"))
+    meta = {k: v for k, v in batch["meta"].items() if k != "checksum"}
+    expected = "0x" + keccak(text=ser({**batch, "meta": {**meta, "name": None}})).hex()
+    assert batch["meta"]["checksum"] == expected
+    renamed = json.loads(json.dumps(batch))
+    renamed["meta"]["name"] = "another name"
+    assert onchain.safe_checksum(renamed) == expected  # the name is not part of the checksum
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**160 - 1), st.integers(0, 10**30)), min_size=1, max_size=20,
+                unique_by=lambda x: x[0]))
+def test_merkle_proofs_verify_and_tampering_fails(values):
+    vals = [(k, to_checksum_address(a.to_bytes(20, "big")), v) for k, (a, v) in enumerate(values)]
+    tree = StandardMerkleTree.of(vals, ["uint256", "address", "uint256"])
+    for k, v in enumerate(vals):
+        leaf = leaf_hash(v, ["uint256", "address", "uint256"])
+        assert verify_proof(tree.root, leaf, tree.proof(k))
+        assert not verify_proof(tree.root, leaf_hash((v[0], v[1], v[2] + 1), ["uint256", "address", "uint256"]),
+                                tree.proof(k))
+    dump = tree.dump()
+    assert dump["format"] == "standard-v1" and len(dump["tree"]) == 2 * len(vals) - 1
+
+
+def test_merkle_matches_the_openzeppelin_readme_vector():
+    # @openzeppelin/merkle-tree README: root and the proof of the first value
+    t = StandardMerkleTree.of([["0x1111111111111111111111111111111111111111", 5 * E18],
+                               ["0x2222222222222222222222222222222222222222", 25 * E18 // 10]], ["address", "uint256"])
+    assert t.root == "0xd4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77"
+    assert t.dump()["tree"][1:] == ["0xeb02c421cfa48976e66dfb29120745909ea3a0f843456c263cf8f1253483e283",
+                                    "0xb92c48e9d7abe27fd8dfd6b5dfdbfb1c9a463f80c712b66f3a5180a090cccafc"]
+
+
+# ---------------------------------------------------------------- the EVM
+
+
+@pytest.fixture
+def evm():
+    with boa.env.anchor():
+        owner = boa.env.generate_address("owner")
+        with boa.env.prank(owner):
+            tokens = {c: boa.load(str(ROOT / "tests/contracts/Token.vy")) for c in (1, 8453)}
+            batch = {c: boa.loads(onchain.contract_source("BatchDistributor"), tokens[c].address) for c in (1, 8453)}
+            merkle = {c: boa.loads(onchain.contract_source("MerkleDistributor"), tokens[c].address)
+                      for c in (1, 8453)}
+        yield owner, tokens, batch, merkle
+
+
+TRANSFER_TOPIC = int.from_bytes(keccak(text="Transfer(address,address,uint256)"), "big")
+
+
+def _transfer_events(computation, token: str, sender: str) -> list[dict]:
+    """ERC-20 Transfer events emitted by ``token`` from ``sender``, decoded from the EVM's raw logs."""
+    out = []
+    for address, topics, data in computation.get_log_entries():
+        if to_checksum_address(address) == token and topics[0] == TRANSFER_TOPIC \
+                and to_checksum_address(topics[1].to_bytes(32, "big")[-20:]) == sender:
+            out.append({"to": to_checksum_address(topics[2].to_bytes(32, "big")[-20:]),
+                        "value": int.from_bytes(data, "big")})
+    return out
+
+
+def _fund(owner, token, to, amount):
+    with boa.env.prank(owner):
+        token.mint(to, amount)
+
+
+def test_batch_distributor_pays_once_and_exactly(projection, evm):
+    owner, tokens, batch, _ = evm
+    allow = [addr(x) for x in "abcdf"]  # holder e of B is not allowed: withheld
+    s = settle(projection, spec(token1=tokens[1].address, token8453=tokens[8453].address,
+                                source1=batch[1].address, source8453=batch[8453].address, allow=allow), period=1)
+    assert s.withheld and set(s.withheld[8453]) == {addr("e")}
+    for ins in s.instructions:
+        withheld = sum(s.withheld.get(ins.chain_id, {}).values())
+        _fund(owner, tokens[ins.chain_id], batch[ins.chain_id].address, ins.total + withheld)
+        call = onchain.calldata(ins)["distributor_call"]
+        assert call["to"] == batch[ins.chain_id].address
+        computation = boa.env.raw_call(call["to"], sender=owner, data=bytes.fromhex(call["data"][2:]))
+        for r, a in ins.transfers:
+            assert tokens[ins.chain_id].balanceOf(r) == a
+        assert batch[ins.chain_id].paid(ins.period) == bytes.fromhex(ins.content_id[2:])
+        # what remains in the contract is exactly the withheld bucket
+        assert tokens[ins.chain_id].balanceOf(batch[ins.chain_id].address) == withheld
+        observed = _transfer_events(computation, tokens[ins.chain_id].address, batch[ins.chain_id].address)
+        assert len(observed) == len(ins.transfers)
+        assert reconcile(ins, observed).empty
+        assert not reconcile(ins, observed[1:]).empty
+        with pytest.raises(Revert) as refused:  # the emitted call, executed a second time
+            boa.env.raw_call(call["to"], sender=owner, data=bytes.fromhex(call["data"][2:]))
+        assert b"period already paid" in refused.value.args[0]
+    # every holder's interest + principal across tranches, exactly
+    frame = s.allocation_frame()
+    paid = frame[~frame["withheld"]].groupby(["chain_id", "holder"])["amount"].sum()
+    for (chain, holder), amount in paid.items():
+        assert tokens[chain].balanceOf(holder) == amount
+
+
+def test_batch_distributor_refuses_a_wrong_total(projection, evm):
+    owner, tokens, batch, _ = evm
+    s = settle(projection, spec(token8453=tokens[8453].address, source8453=batch[8453].address), period=1)
+    ins = s.instructions[1]
+    _fund(owner, tokens[8453], batch[8453].address, ins.total)
+    with boa.env.prank(owner), boa.reverts("total is not the sum of the amounts"):
+        batch[8453].distribute(ins.period, bytes.fromhex(ins.content_id[2:]), [r for r, _ in ins.transfers],
+                               [a for _, a in ins.transfers], ins.total + 1)
+
+
+def test_merkle_distributor_claims(projection, evm):
+    owner, tokens, _, merkle = evm
+    s = settle(projection, spec(token8453=tokens[8453].address, source8453=merkle[8453].address,
+                                allow=[addr(x) for x in "abcdf"]), period=2)
+    ins = s.instructions[1]
+    claims = onchain.merkle_claims(ins)
+    withheld = sum(s.withheld.get(8453, {}).values())
+    _fund(owner, tokens[8453], merkle[8453].address, ins.total + withheld)
+    with boa.env.prank(owner):
+        merkle[8453].set_root(ins.period, bytes.fromhex(claims["root"][2:]), ins.total)
+    first, *rest = ins.transfers
+    c = claims["claims"][first[0]]
+    proof = [bytes.fromhex(p[2:]) for p in c["proof"]]
+    with boa.env.prank(rest[0][0]), boa.reverts("claim for another account"):  # the wrong account
+        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
+    bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:]] + proof[1:]
+    with boa.env.prank(first[0]), boa.reverts("invalid proof"):
+        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), bad)
+    with boa.env.prank(first[0]), boa.reverts("invalid proof"):  # a larger amount
+        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]) + 1, proof)
+    for r, a in ins.transfers:
+        c = claims["claims"][r]
+        with boa.env.prank(r):
+            merkle[8453].claim(ins.period, c["index"], r, int(c["amount"]), [bytes.fromhex(p[2:]) for p in c["proof"]])
+        assert tokens[8453].balanceOf(r) == a
+    c = claims["claims"][first[0]]
+    with boa.env.prank(first[0]), boa.reverts("already claimed"):
+        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
+    assert tokens[8453].balanceOf(merkle[8453].address) == withheld
+
+
+def test_safe_batch_and_erc20_calldata_execute(projection, evm):
+    """The Safe batch's transfers (encoded from contractMethod + contractInputsValues, as the Safe
+    app does) and the plain ERC-20 calldata, executed from the paying address."""
+    owner, tokens, _, _ = evm
+    safe = boa.env.generate_address("safe")
+    s = settle(projection, spec(token8453=tokens[8453].address, source8453=safe), period=3)
+    ins = s.instructions[1]
+    _fund(owner, tokens[8453], safe, 2 * ins.total)
+    for tx in onchain.safe_batch(ins)["transactions"]:
+        m = tx["contractMethod"]
+        types = [i["type"] for i in m["inputs"]]
+        args = [tx["contractInputsValues"][i["name"]] for i in m["inputs"]]
+        data = keccak(text=f"{m['name']}({','.join(types)})")[:4] + encode(types, [args[0], int(args[1])])
+        boa.env.raw_call(tx["to"], sender=safe, data=data)
+    for tx in onchain.calldata(ins)["erc20_transfers"]:
+        boa.env.raw_call(tx["to"], sender=safe, data=bytes.fromhex(tx["data"][2:]))
+    for r, a in ins.transfers:
+        assert tokens[8453].balanceOf(r) == 2 * a
+    assert tokens[8453].balanceOf(safe) == 0
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def test_a_paid_period_is_never_reemitted_with_another_content_id(projection, tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite", deal_id(ae.load_deal(AUTO)))
+    s = settle(projection, spec(), period=1, ledger=ledger)
+    record(ledger, s)
+    record(ledger, settle(projection, spec(), period=1, ledger=ledger))  # idempotent
+    assert len(ledger.instructions(1)) == 2
+    ins = s.instructions[1]
+    advance(ledger, ins.content_id, "submitted", {"tx": "0x" + "12" * 32})
+    advance(ledger, ins.content_id, "confirmed", {"block": 123})
+    with pytest.raises(ae.LedgerError, match="already confirmed"):
+        advance(ledger, ins.content_id, "submitted")
+    other = spec()
+    other["tranches"][1]["snapshots"][0]["holders"][0][1] = str(49_000_000 * E18)
+    other["tranches"][1]["snapshots"][0]["holders"][1][1] = str(46_000_000 * E18)
+    with pytest.raises(ae.LedgerError, match="refusing to emit a different one"):
+        settle(projection, other, period=1, ledger=ledger)
+    # the next period reads the carried remainders from the ledger
+    s2 = settle(projection, spec(), period=2, ledger=ledger)
+    assert s2.carry_in == s.carry_out
+
+
+def test_nav_payload(projection):
+    s = settle(projection, spec(), period=1, timestamp=1_700_000_000)
+    nav = onchain.nav_payloads(s)["A-1"]
+    bal = float(projection.tranches.loc[(1, "A-1"), "ending_balance"])
+    assert nav["decimals"] == 18 and nav["period"] == 1 and nav["timestamp"] == 1_700_000_000
+    assert int(nav["value"]) == int((Decimal(repr(bal)) / Decimal(110_000_000)).scaleb(18))
+    assert period_amounts(projection, 1).note_original["A-1"] == 110_000_000
