@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .servicing import PeriodReport
+from .reports import PeriodReport
 from .units import to_base_units
 
 __all__ = ["typed_data", "sign", "recover_signer", "DOMAIN_NAME", "DOMAIN_VERSION"]

@@ -231,9 +231,9 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_settle(args: argparse.Namespace) -> int:
-    from . import onchain
     from .ledger import Ledger, LedgerError
-    from .servicing import PeriodReport
+    from .onchain import calldata, merkle_claims, safe_batch
+    from .reports import PeriodReport
     from .settlement import record, settle
 
     ledger = Ledger.open(args.ledger)
@@ -247,11 +247,11 @@ def cmd_settle(args: argparse.Namespace) -> int:
     for ins in s.instructions:
         stem = f"period_{s.period}_chain_{ins.chain_id}"
         if args.format == "calldata":
-            files[f"{stem}_calldata.json"] = onchain.calldata(ins)
+            files[f"{stem}_calldata.json"] = calldata(ins)
         elif args.format == "safe":
-            files[f"{stem}_safe_batch.json"] = onchain.safe_batch(ins)
+            files[f"{stem}_safe_batch.json"] = safe_batch(ins)
         else:
-            files[f"{stem}_merkle.json"] = onchain.merkle_claims(ins)
+            files[f"{stem}_merkle.json"] = merkle_claims(ins)
     out.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         _atomic(str(out / name), lambda tmp, c=content: Path(tmp).write_text(json.dumps(c, indent=2) + "\n"))

@@ -91,7 +91,7 @@ def load_collections(source: CollectionSource | Collections) -> Collections:
     """Read a servicer report: a YAML/JSON file (its ``loans`` tape relative to it), a dict, or a
     :class:`CollectionReport`. Errors name the file, the row (row 1 is the first loan), the
     column and the value."""
-    from .loading import load_spec
+    from .files import load_spec
 
     if isinstance(source, Collections):
         return source
@@ -107,7 +107,7 @@ def load_collections(source: CollectionSource | Collections) -> Collections:
 def collections_from_frame(report: CollectionReport | Mapping[str, Any], frame: pd.DataFrame,
                            file: str | None = None) -> Collections:
     """A loan-level report whose tape is already a DataFrame (columns as a tape file's)."""
-    from .loading import load_spec
+    from .files import load_spec
 
     if not isinstance(report, CollectionReport):
         report = load_spec(CollectionReport, {**report, "loans": report.get("loans") or "(in memory)"})[0]

@@ -39,7 +39,7 @@ from .spec.settlement import SettlementSpec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .servicing import PeriodReport
+    from .reports import PeriodReport
 
 __all__ = ["Holders", "Instruction", "Settlement", "load_settlement_spec", "split_largest_remainder",
            "period_amounts", "settle", "record", "advance", "reconcile", "BackingError", "STATUSES"]
@@ -185,7 +185,7 @@ def load_settlement_spec(source: SettlementSpec | str | os.PathLike[str] | Mappi
     """``(spec, holders, allow_list)``: validated, every address checksummed, every snapshot's
     balances summing to its total supply; a token that charges a fee on transfer or rebases is
     refused. Errors name the file, the row and the value."""
-    from .loading import load_spec
+    from .files import load_spec
 
     spec, file = load_spec(SettlementSpec, source)
     fname = str(file) if file else None
@@ -226,7 +226,7 @@ class PeriodAmounts:
 def period_amounts(source: PeriodReport | Any, period: int | None = None) -> PeriodAmounts:
     """From a :class:`~abs_engine.servicing.PeriodReport`, or from a one-scenario projection
     (:class:`~abs_engine.results.RunResult`) and a ``period``."""
-    from .servicing import PeriodReport
+    from .reports import PeriodReport
 
     if isinstance(source, PeriodReport):
         d = source.data
@@ -254,11 +254,12 @@ def period_amounts(source: PeriodReport | Any, period: int | None = None) -> Per
             bal[t.name] = float(tr.loc[t.name, "ending_balance"])
             orig[t.name] = float(t.balance)
     acc = res.accounts.xs(period, level="period")["ending_balance"].sum() if res.deal.accounts else 0.0
-    from .servicing import deal_id
+    from .reports import deal_id
 
     date = res.dates[period - 1]
-    return PeriodAmounts(res.deal.name, deal_id(res.deal), period, None if date is None else str(date.date()),
-                         amounts, bal, orig, float(res.pool.loc[period, "ending_balance"]), float(acc))
+    when = None if date is None or date != date else str(date.date())  # NaT without a first payment date
+    return PeriodAmounts(res.deal.name, deal_id(res.deal, res.program.loans), period, when, amounts, bal, orig,
+                         float(res.pool.loc[period, "ending_balance"]), float(acc))
 
 
 # ---------------------------------------------------------------- the instruction

@@ -51,3 +51,36 @@ def test_nothing_imports_the_top_level_package(path):
         assert module != "abs_engine", f"{path} imports abs_engine"
         depth = len(path.relative_to(PKG).parts)  # 1 for abs_engine/x.py
         assert not (level == depth and module == ""), f"{path} imports the package __init__"
+
+
+def _package_imports(path: Path) -> set[Path]:
+    """The package's own modules a file imports (relative imports, resolved to files)."""
+    out = set()
+    for module, level in imports(path):
+        if level == 0:
+            continue
+        base = path.parent
+        for _ in range(level - 1):
+            base = base.parent
+        target = base.joinpath(*module.split(".")) if module else base
+        for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+            if candidate.is_file():
+                out.add(candidate)
+    return out
+
+
+SETTLEMENT = ("settlement.py", "onchain.py", "merkle.py", "reports.py", "attestation.py", "units.py")
+
+
+@pytest.mark.parametrize("name", SETTLEMENT)
+def test_settlement_never_imports_the_kernels(name):
+    """DESIGN.md: settlement reads results; nothing it imports, directly or through other
+    modules, reaches ``abs_engine/kernels``."""
+    seen, todo = set(), [PKG / name]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        assert "kernels" not in path.relative_to(PKG).parts, f"{name} reaches {path.relative_to(PKG)}"
+        todo += _package_imports(path)

@@ -420,3 +420,28 @@ def test_nav_payload(projection):
     assert nav["decimals"] == 18 and nav["period"] == 1 and nav["timestamp"] == 1_700_000_000
     assert int(nav["value"]) == int((Decimal(repr(bal)) / Decimal(110_000_000)).scaleb(18))
     assert period_amounts(projection, 1).note_original["A-1"] == 110_000_000
+
+
+def test_no_network_and_no_signing_without_a_key(projection, tmp_path, monkeypatch):
+    """Settling, rendering and attesting open no connection (sockets are made to fail here) and
+    sign nothing: the only signature comes from attestation.sign with a caller's key."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    s = settle(projection, spec(), period=1)
+    for ins in s.instructions:
+        text = json.dumps([onchain.calldata(ins), onchain.safe_batch(ins), onchain.merkle_claims(ins)])
+        assert "signature" not in text
+    from abs_engine.attestation import typed_data
+
+    servicer = ae.Servicer(AUTO, tmp_path / "l.sqlite")
+    from abs_engine.collections import collections_from_frame
+    from abs_engine.servicing import projected_collections
+
+    head, tape = projected_collections(ae.run(AUTO, SCEN, loan_level=True), 1)
+    rep = servicer.distribute(collections_from_frame(head, tape))
+    assert "signature" not in json.dumps(typed_data(rep, chain_id=1))

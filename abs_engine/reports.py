@@ -1,0 +1,125 @@
+"""A period's distribution as data: :class:`PeriodReport`, its canonical JSON and hash, and the
+deal id a ledger and an attestation are bound to. Imports no kernel, so settlement can read it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .ledger import canonical_json, keccak_hex
+from .vocabulary import CASH_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .loans import LoanArrays
+    from .spec import Deal
+
+__all__ = ["PeriodReport", "deal_id", "SERVICING_POOL_COLUMNS", "REALISED"]
+
+SERVICING_POOL_COLUMNS = ("beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
+                          "gross_interest", "servicing_fee", "net_interest", "ending_balance", "delinquency_60",
+                          "cumulative_loss")
+"""The pool roll-forward of a period report: ``default`` is the balance charged off,
+``loss`` = default - recovery (net; negative when recoveries on earlier charge-offs exceed
+this period's charge-offs), ``delinquency_60`` the 60+ delinquent share of the ending balance."""
+
+REALISED = ("smm", "cpr", "mdr", "cdr", "severity")
+
+
+def deal_id(deal: Deal, loans: LoanArrays) -> str:
+    """keccak-256 of the deal's canonical JSON and its loans (so a tape's content counts)."""
+    return keccak_hex(canonical_json({
+        "deal": deal.model_dump(mode="json"),
+        "loans": {"loan_id": [str(x) for x in loans.loan_id], "balance": loans.balance.tolist(),
+                  "rate": loans.rate.tolist(), "net_rate": loans.net_rate.tolist(),
+                  "remaining_term": loans.remaining_term.tolist(), "status": loans.status.tolist()},
+    }))
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodReport:
+    """What one period distributed, in the projection's vocabulary. ``data`` is its canonical
+    content (what the ledger stores and hashes); the properties are pandas views."""
+
+    data: dict
+
+    @property
+    def period(self) -> int:
+        return self.data["period"]
+
+    @property
+    def tranches(self) -> pd.DataFrame:
+        """Index ``tranche``; ``TRANCHE_COLUMNS`` (the residual class: ``residual_paid`` only)."""
+        return self._table("tranches", "tranche")
+
+    @property
+    def fees(self) -> pd.DataFrame:
+        return self._table("fees", "fee")
+
+    @property
+    def accounts(self) -> pd.DataFrame:
+        return self._table("accounts", "account")
+
+    @property
+    def triggers(self) -> pd.DataFrame:
+        return self._table("triggers", "trigger")
+
+    @property
+    def pool(self) -> pd.Series:
+        """The pool roll-forward (``SERVICING_POOL_COLUMNS``)."""
+        return self._series("pool", SERVICING_POOL_COLUMNS)
+
+    @property
+    def cash(self) -> pd.Series:
+        """The waterfall's totals (``CASH_COLUMNS``)."""
+        return self._series("cash", CASH_COLUMNS)
+
+    @property
+    def check(self) -> pd.Series:
+        """Reconciliation residuals (zero up to rounding): ``pool_roll_forward``, ``cash``, ``principal``."""
+        return self._series("check", ("pool_roll_forward", "cash", "principal"))
+
+    @property
+    def realised(self) -> pd.Series:
+        """Rates implied by the actuals: ``smm``, ``cpr``, ``mdr``, ``cdr``, ``severity``."""
+        return self._series("realised", REALISED)
+
+    def to_json(self) -> str:
+        return canonical_json(self.data)
+
+    @property
+    def hash(self) -> str:
+        """keccak-256 of the canonical JSON (the ledger's ``report_hash``)."""
+        return keccak_hex(self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str) -> PeriodReport:
+        return cls(_unplain(json.loads(text)))
+
+    def _table(self, key: str, level: str) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = self.data[key]
+        return pd.DataFrame([{k: v for k, v in r.items() if k != "name"} for r in rows],
+                            index=pd.Index([r["name"] for r in rows], name=level))
+
+    def _series(self, key: str, names: tuple[str, ...]) -> pd.Series:
+        import pandas as pd
+
+        return pd.Series({k: self.data[key][k] for k in names}, name=self.period, dtype=float)
+
+    def __repr__(self) -> str:
+        return f"PeriodReport(deal={self.data['deal']!r}, period={self.period}, hash={self.hash[:12]}...)"
+
+
+def _unplain(x: Any) -> Any:
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
+        return float(x)
+    if isinstance(x, dict):
+        return {k: _unplain(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_unplain(v) for v in x]
+    return x
