@@ -445,3 +445,46 @@ def test_no_network_and_no_signing_without_a_key(projection, tmp_path, monkeypat
     head, tape = projected_collections(ae.run(AUTO, SCEN, loan_level=True), 1)
     rep = servicer.distribute(collections_from_frame(head, tape))
     assert "signature" not in json.dumps(typed_data(rep, chain_id=1))
+
+
+def test_the_readme_bot_walkthrough(tmp_path):
+    """README: ledger -> allocation -> Safe batch and Merkle files -> execution in the EVM ->
+    reconciliation, on the non-agency deal's example reports and holder snapshots."""
+    import yaml
+
+    servicer = ae.Servicer(ROOT / "tranches/nonagency_rmbs.yaml", tmp_path / "ledger.sqlite")
+    for p in (1, 2, 3):
+        servicer.distribute(ROOT / f"tranches/data/servicing/nonagency_rmbs/period_{p}.yaml")
+    with boa.env.anchor():
+        token = boa.load(str(ROOT / "tests/contracts/Token.vy"))
+        dist = boa.loads(onchain.contract_source("MerkleDistributor"), token.address)
+        folder = ROOT / "tranches/data/settlement"
+        spec_ = yaml.safe_load((folder / "nonagency_rmbs.yaml").read_text())
+        for t in spec_["tranches"]:
+            for snap in t["snapshots"]:
+                snap["holders"] = str(folder / snap["holders"])
+        spec_["allow_list"] = str(folder / "allow_list.csv")
+        spec_["payment_token"]["addresses"][8453] = token.address
+        spec_["source"][8453] = dist.address
+        s = settle(servicer.report(3), spec_, ledger=servicer.ledger)
+        record(servicer.ledger, s)
+        base = next(i for i in s.instructions if i.chain_id == 8453)
+        claims = onchain.merkle_claims(base)
+        (tmp_path / "merkle.json").write_text(json.dumps(claims))
+        (tmp_path / "safe.json").write_text(json.dumps(onchain.safe_batch(base)))
+        token.mint(dist.address, base.total + sum(s.withheld[8453].values()))
+        dist.set_root(base.period, bytes.fromhex(claims["root"][2:]), base.total)
+        advance(servicer.ledger, base.content_id, "submitted", {"root": claims["root"]})
+        observed = []
+        for holder, c in json.loads((tmp_path / "merkle.json").read_text())["claims"].items():
+            proof = [bytes.fromhex(p[2:]) for p in c["proof"]]
+            with boa.env.prank(holder):
+                dist.claim(base.period, c["index"], holder, int(c["amount"]), proof)
+            observed.append({"to": holder, "value": token.balanceOf(holder)})
+        assert reconcile(base, observed).empty
+        advance(servicer.ledger, base.content_id, "confirmed")
+        advance(servicer.ledger, base.content_id, "reconciled")
+        assert token.balanceOf(dist.address) == sum(s.withheld[8453].values()) > 0
+    assert s.check() == {"tranches": True, "chains": True}
+    statuses = [r["status"] for r in servicer.ledger.instructions(3) if r["content_id"] == base.content_id]
+    assert statuses == ["built", "submitted", "confirmed", "reconciled"]
