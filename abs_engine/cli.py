@@ -179,8 +179,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from .spec import Deal, Scenario
     from .spec.collections import CollectionReport
     from .spec.deck import Deck
+    from .spec.settlement import SettlementSpec
 
-    model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport}[args.what]
+    model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport,
+             "settlement": SettlementSpec}[args.what]
     _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
     return 0
 
@@ -323,7 +325,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--override-reason", help="emit although the notes are not backed, for this stated reason")
     st.set_defaults(fn=cmd_settle)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
-    s.add_argument("what", choices=("deal", "scenario", "deck", "collections"), nargs="?", default="deal")
+    s.add_argument("what", choices=("deal", "scenario", "deck", "collections", "settlement"), nargs="?", default="deal")
     s.add_argument("--out")
     s.set_defaults(fn=cmd_schema)
     return p

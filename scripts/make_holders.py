@@ -43,7 +43,7 @@ def main() -> None:
         tranches.append({"tranche": name, "snapshots": snaps})
     every = [s for chains in books.values() for rows in chains.values() for s, _ in rows]
     allow = ["address,identity,country,verified"] + [
-        f"{address(s)},{address('identity-' + s)},{840 if k % 2 else 276},{'false' if s == 'unverified-wallet' else 'true'}"
+        f"{address(s)},{address('identity-' + s)},{840 if k % 2 else 276},{str(s != 'unverified-wallet').lower()}"
         for k, s in enumerate(every)]
     (OUT / "allow_list.csv").write_text("\n".join(allow) + "\n")
     spec = {
