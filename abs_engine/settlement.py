@@ -42,9 +42,13 @@ if TYPE_CHECKING:
     from .reports import PeriodReport
 
 __all__ = ["Holders", "Instruction", "Settlement", "load_settlement_spec", "split_largest_remainder",
-           "period_amounts", "settle", "record", "advance", "reconcile", "BackingError", "STATUSES"]
+           "period_amounts", "settle", "record", "advance", "reconcile", "release_withheld", "BackingError",
+           "STATUSES", "RELEASE_BASE"]
 
 STATUSES = ("built", "submitted", "confirmed", "reconciled")
+RELEASE_BASE = 2**62
+"""A release of withheld payouts is paid under its own id, ``RELEASE_BASE + period`` (the period
+as of which it releases), so the distributors' once-per-period guard covers it too."""
 KINDS = ("interest", "principal", "residual")
 
 
@@ -464,6 +468,42 @@ def record(ledger: Ledger, s: Settlement) -> None:
             "chain_id": ins.chain_id, "total": str(ins.total), "carry_in": s.carry_in, "carry_out": s.carry_out,
             "withheld": {h: str(a) for h, a in s.withheld.get(ins.chain_id, {}).items()},
             "override_reason": s.override_reason, "backing": s.backing})
+
+
+def release_withheld(ledger: Ledger, settlement_spec, *, as_of: int) -> tuple[Instruction, ...]:
+    """The claimable bucket: payouts withheld in periods up to ``as_of`` from holders who are on
+    the allow list now, and not yet released, as one instruction per chain with the id
+    ``RELEASE_BASE + as_of``; the funds are those that stayed with each chain's source. Recorded
+    as ``built`` (detail ``kind: release``) like any instruction."""
+    spec, _holders_, allowed = load_settlement_spec(settlement_spec)
+    rows = ledger.instructions()
+    deal = ledger.deal_id
+    owed: dict[int, dict[str, int]] = {}
+    for r in rows:
+        d = r["detail"]
+        if r["status"] != "built":
+            continue
+        if d.get("kind") == "release":
+            if d["as_of"] == as_of:  # this release itself: rebuilt identically, not subtracted
+                continue
+            for h, a in d["released"].items():
+                owed.setdefault(d["chain_id"], {})[h] = owed.get(d["chain_id"], {}).get(h, 0) - int(a)
+        elif r["period"] <= as_of:
+            for h, a in d.get("withheld", {}).items():
+                owed.setdefault(d["chain_id"], {})[h] = owed.get(d["chain_id"], {}).get(h, 0) + int(a)
+    out = []
+    for chain in sorted(owed):
+        pay = {h: a for h, a in owed[chain].items() if a > 0 and (allowed is None or h in allowed)}
+        if not pay:
+            continue
+        ins = Instruction(chain, spec.payment_token.addresses[chain], spec.source[chain], deal, RELEASE_BASE + as_of,
+                          tuple(sorted(pay.items(), key=lambda x: x[0].lower())))
+        if not any(r["content_id"] == ins.content_id for r in rows):
+            ledger.record_instruction(ins.period, ins.content_id, "built", {
+                "chain_id": chain, "kind": "release", "as_of": as_of, "total": str(ins.total),
+                "released": {h: str(a) for h, a in ins.transfers}})
+        out.append(ins)
+    return tuple(out)
 
 
 def advance(ledger: Ledger, content_id: str, status: str, detail: Mapping[str, Any] | None = None) -> None:

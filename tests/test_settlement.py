@@ -488,3 +488,29 @@ def test_the_readme_bot_walkthrough(tmp_path):
     assert s.check() == {"tranches": True, "chains": True}
     statuses = [r["status"] for r in servicer.ledger.instructions(3) if r["content_id"] == base.content_id]
     assert statuses == ["built", "submitted", "confirmed", "reconciled"]
+
+
+def test_withheld_payouts_are_claimable_once_allowed(projection, evm, tmp_path):
+    """The claimable bucket: a holder withheld in period 1 is paid exactly its withheld amount by
+    a release once on the allow list; the distributor is then empty; a release is built once."""
+    from abs_engine.settlement import RELEASE_BASE, release_withheld
+
+    owner, tokens, batch, _ = evm
+    ledger = Ledger(tmp_path / "l.sqlite", deal_id(ae.load_deal(AUTO)))
+    kw = dict(token8453=tokens[8453].address, source8453=batch[8453].address)
+    s = settle(projection, spec(allow=[addr(x) for x in "abcdf"], **kw), period=1, ledger=ledger)
+    record(ledger, s)
+    ins = s.instructions[1]
+    owed = s.withheld[8453][addr("e")]
+    _fund(owner, tokens[8453], batch[8453].address, ins.total + owed)
+    boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(ins)[2:]))
+    assert tokens[8453].balanceOf(addr("e")) == 0
+    assert release_withheld(ledger, spec(allow=[addr(x) for x in "abcdf"], **kw), as_of=1) == ()  # still not allowed
+    (release,) = release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=1)
+    assert release.period == RELEASE_BASE + 1 and release.transfers == ((addr("e"), owed),)
+    boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(release)[2:]))
+    assert tokens[8453].balanceOf(addr("e")) == owed
+    assert tokens[8453].balanceOf(batch[8453].address) == 0
+    again = release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=1)
+    assert again == (release,) and sum(r["detail"].get("kind") == "release" for r in ledger.instructions()) == 1
+    assert release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=2) == ()  # nothing left
