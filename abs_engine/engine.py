@@ -33,7 +33,7 @@ def _interactive() -> bool:
 
 def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *,
         loan_level: bool = False, summary_only: bool = False, chunk_size: int = 2048,
-        progress: bool | None = None) -> RunResult | SummaryResult:
+        progress: bool | None = None, executor=None, tape_chunks: int | None = None) -> RunResult | SummaryResult:
     """Project the deal's collateral under a scenario (or a list of them, all in one compiled
     call) and, when the deal has tranches, run its waterfall.
 
@@ -50,6 +50,13 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         scenarios at a time, so any number of scenarios fits in memory.
     progress
         Show a progress bar (tqdm) over chunks; default: when a terminal or notebook is watching.
+    executor
+        Run chunks of ``chunk_size`` scenarios as tasks of any ``concurrent.futures``-style
+        executor (a ``ProcessPoolExecutor``, a ``dask.distributed.Client``); results equal a
+        local run (see :mod:`abs_engine.distributed`).
+    tape_chunks
+        For a deal on a Parquet tape: project the pool in chunks of this many row groups (tasks
+        of ``executor``, or in this process), summing pool flows in chunk order.
 
     Examples
     --------
@@ -58,7 +65,7 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     >>> res.pool["scheduled_principal"].tolist()
     [25.0, 25.0, 25.0, 25.0]
     """
-    deal = load_deal(deal)
+    deal = load_deal(deal, read_tape=tape_chunks is None)
     several = isinstance(scenario, list | tuple) or (not isinstance(scenario, Scenario) and is_deck(scenario))
     if isinstance(scenario, list | tuple):
         scenarios = tuple(load_scenario(s) for s in scenario)
@@ -66,8 +73,21 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         scenarios = load_deck(scenario)
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
+    show = _interactive() if progress is None else progress
+    if tape_chunks is not None:
+        from .distributed import run_tape_chunks
+
+        if summary_only or loan_level:
+            raise SpecError("tape_chunks", tape_chunks, "a full run (not summary_only or loan_level)")
+        return run_tape_chunks(deal, scenarios, tape_chunks, executor, progress=show, scenario_level=several)
     if summary_only:
-        return _run_summaries(deal, scenarios, chunk_size, _interactive() if progress is None else progress)
+        return _run_summaries(deal, scenarios, chunk_size, show, executor)
+    if executor is not None:
+        from .distributed import run_chunked
+
+        if loan_level:
+            raise SpecError("loan_level", True, "a local run (per-loan output is not distributed)")
+        return run_chunked(deal, scenarios, chunk_size, executor, progress=show, scenario_level=several)
     program = compile_collateral(deal, scenarios)
     flows = project_collateral(program)
     loans = project_loan_level(program, 0) if loan_level else None
@@ -182,36 +202,49 @@ def _cutoff_foreclosures(program: CollateralProgram) -> np.ndarray:
 
 
 
-def _run_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryResult:
-    """Run ``scenarios`` keeping per-scenario summaries only: fused per scenario block for a small
-    pool (:mod:`abs_engine.kernels.summaries`), else in chunks of ``chunk_size`` scenarios."""
+def _run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=None) -> SummaryResult:
+    """Run ``scenarios`` keeping per-scenario summaries only, ``chunk_size`` scenarios at a time
+    (each chunk fused per scenario block for a small pool, :mod:`abs_engine.kernels.summaries`;
+    through the full engine otherwise), locally or as tasks of ``executor``."""
     import pandas as pd
-    from tqdm.auto import tqdm
+
+    from .distributed import map_chunks
 
     if not deal.tranches:
         raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
+    chunks = scenario_chunks(scenarios, chunk_size)
+    parts = map_chunks(summary_chunk, deal, chunks, executor, progress=progress, desc=deal.name)
+    if all(p[0] == "arrays" for p in parts):  # one table for every chunk
+        names = tuple(n for p in parts for n in p[1])
+        stats = np.concatenate([p[2] for p in parts])
+        extra = np.concatenate([p[3] for p in parts])
+        return SummaryResult(deal, scenarios, summary_frame(deal, names, stats, extra), extra[:, KS.X_POOL_LOSS].copy())
+    return SummaryResult(deal, scenarios, pd.concat([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+
+
+def scenario_chunks(scenarios, chunk_size: int) -> list[tuple]:
+    """Consecutive chunks of ``chunk_size`` scenarios, each named as in the whole list (so names
+    made unique across the list stay so in every chunk)."""
+    from .compile import _unique_names
+
+    if chunk_size < 1:
+        raise SpecError("chunk_size", chunk_size, "a number of scenarios >= 1")
+    names = _unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)])
+    named = [s if s.name == n else s.model_copy(update={"name": n}) for s, n in zip(scenarios, names, strict=True)]
+    return [tuple(named[k:k + chunk_size]) for k in range(0, len(named), chunk_size)]
+
+
+def summary_chunk(deal, scenarios) -> tuple:
+    """A task of a summary-only run: ``("arrays", names, stats, extra)`` of the fused kernel for a
+    small pool, else ``("frame", summary table, pool losses)``."""
     loans = deal_loans(deal)
     if len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any():
-        return _fused_summaries(deal, scenarios, chunk_size, progress)
-    chunks = [scenarios[k:k + chunk_size] for k in range(0, len(scenarios), chunk_size)]
-    parts, losses = [], []
-    for chunk in tqdm(chunks, disable=not progress, desc=deal.name, unit="chunk"):
-        res = run(deal, list(chunk))
-        parts.append(res.summary())
-        losses.append(res.flows[..., K.LOSS].sum(axis=1))
-    return SummaryResult(deal, scenarios, pd.concat(parts), np.concatenate(losses))
-
-
-def _fused_summaries(deal, scenarios, chunk_size: int, progress: bool) -> SummaryResult:
-    from tqdm.auto import tqdm
-
-    program = compile_collateral(deal, scenarios)
-    stats, extra = summarize(deal, program, compile_waterfall(deal, scenarios, program.n_periods,
-                                                               program.original_balance),
-                             chunk_size=chunk_size, bar=lambda it, total: tqdm(
-                                 it, total=total, disable=not progress, desc=deal.name, unit="chunk"))
-    return SummaryResult(deal, scenarios, summary_frame(deal, program.scenarios.names, stats, extra),
-                         extra[:, KS.X_POOL_LOSS].copy())
+        program = compile_collateral(deal, scenarios)
+        wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
+        stats, extra = summarize(deal, program, wprog, chunk_size=max(len(scenarios), 1))
+        return "arrays", program.scenarios.names, stats, extra
+    res = run(deal, list(scenarios))
+    return "frame", res.summary(), res.flows[..., K.LOSS].sum(axis=1)
 
 
 def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, delay_days: float = 0.0,

@@ -20,8 +20,9 @@ DealSource = Deal | str | os.PathLike[str] | Mapping[str, Any]
 ScenarioSource = Scenario | str | os.PathLike[str] | Mapping[str, Any]
 
 
-def load_deal(source: DealSource) -> Deal:
-    """Load and validate a deal; a loan tape is read and validated too.
+def load_deal(source: DealSource, *, read_tape: bool = True) -> Deal:
+    """Load and validate a deal; a loan tape is read and validated too (unless ``read_tape`` is
+    false: a run in tape chunks reads it chunk by chunk on the workers).
 
     A tape path is relative to the deal file's folder (to the working directory for a dict).
 
@@ -36,7 +37,7 @@ def load_deal(source: DealSource) -> Deal:
     if file is not None and deal._base_dir is None:
         deal._base_dir = file.parent
         deal._file = str(file)
-    if deal.collateral.loan_tape is not None and deal._tape is None:
+    if read_tape and deal.collateral.loan_tape is not None and deal._tape is None:
         try:
             deal_loans(deal)
         except SpecError as exc:
