@@ -8,14 +8,25 @@
 0.0
 """
 
-from .collections import load_collections
 from .engine import run
 from .errors import SpecError
-from .ledger import Ledger, LedgerError
 from .loading import load_deal, load_deck, load_scenario
 from .results import RunResult
-from .servicing import PeriodReport, Servicer
 from .spec import Deal, Scenario
+
+_LAZY = {"Servicer": "servicing", "PeriodReport": "reports", "Ledger": "ledger", "LedgerError": "ledger",
+         "load_collections": "collections"}
+
+
+def __getattr__(name: str):
+    """Servicing names load on first use, so projections do not pay for their imports."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'abs_engine' has no attribute {name!r}")
 
 __all__ = ["run", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
            "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]

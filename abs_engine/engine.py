@@ -10,7 +10,6 @@ from .compile import CollateralProgram, compile_collateral, deal_loans
 from .errors import SpecError
 from .kernels import collateral as K
 from .kernels import curves
-from .kernels import summaries as KS
 from .loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
 from .loans import FORECLOSURE
 from .results import RunResult, SummaryResult, summary_frame
@@ -215,6 +214,8 @@ def _run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=No
     chunks = scenario_chunks(scenarios, chunk_size)
     parts = map_chunks(summary_chunk, deal, chunks, executor, progress=progress, desc=deal.name)
     if all(p[0] == "arrays" for p in parts):  # one table for every chunk
+        from .kernels import summaries as KS
+
         names = tuple(n for p in parts for n in p[1])
         stats = np.concatenate([p[2] for p in parts])
         extra = np.concatenate([p[3] for p in parts])
@@ -252,6 +253,8 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
     for a compiled small pool (no loan in foreclosure at cut-off) and waterfall: one kernel call
     per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    from .kernels import summaries as KS  # loaded on first use: projections do not pay for it
+
     s = program.scenarios
     smm, mdr = rate_rows(program)
     lanes = scenario_lanes(s.lag, s.advancing)

@@ -82,6 +82,14 @@ class WaterfallProgram:
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
                  "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
 
+    def blocked_paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Delinquency, call elections and coupons in the kernel's block layout (built once)."""
+        a = self.arrays
+        if "_blocked" not in a:
+            a["_blocked"] = (blocks(a["delinq_rows"][a["delinq_row"]]), blocks(a["exercise"]),
+                             blocks(a["coupon_rows"][a["coupon_row"]]))
+        return a["_blocked"]
+
     def structure(self) -> tuple:
         """The kernel arguments that describe the structure (the same for every scenario), in the
         order :func:`abs_engine.kernels.waterfall.period` takes them."""
@@ -331,7 +339,6 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
     ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
     """
-    a = program.arrays
     n, s = program.n_periods, program.n_scenarios
     i0 = state.period
     i1 = n if periods is None else min(n, i0 + periods)
@@ -344,8 +351,7 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
     KW.run_waterfall(
         blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
-        blocks(pool["pool_end"]), blocks(a["delinq_rows"][a["delinq_row"]]), blocks(a["exercise"]),
-        blocks(a["coupon_rows"][a["coupon_row"]]), *program.structure(),
+        blocks(pool["pool_end"]), *program.blocked_paths(), *program.structure(),
         st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
         st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
     for k, v in st.items():
