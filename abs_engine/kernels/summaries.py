@@ -278,13 +278,13 @@ def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
                 ls[0, 0, l] = acc[LOSS, l]
                 end[0, 0, l] = acc[PERF, l] + acc[FCL, l]
                 pool_loss[l] += acc[LOSS, l]
-            KW.period(0, 0, ic, pc, ls, beg, end, dq, ex, cp, i,
+            KW.period(0, 0, ic, pc, ls, beg, end, dq, ex, cp, i, i + 1,
                       dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
                       acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
                       trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
                       oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
                       0, bal, short, arrears, acct, breached, cum_loss, called, w,
-                      0, 0, tro, feo, aco, tgo, co)
+                      0, 0, 0, tro, feo, aco, tgo, co)
             for l in range(SB):
                 beg[0, 0, l] = end[0, 0, l]
                 residual[l] += co[0, 0, KW.C_RESIDUAL, l]
