@@ -26,7 +26,8 @@ def _cluster(n: int):
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, worker_dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"})
+                           dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0",
+                           env={"NUMBA_NUM_THREADS": "1"})
     client = Client(cluster)
     warm_workers(client)
     return cluster, client

@@ -23,7 +23,7 @@ def client():
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, worker_dashboard_address=None)
+                           dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0")
     client = Client(cluster)
     assert warm_workers(client) == 2
     yield client
