@@ -39,6 +39,7 @@ N_EXTRA = 2
 
 YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
 NEWTON_STEPS = 12
+SLAB = 16  # periods per waterfall call: the call's dozens of array arguments are paid once per slab
 BISECTIONS = 80
 
 
@@ -219,19 +220,20 @@ def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
                 acct[0, a, l] = acct0[a]
         w = np.zeros((n_rows, SB))
         # one period's inputs and outputs
-        ic = np.zeros((1, 1, SB))
-        pc = np.zeros((1, 1, SB))
-        ls = np.zeros((1, 1, SB))
-        beg = np.zeros((1, 1, SB))
-        end = np.zeros((1, 1, SB))
-        dq = np.zeros((1, 1, SB))
-        cp = np.zeros((1, 1, n_notes, SB))
+        ic = np.zeros((1, SLAB, SB))
+        pc = np.zeros((1, SLAB, SB))
+        ls = np.zeros((1, SLAB, SB))
+        beg = np.zeros((1, SLAB, SB))
+        end = np.zeros((1, SLAB, SB))
+        dq = np.zeros((1, SLAB, SB))
+        cp = np.zeros((1, SLAB, n_notes, SB))
         ex = np.zeros((1, SB))
-        tro = np.zeros((1, 1, n_notes, KW.TR_COLS, SB))
-        feo = np.zeros((1, 1, n_fees, KW.FEE_COLS, SB))
-        aco = np.zeros((1, 1, n_acct, KW.ACCT_COLS, SB))
-        tgo = np.zeros((1, 1, n_trig, KW.TRIG_COLS, SB))
-        co = np.zeros((1, 1, KW.CASH_COLS, SB))
+        tro = np.zeros((1, SLAB, n_notes, KW.TR_COLS, SB))
+        feo = np.zeros((1, SLAB, n_fees, KW.FEE_COLS, SB))
+        aco = np.zeros((1, SLAB, n_acct, KW.ACCT_COLS, SB))
+        tgo = np.zeros((1, SLAB, n_trig, KW.TRIG_COLS, SB))
+        co = np.zeros((1, SLAB, KW.CASH_COLS, SB))
+        prev_end = np.empty(SB)
         acc = np.zeros((NCOL, SB))
         smm_l = np.empty((n_cls, SB))
         mdr_l = np.empty((n_cls, SB))
@@ -243,64 +245,71 @@ def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
         pool_loss = np.zeros(SB)
         for l in range(SB):
             ex[0, l] = exercise[sc[l]]
-            beg[0, 0, l] = pool_start
-        for i in range(n_per):
-            m1 = i + 1
-            for l in range(SB):
-                j = sc[l]
-                sev_l[l] = sev_rows[srow[j], i]
-                dq[0, 0, l] = delinq_rows[qrow[j], i]
-                for c in range(n_cls):
-                    smm_l[c, l] = smm_rows[prow[j], i, c]
-                    mdr_l[c, l] = mdr_rows[drow[j], i, c]
-                for t in range(n_notes):
-                    cp[0, 0, t, l] = coupon_rows[crow[j], i, t]
-            for col in range(NCOL):
+            prev_end[l] = pool_start
+        for i0 in range(0, n_per, SLAB):  # a slab of periods: collateral, then one waterfall call
+            i1 = min(i0 + SLAB, n_per)
+            for i in range(i0, i1):
+                q = i - i0
+                m1 = i + 1
                 for l in range(SB):
-                    acc[col, l] = 0.0
-            ws = m1 % (lag + 1)
-            rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
-            for k in range(n_loans):
-                mk = mat[k]
-                if m1 > mk:
-                    continue
-                if adv:
-                    _advance_lanes(True, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
-                                   growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
-                else:
-                    _advance_lanes(False, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
-                                   growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
-                s[k] = 0.0 if m1 >= mk else s[k] - d[k]
-                d[k] *= growth[k]
-            for l in range(SB):  # the waterfall's view of the period (as abs_engine.waterfall.pool_inputs)
-                ic[0, 0, l] = acc[NET, l]
-                pc[0, 0, l] = acc[SCHED, l] + acc[PREPAY, l] + acc[RECOVERY, l]
-                ls[0, 0, l] = acc[LOSS, l]
-                end[0, 0, l] = acc[PERF, l] + acc[FCL, l]
-                pool_loss[l] += acc[LOSS, l]
-            KW.period(0, 0, ic, pc, ls, beg, end, dq, ex, cp, i, i + 1,
+                    j = sc[l]
+                    sev_l[l] = sev_rows[srow[j], i]
+                    dq[0, q, l] = delinq_rows[qrow[j], i]
+                    for c in range(n_cls):
+                        smm_l[c, l] = smm_rows[prow[j], i, c]
+                        mdr_l[c, l] = mdr_rows[drow[j], i, c]
+                    for t in range(n_notes):
+                        cp[0, q, t, l] = coupon_rows[crow[j], i, t]
+                for col in range(NCOL):
+                    for l in range(SB):
+                        acc[col, l] = 0.0
+                ws = m1 % (lag + 1)
+                rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
+                for k in range(n_loans):
+                    mk = mat[k]
+                    if m1 > mk:
+                        continue
+                    if adv:
+                        _advance_lanes(True, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
+                                       growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
+                    else:
+                        _advance_lanes(False, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
+                                       growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
+                    s[k] = 0.0 if m1 >= mk else s[k] - d[k]
+                    d[k] *= growth[k]
+                for l in range(SB):  # the waterfall's view of the period (as abs_engine.waterfall.pool_inputs)
+                    ic[0, q, l] = acc[NET, l]
+                    pc[0, q, l] = acc[SCHED, l] + acc[PREPAY, l] + acc[RECOVERY, l]
+                    ls[0, q, l] = acc[LOSS, l]
+                    end[0, q, l] = acc[PERF, l] + acc[FCL, l]
+                    beg[0, q, l] = prev_end[l]
+                    prev_end[l] = end[0, q, l]
+                    pool_loss[l] += acc[LOSS, l]
+            KW.period(0, 0, ic, pc, ls, beg, end, dq, ex, cp, i0, i1,
                       dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
                       acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
                       trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
                       oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
                       0, bal, short, arrears, acct, breached, cum_loss, called, w,
-                      0, 0, 0, tro, feo, aco, tgo, co)
-            for l in range(SB):
-                beg[0, 0, l] = end[0, 0, l]
-                residual[l] += co[0, 0, KW.C_RESIDUAL, l]
-            for t in range(n_notes):
+                      0, 0, 1, tro, feo, aco, tgo, co)
+            for i in range(i0, i1):
+                q = i - i0
+                m1 = i + 1
                 for l in range(SB):
-                    p = tro[0, 0, t, KW.TR_PRIN, l]
-                    paid = tro[0, 0, t, KW.TR_PAID, l]
-                    run[t, 0, l] += p
-                    run[t, 1, l] += m1 * p
-                    run[t, 2, l] += paid
-                    run[t, 3, l] += tro[0, 0, t, KW.TR_WD, l]
-                    if p > 0.0:
-                        if run[t, 4, l] == 0.0:
-                            run[t, 4, l] = m1
-                        run[t, 5, l] = m1
-                    cf[i, t, l] = (paid + p) * 100.0 / face[t] if face[t] > 0.0 else 0.0
+                    residual[l] += co[0, q, KW.C_RESIDUAL, l]
+                for t in range(n_notes):
+                    for l in range(SB):
+                        p = tro[0, q, t, KW.TR_PRIN, l]
+                        paid = tro[0, q, t, KW.TR_PAID, l]
+                        run[t, 0, l] += p
+                        run[t, 1, l] += m1 * p
+                        run[t, 2, l] += paid
+                        run[t, 3, l] += tro[0, q, t, KW.TR_WD, l]
+                        if p > 0.0:
+                            if run[t, 4, l] == 0.0:
+                                run[t, 4, l] = m1
+                            run[t, 5, l] = m1
+                        cf[i, t, l] = (paid + p) * 100.0 / face[t] if face[t] > 0.0 else 0.0
         y = np.empty(SB)
         md = np.empty(SB)
         for t in range(n_notes):
