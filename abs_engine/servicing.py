@@ -354,18 +354,7 @@ class Servicer:
                             f"a date after the previous payment date {prev.payment_date}", file=coll.file)
         pool, state = (_loan_level if coll.loan_id is not None else _pool_level)(coll, prev, self._loans)
         i = coll.period - 1
-        scen = self._scenario(coll, pool["delinquency_60"])
-        wprog = compile_waterfall(deal, [scen], self.horizon, self._loans.original_balance)
-        wprog.arrays["dcf"] = self._dcf(wprog.arrays["dcf"], i, r.payment_date, prev.payment_date)
-        n = self.horizon
-        inputs = {k: np.zeros((1, n)) for k in ("int_coll", "prin_coll", "loss", "pool_beg", "pool_end")}
-        inputs["int_coll"][0, i] = pool["net_interest"]
-        inputs["prin_coll"][0, i] = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
-        inputs["loss"][0, i] = pool["loss"]
-        inputs["pool_beg"][0, i] = pool["beginning_balance"]
-        inputs["pool_end"][0, i] = pool["ending_balance"]
-        ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
-        flows = run_waterfall(wprog, inputs, ds, periods=1)
+        flows, ds = self._waterfall_period(coll, prev, pool, pool["delinquency_60"])
         pool["cumulative_loss"] = float(ds.cumulative_loss[0])
         state.deal = ds
         state.period = coll.period
@@ -437,10 +426,16 @@ class Servicer:
                         servicing_fee=f[KC.GROSS] - f[KC.NET], net_interest=f[KC.NET],
                         ending_balance=prev.pool_balance - f[KC.SCHED] - f[KC.PREPAY] - f[KC.RECOVERY] - f[KC.LOSS])
         pool = {k: float(v) for k, v in pool.items()}
-        i = elapsed
+        flows, _ = self._waterfall_period(coll, prev, pool,
+                                          float(np.asarray(self.base_scenario.delinquency_60).ravel()[0]))
+        return {"pool": pool, "tranches": _tranche_rows(self.deal, flows, elapsed), "realised": _realised(pool)}
+
+    def _waterfall_period(self, coll: Collections, prev: _State, pool: dict, delinquency: float):
+        """The compiled waterfall for period ``prev.period + 1`` on ``pool``'s collections, from
+        ``prev``'s deal state: ``(flows, state after)``."""
+        i = prev.period
         n = self.horizon
-        scen = self._scenario(coll, float(np.asarray(self.base_scenario.delinquency_60).ravel()[0]))
-        wprog = compile_waterfall(self.deal, [scen], n, loans.original_balance)
+        wprog = compile_waterfall(self.deal, [self._scenario(coll, delinquency)], n, self._loans.original_balance)
         wprog.arrays["dcf"] = self._dcf(wprog.arrays["dcf"], i, coll.report.payment_date, prev.payment_date)
         inputs = {k: np.zeros((1, n)) for k in ("int_coll", "prin_coll", "loss", "pool_beg", "pool_end")}
         inputs["int_coll"][0, i] = pool["net_interest"]
@@ -449,8 +444,7 @@ class Servicer:
         inputs["pool_beg"][0, i] = pool["beginning_balance"]
         inputs["pool_end"][0, i] = pool["ending_balance"]
         ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
-        flows = run_waterfall(wprog, inputs, ds, periods=1)
-        return {"pool": pool, "tranches": _tranche_rows(self.deal, flows, i), "realised": _realised(pool)}
+        return run_waterfall(wprog, inputs, ds, periods=1), ds
 
 
 def _first_diff(stored: str, rep: PeriodReport) -> str:

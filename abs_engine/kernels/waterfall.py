@@ -1,16 +1,17 @@
 """The waterfall kernel: a small interpreter of the compiled step table.
 
 Scenarios run in blocks of ``SB`` side by side: the loops go block (parallel) -> period ->
-step -> group member -> scenario lane, and the lane loop is branch-free, so it vectorizes.
+step -> group member -> scenario lane, and the lane loop is branch-free (LLVM vectorizes only
+some of these loops: see the README's benchmark notes).
 Every array is laid out ``[block, ..., lane]``. The deal's state (note balances, interest
 shortfalls, fee arrears, account balances, trigger states, cumulative loss, call flag) is
 passed in and updated in place, so a run can stop after any period and resume from it.
 
-:func:`period` is one period of one block; :func:`run_waterfall` calls it for stored pool
+:func:`period` runs periods of one block; :func:`run_waterfall` calls it for stored pool
 flows, and :mod:`abs_engine.kernels.summaries` calls the same function on pool flows it has
-just projected. Its working values live in one ``[row, lane]`` array (rows ``W_*``, then
-per-note and per-fee rows from :func:`work_rows`), indexed rather than sliced, so no array
-view is made inside the period.
+just projected. Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
+note its beginning balance, interest due and interest unpaid, then per fee its amount due and
+unpaid. They are indexed rather than sliced, so no array view is made inside the period.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ._jit import kernel
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",
     "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE",
-    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "run_waterfall", "period", "work_rows",
+    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "run_waterfall", "period",
 ]
 
 SB = 32  # scenarios per block
@@ -54,13 +55,6 @@ ZERO = 1e-6  # amounts below this count as zero in projections
 W_FIXED = 15
 
 
-def work_rows(n_notes: int, n_fees: int) -> tuple[int, int, int, int, int, int]:
-    """First rows of notes' beginning balances, interest due, interest unpaid, fees due, fees
-    unpaid, and the total number of rows."""
-    r = W_FIXED
-    return r, r + n_notes, r + 2 * n_notes, r + 3 * n_notes, r + 3 * n_notes + n_fees, r + 3 * n_notes + 2 * n_fees
-
-
 @kernel
 def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
            dcf, ios, fee_rate, fee_amount, fee_basis,
@@ -84,7 +78,7 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
     n_acct = acct.shape[1]
     n_trig = breached.shape[1]
     n_steps = op.size
-    r_nbeg = W_FIXED  # as work_rows
+    r_nbeg = W_FIXED  # the rows after W_FIXED: see the module doc
     r_idue = r_nbeg + n_notes
     r_ileft = r_idue + n_notes
     r_fdue = r_ileft + n_notes
@@ -352,7 +346,7 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
     ``oc_params``: pct, basis, floor, step-down period (0-based, or -1), step-down pct,
     step-down blocking trigger (or -1).
     """
-    n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]  # work_rows(...)[5]
+    n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]
     for b in prange(int_coll.shape[0]):
         w = np.zeros((n_rows, SB))
         period(b, i0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
