@@ -33,7 +33,7 @@ import numpy as np
 from .compile import ScenarioArrays, compile_collateral, scenario_arrays
 from .errors import SpecError
 
-__all__ = ["ChunkError", "map_chunks", "run_chunked", "run_tape_chunks", "full_chunk", "tape_chunk",
+__all__ = ["ChunkError", "map_chunks", "scenario_labels", "run_chunked", "run_tape_chunks", "full_chunk", "tape_chunk",
            "warm_workers"]
 
 
@@ -67,41 +67,35 @@ def _unpack(fn, blob: bytes):
     return fn(*pickle.loads(blob))
 
 
-def _label(items: Sequence[Any], starts: list[int], k: int, what: str) -> str:
-    lo = starts[k]
-    return f"{what} {lo}..{lo + len(items[k]) - 1}"
+def scenario_labels(chunks: Sequence[Sequence[Any]]) -> list[str]:
+    """``"scenarios lo..hi"`` of each consecutive chunk."""
+    out, lo = [], 0
+    for c in chunks:
+        out.append(f"scenarios {lo}..{lo + len(c) - 1}")
+        lo += len(c)
+    return out
 
 
-def map_chunks(fn: Callable, deal, chunks: Sequence[Any], executor=None, *, progress: bool = False,
-               desc: str = "", what: str = "scenarios") -> list:
-    """``[fn(deal, chunk) for chunk in chunks]``, in order: in this process, or as tasks of
-    ``executor``. A failure is a :class:`ChunkError` and no result is returned."""
+def map_chunks(fn: Callable, tasks: Sequence[tuple], labels: Sequence[str], executor=None, *,
+               progress: bool = False, desc: str = "") -> list:
+    """``[fn(*args) for args in tasks]``, in order: in this process, or as tasks of ``executor``.
+    A failure is a :class:`ChunkError` naming the task's label; the remaining tasks are cancelled
+    and no result is returned."""
     from tqdm.auto import tqdm
 
-    starts = list(np.cumsum([0] + [len(c) for c in chunks[:-1]])) if chunks else []
-    bar = tqdm(total=len(chunks), disable=not progress, desc=desc, unit="chunk")
+    bar = tqdm(total=len(tasks), disable=not progress, desc=desc, unit="chunk")
+    futures = None if executor is None else [_submit(executor, fn, *args) for args in tasks]
     out = []
     try:
-        if executor is None:
-            for k, chunk in enumerate(chunks):
-                try:
-                    out.append(fn(deal, chunk))
-                except SpecError:
-                    raise
-                except Exception as exc:
-                    raise ChunkError(k, _label(chunks, starts, k, what), exc) from exc
-                bar.update()
-            return out
-        futures = [_submit(executor, fn, deal, chunk) for chunk in chunks]
-        for k, fut in enumerate(futures):
+        for k, args in enumerate(tasks):
             try:
-                out.append(fut.result())
+                out.append(fn(*args) if futures is None else futures[k].result())
             except BaseException as exc:
-                for f in futures[k + 1:]:
+                for f in (futures or [])[k + 1:]:
                     f.cancel()
-                if isinstance(exc, SpecError):
+                if isinstance(exc, SpecError) or not isinstance(exc, Exception):
                     raise
-                raise ChunkError(k, _label(chunks, starts, k, what), exc) from exc
+                raise ChunkError(k, labels[k], exc) from exc
             bar.update()
         return out
     finally:
@@ -128,7 +122,8 @@ def run_chunked(deal, scenarios, chunk_size: int, executor, *, progress: bool = 
     from .waterfall import WaterfallFlows
 
     chunks = scenario_chunks(scenarios, chunk_size)
-    parts = map_chunks(full_chunk, deal, chunks, executor, progress=progress, desc=deal.name)
+    parts = map_chunks(full_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
+                       progress=progress, desc=deal.name)
     named = tuple(s for c in chunks for s in c)
     program = compile_collateral(deal, named)
     flows = np.concatenate([f for f, _ in parts])
@@ -189,7 +184,8 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
     n_groups = pq.ParquetFile(path).num_row_groups
     groups = [tuple(range(k, min(k + tape_chunks, n_groups))) for k in range(0, n_groups, tape_chunks)]
     named = scenario_chunks(scenarios, max(len(scenarios), 1))[0]
-    parts = _map_groups(deal, named, str(path), groups, executor, progress)
+    parts = map_chunks(tape_chunk, [(deal, named, str(path), g) for g in groups],
+                       [f"row groups {g[0]}..{g[-1]}" for g in groups], executor, progress=progress, desc=deal.name)
     n = max(f.shape[1] for f, _, _ in parts)
     flows = np.zeros((len(named), n, parts[0][0].shape[2]))
     for f, _, _ in parts:  # in chunk order: the same chunking, the same bits
@@ -203,29 +199,6 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
         wprog = compile_waterfall(deal, named, n, float(original))
         waterfall = run_waterfall(wprog, pool_inputs(flows, *totals.start_balances), initial_state(deal, len(named)))
     return RunResult(deal, named, totals, flows, None, waterfall, scenario_level=scenario_level)
-
-
-def _map_groups(deal, scenarios, path, groups, executor, progress):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(groups), disable=not progress, desc=deal.name, unit="chunk")
-    out = []
-    try:
-        futures = None if executor is None else [_submit(executor, tape_chunk, deal, scenarios, path, g)
-                                                 for g in groups]
-        for k, g in enumerate(groups):
-            try:
-                out.append(tape_chunk(deal, scenarios, path, g) if futures is None else futures[k].result())
-            except BaseException as exc:
-                for f in (futures or [])[k + 1:]:
-                    f.cancel()
-                if isinstance(exc, SpecError):
-                    raise
-                raise ChunkError(k, f"row groups {g[0]}..{g[-1]}", exc) from exc
-            bar.update()
-        return out
-    finally:
-        bar.close()
 
 
 # ---------------------------------------------------------------- workers

@@ -207,12 +207,13 @@ def _run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=No
     through the full engine otherwise), locally or as tasks of ``executor``."""
     import pandas as pd
 
-    from .distributed import map_chunks
+    from .distributed import map_chunks, scenario_labels
 
     if not deal.tranches:
         raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
     chunks = scenario_chunks(scenarios, chunk_size)
-    parts = map_chunks(summary_chunk, deal, chunks, executor, progress=progress, desc=deal.name)
+    parts = map_chunks(summary_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
+                       progress=progress, desc=deal.name)
     if all(p[0] == "arrays" for p in parts):  # one table for every chunk
         from .kernels import summaries as KS
 
