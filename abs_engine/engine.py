@@ -254,6 +254,7 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
     for a compiled small pool (no loan in foreclosure at cut-off) and waterfall: one kernel call
     per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    from .codegen import summary_period
     from .kernels import summaries as KS  # loaded on first use: projections do not pay for it
 
     s = program.scenarios
@@ -267,14 +268,16 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     acct0 = np.array([x.initial for x in deal.accounts], dtype=np.float64)
     stats = np.full((n, len(notes), KS.N_STATS), np.nan)
     extra = np.zeros((n, KS.N_EXTRA))
+    structure = wprog.structure()
+    period = summary_period(structure)
     per_call = max(1, chunk_size // KS.SB)
     starts = range(0, len(lanes), per_call)
     for lo in (bar(starts, len(starts)) if bar is not None else starts):
         hi = lo + per_call
         KS.project_summaries(
-            program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only, program.mat,
-            program.cls, smm, mdr, s.severity_rows, s.prepay_row, s.default_row, s.severity_row, lanes[lo:hi],
-            lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0], a["coupon_rows"], a["coupon_row"],
-            a["delinq_rows"], a["delinq_row"], a["exercise"], *wprog.structure(), face.copy(), acct0, face,
+            period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
+            program.mat, program.cls, smm, mdr, s.severity_rows, s.prepay_row, s.default_row, s.severity_row,
+            lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0], a["coupon_rows"], a["coupon_row"],
+            a["delinq_rows"], a["delinq_row"], a["exercise"], *structure, face.copy(), acct0, face,
             np.full(len(notes), float(price)), float(delay_days), stats, extra)
     return stats, extra

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import numba
 
-__all__ = ["kernel", "FASTMATH"]
+__all__ = ["kernel", "period_cfunc", "PERIOD_SIGNATURE", "FASTMATH"]
 
 FASTMATH = frozenset({"reassoc", "contract", "nsz"})
 
 
-def kernel(fn=None, *, parallel: bool = False, inline: bool = False):
-    """Decorate a kernel: ``@kernel``, ``@kernel(parallel=True)`` or ``@kernel(inline=True)``."""
-    options = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy", parallel=parallel)
+def kernel(fn=None, *, parallel: bool = False, inline: bool = False, reassociate: bool = True):
+    """Decorate a kernel: ``@kernel``, ``@kernel(parallel=True)`` or ``@kernel(inline=True)``.
+    ``reassociate=False`` keeps every sum in the order written, for code that must add up
+    exactly as other code computing the same numbers (the fused summaries)."""
+    flags = set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"}
+    options = dict(cache=True, nogil=True, fastmath=flags, error_model="numpy", parallel=parallel)
     if inline:
         options["inline"] = "always"
 
@@ -26,3 +29,18 @@ def kernel(fn=None, *, parallel: bool = False, inline: bool = False):
         return numba.njit(**options)(f)
 
     return wrap(fn) if fn is not None else wrap
+
+
+# A generated period (abs_engine.codegen): ``period(S, P)`` on the flat state and parameter
+# arrays of abs_engine.kernels.summaries. A C-callable function is passed to the summary
+# kernel as a first-class function, so that kernel is compiled (and cached) once for all
+# structures and only the period is compiled per structure.
+PERIOD_SIGNATURE = numba.types.void(numba.types.CPointer(numba.types.float64),
+                                    numba.types.CPointer(numba.types.float64))
+
+
+def period_cfunc(fn):
+    """Compile a generated period: sums in the order written (no re-association), so it adds
+    up exactly as the interpreter it mirrors."""
+    return numba.cfunc(PERIOD_SIGNATURE, cache=True, nogil=True, fastmath=set(FASTMATH) - {"reassoc"},
+                       error_model="numpy")(fn)

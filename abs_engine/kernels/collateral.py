@@ -31,7 +31,7 @@ from ._jit import kernel
 
 __all__ = [
     "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
-    "loan_setup", "month_step", "project_blocks", "project_scenario_blocks", "project_loans",
+    "loan_setup", "month_step", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
 ]
 
 W = 256  # loans per block (loan lanes)
@@ -54,6 +54,20 @@ def loan_setup(monthly_rate, amort_n, interest_only):
 
 
 @kernel(inline=True)
+def fmin(a, b):
+    """``min(a, b)`` as a select. No NaN reaches the projection or the waterfall, so it is the same
+    number; unlike the builtin it never becomes a call in a large function, which would keep the
+    lane loops around it from being vectorized."""
+    return a if a < b else b
+
+
+@kernel(inline=True)
+def fmax(a, b):
+    """``max(a, b)`` as a select (see :func:`fmin`)."""
+    return a if a > b else b
+
+
+@kernel(inline=True)
 def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr, nd_j, norm_j):
     """One loan, projection month ``i``, in the order of CONVENTIONS.md.
 
@@ -66,7 +80,7 @@ def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr,
         s_new = 0.0
     if i > mat - lag:  # no defaults in the last L months before maturity
         mdr = 0.0
-    smm = min(smm, 1.0 - mdr)  # prepayment cap: defaults + scheduled + prepaid <= PERF(i-1)
+    smm = fmin(smm, 1.0 - mdr)  # prepayment cap: defaults + scheduled + prepaid <= PERF(i-1)
 
     perf0 = w * s_prev
     nd = perf0 * mdr                 # 1. new defaults
@@ -86,7 +100,7 @@ def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr,
             f_new = 0.0
         else:
             liq = norm_j * s_prev
-            f_new = max(f + norm - norm_j, 0.0)
+            f_new = fmax(f + norm - norm_j, 0.0)
         fcl = f_new * s_new
         sched += f_new * (s_prev - s_new)
         base = perf0 + f * s_prev
@@ -96,10 +110,10 @@ def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr,
             f_new = 0.0
         else:
             liq = nd_j
-            f_new = max(f + nd - nd_j, 0.0)
+            f_new = fmax(f + nd - nd_j, 0.0)
         fcl = f_new
         base = perf0 - nd
-    loss = min(sev * nd_j, liq)
+    loss = fmin(sev * nd_j, liq)
     return (w * (1.0 - mdr - smm), s_new, d * growth, f_new, nd, norm,
             sched, prep, nd, liq - loss, loss, base * gr, base * nr, perf, fcl, amortized)
 

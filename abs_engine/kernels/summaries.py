@@ -2,16 +2,21 @@
 
 For runs that keep only summaries, storing the per-period tables is most of the cost: the
 waterfall writes about 100 numbers per scenario-period, which at 10,000 scenarios x 360
-months is 2.9 GB of memory traffic for tables nobody reads. Here each block of ``SB``
-scenarios projects its pool for one period (scenarios in the lanes, loans in loan order, as
-:func:`abs_engine.kernels.collateral.project_scenario_blocks`), runs the same
-:func:`abs_engine.kernels.waterfall.period` on it, and folds the period into running sums;
-every per-period array is a small scratch array that stays in cache. A block keeps only its
-tranches' cash flows per 100 of face (for the yield), ``[period, note, lane]``.
+months is 2.9 GB of memory traffic for tables nobody reads. :func:`project_summaries` projects
+each block of ``SB`` scenarios one month at a time (scenarios in the lanes, loans in loan order,
+as :func:`abs_engine.kernels.collateral.project_scenario_blocks`), runs the month's waterfall
+period (generated for the deal's structure by :mod:`abs_engine.codegen`), and folds it into
+running sums. A block keeps only its tranches' cash flows per 100 of face (for the yield),
+and stops once every deal in it has retired and its pool is gone.
 
-The numbers are the ones a full run gives: the same month step, the same period function and
-the same order of every sum, so pool and tranche flows are identical; WAL, yield and duration
-are the formulas of :mod:`abs_engine.analytics` (BMA section G), evaluated here per lane.
+The numbers are the ones a full run gives: the same month step, the waterfall's arithmetic in the
+same order, the same order of every sum, no re-association; WAL, yield and duration are the
+formulas of :mod:`abs_engine.analytics` (BMA section G), evaluated here per lane.
+
+Every lane loop here is written to vectorize: a block's values live in a few flat arrays at
+fixed distances (``S``, ``C``), indexed with unsigned integers (numba then adds no
+negative-index wraparound, which hides the address pattern from LLVM), over a run-time lane
+count (a loop of constant length is unrolled before the vectorizer sees it).
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import intrinsic
 
 from . import waterfall as KW
 from ._jit import kernel
 from .collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED, loan_setup, month_step
 
 __all__ = ["SB", "S_WAL", "S_FIRST", "S_LAST", "S_INTEREST", "S_PRINCIPAL", "S_WRITEDOWN", "S_YIELD", "S_PRICE",
-           "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "project_summaries"]
+           "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "layout", "project_summaries"]
 
 SB = KW.SB
 
@@ -37,102 +43,174 @@ N_STATS = 9
 X_RESIDUAL, X_POOL_LOSS = range(2)
 N_EXTRA = 2
 
+# The flat arrays a generated period works on (abs_engine.codegen). State ``S``: row r of lane l
+# at ``S[r * SB + l]``; first these rows (this period's pool flows, as the waterfall sees them,
+# and what the period carries), then per note its cash flow per 100 of face this period,
+# balance, interest shortfall, coupon, six running sums (principal, period-weighted principal,
+# interest, writedown, first and last principal period); then fee arrears, account balances and
+# trigger states. Parameters ``P`` (the same in every lane): these, then per note ios, face and
+# this period's day count fraction; per fee rate and amount; per account amount, pct and floor;
+# per trigger this period's threshold.
+(R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
+ R_DONE) = range(11)
+R_FIXED = 11
+N_RUN = 6
+(P_CALL_LEVEL, P_ORIG_POOL, P_OC_PCT, P_OC_ORIGINAL, P_OC_FLOOR, P_OC_STEP_PCT, P_OC_BLOCKER, P_OC_STEPPED,
+ P_M1) = range(9)
+P_FIXED = 9
+
 YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
 NEWTON_STEPS = 12
-SLAB = 16  # periods per waterfall call: the call's dozens of array arguments are paid once per slab
 BISECTIONS = 80
 
 
 @kernel(inline=True)
-def _advance_lanes(adv, m1, mk, lag, c, smm_l, mdr_l, sev_l, k, wl, fl, s_prev, d, growth, gr, nr,
-                   ring_nd, ring_norm, rs, ws, acc):
-    """Loan ``k``, month ``m1``, in every lane; flows added to ``acc[column, lane]``."""
-    for l in range(SB):
-        r = month_step(m1, mk, lag, adv, smm_l[c, l], mdr_l[c, l], sev_l[l], wl[k, l], s_prev, d, growth,
-                       fl[k, l], gr, nr, ring_nd[k, rs, l], ring_norm[k, rs, l])
-        wl[k, l] = r[0]
-        fl[k, l] = r[3]
-        ring_nd[k, ws, l] = r[4]
-        ring_norm[k, ws, l] = r[5]
-        acc[0, l] += r[6]
-        acc[1, l] += r[7]
-        acc[2, l] += r[8]
-        acc[3, l] += r[9]
-        acc[4, l] += r[10]
-        acc[5, l] += r[11]
-        acc[6, l] += r[12]
-        acc[7, l] += r[13]
-        acc[8, l] += r[14]
-        acc[9, l] += r[15]
+def layout(n_notes, n_fees, n_acct, n_trig):
+    """First rows of the per-item blocks of ``S`` and offsets in ``P`` (see the constants above):
+    ``(cf, bal, short, coupon, run, arrears, acct, breached, n_rows,
+    ios, face, dcf, fee_rate, fee_amount, acct_amount, acct_pct, acct_floor, thr, n_params)``."""
+    r_cf = R_FIXED
+    r_bal = r_cf + n_notes
+    r_short = r_bal + n_notes
+    r_coupon = r_short + n_notes
+    r_run = r_coupon + n_notes
+    r_arrears = r_run + N_RUN * n_notes
+    r_acct = r_arrears + n_fees
+    r_breached = r_acct + n_acct
+    n_rows = r_breached + n_trig
+    p_ios = P_FIXED
+    p_face = p_ios + n_notes
+    p_dcf = p_face + n_notes
+    p_fee_rate = p_dcf + n_notes
+    p_fee_amount = p_fee_rate + n_fees
+    p_acct_amount = p_fee_amount + n_fees
+    p_acct_pct = p_acct_amount + n_acct
+    p_acct_floor = p_acct_pct + n_acct
+    p_thr = p_acct_floor + n_acct
+    n_params = p_thr + n_trig
+    return (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows,
+            p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params)
+
+
+@intrinsic
+def _address(typingctx, arr):
+    """The data pointer of a contiguous array, for a C-callable period."""
+    def codegen(context, builder, sig, args):
+        return context.make_array(sig.args[0])(context, builder, args[0]).data
+    return types.CPointer(arr.dtype)(arr), codegen
+
+
+# per loan and lane: performing weight, foreclosure weight, SMM, MDR, severity, the ring's new
+# defaults of ``lag`` months ago (plain, and / scheduled fraction), this month's (the same two),
+# then this month's flows (the accumulator columns of abs_engine.kernels.collateral)
+L_W, L_F, L_SMM, L_MDR, L_SEV, L_ND_J, L_NORM_J, L_ND, L_NORM, L_FLOWS = range(10)
+N_LOAN_ROWS = L_FLOWS + 10
 
 
 @kernel(inline=True)
-def _pv(cf, t, y, delay, k0, k1, pv, dv, q, v):
-    """Per lane: ``pv = Σ CF_k (1 + y/2)^(-2 T_k)`` and ``dv = Σ T_k CF_k (1 + y/2)^(-2 T_k)`` over
-    periods ``k0..k1`` (0-based) of note ``t``, ``T_k = (30 (k+1) + delay)/360``."""
+def _ix(row, l):
+    """``row * SB + l`` as an unsigned index: numba then adds no negative-index wraparound,
+    which would hide the address pattern from LLVM and keep the loop scalar."""
+    return np.uint64(row * SB + l)
+
+
+@kernel(inline=True)
+def _advance_loan(adv, nl, m1, mk, lag, C, c0, s_prev, d, growth, gr, nr):
+    """One loan, month ``m1``, in lanes ``0..nl-1``, on the loan's rows of ``C`` from ``c0``
+    (``L_*``). One array at fixed distances, unsigned indices and a run-time lane count: LLVM
+    vectorizes the loop with no run-time overlap check (a constant count is unrolled before it
+    can be vectorized, and more arrays need more checks than it makes)."""
+    for l in range(nl):
+        r = month_step(m1, mk, lag, adv, C[_ix(c0 + L_SMM, l)], C[_ix(c0 + L_MDR, l)], C[_ix(c0 + L_SEV, l)],
+                       C[_ix(c0 + L_W, l)], s_prev, d, growth, C[_ix(c0 + L_F, l)], gr, nr,
+                       C[_ix(c0 + L_ND_J, l)], C[_ix(c0 + L_NORM_J, l)])
+        C[_ix(c0 + L_W, l)] = r[0]
+        C[_ix(c0 + L_F, l)] = r[3]
+        C[_ix(c0 + L_ND, l)] = r[4]
+        C[_ix(c0 + L_NORM, l)] = r[5]
+        C[_ix(c0 + L_FLOWS + 0, l)] = r[6]
+        C[_ix(c0 + L_FLOWS + 1, l)] = r[7]
+        C[_ix(c0 + L_FLOWS + 2, l)] = r[8]
+        C[_ix(c0 + L_FLOWS + 3, l)] = r[9]
+        C[_ix(c0 + L_FLOWS + 4, l)] = r[10]
+        C[_ix(c0 + L_FLOWS + 5, l)] = r[11]
+        C[_ix(c0 + L_FLOWS + 6, l)] = r[12]
+        C[_ix(c0 + L_FLOWS + 7, l)] = r[13]
+        C[_ix(c0 + L_FLOWS + 8, l)] = r[14]
+        C[_ix(c0 + L_FLOWS + 9, l)] = r[15]
+
+
+@kernel(inline=True)
+def _pv(cf, n_notes, t, y, delay, k0, k1, nl, w):
+    """Per lane: ``pv = Σ CF_k (1 + y/2)^(-2 T_k)`` (row 0 of ``w``) and ``dv = Σ T_k CF_k
+    (1 + y/2)^(-2 T_k)`` (row 1) over periods ``k0..k1`` (0-based) of note ``t``,
+    ``T_k = (30 (k+1) + delay)/360``; ``cf[(k n_notes + t) SB + lane]``. Rows 2 and 3 of ``w``
+    hold the discount factor's step and running value. Flat arrays, unsigned indices and a
+    run-time lane count ``nl``, so both loops vectorize."""
     t0 = (30.0 * (k0 + 1) + delay) / 360.0
-    for l in range(SB):
-        g = math.log1p(y[l] / 2.0)
-        q[l] = math.exp(-g / 6.0)
-        v[l] = math.exp(-2.0 * t0 * g)
-        pv[l] = 0.0
-        dv[l] = 0.0
+    for l in range(nl):
+        g = math.log1p(y[np.uint64(l)] / 2.0)
+        w[_ix(2, l)] = math.exp(-g / 6.0)
+        w[_ix(3, l)] = math.exp(-2.0 * t0 * g)
+        w[_ix(0, l)] = 0.0
+        w[_ix(1, l)] = 0.0
     for k in range(k0, k1 + 1):
         tk = (30.0 * (k + 1) + delay) / 360.0
-        for l in range(SB):
-            x = cf[k, t, l] * v[l]
-            pv[l] += x
-            dv[l] += tk * x
-            v[l] *= q[l]
+        row = k * n_notes + t
+        for l in range(nl):
+            x = cf[_ix(row, l)] * w[_ix(3, l)]
+            w[_ix(0, l)] += x
+            w[_ix(1, l)] += tk * x
+            w[_ix(3, l)] *= w[_ix(2, l)]
 
 
 @kernel
-def _yields(cf, t, price, delay, out_y, out_md):
-    """Bond-equivalent yield at ``price`` and modified duration of note ``t``, every lane: Newton
+def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
+    """Bond-equivalent yield at ``price`` and modified duration of note ``t`` in every lane, from
+    its cash flows per 100 of face in periods ``0..n_per-1`` of ``cf`` (as :func:`_pv`): Newton
     steps with the exact derivative, bisection for lanes they leave unsettled, NaN where no
     yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`)."""
-    n = cf.shape[0]
-    k0 = n
+    k0 = n_per
     k1 = -1
-    for k in range(n):
-        for l in range(SB):
-            if cf[k, t, l] != 0.0:
-                k0 = min(k0, k)
-                k1 = max(k1, k)
+    for k in range(n_per):
+        row = k * n_notes + t
+        nz = 0.0
+        for l in range(nl):
+            nz = max(nz, abs(cf[_ix(row, l)]))
+        if nz > 0.0:
+            k0 = min(k0, k)
+            k1 = k
     if k1 < 0:
         for l in range(SB):
             out_y[l] = np.nan
             out_md[l] = np.nan
         return
     y = np.empty(SB)
-    pv = np.empty(SB)
-    dv = np.empty(SB)
-    q = np.empty(SB)
-    v = np.empty(SB)
+    w = np.empty(4 * SB)
     ok = np.empty(SB, dtype=np.bool_)
     tol = 1e-12 * max(abs(price), 1.0)
     y[:] = YIELD_LO
-    _pv(cf, t, y, delay, k0, k1, pv, dv, q, v)
+    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
     for l in range(SB):
-        ok[l] = pv[l] >= price
+        ok[l] = w[l] >= price
     y[:] = YIELD_HI
-    _pv(cf, t, y, delay, k0, k1, pv, dv, q, v)
+    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
     for l in range(SB):
-        ok[l] = ok[l] and pv[l] <= price
+        ok[l] = ok[l] and w[l] <= price
     y[:] = 0.05
     for _ in range(NEWTON_STEPS):
-        _pv(cf, t, y, delay, k0, k1, pv, dv, q, v)
+        _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
         settled = True
         for l in range(SB):
-            f = pv[l] - price
+            f = w[l] - price
             settled = settled and (abs(f) <= tol or not ok[l])
-            slope = -dv[l] / (1.0 + y[l] / 2.0)
+            slope = -w[SB + l] / (1.0 + y[l] / 2.0)
             y[l] = min(max(y[l] - f / (slope if slope < 0.0 else -1.0), YIELD_LO), YIELD_HI)
         if settled:
             break
-    _pv(cf, t, y, delay, k0, k1, pv, dv, q, v)
+    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
     for l in range(SB):
-        if ok[l] and not abs(pv[l] - price) <= tol:  # bisection, this lane alone
+        if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
             a = YIELD_LO
             b = YIELD_HI
             for _ in range(BISECTIONS):
@@ -140,24 +218,57 @@ def _yields(cf, t, price, delay, out_y, out_md):
                 g = math.log1p(mid / 2.0)
                 s = 0.0
                 for k in range(k0, k1 + 1):
-                    s += cf[k, t, l] * math.exp(-2.0 * ((30.0 * (k + 1) + delay) / 360.0) * g)
+                    s += cf[(k * n_notes + t) * SB + l] * math.exp(-2.0 * ((30.0 * (k + 1) + delay) / 360.0) * g)
                 if s > price:
                     a = mid
                 else:
                     b = mid
             y[l] = 0.5 * (a + b)
-    _pv(cf, t, y, delay, k0, k1, pv, dv, q, v)
+    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
     for l in range(SB):
         if ok[l]:
             out_y[l] = y[l]
-            out_md[l] = dv[l] / pv[l] / (1.0 + y[l] / 2.0)
+            out_md[l] = w[SB + l] / w[l] / (1.0 + y[l] / 2.0)
         else:
             out_y[l] = np.nan
             out_md[l] = np.nan
 
 
-@kernel(parallel=True)
-def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
+@kernel
+def finish_block(cf, n_per, nl, run, residual, pool_loss, lanes, face, price, delay, stats, extra):
+    """Write one block's summaries: ``cf`` (cash flows per 100 of face, ``[period, note, lane]``
+    flattened, of which periods ``0..n_per-1`` were run; ``nl`` lanes),
+    ``run[note, column, lane]`` (principal, period-weighted principal, interest, writedown, first
+    and last principal period), residual and pool loss per lane. ``lanes``: the block's scenario
+    indices (negative: padding, not written)."""
+    y = np.empty(SB)
+    md = np.empty(SB)
+    for t in range(run.shape[0]):
+        _yields(cf, n_per, run.shape[0], t, price[t], delay, nl, y, md)
+        for l in range(SB):
+            j = lanes[l]
+            if j < 0:
+                continue
+            total = run[t, 0, l]
+            stats[j, t, S_WAL] = (30.0 * run[t, 1, l] + delay * total) / (360.0 * total) if total > 0.0 \
+                else np.nan
+            stats[j, t, S_FIRST] = run[t, 4, l]
+            stats[j, t, S_LAST] = run[t, 5, l]
+            stats[j, t, S_INTEREST] = run[t, 2, l]
+            stats[j, t, S_PRINCIPAL] = total
+            stats[j, t, S_WRITEDOWN] = run[t, 3, l]
+            stats[j, t, S_YIELD] = y[l]
+            stats[j, t, S_PRICE] = price[t]
+            stats[j, t, S_MOD_DURATION] = md[l]
+    for l in range(SB):
+        j = lanes[l]
+        if j >= 0:
+            extra[j, X_RESIDUAL] = residual[l]
+            extra[j, X_POOL_LOSS] = pool_loss[l]
+
+
+@kernel(parallel=True, reassociate=False)
+def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls,
                       smm_rows, mdr_rows, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start,
                       coupon_rows, crow, delinq_rows, qrow, exercise,
                       dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
@@ -168,15 +279,20 @@ def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
     """Summaries of every scenario of ``lanes`` (``[block, lane]`` scenario indices; a padding lane
     holds ``-1 - index`` of a scenario it repeats and is not written).
 
-    Collateral: a small pool (its loans in every lane), rate tables ``[row, month, class]`` and
-    severities ``[row, month]`` with each scenario's rows ``prow``/``drow``/``srow``; every lane of
-    a block shares ``lag_b[block]`` and ``adv_b[block]``. Waterfall: the structure arguments of
+    ``period``: the deal's generated waterfall period (:func:`abs_engine.codegen.summary_period`),
+    which reads the structure from its code and the numbers from ``P``. Collateral: a small pool
+    (its loans in every lane), rate tables ``[row, month, class]`` and severities ``[row, month]``
+    with each scenario's rows ``prow``/``drow``/``srow``; every lane of a block shares
+    ``lag_b[block]`` and ``adv_b[block]``. Waterfall: the structure arguments of
     :func:`abs_engine.kernels.waterfall.period`, coupons ``[row, period, note]`` and 60+
     delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections ``exercise``;
     initial note balances ``bal0`` and account balances ``acct0``. ``face``: each note's original
     balance; ``price``: per note, per 100 of face; ``delay``: payment delay in days.
 
-    Writes ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``.
+    Once every lane's deal has retired (pool called or gone, no note or account balance: nothing
+    can be collected, paid or written down later) a block projects its pool alone, for the pool
+    loss, and stops when the pool is gone. Writes ``stats[scenario, note, S_*]`` and
+    ``extra[scenario, X_*]``.
     """
     n_loans = balance.size
     n_per = dcf.shape[0]
@@ -184,153 +300,151 @@ def project_summaries(balance, gross_m, net_m, amort_n, interest_only, mat, cls,
     n_fees = fee_rate.size
     n_acct = acct0.size
     n_trig = trig_metric.size
+    n_cpn = coupon_rows.shape[2]
     n_cls = smm_rows.shape[2]
-    n_rows = KW.W_FIXED + 3 * n_notes + 2 * n_fees
+    (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_ios, p_face, p_dcf,
+     p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_notes, n_fees, n_acct, n_trig)
+    step_period = int(oc_params[3])
+    nl = lanes.shape[1]  # = SB, but a run-time number (see _advance_loan)
+    smm_flat = smm_rows.ravel()
+    mdr_flat = mdr_rows.ravel()
+    cpn_flat = coupon_rows.ravel()
+    sev_flat = sev_rows.ravel()
+    dq_flat = delinq_rows.ravel()
     for b in prange(lanes.shape[0]):
         lag = lag_b[b]
         adv = adv_b[b]
-        sc = np.empty(SB, dtype=np.int64)
+        S = np.zeros(n_rows * SB)
+        P = np.zeros(n_params)
+        P[P_CALL_LEVEL] = call_pct * orig_pool
+        P[P_ORIG_POOL] = orig_pool
+        P[P_OC_PCT] = oc_params[0]
+        P[P_OC_ORIGINAL] = 1.0 if oc_params[1] == KW.BASIS_ORIGINAL else 0.0
+        P[P_OC_FLOOR] = oc_params[2]
+        P[P_OC_STEP_PCT] = oc_params[4]
+        P[P_OC_BLOCKER] = oc_params[5]
+        for t in range(n_notes):
+            P[p_ios + t] = ios[t]
+            P[p_face + t] = face[t]
+        for f in range(n_fees):
+            P[p_fee_rate + f] = fee_rate[f]
+            P[p_fee_amount + f] = fee_amount[f]
+        for a in range(n_acct):
+            P[p_acct_amount + a] = acct_amount[a]
+            P[p_acct_pct + a] = acct_pct[a]
+            P[p_acct_floor + a] = acct_floor[a]
+        # each lane's rows of the scenario tables, as offsets into the flat tables
+        smm_at = np.empty((n_loans, SB), dtype=np.uint64)  # + month * n_cls
+        mdr_at = np.empty((n_loans, SB), dtype=np.uint64)
+        sev_at = np.empty(SB, dtype=np.uint64)  # + month
+        cpn_at = np.empty(SB, dtype=np.uint64)  # + month * n_cpn + note
+        dq_at = np.empty(SB, dtype=np.uint64)  # + month
         for l in range(SB):
             x = lanes[b, l]
-            sc[l] = x if x >= 0 else -1 - x
-        # collateral state: per loan and lane; the schedule per loan
-        wl = np.empty((n_loans, SB))
-        fl = np.zeros((n_loans, SB))
-        ring_nd = np.zeros((n_loans, lag + 2, SB))
-        ring_norm = np.zeros((n_loans, lag + 2, SB))
+            j = x if x >= 0 else -1 - x
+            for k in range(n_loans):
+                smm_at[k, l] = prow[j] * n_per * n_cls + cls[k]
+                mdr_at[k, l] = drow[j] * n_per * n_cls + cls[k]
+            sev_at[l] = srow[j] * n_per
+            cpn_at[l] = crow[j] * n_per * n_cpn
+            dq_at[l] = qrow[j] * n_per
+            S[R_EXERCISE * SB + l] = exercise[j]
+            S[R_IN_END * SB + l] = pool_start
+            for t in range(n_notes):
+                S[(r_bal + t) * SB + l] = bal0[t]
+            for a in range(n_acct):
+                S[(r_acct + a) * SB + l] = acct0[a]
+        cf = np.zeros(n_per * n_notes * SB)  # [period, note, lane], flat
+        n_run = 0  # periods the waterfall has run
+        # collateral state (see _advance_loan); the schedule per loan, the same in every lane
+        C = np.zeros(n_loans * N_LOAN_ROWS * SB)
+        ring = np.zeros(n_loans * (lag + 2) * 2 * SB)
         s = np.ones(n_loans)
         d = np.empty(n_loans)
         growth = np.empty(n_loans)
         for k in range(n_loans):
             d[k], growth[k] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
             for l in range(SB):
-                wl[k, l] = balance[k]
-        # the deal's state, one block
-        bal = np.empty((1, n_notes, SB))
-        short = np.zeros((1, n_notes, SB))
-        arrears = np.zeros((1, n_fees, SB))
-        acct = np.empty((1, n_acct, SB))
-        breached = np.zeros((1, n_trig, SB))
-        cum_loss = np.zeros((1, SB))
-        called = np.zeros((1, SB))
-        for l in range(SB):
-            for t in range(n_notes):
-                bal[0, t, l] = bal0[t]
-            for a in range(n_acct):
-                acct[0, a, l] = acct0[a]
-        w = np.zeros((n_rows, SB))
-        # one period's inputs and outputs
-        ic = np.zeros((1, SLAB, SB))
-        pc = np.zeros((1, SLAB, SB))
-        ls = np.zeros((1, SLAB, SB))
-        beg = np.zeros((1, SLAB, SB))
-        end = np.zeros((1, SLAB, SB))
-        dq = np.zeros((1, SLAB, SB))
-        cp = np.zeros((1, SLAB, n_notes, SB))
-        ex = np.zeros((1, SB))
-        tro = np.zeros((1, SLAB, n_notes, KW.TR_COLS, SB))
-        feo = np.zeros((1, SLAB, n_fees, KW.FEE_COLS, SB))
-        aco = np.zeros((1, SLAB, n_acct, KW.ACCT_COLS, SB))
-        tgo = np.zeros((1, SLAB, n_trig, KW.TRIG_COLS, SB))
-        co = np.zeros((1, SLAB, KW.CASH_COLS, SB))
-        prev_end = np.empty(SB)
-        acc = np.zeros((NCOL, SB))
-        smm_l = np.empty((n_cls, SB))
-        mdr_l = np.empty((n_cls, SB))
-        sev_l = np.empty(SB)
-        # running sums: principal, period-weighted principal, interest, writedown, first, last
-        run = np.zeros((n_notes, 6, SB))
-        cf = np.zeros((n_per, n_notes, SB))
-        residual = np.zeros(SB)
+                C[N_LOAN_ROWS * k * SB + l] = balance[k]
+        A = np.zeros(NCOL * SB)
         pool_loss = np.zeros(SB)
-        for l in range(SB):
-            ex[0, l] = exercise[sc[l]]
-            prev_end[l] = pool_start
-        for i0 in range(0, n_per, SLAB):  # a slab of periods: collateral, then one waterfall call
-            i1 = min(i0 + SLAB, n_per)
-            for i in range(i0, i1):
-                q = i - i0
-                m1 = i + 1
-                for l in range(SB):
-                    j = sc[l]
-                    sev_l[l] = sev_rows[srow[j], i]
-                    dq[0, q, l] = delinq_rows[qrow[j], i]
-                    for c in range(n_cls):
-                        smm_l[c, l] = smm_rows[prow[j], i, c]
-                        mdr_l[c, l] = mdr_rows[drow[j], i, c]
-                    for t in range(n_notes):
-                        cp[0, q, t, l] = coupon_rows[crow[j], i, t]
-                for col in range(NCOL):
-                    for l in range(SB):
-                        acc[col, l] = 0.0
-                ws = m1 % (lag + 1)
-                rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
-                for k in range(n_loans):
-                    mk = mat[k]
-                    if m1 > mk:
-                        continue
-                    if adv:
-                        _advance_lanes(True, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
-                                       growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
-                    else:
-                        _advance_lanes(False, m1, mk, lag, cls[k], smm_l, mdr_l, sev_l, k, wl, fl, s[k], d[k],
-                                       growth[k], gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, acc)
-                    s[k] = 0.0 if m1 >= mk else s[k] - d[k]
-                    d[k] *= growth[k]
-                for l in range(SB):  # the waterfall's view of the period (as abs_engine.waterfall.pool_inputs)
-                    ic[0, q, l] = acc[NET, l]
-                    pc[0, q, l] = acc[SCHED, l] + acc[PREPAY, l] + acc[RECOVERY, l]
-                    ls[0, q, l] = acc[LOSS, l]
-                    end[0, q, l] = acc[PERF, l] + acc[FCL, l]
-                    beg[0, q, l] = prev_end[l]
-                    prev_end[l] = end[0, q, l]
-                    pool_loss[l] += acc[LOSS, l]
-            KW.period(0, 0, ic, pc, ls, beg, end, dq, ex, cp, i0, i1,
-                      dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
-                      acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
-                      trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
-                      oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
-                      0, bal, short, arrears, acct, breached, cum_loss, called, w,
-                      0, 0, 1, tro, feo, aco, tgo, co)
-            for i in range(i0, i1):
-                q = i - i0
-                m1 = i + 1
-                for l in range(SB):
-                    residual[l] += co[0, q, KW.C_RESIDUAL, l]
-                for t in range(n_notes):
-                    for l in range(SB):
-                        p = tro[0, q, t, KW.TR_PRIN, l]
-                        paid = tro[0, q, t, KW.TR_PAID, l]
-                        run[t, 0, l] += p
-                        run[t, 1, l] += m1 * p
-                        run[t, 2, l] += paid
-                        run[t, 3, l] += tro[0, q, t, KW.TR_WD, l]
-                        if p > 0.0:
-                            if run[t, 4, l] == 0.0:
-                                run[t, 4, l] = m1
-                            run[t, 5, l] = m1
-                        cf[i, t, l] = (paid + p) * 100.0 / face[t] if face[t] > 0.0 else 0.0
-        y = np.empty(SB)
-        md = np.empty(SB)
-        for t in range(n_notes):
-            _yields(cf, t, price[t], delay, y, md)
-            for l in range(SB):
-                j = lanes[b, l]
-                if j < 0:
+        retired = False
+        for i in range(n_per):
+            m1 = i + 1
+            mi = np.uint64(i * n_cls)
+            for k in range(n_loans):  # this month's rates
+                c0 = N_LOAN_ROWS * k
+                for l in range(nl):
+                    C[_ix(c0 + L_SMM, l)] = smm_flat[smm_at[k, l] + mi]
+                    C[_ix(c0 + L_MDR, l)] = mdr_flat[mdr_at[k, l] + mi]
+                    C[_ix(c0 + L_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
+            ws = m1 % (lag + 1)
+            rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
+            for k in range(n_loans):
+                if m1 > mat[k]:  # past maturity: no flows (and none added below)
                     continue
-                total = run[t, 0, l]
-                stats[j, t, S_WAL] = (30.0 * run[t, 1, l] + delay * total) / (360.0 * total) if total > 0.0 \
-                    else np.nan
-                stats[j, t, S_FIRST] = run[t, 4, l]
-                stats[j, t, S_LAST] = run[t, 5, l]
-                stats[j, t, S_INTEREST] = run[t, 2, l]
-                stats[j, t, S_PRINCIPAL] = total
-                stats[j, t, S_WRITEDOWN] = run[t, 3, l]
-                stats[j, t, S_YIELD] = y[l]
-                stats[j, t, S_PRICE] = price[t]
-                stats[j, t, S_MOD_DURATION] = md[l]
+                c0 = N_LOAN_ROWS * k
+                r0 = k * (lag + 2) * 2
+                for l in range(SB):  # the ring's defaults of lag months ago, into the loan's rows
+                    C[(c0 + L_ND_J) * SB + l] = ring[(r0 + 2 * rs) * SB + l]
+                    C[(c0 + L_NORM_J) * SB + l] = ring[(r0 + 2 * rs + 1) * SB + l]
+                if adv:
+                    _advance_loan(True, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
+                else:
+                    _advance_loan(False, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
+                for l in range(SB):  # and this month's, into the ring
+                    ring[(r0 + 2 * ws) * SB + l] = C[(c0 + L_ND) * SB + l]
+                    ring[(r0 + 2 * ws + 1) * SB + l] = C[(c0 + L_NORM) * SB + l]
+                s[k] = 0.0 if m1 >= mat[k] else s[k] - d[k]
+                d[k] *= growth[k]
+            for x in range(NCOL * SB):  # the pool's flows, loans added in loan order
+                A[x] = 0.0
+            for k in range(n_loans):
+                if m1 <= mat[k]:
+                    c0 = N_LOAN_ROWS * k + L_FLOWS
+                    for c in range(NCOL):
+                        for l in range(nl):
+                            A[_ix(c, l)] += C[_ix(c0 + c, l)]
+            gone = True
+            for l in range(SB):  # the waterfall's view of the month (as abs_engine.waterfall.pool_inputs)
+                end = A[PERF * SB + l] + A[FCL * SB + l]
+                S[R_IN_BEG * SB + l] = S[R_IN_END * SB + l]
+                S[R_IN_IC * SB + l] = A[NET * SB + l]
+                S[R_IN_PC * SB + l] = A[SCHED * SB + l] + A[PREPAY * SB + l] + A[RECOVERY * SB + l]
+                S[R_IN_LOSS * SB + l] = A[LOSS * SB + l]
+                S[R_IN_END * SB + l] = end
+                pool_loss[l] += A[LOSS * SB + l]
+                gone = gone and not end > 0.0
+            if retired:  # every lane's deal has retired: only the pool's own loss is still summed
+                if gone:
+                    break
+                continue
+            mc = np.uint64(i * n_cpn)
+            for t in range(n_notes):  # this period's coupons and delinquency
+                for l in range(nl):
+                    S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
+            for l in range(nl):
+                S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+            P[P_M1] = m1
+            P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
+            for t in range(n_notes):
+                P[p_dcf + t] = dcf[i, t]
+            for g in range(n_trig):
+                P[p_thr + g] = trig_threshold[i, g]
+            period(_address(S), _address(P))
+            n_run = m1
+            retired = True
+            for l in range(SB):
+                retired = retired and S[R_DONE * SB + l] > 0.0
+            for t in range(n_notes):
+                for l in range(SB):
+                    cf[(i * n_notes + t) * SB + l] = S[(r_cf + t) * SB + l]
+        run = np.empty((n_notes, N_RUN, SB))
+        residual = np.empty(SB)
         for l in range(SB):
-            j = lanes[b, l]
-            if j >= 0:
-                extra[j, X_RESIDUAL] = residual[l]
-                extra[j, X_POOL_LOSS] = pool_loss[l]
+            residual[l] = S[R_RESIDUAL * SB + l]
+            for t in range(n_notes):
+                for c in range(N_RUN):
+                    run[t, c, l] = S[(r_run + N_RUN * t + c) * SB + l]
+        finish_block(cf, n_run, nl, run, residual, pool_loss, lanes[b], face, price, delay, stats, extra)

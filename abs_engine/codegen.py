@@ -1,0 +1,396 @@
+"""The waterfall period of summary runs, generated for one waterfall structure.
+
+:func:`abs_engine.kernels.waterfall.period` interprets the step table: its loops go step ->
+group member -> scenario lane, with rows chosen at run time. LLVM cannot tell those rows apart,
+so most of its lane loops run one lane at a time. For summary runs, the deal's structure (steps,
+members, fee bases, trigger metrics, the order of writedowns) is known before the run, so this
+module writes the period as straight-line code over one scenario lane:
+
+* the lane loop is outermost, and its body is one period of one lane: the call, amounts due,
+  triggers, every step, writedowns, carry-forwards and the running sums;
+* every value the period carries over lives in one flat array at a row fixed when the code is
+  written (``S[row * SB + l]``, the layout of :func:`abs_engine.kernels.summaries.layout`), the
+  period's working values are local variables, and every branch is a select, so LLVM
+  vectorizes the lane loop (``SB`` lanes, AVX-512 where present).
+
+The arithmetic is :func:`~abs_engine.kernels.waterfall.period`'s, operation for operation and in
+the same order, and it is compiled without re-association, so the summaries equal a full run's
+(``tests/test_scale_and_plots.py`` and the random-deal oracle check this). The numbers of the
+structure (fee rates, targets, thresholds, coupons) stay in the parameter array ``P``: deals
+that differ only in numbers share one period.
+
+The period is a C-callable function (``period(S, P)``), passed to
+:func:`abs_engine.kernels.summaries.project_summaries` as a first-class function: that kernel is
+compiled once for every structure, and a new structure costs only its period (a few seconds,
+once). The source is written to a cache directory (``ABS_ENGINE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/abs_engine``, else ``~/.cache/abs_engine``; a temporary directory if that is
+not writable) and compiled by numba with ``cache=True`` next to it, so a fresh process loads the
+machine code. The file name hashes the structure and the source of the kernel modules, so a
+changed engine never loads a stale period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .kernels import summaries as KS
+from .kernels import waterfall as KW
+
+__all__ = ["summary_period", "structure_key", "kernel_source", "cache_dir"]
+
+SB = KW.SB
+ZERO = KW.ZERO
+_LOCK = threading.Lock()
+_LOADED: dict[str, object] = {}
+_KERNELS = Path(__file__).resolve().parent / "kernels"
+
+
+def structure_key(structure: tuple) -> tuple:
+    """What the generated code depends on, from :meth:`WaterfallProgram.structure` arguments:
+    counts, the step table, and each item's kind (fee basis, account target form, trigger
+    metric, direction and curability); numbers stay run-time arguments."""
+    (dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor,
+     acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr,
+     cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase) = structure
+    ints = lambda x: tuple(int(v) for v in x.ravel())  # noqa: E731
+    return (dcf.shape[1], fee_rate.size, acct_fixed.size, trig_metric.size,
+            ints(fee_basis), ints(acct_fixed), ints(acct_basis), ints(acct_keep),
+            ints(trig_metric), ints(trig_below), ints(trig_curable),
+            ints(op), tuple(map(tuple, arg.astype(int).tolist())), ints(mem_ptr), ints(members), ints(cov_ptr),
+            ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), bool(wd_accounts), int(principal_phase))
+
+
+class _Writer:
+    """Lines of generated code; cells of the flat state array ``S`` at the rows of
+    :func:`abs_engine.kernels.summaries.layout`."""
+
+    def __init__(self, key: tuple, indent: int):
+        n_notes, n_fees, n_acct, n_trig = key[:4]
+        self.lines: list[str] = []
+        self.pad = " " * indent
+        (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
+            KS.layout.py_func(n_notes, n_fees, n_acct, n_trig)
+        self.params = p
+        rows = {"exercise": KS.R_EXERCISE, "in_end": KS.R_IN_END, "in_beg": KS.R_IN_BEG, "in_ic": KS.R_IN_IC,
+                "in_pc": KS.R_IN_PC, "in_loss": KS.R_IN_LOSS, "called": KS.R_CALLED, "residual": KS.R_RESIDUAL,
+                "cum_loss": KS.R_CUM_LOSS, "delinq": KS.R_DELINQ, "done": KS.R_DONE}
+        for t in range(n_notes):
+            rows |= {f"cf{t}": r_cf + t, f"bal{t}": r_bal + t, f"short{t}": r_short + t, f"coupon{t}": r_coupon + t}
+            rows |= {f"run{t}_{c}": r_run + KS.N_RUN * t + c for c in range(KS.N_RUN)}
+        rows |= {f"arrears{f}": r_arrears + f for f in range(n_fees)}
+        rows |= {f"acct{a}": r_acct + a for a in range(n_acct)}
+        rows |= {f"breached{g}": r_breached + g for g in range(n_trig)}
+        self.rows = rows
+
+    def s(self, name: str) -> str:
+        """The lane's cell of state row ``name``."""
+        return f"S[{self.rows[name] * SB} + l]"
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(self.pad + line)
+
+
+def _lane_body(key: tuple, w: _Writer) -> None:
+    """One period of lane ``l``: :func:`abs_engine.kernels.waterfall.period`, unrolled."""
+    (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
+     trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
+     principal_phase) = key
+    s = w.s
+    bal = [s(f"bal{t}") for t in range(n_notes)]
+    acct = [s(f"acct{a}") for a in range(n_acct)]
+    brk = [s(f"breached{g}") for g in range(n_trig)]
+    # collections (nothing after a clean-up call) and the call itself
+    w(f"live = 1.0 - {s('called')}")
+    w(f"IC = {s('in_ic')} * live")
+    w(f"PC = {s('in_pc')} * live")
+    w(f"PLOSS = {s('in_loss')} * live")
+    w(f"PEND = {s('in_end')} * live")
+    w(f"POOLBEG = {s('in_beg')} * live")
+    w(f"{s('cum_loss')} += PLOSS")
+    w("PROCEEDS = 0.0")
+    if has_call:
+        w(f"go = ({s('called')} == 0.0) & ({s('exercise')} > 0.0) & (PEND > 0.0) & (PEND <= call_level)")
+        w("PROCEEDS = PEND if go else 0.0")
+        w("PEND = 0.0 if go else PEND")
+        w(f"{s('called')} = 1.0 if go else {s('called')}")
+    # amounts due
+    w("TOT = 0.0")
+    for t in range(n_notes):
+        w(f"c = {s(f'coupon{t}')} * dcf{t}")
+        w(f"nbeg{t} = {bal[t]}")
+        w(f"idue{t} = {bal[t]} * c + {s(f'short{t}')} * (1.0 + c * ios{t})")
+        w(f"ileft{t} = idue{t}")
+        w(f"TOT += idue{t}")
+    w("NBSUM = 0.0")
+    for t in range(n_notes):
+        w(f"NBSUM += {bal[t]}")
+    for f in range(n_fees):
+        base = {KW.BASIS_POOL: "POOLBEG", KW.BASIS_ORIGINAL: "orig_pool", KW.BASIS_NOTES: "NBSUM"}.get(
+            fee_basis[f], "IC * 12.0")
+        w("alive = 1.0 if POOLBEG > 0.0 else 0.0")
+        w(f"fdue{f} = (fee_rate{f} / 12.0 * {base} + fee_amount{f}) * alive + {s(f'arrears{f}')}")
+        w(f"fleft{f} = fdue{f}")
+        w(f"TOT += fdue{f}")
+    # triggers, on values that include this period
+    for g in range(n_trig):
+        m = trig_metric[g]
+        if m == KW.METRIC_CUM_LOSS:
+            w(f"v = {s('cum_loss')} / orig_pool")
+        elif m == KW.METRIC_OC:
+            w("v = PEND / NBSUM if NBSUM > 0.0 else np.inf")
+        elif m == KW.METRIC_DELINQ:
+            w(f"v = {s('delinq')}")
+        else:
+            w("v = IC / TOT if TOT > 0.0 else np.inf")
+        w(f"hit = v < thr{g}" if trig_below[g] else f"hit = v > thr{g}")
+        if trig_curable[g] == 0:
+            w(f"hit = hit | ({brk[g]} > 0.0)")
+        w(f"{brk[g]} = 1.0 if hit else 0.0")
+    w("AVAIL = IC + PC + PROCEEDS" if principal_phase < 0 else "AVAIL = IC")
+    w("PAIDP = 0.0")
+    w("RESID = 0.0")
+    for t in range(n_notes):
+        w(f"prin{t} = 0.0")
+
+    def take(left: str, lo: int, hi: int) -> None:
+        w("NEED = 0.0")
+        for j in range(lo, hi):
+            w(f"NEED += {left}{members[j]}")
+        w("GOT = fmin(NEED, AVAIL)")
+        w("AVAIL -= GOT")
+
+    def draw(k: int) -> None:
+        for j in range(cov_ptr[k], cov_ptr[k + 1]):
+            a = cov_acct[j]
+            w(f"d = fmin(NEED - GOT, {acct[a]})")
+            w("d = d if d > 0.0 else 0.0")
+            w(f"{acct[a]} -= d")
+            w("GOT += d")
+
+    def settle(left: str, lo: int, hi: int) -> None:
+        for j in range(lo, hi):
+            x = f"{left}{members[j]}"
+            w(f"{x} -= {x} * (GOT / NEED) if NEED > 0.0 else 0.0")
+
+    for k, o in enumerate(op):
+        if k == principal_phase:
+            w("AVAIL += PC + PROCEEDS")
+        lo, hi = mem_ptr[k], mem_ptr[k + 1]
+        if o in (KW.OP_FEES, KW.OP_INTEREST):
+            left = "fleft" if o == KW.OP_FEES else "ileft"
+            take(left, lo, hi)
+            draw(k)
+            settle(left, lo, hi)
+        elif o == KW.OP_PRINCIPAL:
+            kind, always_seq, switch = arg[k][0], arg[k][1] == 0, arg[k][2]
+            w("GRP = 0.0")
+            w("TOTB = 0.0")
+            for j in range(lo, hi):
+                w(f"GRP += {bal[members[j]]}")
+                w(f"TOTB += nbeg{members[j]}")
+            if kind == KW.AMOUNT_COLLECTIONS:
+                w("cap = PC + PROCEEDS")
+            elif kind == KW.AMOUNT_OC_TARGET:  # as waterfall._oc_pda
+                if n_trig:
+                    w(f"blocked = {s('breached0')} if oc_blocker == 0 else 0.0")
+                    for g in range(1, n_trig):
+                        w(f"blocked = {brk[g]} if oc_blocker == {g} else blocked")
+                    w("p = oc_step_pct if oc_stepped and (oc_blocker < 0 or blocked == 0.0) else oc_pct")
+                else:
+                    w("p = oc_step_pct if oc_stepped else oc_pct")
+                w("target = fmax(p * (orig_pool if oc_original else PEND), oc_floor)")
+                w("cap = fmax(0.0, NBSUM - fmax(0.0, PEND - target))")
+            else:
+                w("cap = np.inf")
+            w("NEED = fmin(fmax(cap - PAIDP, 0.0), GRP)")
+            w("GOT = fmin(NEED, AVAIL)")
+            w("AVAIL -= GOT")
+            if always_seq:
+                w("SEQ = True")
+            elif switch >= 0:
+                w(f"SEQ = {brk[switch]} > 0.0")
+            else:
+                w("SEQ = False")
+            draw(k)
+            w("PAIDP += GOT")
+            w("REM = GOT")
+            for j in range(lo, hi):  # sequential, or pro rata by beginning balances
+                m = members[j]
+                w(f"pro = GOT * nbeg{m} / TOTB if TOTB > 0.0 else 0.0")
+                w(f"p = fmin(fmin(REM if SEQ else pro, {bal[m]}), REM)")
+                w(f"{bal[m]} -= p")
+                w(f"prin{m} += p")
+                w("REM = REM - p")
+            for j in range(lo, hi):  # what caps left over, in priority order
+                m = members[j]
+                w(f"p = fmin(REM, {bal[m]})")
+                w(f"{bal[m]} -= p")
+                w(f"prin{m} += p")
+                w("REM -= p")
+        elif o == KW.OP_RESERVE:
+            a = arg[k][0]
+            w("NOW = 0.0")
+            for t in range(n_notes):
+                w(f"NOW += {bal[t]}")
+            if acct_fixed[a]:
+                w(f"target = acct_amount{a}")
+            else:
+                base = "PEND" if acct_basis[a] == KW.BASIS_POOL else "orig_pool"
+                w(f"target = fmax(acct_pct{a} * {base}, acct_floor{a})")
+            if acct_keep[a] == 0:
+                w(f"target = 0.0 if NOW <= {ZERO!r} else target")
+            w(f"x = {acct[a]}")
+            w("dep = fmin(AVAIL, target - x) if x < target else 0.0")
+            w("rel = x - target if x > target else 0.0")
+            w(f"{acct[a]} = x + dep - rel")
+            w("AVAIL += rel - dep")
+        else:  # residual: first any fee or interest still unpaid, in step order
+            for kk in range(k):
+                if op[kk] in (KW.OP_FEES, KW.OP_INTEREST):
+                    left = "fleft" if op[kk] == KW.OP_FEES else "ileft"
+                    take(left, mem_ptr[kk], mem_ptr[kk + 1])
+                    settle(left, mem_ptr[kk], mem_ptr[kk + 1])
+            w("RESID += AVAIL")
+            w("AVAIL = 0.0")
+    # writedowns in reverse priority, carry-forwards
+    w("NOW = 0.0")
+    for t in range(n_notes):
+        w(f"NOW += {bal[t]}")
+    if wd_accounts:
+        w("GRP = 0.0")
+        for a in range(n_acct):
+            w(f"GRP += {acct[a]}")
+        w("REM = fmax(NOW - (PEND + GRP), 0.0)")
+    else:
+        w("REM = fmax(NOW - (PEND + 0.0), 0.0)")
+    for t in wd_order:
+        w(f"wd{t} = fmin(REM, {bal[t]})")
+        w(f"REM -= wd{t}")
+        w(f"x = {bal[t]} - wd{t}")
+        w(f"wd{t} = wd{t} + x if x < {ZERO!r} else wd{t}")
+        w(f"{bal[t]} = 0.0 if x < {ZERO!r} else x")
+    for t in range(n_notes):
+        w(f"{s(f'short{t}')} = ileft{t} if ileft{t} >= {ZERO!r} else 0.0")
+    for f in range(n_fees):
+        w(f"{s(f'arrears{f}')} = fleft{f} if fleft{f} >= {ZERO!r} else 0.0")
+    # running sums: principal, period-weighted principal, interest, writedown, first, last
+    w(f"{s('residual')} += RESID")
+    for t in range(n_notes):
+        w(f"paid = idue{t} - ileft{t}")
+        w(f"{s(f'run{t}_0')} += prin{t}")
+        w(f"{s(f'run{t}_1')} += m1f * prin{t}")
+        w(f"{s(f'run{t}_2')} += paid")
+        w(f"{s(f'run{t}_3')} += wd{t}")
+        w(f"{s(f'run{t}_4')} = m1f if prin{t} > 0.0 and {s(f'run{t}_4')} == 0.0 else {s(f'run{t}_4')}")
+        w(f"{s(f'run{t}_5')} = m1f if prin{t} > 0.0 else {s(f'run{t}_5')}")
+        w(f"{s(f'cf{t}')} = (paid + prin{t}) * 100.0 / face{t} if face{t} > 0.0 else 0.0")
+    # retired: no pool left (or called), no note or account balance, so nothing more can move
+    done = f"(not {s('in_end')} > 0.0 or {s('called')} > 0.0)"
+    done += "".join(f" and not {bal[t]} > 0.0" for t in range(n_notes))
+    done += "".join(f" and not {acct[a]} > 0.0" for a in range(n_acct))
+    w(f"{s('done')} = 1.0 if {done} else 0.0")
+
+
+_TEMPLATE = '''"""Generated by abs_engine.codegen for one waterfall structure; do not edit.
+
+key: {key!r}
+"""
+import numpy as np
+from numba import carray
+
+from abs_engine.kernels._jit import period_cfunc
+from abs_engine.kernels.collateral import fmax, fmin
+
+SB = {sb}
+N_ROWS = {n_rows}
+N_PARAMS = {n_params}
+
+
+@period_cfunc
+def period(s_ptr, p_ptr):
+    """The waterfall's period in every lane: state ``S[row * SB + lane]``, parameters ``P``
+    (the layout of abs_engine.kernels.summaries)."""
+    S = carray(s_ptr, (N_ROWS * SB,))
+    P = carray(p_ptr, (N_PARAMS,))
+{params}
+    for l in range(SB):
+{body}
+'''
+
+
+def kernel_source(key: tuple) -> str:
+    """The Python source of the generated period for structure ``key`` (:func:`structure_key`)."""
+    n_notes, n_fees, n_acct, n_trig = key[:4]
+    w = _Writer(key, 8)
+    _lane_body(key, w)
+    p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params = \
+        w.params
+    params = [f"call_level = P[{KS.P_CALL_LEVEL}]", f"orig_pool = P[{KS.P_ORIG_POOL}]", f"oc_pct = P[{KS.P_OC_PCT}]",
+              f"oc_original = P[{KS.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KS.P_OC_FLOOR}]",
+              f"oc_step_pct = P[{KS.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KS.P_OC_BLOCKER}])",
+              f"oc_stepped = P[{KS.P_OC_STEPPED}] != 0.0", f"m1f = P[{KS.P_M1}]"]
+    for t in range(n_notes):
+        params += [f"ios{t} = P[{p_ios + t}]", f"face{t} = P[{p_face + t}]", f"dcf{t} = P[{p_dcf + t}]"]
+    for f in range(n_fees):
+        params += [f"fee_rate{f} = P[{p_fee_rate + f}]", f"fee_amount{f} = P[{p_fee_amount + f}]"]
+    for a in range(n_acct):
+        params += [f"acct_amount{a} = P[{p_acct_amount + a}]", f"acct_pct{a} = P[{p_acct_pct + a}]",
+                   f"acct_floor{a} = P[{p_acct_floor + a}]"]
+    params += [f"thr{g} = P[{p_thr + g}]" for g in range(n_trig)]
+    return _TEMPLATE.format(key=key, sb=SB, n_rows=w.n_rows, n_params=n_params,
+                            params="\n".join("    " + x for x in params), body="\n".join(w.lines))
+
+
+def cache_dir() -> Path:
+    """Where generated kernels (and numba's cache of them) are kept."""
+    for base in (os.environ.get("ABS_ENGINE_CACHE_DIR"),
+                 os.environ.get("XDG_CACHE_HOME") and Path(os.environ["XDG_CACHE_HOME"]) / "abs_engine",
+                 Path.home() / ".cache" / "abs_engine"):
+        if base:
+            path = Path(base) / "kernels"
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                if os.access(path, os.W_OK):
+                    return path
+            except OSError:
+                pass
+    path = Path(tempfile.gettempdir()) / f"abs_engine-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "kernels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _engine_digest() -> str:
+    h = hashlib.sha256()
+    h.update(Path(__file__).read_bytes())
+    for name in ("summaries.py", "collateral.py", "waterfall.py", "_jit.py"):
+        h.update((_KERNELS / name).read_bytes())
+    return h.hexdigest()
+
+
+def summary_period(structure: tuple):
+    """The compiled waterfall period of a structure (arguments of
+    :meth:`abs_engine.waterfall.WaterfallProgram.structure`), a C-callable function for
+    :func:`abs_engine.kernels.summaries.project_summaries`; generated, written and imported once
+    per structure and engine version."""
+    source = kernel_source(structure_key(structure))
+    name = "abs_engine_summaries_" + hashlib.sha256((_engine_digest() + source).encode()).hexdigest()[:20]
+    with _LOCK:
+        if name in _LOADED:
+            return _LOADED[name]
+        path = cache_dir() / f"{name}.py"
+        if not path.exists() or path.read_text() != source:
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)  # whole file or none, when processes share the directory
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        _LOADED[name] = module.period
+        return module.period
