@@ -141,10 +141,10 @@ def _advance_loan(adv, nl, m1, mk, lag, C, c0, s_prev, d, growth, gr, nr):
 
 
 @kernel(inline=True)
-def _pv(cf, n_notes, t, y, delay, k0, k1, nl, w):
+def _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w):
     """Per lane: ``pv = Σ CF_k (1 + y/2)^(-2 T_k)`` (row 0 of ``w``) and ``dv = Σ T_k CF_k
     (1 + y/2)^(-2 T_k)`` (row 1) over periods ``k0..k1`` (0-based) of note ``t``,
-    ``T_k = (30 (k+1) + delay)/360``; ``cf[(k n_notes + t) SB + lane]``. Rows 2 and 3 of ``w``
+    ``T_k = (30 (k+1) + delay)/360`` (``times[k]``); ``cf[(k n_notes + t) SB + lane]``. Rows 2 and 3 of ``w``
     hold the discount factor's step and running value. Flat arrays, unsigned indices and a
     run-time lane count ``nl``, so both loops vectorize."""
     t0 = (30.0 * (k0 + 1) + delay) / 360.0
@@ -155,7 +155,7 @@ def _pv(cf, n_notes, t, y, delay, k0, k1, nl, w):
         w[_ix(0, l)] = 0.0
         w[_ix(1, l)] = 0.0
     for k in range(k0, k1 + 1):
-        tk = (30.0 * (k + 1) + delay) / 360.0
+        tk = times[k]  # loaded, not computed here: re-association would divide every lane by 360
         row = k * n_notes + t
         for l in range(nl):
             x = cf[_ix(row, l)] * w[_ix(3, l)]
@@ -188,18 +188,21 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
     y = np.empty(SB)
     w = np.empty(4 * SB)
     ok = np.empty(SB, dtype=np.bool_)
+    times = np.empty(k1 + 1)
+    for k in range(k1 + 1):
+        times[k] = (30.0 * (k + 1) + delay) / 360.0
     tol = 1e-12 * max(abs(price), 1.0)
     y[:] = YIELD_LO
-    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         ok[l] = w[l] >= price
     y[:] = YIELD_HI
-    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         ok[l] = ok[l] and w[l] <= price
     y[:] = 0.05
     for _ in range(NEWTON_STEPS):
-        _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
+        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
         settled = True
         for l in range(SB):
             f = w[l] - price
@@ -208,7 +211,7 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
             y[l] = min(max(y[l] - f / (slope if slope < 0.0 else -1.0), YIELD_LO), YIELD_HI)
         if settled:
             break
-    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
             a = YIELD_LO
@@ -224,7 +227,7 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
                 else:
                     b = mid
             y[l] = 0.5 * (a + b)
-    _pv(cf, n_notes, t, y, delay, k0, k1, nl, w)
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         if ok[l]:
             out_y[l] = y[l]
@@ -335,17 +338,16 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             P[p_acct_pct + a] = acct_pct[a]
             P[p_acct_floor + a] = acct_floor[a]
         # each lane's rows of the scenario tables, as offsets into the flat tables
-        smm_at = np.empty((n_loans, SB), dtype=np.uint64)  # + month * n_cls
-        mdr_at = np.empty((n_loans, SB), dtype=np.uint64)
+        smm_at = np.empty(SB, dtype=np.uint64)  # + month * n_cls + class
+        mdr_at = np.empty(SB, dtype=np.uint64)
         sev_at = np.empty(SB, dtype=np.uint64)  # + month
         cpn_at = np.empty(SB, dtype=np.uint64)  # + month * n_cpn + note
         dq_at = np.empty(SB, dtype=np.uint64)  # + month
         for l in range(SB):
             x = lanes[b, l]
             j = x if x >= 0 else -1 - x
-            for k in range(n_loans):
-                smm_at[k, l] = prow[j] * n_per * n_cls + cls[k]
-                mdr_at[k, l] = drow[j] * n_per * n_cls + cls[k]
+            smm_at[l] = prow[j] * n_per * n_cls
+            mdr_at[l] = drow[j] * n_per * n_cls
             sev_at[l] = srow[j] * n_per
             cpn_at[l] = crow[j] * n_per * n_cpn
             dq_at[l] = qrow[j] * n_per
@@ -359,6 +361,12 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
         n_run = 0  # periods the waterfall has run
         # collateral state (see _advance_loan); the schedule per loan, the same in every lane
         C = np.zeros(n_loans * N_LOAN_ROWS * SB)
+        G = np.empty((2 * n_cls + 1) * SB)  # this month's SMM and MDR per class, and severity
+        one_cpn = True
+        one_dq = True
+        for l in range(SB):
+            one_cpn = one_cpn and cpn_at[l] == cpn_at[0]
+            one_dq = one_dq and dq_at[l] == dq_at[0]
         ring = np.zeros(n_loans * (lag + 2) * 2 * SB)
         s = np.ones(n_loans)
         d = np.empty(n_loans)
@@ -372,13 +380,20 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
         retired = False
         for i in range(n_per):
             m1 = i + 1
-            mi = np.uint64(i * n_cls)
-            for k in range(n_loans):  # this month's rates
-                c0 = N_LOAN_ROWS * k
+            for c in range(n_cls):  # this month's rates, per class, then into each loan's rows
+                mi = np.uint64(i * n_cls + c)
                 for l in range(nl):
-                    C[_ix(c0 + L_SMM, l)] = smm_flat[smm_at[k, l] + mi]
-                    C[_ix(c0 + L_MDR, l)] = mdr_flat[mdr_at[k, l] + mi]
-                    C[_ix(c0 + L_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
+                    G[_ix(2 * c, l)] = smm_flat[smm_at[l] + mi]
+                    G[_ix(2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
+            for l in range(nl):
+                G[_ix(2 * n_cls, l)] = sev_flat[sev_at[l] + np.uint64(i)]
+            for k in range(n_loans):
+                c0 = N_LOAN_ROWS * k
+                g0 = 2 * cls[k]
+                for l in range(nl):
+                    C[_ix(c0 + L_SMM, l)] = G[_ix(g0, l)]
+                    C[_ix(c0 + L_MDR, l)] = G[_ix(g0 + 1, l)]
+                    C[_ix(c0 + L_SEV, l)] = G[_ix(2 * n_cls, l)]
             ws = m1 % (lag + 1)
             rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
             for k in range(n_loans):
@@ -386,46 +401,57 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                     continue
                 c0 = N_LOAN_ROWS * k
                 r0 = k * (lag + 2) * 2
-                for l in range(SB):  # the ring's defaults of lag months ago, into the loan's rows
-                    C[(c0 + L_ND_J) * SB + l] = ring[(r0 + 2 * rs) * SB + l]
-                    C[(c0 + L_NORM_J) * SB + l] = ring[(r0 + 2 * rs + 1) * SB + l]
+                for l in range(nl):  # the ring's defaults of lag months ago, into the loan's rows
+                    C[_ix(c0 + L_ND_J, l)] = ring[_ix(r0 + 2 * rs, l)]
+                    C[_ix(c0 + L_NORM_J, l)] = ring[_ix(r0 + 2 * rs + 1, l)]
                 if adv:
                     _advance_loan(True, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
                 else:
                     _advance_loan(False, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
-                for l in range(SB):  # and this month's, into the ring
-                    ring[(r0 + 2 * ws) * SB + l] = C[(c0 + L_ND) * SB + l]
-                    ring[(r0 + 2 * ws + 1) * SB + l] = C[(c0 + L_NORM) * SB + l]
+                for l in range(nl):  # and this month's, into the ring
+                    ring[_ix(r0 + 2 * ws, l)] = C[_ix(c0 + L_ND, l)]
+                    ring[_ix(r0 + 2 * ws + 1, l)] = C[_ix(c0 + L_NORM, l)]
                 s[k] = 0.0 if m1 >= mat[k] else s[k] - d[k]
                 d[k] *= growth[k]
-            for x in range(NCOL * SB):  # the pool's flows, loans added in loan order
-                A[x] = 0.0
+            for x in range(NCOL * nl):  # the pool's flows, loans added in loan order
+                A[np.uint64(x)] = 0.0
             for k in range(n_loans):
                 if m1 <= mat[k]:
                     c0 = N_LOAN_ROWS * k + L_FLOWS
                     for c in range(NCOL):
                         for l in range(nl):
                             A[_ix(c, l)] += C[_ix(c0 + c, l)]
-            gone = True
-            for l in range(SB):  # the waterfall's view of the month (as abs_engine.waterfall.pool_inputs)
-                end = A[PERF * SB + l] + A[FCL * SB + l]
-                S[R_IN_BEG * SB + l] = S[R_IN_END * SB + l]
-                S[R_IN_IC * SB + l] = A[NET * SB + l]
-                S[R_IN_PC * SB + l] = A[SCHED * SB + l] + A[PREPAY * SB + l] + A[RECOVERY * SB + l]
-                S[R_IN_LOSS * SB + l] = A[LOSS * SB + l]
-                S[R_IN_END * SB + l] = end
-                pool_loss[l] += A[LOSS * SB + l]
-                gone = gone and not end > 0.0
+            left = 0.0
+            for l in range(nl):  # the waterfall's view of the month (as abs_engine.waterfall.pool_inputs)
+                end = A[_ix(PERF, l)] + A[_ix(FCL, l)]
+                S[_ix(R_IN_BEG, l)] = S[_ix(R_IN_END, l)]
+                S[_ix(R_IN_IC, l)] = A[_ix(NET, l)]
+                S[_ix(R_IN_PC, l)] = A[_ix(SCHED, l)] + A[_ix(PREPAY, l)] + A[_ix(RECOVERY, l)]
+                S[_ix(R_IN_LOSS, l)] = A[_ix(LOSS, l)]
+                S[_ix(R_IN_END, l)] = end
+                pool_loss[np.uint64(l)] += A[_ix(LOSS, l)]
+                left = max(left, end)
+            gone = not left > 0.0
             if retired:  # every lane's deal has retired: only the pool's own loss is still summed
                 if gone:
                     break
                 continue
             mc = np.uint64(i * n_cpn)
-            for t in range(n_notes):  # this period's coupons and delinquency
+            for t in range(n_notes):  # this period's coupons and delinquency (one row: the same in every lane)
+                if one_cpn:
+                    x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
+                    for l in range(nl):
+                        S[_ix(r_coupon + t, l)] = x
+                else:
+                    for l in range(nl):
+                        S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
+            if one_dq:
+                x = dq_flat[dq_at[0] + np.uint64(i)]
                 for l in range(nl):
-                    S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
-            for l in range(nl):
-                S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+                    S[_ix(R_DELINQ, l)] = x
+            else:
+                for l in range(nl):
+                    S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
             P[P_M1] = m1
             P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
             for t in range(n_notes):
@@ -434,12 +460,14 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                 P[p_thr + g] = trig_threshold[i, g]
             period(_address(S), _address(P))
             n_run = m1
-            retired = True
-            for l in range(SB):
-                retired = retired and S[R_DONE * SB + l] > 0.0
+            done = 1.0
+            for l in range(nl):
+                done = min(done, S[_ix(R_DONE, l)])
+            retired = done > 0.0
             for t in range(n_notes):
-                for l in range(SB):
-                    cf[(i * n_notes + t) * SB + l] = S[(r_cf + t) * SB + l]
+                row = i * n_notes + t
+                for l in range(nl):
+                    cf[_ix(row, l)] = S[_ix(r_cf + t, l)]
         run = np.empty((n_notes, N_RUN, SB))
         residual = np.empty(SB)
         for l in range(SB):
