@@ -41,6 +41,7 @@ from pathlib import Path
 
 from .kernels import summaries as KS
 from .kernels import waterfall as KW
+from .kernels.collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED
 
 __all__ = ["summary_period", "structure_key", "kernel_source", "cache_dir"]
 
@@ -66,20 +67,31 @@ def structure_key(structure: tuple) -> tuple:
             ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), bool(wd_accounts), int(principal_phase))
 
 
+UNROLL = 8  # pools of at most this many loans are written out loan by loan (the loop vectorizes)
+
+
 class _Writer:
     """Lines of generated code; cells of the flat state array ``S`` at the rows of
     :func:`abs_engine.kernels.summaries.layout`."""
 
-    def __init__(self, key: tuple, indent: int):
+    def __init__(self, pool: tuple, key: tuple, indent: int):
+        n_cls, cls = pool
         n_notes, n_fees, n_acct, n_trig = key[:4]
         self.lines: list[str] = []
         self.pad = " " * indent
-        (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
-            KS.layout.py_func(n_notes, n_fees, n_acct, n_trig)
+        (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
+            KS.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig)
         self.params = p
+        self.r_loan, self.r_cls = r_loan, r_cls
         rows = {"exercise": KS.R_EXERCISE, "in_end": KS.R_IN_END, "in_beg": KS.R_IN_BEG, "in_ic": KS.R_IN_IC,
                 "in_pc": KS.R_IN_PC, "in_loss": KS.R_IN_LOSS, "called": KS.R_CALLED, "residual": KS.R_RESIDUAL,
-                "cum_loss": KS.R_CUM_LOSS, "delinq": KS.R_DELINQ, "done": KS.R_DONE}
+                "cum_loss": KS.R_CUM_LOSS, "delinq": KS.R_DELINQ, "done": KS.R_DONE, "sev": KS.R_SEV,
+                "pool_loss": KS.R_POOL_LOSS, "gone": KS.R_GONE}
+        for k, c in enumerate(cls):
+            base = r_loan + KS.N_LOAN_ROWS * k
+            rows |= {f"w{k}": base + KS.L_W, f"f{k}": base + KS.L_F, f"ndj{k}": base + KS.L_ND_J,
+                     f"normj{k}": base + KS.L_NORM_J, f"nd{k}": base + KS.L_ND, f"norm{k}": base + KS.L_NORM,
+                     f"smm{k}": r_cls + 2 * c, f"mdr{k}": r_cls + 2 * c + 1}
         for t in range(n_notes):
             rows |= {f"cf{t}": r_cf + t, f"bal{t}": r_bal + t, f"short{t}": r_short + t, f"coupon{t}": r_coupon + t}
             rows |= {f"run{t}_{c}": r_run + KS.N_RUN * t + c for c in range(KS.N_RUN)}
@@ -94,6 +106,53 @@ class _Writer:
 
     def __call__(self, line: str) -> None:
         self.lines.append(self.pad + line)
+
+
+def _pool_month(pool: tuple, w: _Writer) -> None:
+    """One month of the pool in lane ``l``: each loan's :func:`abs_engine.kernels.collateral.month_step`
+    (a loan past its maturity is left as it is and adds nothing), flows added in loan order as
+    the projection kernels add them, then the waterfall's view of them (as
+    :func:`abs_engine.waterfall.pool_inputs`). Pools of more than ``UNROLL`` loans loop over
+    their loans (scalar); smaller ones are written out, so the lane loop vectorizes."""
+    n_cls, cls = pool
+    s = w.s
+    for c in range(NCOL):
+        w(f"a{c} = 0.0")
+    if len(cls) <= UNROLL:
+        loans = [(str(k), {x: s(f"{x}{k}") for x in ("w", "f", "ndj", "normj", "nd", "norm", "smm", "mdr")},
+                  {x: f"{x}{k}" for x in ("sched", "dec", "growth", "gross", "net", "mat", "live")})
+                 for k in range(len(cls))]
+    else:
+        w("for k in range(N_LOANS):")
+        w.pad += "    "
+        q = f"{w.params[0]} + {KS.N_LOAN_PARAMS} * k"
+        w(f"mat_k = int(P[{q} + 5])")
+        cells = {x: f"S[(R_LOAN + {KS.N_LOAN_ROWS} * k + {j}) * SB + l]"
+                 for x, j in (("w", KS.L_W), ("f", KS.L_F), ("ndj", KS.L_ND_J), ("normj", KS.L_NORM_J),
+                              ("nd", KS.L_ND), ("norm", KS.L_NORM))}
+        cells |= {"smm": "S[(R_CLS + 2 * CLS[k]) * SB + l]", "mdr": "S[(R_CLS + 2 * CLS[k] + 1) * SB + l]"}
+        loans = [("k", cells, {"sched": f"P[{q}]", "dec": f"P[{q} + 1]", "growth": f"P[{q} + 2]",
+                               "gross": f"P[{q} + 3]", "net": f"P[{q} + 4]", "mat": "mat_k", "live": "m1 <= mat_k"})]
+    for _, c, v in loans:
+        w(f"r = month_step(m1, {v['mat']}, lag, adv, {c['smm']}, {c['mdr']}, {s('sev')}, {c['w']}, {v['sched']}, "
+          f"{v['dec']}, {v['growth']}, {c['f']}, {v['gross']}, {v['net']}, {c['ndj']}, {c['normj']})")
+        w(f"alive = {v['live']}")
+        w(f"{c['w']} = r[0] if alive else {c['w']}")
+        w(f"{c['f']} = r[3] if alive else {c['f']}")
+        w(f"{c['nd']} = r[4]")
+        w(f"{c['norm']} = r[5]")
+        for col in range(NCOL):
+            w(f"a{col} += r[{6 + col}] if alive else 0.0")
+    if len(cls) > UNROLL:
+        w.pad = w.pad[:-4]
+    w(f"end = a{PERF} + a{FCL}")
+    w(f"{s('in_beg')} = {s('in_end')}")
+    w(f"{s('in_ic')} = a{NET}")
+    w(f"{s('in_pc')} = a{SCHED} + a{PREPAY} + a{RECOVERY}")
+    w(f"{s('in_loss')} = a{LOSS}")
+    w(f"{s('in_end')} = end")
+    w(f"{s('pool_loss')} += a{LOSS}")
+    w(f"{s('gone')} = 0.0 if end > 0.0 else 1.0")
 
 
 def _lane_body(key: tuple, w: _Writer) -> None:
@@ -297,7 +356,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     w(f"{s('done')} = 1.0 if {done} else 0.0")
 
 
-_TEMPLATE = '''"""Generated by abs_engine.codegen for one waterfall structure; do not edit.
+_TEMPLATE = '''"""Generated by abs_engine.codegen for one pool shape and waterfall structure; do not edit.
 
 key: {key!r}
 """
@@ -305,36 +364,56 @@ import numpy as np
 from numba import carray
 
 from abs_engine.kernels._jit import period_cfunc
-from abs_engine.kernels.collateral import fmax, fmin
+from abs_engine.kernels.collateral import fmax, fmin, month_step
 
 SB = {sb}
 N_ROWS = {n_rows}
 N_PARAMS = {n_params}
+N_LOANS = {n_loans}
+R_LOAN = {r_loan}
+R_CLS = {r_cls}
+CLS = {cls!r}
 
 
 @period_cfunc
 def period(s_ptr, p_ptr):
-    """The waterfall's period in every lane: state ``S[row * SB + lane]``, parameters ``P``
-    (the layout of abs_engine.kernels.summaries)."""
+    """One month of the pool, then (unless ``P`` says the block's deals have retired) the
+    waterfall's period, in every lane: state ``S[row * SB + lane]``, parameters ``P`` (the
+    layout of abs_engine.kernels.summaries)."""
     S = carray(s_ptr, (N_ROWS * SB,))
     P = carray(p_ptr, (N_PARAMS,))
 {params}
+    for l in range(SB):
+{pool}
+    if not waterfall:
+        return
     for l in range(SB):
 {body}
 '''
 
 
-def kernel_source(key: tuple) -> str:
-    """The Python source of the generated period for structure ``key`` (:func:`structure_key`)."""
+def kernel_source(pool: tuple, key: tuple) -> str:
+    """The Python source of the generated month for a pool shape ``(number of rate classes,
+    each loan's class)`` and structure ``key`` (:func:`structure_key`)."""
+    n_cls, cls = pool
     n_notes, n_fees, n_acct, n_trig = key[:4]
-    w = _Writer(key, 8)
+    w = _Writer(pool, key, 8)
     _lane_body(key, w)
-    p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params = \
-        w.params
+    pm = _Writer(pool, key, 8)
+    _pool_month(pool, pm)
+    (p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
+     n_params) = w.params
     params = [f"call_level = P[{KS.P_CALL_LEVEL}]", f"orig_pool = P[{KS.P_ORIG_POOL}]", f"oc_pct = P[{KS.P_OC_PCT}]",
               f"oc_original = P[{KS.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KS.P_OC_FLOOR}]",
               f"oc_step_pct = P[{KS.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KS.P_OC_BLOCKER}])",
-              f"oc_stepped = P[{KS.P_OC_STEPPED}] != 0.0", f"m1f = P[{KS.P_M1}]"]
+              f"oc_stepped = P[{KS.P_OC_STEPPED}] != 0.0", f"m1 = int(P[{KS.P_M1}])", "m1f = float(m1)",
+              f"lag = int(P[{KS.P_LAG}])", f"adv = P[{KS.P_ADV}] != 0.0", f"waterfall = P[{KS.P_WATERFALL}] != 0.0"]
+    if len(cls) <= UNROLL:
+        for k in range(len(cls)):
+            q = p_loan + KS.N_LOAN_PARAMS * k
+            params += [f"sched{k} = P[{q}]", f"dec{k} = P[{q + 1}]", f"growth{k} = P[{q + 2}]",
+                       f"gross{k} = P[{q + 3}]", f"net{k} = P[{q + 4}]", f"mat{k} = int(P[{q + 5}])",
+                       f"live{k} = m1 <= mat{k}"]
     for t in range(n_notes):
         params += [f"ios{t} = P[{p_ios + t}]", f"face{t} = P[{p_face + t}]", f"dcf{t} = P[{p_dcf + t}]"]
     for f in range(n_fees):
@@ -343,8 +422,10 @@ def kernel_source(key: tuple) -> str:
         params += [f"acct_amount{a} = P[{p_acct_amount + a}]", f"acct_pct{a} = P[{p_acct_pct + a}]",
                    f"acct_floor{a} = P[{p_acct_floor + a}]"]
     params += [f"thr{g} = P[{p_thr + g}]" for g in range(n_trig)]
-    return _TEMPLATE.format(key=key, sb=SB, n_rows=w.n_rows, n_params=n_params,
-                            params="\n".join("    " + x for x in params), body="\n".join(w.lines))
+    return _TEMPLATE.format(key=(pool, key), sb=SB, n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
+                            r_loan=w.r_loan, r_cls=w.r_cls, cls=tuple(cls) or (0,),
+                            params="\n".join("    " + x for x in params), pool="\n".join(pm.lines),
+                            body="\n".join(w.lines))
 
 
 def cache_dir() -> Path:
@@ -373,12 +454,12 @@ def _engine_digest() -> str:
     return h.hexdigest()
 
 
-def summary_period(structure: tuple):
-    """The compiled waterfall period of a structure (arguments of
-    :meth:`abs_engine.waterfall.WaterfallProgram.structure`), a C-callable function for
-    :func:`abs_engine.kernels.summaries.project_summaries`; generated, written and imported once
-    per structure and engine version."""
-    source = kernel_source(structure_key(structure))
+def summary_period(n_cls: int, cls, structure: tuple):
+    """The compiled month of a pool (``n_cls`` rate classes, each loan's class ``cls``) and a
+    waterfall structure (arguments of :meth:`abs_engine.waterfall.WaterfallProgram.structure`),
+    a C-callable function for :func:`abs_engine.kernels.summaries.project_summaries`; generated,
+    written and imported once per pool shape, structure and engine version."""
+    source = kernel_source((int(n_cls), tuple(int(c) for c in cls)), structure_key(structure))
     name = "abs_engine_summaries_" + hashlib.sha256((_engine_digest() + source).encode()).hexdigest()[:20]
     with _LOCK:
         if name in _LOADED:

@@ -269,7 +269,7 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     stats = np.full((n, len(notes), KS.N_STATS), np.nan)
     extra = np.zeros((n, KS.N_EXTRA))
     structure = wprog.structure()
-    period = summary_period(structure)
+    period = summary_period(smm.shape[2], program.cls, structure)
     per_call = max(1, chunk_size // KS.SB)
     starts = range(0, len(lanes), per_call)
     for lo in (bar(starts, len(starts)) if bar is not None else starts):

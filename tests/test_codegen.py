@@ -90,10 +90,12 @@ def test_every_generated_branch_gives_the_interpreters_numbers():
 
 
 def _structure(deal):
+    """``(number of rate classes, each loan's class)`` and the waterfall structure of a deal."""
     deal = ae.load_deal(deal)
     deck = load_deck({"prepay": {"abs": 1.5}, "rates": {"SOFR": 0.04}})
     program = compile_collateral(deal, deck)
-    return compile_waterfall(deal, deck, program.n_periods, program.original_balance).structure()
+    structure = compile_waterfall(deal, deck, program.n_periods, program.original_balance).structure()
+    return (1 + int(program.cls.max()), tuple(int(c) for c in program.cls)), structure
 
 
 def test_deals_that_differ_in_numbers_share_a_period_and_structures_do_not():
@@ -108,24 +110,25 @@ def test_deals_that_differ_in_numbers_share_a_period_and_structures_do_not():
     numbers["overcollateralization"]["pct"] = 0.04
     other = copy.deepcopy(base)
     other["waterfall"][5]["allocation"] = "pro_rata"
-    key = codegen.structure_key(_structure(base))
-    assert codegen.structure_key(_structure(numbers)) == key
-    assert codegen.structure_key(_structure(other)) != key
-    assert codegen.kernel_source(key) == codegen.kernel_source(key)  # the same file, every time
+    pool, structure = _structure(base)
+    key = codegen.structure_key(structure)
+    assert codegen.structure_key(_structure(numbers)[1]) == key
+    assert codegen.structure_key(_structure(other)[1]) != key
+    assert codegen.kernel_source(pool, key) == codegen.kernel_source(pool, key)  # the same file, every time
 
 
 def test_a_period_is_written_once_to_the_cache_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("ABS_ENGINE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(codegen, "_LOADED", {})
-    structure = _structure(ROOT / "tranches/onchain_private_credit.yaml")
-    period = codegen.summary_period(structure)
+    (n_cls, cls), structure = _structure(ROOT / "tranches/onchain_private_credit.yaml")
+    period = codegen.summary_period(n_cls, cls, structure)
     files = list((tmp_path / "kernels").glob("abs_engine_summaries_*.py"))
     assert len(files) == 1
-    assert files[0].read_text() == codegen.kernel_source(codegen.structure_key(structure))
-    assert codegen.summary_period(structure) is period  # loaded once per process
+    assert files[0].read_text() == codegen.kernel_source((n_cls, cls), codegen.structure_key(structure))
+    assert codegen.summary_period(n_cls, cls, structure) is period  # loaded once per process
     stamp = files[0].stat().st_mtime_ns
     monkeypatch.setattr(codegen, "_LOADED", {})
-    codegen.summary_period(structure)  # a new process: the file is reused, not rewritten
+    codegen.summary_period(n_cls, cls, structure)  # a new process: the file is reused, not rewritten
     assert files[0].stat().st_mtime_ns == stamp
 
 
@@ -136,3 +139,18 @@ def test_an_unwritable_cache_directory_falls_back_to_a_temporary_one(bad, monkey
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     path = codegen.cache_dir()
     assert path.is_dir() and path.name == "kernels"
+
+
+def test_a_pool_of_more_loans_than_are_written_out_loops_over_them():
+    """Pools of more than ``codegen.UNROLL`` loans get a loop over loans in the generated month
+    (scalar), not one block per loan: the same numbers either way."""
+    import yaml
+
+    deal = yaml.safe_load((ROOT / "tranches/auto_prime_abs.yaml").read_text())
+    lines = deal["collateral"]["rep_lines"]
+    n = codegen.UNROLL + 4
+    deal["collateral"]["rep_lines"] = [
+        {**lines[k % len(lines)], "name": f"line-{k}", "balance": 5.0e8 / n, "wac": 0.05 + 0.002 * k,
+         "wam": lines[k % len(lines)]["wam"] - k} for k in range(n)]
+    deck = ROOT / "scenarios/auto_grid.yaml"
+    assert_same_summaries(ae.run(deal, deck, summary_only=True, progress=False), ae.run(deal, deck))

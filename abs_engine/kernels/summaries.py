@@ -29,7 +29,7 @@ from numba.extending import intrinsic
 
 from . import waterfall as KW
 from ._jit import kernel
-from .collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED, loan_setup, month_step
+from .collateral import loan_setup
 
 __all__ = ["SB", "S_WAL", "S_FIRST", "S_LAST", "S_INTEREST", "S_PRINCIPAL", "S_WRITEDOWN", "S_YIELD", "S_PRICE",
            "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "layout", "project_summaries"]
@@ -44,20 +44,27 @@ X_RESIDUAL, X_POOL_LOSS = range(2)
 N_EXTRA = 2
 
 # The flat arrays a generated period works on (abs_engine.codegen). State ``S``: row r of lane l
-# at ``S[r * SB + l]``; first these rows (this period's pool flows, as the waterfall sees them,
-# and what the period carries), then per note its cash flow per 100 of face this period,
-# balance, interest shortfall, coupon, six running sums (principal, period-weighted principal,
-# interest, writedown, first and last principal period); then fee arrears, account balances and
-# trigger states. Parameters ``P`` (the same in every lane): these, then per note ios, face and
-# this period's day count fraction; per fee rate and amount; per account amount, pct and floor;
-# per trigger this period's threshold.
+# at ``S[r * SB + l]``; first these rows (the month's pool flows as the waterfall sees them, what
+# the period carries, the month's severity and 60+ delinquency, flags), then per loan its
+# performing weight, foreclosure weight, the new defaults of ``lag`` months ago (plain, and
+# divided by the scheduled fraction) and this month's (the same two); per rate class this
+# month's SMM and MDR; per note its cash flow per 100 of face this period, balance, interest
+# shortfall, coupon, six running sums (principal, period-weighted principal, interest,
+# writedown, first and last principal period); then fee arrears, account balances and trigger
+# states. Parameters ``P`` (the same in every lane): these, then per loan its scheduled fraction,
+# its decrement and the decrement's growth, gross and net monthly rates and maturity; per note
+# ios, face and this period's day count fraction; per fee rate and amount; per account amount,
+# pct and floor; per trigger this period's threshold.
 (R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
- R_DONE) = range(11)
-R_FIXED = 11
+ R_DONE, R_SEV, R_POOL_LOSS, R_GONE) = range(14)
+R_FIXED = 14
+L_W, L_F, L_ND_J, L_NORM_J, L_ND, L_NORM = range(6)
+N_LOAN_ROWS = 6
 N_RUN = 6
 (P_CALL_LEVEL, P_ORIG_POOL, P_OC_PCT, P_OC_ORIGINAL, P_OC_FLOOR, P_OC_STEP_PCT, P_OC_BLOCKER, P_OC_STEPPED,
- P_M1) = range(9)
-P_FIXED = 9
+ P_M1, P_LAG, P_ADV, P_WATERFALL) = range(12)
+P_FIXED = 12
+N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
 YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
 NEWTON_STEPS = 12
@@ -65,11 +72,13 @@ BISECTIONS = 80
 
 
 @kernel(inline=True)
-def layout(n_notes, n_fees, n_acct, n_trig):
+def layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig):
     """First rows of the per-item blocks of ``S`` and offsets in ``P`` (see the constants above):
-    ``(cf, bal, short, coupon, run, arrears, acct, breached, n_rows,
-    ios, face, dcf, fee_rate, fee_amount, acct_amount, acct_pct, acct_floor, thr, n_params)``."""
-    r_cf = R_FIXED
+    ``(loan, cls, cf, bal, short, coupon, run, arrears, acct, breached, n_rows,
+    loan, ios, face, dcf, fee_rate, fee_amount, acct_amount, acct_pct, acct_floor, thr, n_params)``."""
+    r_loan = R_FIXED
+    r_cls = r_loan + N_LOAN_ROWS * n_loans
+    r_cf = r_cls + 2 * n_cls
     r_bal = r_cf + n_notes
     r_short = r_bal + n_notes
     r_coupon = r_short + n_notes
@@ -78,7 +87,8 @@ def layout(n_notes, n_fees, n_acct, n_trig):
     r_acct = r_arrears + n_fees
     r_breached = r_acct + n_acct
     n_rows = r_breached + n_trig
-    p_ios = P_FIXED
+    p_loan = P_FIXED
+    p_ios = p_loan + N_LOAN_PARAMS * n_loans
     p_face = p_ios + n_notes
     p_dcf = p_face + n_notes
     p_fee_rate = p_dcf + n_notes
@@ -88,8 +98,9 @@ def layout(n_notes, n_fees, n_acct, n_trig):
     p_acct_floor = p_acct_pct + n_acct
     p_thr = p_acct_floor + n_acct
     n_params = p_thr + n_trig
-    return (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows,
-            p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params)
+    return (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows,
+            p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
+            n_params)
 
 
 @intrinsic
@@ -100,44 +111,11 @@ def _address(typingctx, arr):
     return types.CPointer(arr.dtype)(arr), codegen
 
 
-# per loan and lane: performing weight, foreclosure weight, SMM, MDR, severity, the ring's new
-# defaults of ``lag`` months ago (plain, and / scheduled fraction), this month's (the same two),
-# then this month's flows (the accumulator columns of abs_engine.kernels.collateral)
-L_W, L_F, L_SMM, L_MDR, L_SEV, L_ND_J, L_NORM_J, L_ND, L_NORM, L_FLOWS = range(10)
-N_LOAN_ROWS = L_FLOWS + 10
-
-
 @kernel(inline=True)
 def _ix(row, l):
     """``row * SB + l`` as an unsigned index: numba then adds no negative-index wraparound,
     which would hide the address pattern from LLVM and keep the loop scalar."""
     return np.uint64(row * SB + l)
-
-
-@kernel(inline=True)
-def _advance_loan(adv, nl, m1, mk, lag, C, c0, s_prev, d, growth, gr, nr):
-    """One loan, month ``m1``, in lanes ``0..nl-1``, on the loan's rows of ``C`` from ``c0``
-    (``L_*``). One array at fixed distances, unsigned indices and a run-time lane count: LLVM
-    vectorizes the loop with no run-time overlap check (a constant count is unrolled before it
-    can be vectorized, and more arrays need more checks than it makes)."""
-    for l in range(nl):
-        r = month_step(m1, mk, lag, adv, C[_ix(c0 + L_SMM, l)], C[_ix(c0 + L_MDR, l)], C[_ix(c0 + L_SEV, l)],
-                       C[_ix(c0 + L_W, l)], s_prev, d, growth, C[_ix(c0 + L_F, l)], gr, nr,
-                       C[_ix(c0 + L_ND_J, l)], C[_ix(c0 + L_NORM_J, l)])
-        C[_ix(c0 + L_W, l)] = r[0]
-        C[_ix(c0 + L_F, l)] = r[3]
-        C[_ix(c0 + L_ND, l)] = r[4]
-        C[_ix(c0 + L_NORM, l)] = r[5]
-        C[_ix(c0 + L_FLOWS + 0, l)] = r[6]
-        C[_ix(c0 + L_FLOWS + 1, l)] = r[7]
-        C[_ix(c0 + L_FLOWS + 2, l)] = r[8]
-        C[_ix(c0 + L_FLOWS + 3, l)] = r[9]
-        C[_ix(c0 + L_FLOWS + 4, l)] = r[10]
-        C[_ix(c0 + L_FLOWS + 5, l)] = r[11]
-        C[_ix(c0 + L_FLOWS + 6, l)] = r[12]
-        C[_ix(c0 + L_FLOWS + 7, l)] = r[13]
-        C[_ix(c0 + L_FLOWS + 8, l)] = r[14]
-        C[_ix(c0 + L_FLOWS + 9, l)] = r[15]
 
 
 @kernel(inline=True)
@@ -201,16 +179,27 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
     for l in range(SB):
         ok[l] = ok[l] and w[l] <= price
     y[:] = 0.05
+    settled = False
     for _ in range(NEWTON_STEPS):
         _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
         settled = True
         for l in range(SB):
+            settled = settled and (abs(w[l] - price) <= tol or not ok[l])
+        if settled:  # every lane's price is within tol at y: pv and dv are y's
+            break
+        for l in range(SB):
             f = w[l] - price
-            settled = settled and (abs(f) <= tol or not ok[l])
             slope = -w[SB + l] / (1.0 + y[l] / 2.0)
             y[l] = min(max(y[l] - f / (slope if slope < 0.0 else -1.0), YIELD_LO), YIELD_HI)
-        if settled:
-            break
+    if settled:
+        for l in range(SB):
+            if ok[l]:
+                out_y[l] = y[l]
+                out_md[l] = w[SB + l] / w[l] / (1.0 + y[l] / 2.0)
+            else:
+                out_y[l] = np.nan
+                out_md[l] = np.nan
+        return
     _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
@@ -282,11 +271,12 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     """Summaries of every scenario of ``lanes`` (``[block, lane]`` scenario indices; a padding lane
     holds ``-1 - index`` of a scenario it repeats and is not written).
 
-    ``period``: the deal's generated waterfall period (:func:`abs_engine.codegen.summary_period`),
-    which reads the structure from its code and the numbers from ``P``. Collateral: a small pool
-    (its loans in every lane), rate tables ``[row, month, class]`` and severities ``[row, month]``
-    with each scenario's rows ``prow``/``drow``/``srow``; every lane of a block shares
-    ``lag_b[block]`` and ``adv_b[block]``. Waterfall: the structure arguments of
+    ``period``: the month of the pool and the waterfall, generated for the deal's pool and
+    structure (:func:`abs_engine.codegen.summary_period`); it reads them from its code and the
+    numbers from ``P``. Collateral: a small pool (its loans in every lane), rate tables ``[row,
+    month, class]`` and severities ``[row, month]`` with each scenario's rows
+    ``prow``/``drow``/``srow``; every lane of a block shares ``lag_b[block]`` and
+    ``adv_b[block]``. Waterfall: the structure arguments of
     :func:`abs_engine.kernels.waterfall.period`, coupons ``[row, period, note]`` and 60+
     delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections ``exercise``;
     initial note balances ``bal0`` and account balances ``acct0``. ``face``: each note's original
@@ -305,11 +295,11 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     n_trig = trig_metric.size
     n_cpn = coupon_rows.shape[2]
     n_cls = smm_rows.shape[2]
-    (r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_ios, p_face, p_dcf,
-     p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
-        layout(n_notes, n_fees, n_acct, n_trig)
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig)
     step_period = int(oc_params[3])
-    nl = lanes.shape[1]  # = SB, but a run-time number (see _advance_loan)
+    nl = lanes.shape[1]  # = SB, but a run-time number: a loop of constant length is unrolled, not vectorized
     smm_flat = smm_rows.ravel()
     mdr_flat = mdr_rows.ravel()
     cpn_flat = coupon_rows.ravel()
@@ -317,7 +307,6 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     dq_flat = delinq_rows.ravel()
     for b in prange(lanes.shape[0]):
         lag = lag_b[b]
-        adv = adv_b[b]
         S = np.zeros(n_rows * SB)
         P = np.zeros(n_params)
         P[P_CALL_LEVEL] = call_pct * orig_pool
@@ -327,6 +316,17 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
         P[P_OC_FLOOR] = oc_params[2]
         P[P_OC_STEP_PCT] = oc_params[4]
         P[P_OC_BLOCKER] = oc_params[5]
+        P[P_LAG] = lag
+        P[P_ADV] = 1.0 if adv_b[b] else 0.0
+        for k in range(n_loans):
+            q = p_loan + N_LOAN_PARAMS * k
+            d0, g0 = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+            P[q] = 1.0
+            P[q + 1] = d0
+            P[q + 2] = g0
+            P[q + 3] = gross_m[k]
+            P[q + 4] = net_m[k]
+            P[q + 5] = mat[k]
         for t in range(n_notes):
             P[p_ios + t] = ios[t]
             P[p_face + t] = face[t]
@@ -353,112 +353,80 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             dq_at[l] = qrow[j] * n_per
             S[R_EXERCISE * SB + l] = exercise[j]
             S[R_IN_END * SB + l] = pool_start
+            for k in range(n_loans):
+                S[(r_loan + N_LOAN_ROWS * k + L_W) * SB + l] = balance[k]
             for t in range(n_notes):
                 S[(r_bal + t) * SB + l] = bal0[t]
             for a in range(n_acct):
                 S[(r_acct + a) * SB + l] = acct0[a]
-        cf = np.zeros(n_per * n_notes * SB)  # [period, note, lane], flat
-        n_run = 0  # periods the waterfall has run
-        # collateral state (see _advance_loan); the schedule per loan, the same in every lane
-        C = np.zeros(n_loans * N_LOAN_ROWS * SB)
-        G = np.empty((2 * n_cls + 1) * SB)  # this month's SMM and MDR per class, and severity
         one_cpn = True
         one_dq = True
         for l in range(SB):
             one_cpn = one_cpn and cpn_at[l] == cpn_at[0]
             one_dq = one_dq and dq_at[l] == dq_at[0]
-        ring = np.zeros(n_loans * (lag + 2) * 2 * SB)
-        s = np.ones(n_loans)
-        d = np.empty(n_loans)
-        growth = np.empty(n_loans)
-        for k in range(n_loans):
-            d[k], growth[k] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
-            for l in range(SB):
-                C[N_LOAN_ROWS * k * SB + l] = balance[k]
-        A = np.zeros(NCOL * SB)
-        pool_loss = np.zeros(SB)
+        ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
+        cf = np.zeros(n_per * n_notes * SB)  # [period, note, lane], flat
+        n_run = 0  # periods the waterfall has run
         retired = False
         for i in range(n_per):
             m1 = i + 1
-            for c in range(n_cls):  # this month's rates, per class, then into each loan's rows
+            for c in range(n_cls):  # this month's rates
                 mi = np.uint64(i * n_cls + c)
                 for l in range(nl):
-                    G[_ix(2 * c, l)] = smm_flat[smm_at[l] + mi]
-                    G[_ix(2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
+                    S[_ix(r_cls + 2 * c, l)] = smm_flat[smm_at[l] + mi]
+                    S[_ix(r_cls + 2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
             for l in range(nl):
-                G[_ix(2 * n_cls, l)] = sev_flat[sev_at[l] + np.uint64(i)]
-            for k in range(n_loans):
-                c0 = N_LOAN_ROWS * k
-                g0 = 2 * cls[k]
-                for l in range(nl):
-                    C[_ix(c0 + L_SMM, l)] = G[_ix(g0, l)]
-                    C[_ix(c0 + L_MDR, l)] = G[_ix(g0 + 1, l)]
-                    C[_ix(c0 + L_SEV, l)] = G[_ix(2 * n_cls, l)]
+                S[_ix(R_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
             ws = m1 % (lag + 1)
             rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
-            for k in range(n_loans):
-                if m1 > mat[k]:  # past maturity: no flows (and none added below)
-                    continue
-                c0 = N_LOAN_ROWS * k
+            for k in range(n_loans):  # the ring's defaults of lag months ago, into the loan's rows
+                c0 = r_loan + N_LOAN_ROWS * k
                 r0 = k * (lag + 2) * 2
-                for l in range(nl):  # the ring's defaults of lag months ago, into the loan's rows
-                    C[_ix(c0 + L_ND_J, l)] = ring[_ix(r0 + 2 * rs, l)]
-                    C[_ix(c0 + L_NORM_J, l)] = ring[_ix(r0 + 2 * rs + 1, l)]
-                if adv:
-                    _advance_loan(True, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
-                else:
-                    _advance_loan(False, nl, m1, mat[k], lag, C, c0, s[k], d[k], growth[k], gross_m[k], net_m[k])
-                for l in range(nl):  # and this month's, into the ring
-                    ring[_ix(r0 + 2 * ws, l)] = C[_ix(c0 + L_ND, l)]
-                    ring[_ix(r0 + 2 * ws + 1, l)] = C[_ix(c0 + L_NORM, l)]
-                s[k] = 0.0 if m1 >= mat[k] else s[k] - d[k]
-                d[k] *= growth[k]
-            for x in range(NCOL * nl):  # the pool's flows, loans added in loan order
-                A[np.uint64(x)] = 0.0
-            for k in range(n_loans):
-                if m1 <= mat[k]:
-                    c0 = N_LOAN_ROWS * k + L_FLOWS
-                    for c in range(NCOL):
+                for l in range(nl):
+                    S[_ix(c0 + L_ND_J, l)] = ring[_ix(r0 + 2 * rs, l)]
+                    S[_ix(c0 + L_NORM_J, l)] = ring[_ix(r0 + 2 * rs + 1, l)]
+            P[P_M1] = m1
+            P[P_WATERFALL] = 0.0 if retired else 1.0
+            if not retired:
+                mc = np.uint64(i * n_cpn)
+                for t in range(n_notes):  # this period's coupons and delinquency (one row: one value)
+                    if one_cpn:
+                        x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
                         for l in range(nl):
-                            A[_ix(c, l)] += C[_ix(c0 + c, l)]
-            left = 0.0
-            for l in range(nl):  # the waterfall's view of the month (as abs_engine.waterfall.pool_inputs)
-                end = A[_ix(PERF, l)] + A[_ix(FCL, l)]
-                S[_ix(R_IN_BEG, l)] = S[_ix(R_IN_END, l)]
-                S[_ix(R_IN_IC, l)] = A[_ix(NET, l)]
-                S[_ix(R_IN_PC, l)] = A[_ix(SCHED, l)] + A[_ix(PREPAY, l)] + A[_ix(RECOVERY, l)]
-                S[_ix(R_IN_LOSS, l)] = A[_ix(LOSS, l)]
-                S[_ix(R_IN_END, l)] = end
-                pool_loss[np.uint64(l)] += A[_ix(LOSS, l)]
-                left = max(left, end)
-            gone = not left > 0.0
-            if retired:  # every lane's deal has retired: only the pool's own loss is still summed
-                if gone:
+                            S[_ix(r_coupon + t, l)] = x
+                    else:
+                        for l in range(nl):
+                            S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
+                if one_dq:
+                    x = dq_flat[dq_at[0] + np.uint64(i)]
+                    for l in range(nl):
+                        S[_ix(R_DELINQ, l)] = x
+                else:
+                    for l in range(nl):
+                        S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+                P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
+                for t in range(n_notes):
+                    P[p_dcf + t] = dcf[i, t]
+                for g in range(n_trig):
+                    P[p_thr + g] = trig_threshold[i, g]
+            period(_address(S), _address(P))
+            for k in range(n_loans):
+                if m1 <= mat[k]:  # this month's defaults into the ring; the schedule, the same in every lane
+                    c0 = r_loan + N_LOAN_ROWS * k
+                    r0 = k * (lag + 2) * 2
+                    for l in range(nl):
+                        ring[_ix(r0 + 2 * ws, l)] = S[_ix(c0 + L_ND, l)]
+                        ring[_ix(r0 + 2 * ws + 1, l)] = S[_ix(c0 + L_NORM, l)]
+                    q = p_loan + N_LOAN_PARAMS * k
+                    P[q] = 0.0 if m1 >= mat[k] else P[q] - P[q + 1]
+                    P[q + 1] *= P[q + 2]
+            if retired:  # only the pool's own loss is still summed, until the pool is gone
+                gone = 1.0
+                for l in range(nl):
+                    gone = min(gone, S[_ix(R_GONE, l)])
+                if gone > 0.0:
                     break
                 continue
-            mc = np.uint64(i * n_cpn)
-            for t in range(n_notes):  # this period's coupons and delinquency (one row: the same in every lane)
-                if one_cpn:
-                    x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
-                    for l in range(nl):
-                        S[_ix(r_coupon + t, l)] = x
-                else:
-                    for l in range(nl):
-                        S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
-            if one_dq:
-                x = dq_flat[dq_at[0] + np.uint64(i)]
-                for l in range(nl):
-                    S[_ix(R_DELINQ, l)] = x
-            else:
-                for l in range(nl):
-                    S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
-            P[P_M1] = m1
-            P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
-            for t in range(n_notes):
-                P[p_dcf + t] = dcf[i, t]
-            for g in range(n_trig):
-                P[p_thr + g] = trig_threshold[i, g]
-            period(_address(S), _address(P))
             n_run = m1
             done = 1.0
             for l in range(nl):
@@ -470,8 +438,10 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                     cf[_ix(row, l)] = S[_ix(r_cf + t, l)]
         run = np.empty((n_notes, N_RUN, SB))
         residual = np.empty(SB)
+        pool_loss = np.empty(SB)
         for l in range(SB):
             residual[l] = S[R_RESIDUAL * SB + l]
+            pool_loss[l] = S[R_POOL_LOSS * SB + l]
             for t in range(n_notes):
                 for c in range(N_RUN):
                     run[t, c, l] = S[(r_run + N_RUN * t + c) * SB + l]
