@@ -150,11 +150,14 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
     yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`)."""
     k0 = n_per
     k1 = -1
+    paid = np.zeros(SB)  # per lane: the largest cash flow (none is negative)
     for k in range(n_per):
         row = k * n_notes + t
         nz = 0.0
         for l in range(nl):
-            nz = max(nz, abs(cf[_ix(row, l)]))
+            x = cf[_ix(row, l)]
+            paid[np.uint64(l)] = max(paid[np.uint64(l)], x)
+            nz = max(nz, x)
         if nz > 0.0:
             k0 = min(k0, k)
             k1 = k
@@ -170,14 +173,11 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
     for k in range(k1 + 1):
         times[k] = (30.0 * (k + 1) + delay) / 360.0
     tol = 1e-12 * max(abs(price), 1.0)
-    y[:] = YIELD_LO
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+    # No cash flow is negative, so the price falls as the yield rises: a lane whose Newton steps
+    # reach the price has its one yield in [YIELD_LO, YIELD_HI]. The prices at those bounds (is
+    # there a yield at all?) are computed only for a block with a lane the steps leave unsettled.
     for l in range(SB):
-        ok[l] = w[l] >= price
-    y[:] = YIELD_HI
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-    for l in range(SB):
-        ok[l] = ok[l] and w[l] <= price
+        ok[l] = paid[l] > 0.0
     y[:] = 0.05
     settled = False
     for _ in range(NEWTON_STEPS):
@@ -200,6 +200,16 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
                 out_y[l] = np.nan
                 out_md[l] = np.nan
         return
+    y_newton = y.copy()
+    y[:] = YIELD_LO
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+    for l in range(SB):
+        ok[l] = w[l] >= price
+    y[:] = YIELD_HI
+    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+    for l in range(SB):
+        ok[l] = ok[l] and w[l] <= price
+    y[:] = y_newton
     _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
