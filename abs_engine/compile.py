@@ -101,11 +101,18 @@ def _unique_names(names: list[str]) -> tuple[str, ...]:
     return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
 
 
+def _kind_value(curve) -> tuple:
+    """``((kind, value), value)`` of a prepayment or default spec: the row key and the vector's
+    value, looked up once (10,000 scenarios make this a hot loop)."""
+    kind = curve.kind
+    value = getattr(curve, kind)
+    return (kind, value), value
+
+
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
     prepay, default, severity = _Rows(n), _Rows(n), _Rows(n)
-    p_row = np.array([prepay.add((s.prepay.kind, s.prepay.value), s.prepay.value) for s in scenarios], dtype=np.int64)
-    d_row = np.array([default.add((s.default.kind, s.default.value), s.default.value) for s in scenarios],
-                     dtype=np.int64)
+    p_row = np.array([prepay.add(*_kind_value(s.prepay)) for s in scenarios], dtype=np.int64)
+    d_row = np.array([default.add(*_kind_value(s.default)) for s in scenarios], dtype=np.int64)
     s_row = np.array([severity.add(s.severity, s.severity) for s in scenarios], dtype=np.int64)
     return ScenarioArrays(
         names=_unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),

@@ -47,7 +47,8 @@ class Prepay(Spec):
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("cpr", "smm", "psa", "abs") if getattr(self, k) is not None)
+        return "cpr" if self.cpr is not None else "smm" if self.smm is not None else "psa" if self.psa is not None \
+            else "abs"
 
     @property
     def value(self) -> float | tuple[float, ...]:
@@ -68,7 +69,7 @@ class Default(Spec):
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("cdr", "mdr", "sda") if getattr(self, k) is not None)
+        return "cdr" if self.cdr is not None else "mdr" if self.mdr is not None else "sda"
 
     @property
     def value(self) -> float | tuple[float, ...]:
