@@ -348,7 +348,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w(f"{s(f'run{t}_3')} += wd{t}")
         w(f"{s(f'run{t}_4')} = m1f if prin{t} > 0.0 and {s(f'run{t}_4')} == 0.0 else {s(f'run{t}_4')}")
         w(f"{s(f'run{t}_5')} = m1f if prin{t} > 0.0 else {s(f'run{t}_5')}")
-        w(f"{s(f'cf{t}')} = (paid + prin{t}) * 100.0 / face{t} if face{t} > 0.0 else 0.0")
+        w(f"{s(f'cf{t}')} = (paid + prin{t}) * per_face{t}")
     # retired: no pool left (or called), no note or account balance, so nothing more can move
     done = f"(not {s('in_end')} > 0.0 or {s('called')} > 0.0)"
     done += "".join(f" and not {bal[t]} > 0.0" for t in range(n_notes))
@@ -415,7 +415,7 @@ def kernel_source(pool: tuple, key: tuple) -> str:
                        f"gross{k} = P[{q + 3}]", f"net{k} = P[{q + 4}]", f"mat{k} = int(P[{q + 5}])",
                        f"live{k} = m1 <= mat{k}"]
     for t in range(n_notes):
-        params += [f"ios{t} = P[{p_ios + t}]", f"face{t} = P[{p_face + t}]", f"dcf{t} = P[{p_dcf + t}]"]
+        params += [f"ios{t} = P[{p_ios + t}]", f"per_face{t} = P[{p_face + t}]", f"dcf{t} = P[{p_dcf + t}]"]
     for f in range(n_fees):
         params += [f"fee_rate{f} = P[{p_fee_rate + f}]", f"fee_amount{f} = P[{p_fee_amount + f}]"]
     for a in range(n_acct):

@@ -53,7 +53,7 @@ N_EXTRA = 2
 # writedown, first and last principal period); then fee arrears, account balances and trigger
 # states. Parameters ``P`` (the same in every lane): these, then per loan its scheduled fraction,
 # its decrement and the decrement's growth, gross and net monthly rates and maturity; per note
-# ios, face and this period's day count fraction; per fee rate and amount; per account amount,
+# ios, 100 / face and this period's day count fraction; per fee rate and amount; per account amount,
 # pct and floor; per trigger this period's threshold.
 (R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
  R_DONE, R_SEV, R_POOL_LOSS, R_GONE) = range(14)
@@ -339,7 +339,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             P[q + 5] = mat[k]
         for t in range(n_notes):
             P[p_ios + t] = ios[t]
-            P[p_face + t] = face[t]
+            P[p_face + t] = 100.0 / face[t] if face[t] > 0.0 else 0.0  # cash flow per 100 of face: a product
         for f in range(n_fees):
             P[p_fee_rate + f] = fee_rate[f]
             P[p_fee_amount + f] = fee_amount[f]
