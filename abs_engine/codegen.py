@@ -31,6 +31,7 @@ changed engine never loads a stale period.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -392,6 +393,7 @@ def period(s_ptr, p_ptr):
 '''
 
 
+@functools.lru_cache(maxsize=64)
 def kernel_source(pool: tuple, key: tuple) -> str:
     """The Python source of the generated month for a pool shape ``(number of rate classes,
     each loan's class)`` and structure ``key`` (:func:`structure_key`)."""
@@ -446,7 +448,9 @@ def cache_dir() -> Path:
     return path
 
 
+@functools.cache
 def _engine_digest() -> str:
+    """A hash of the engine's code a generated month depends on (read once per process)."""
     h = hashlib.sha256()
     h.update(Path(__file__).read_bytes())
     for name in ("summaries.py", "collateral.py", "waterfall.py", "_jit.py"):

@@ -191,42 +191,34 @@ def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
             f = w[l] - price
             slope = -w[SB + l] / (1.0 + y[l] / 2.0)
             y[l] = min(max(y[l] - f / (slope if slope < 0.0 else -1.0), YIELD_LO), YIELD_HI)
-    if settled:
+    if not settled:  # is there a yield at all? then bisection for the lanes Newton left
+        y_newton = y.copy()
+        y[:] = YIELD_LO
+        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
         for l in range(SB):
-            if ok[l]:
-                out_y[l] = y[l]
-                out_md[l] = w[SB + l] / w[l] / (1.0 + y[l] / 2.0)
-            else:
-                out_y[l] = np.nan
-                out_md[l] = np.nan
-        return
-    y_newton = y.copy()
-    y[:] = YIELD_LO
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-    for l in range(SB):
-        ok[l] = w[l] >= price
-    y[:] = YIELD_HI
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-    for l in range(SB):
-        ok[l] = ok[l] and w[l] <= price
-    y[:] = y_newton
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-    for l in range(SB):
-        if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
-            a = YIELD_LO
-            b = YIELD_HI
-            for _ in range(BISECTIONS):
-                mid = 0.5 * (a + b)
-                g = math.log1p(mid / 2.0)
-                s = 0.0
-                for k in range(k0, k1 + 1):
-                    s += cf[(k * n_notes + t) * SB + l] * math.exp(-2.0 * ((30.0 * (k + 1) + delay) / 360.0) * g)
-                if s > price:
-                    a = mid
-                else:
-                    b = mid
-            y[l] = 0.5 * (a + b)
-    _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+            ok[l] = w[l] >= price
+        y[:] = YIELD_HI
+        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+        for l in range(SB):
+            ok[l] = ok[l] and w[l] <= price
+        y[:] = y_newton
+        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
+        for l in range(SB):
+            if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
+                a = YIELD_LO
+                b = YIELD_HI
+                for _ in range(BISECTIONS):
+                    mid = 0.5 * (a + b)
+                    g = math.log1p(mid / 2.0)
+                    s = 0.0
+                    for k in range(k0, k1 + 1):
+                        s += cf[(k * n_notes + t) * SB + l] * math.exp(-2.0 * times[k] * g)
+                    if s > price:
+                        a = mid
+                    else:
+                        b = mid
+                y[l] = 0.5 * (a + b)
+        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
     for l in range(SB):
         if ok[l]:
             out_y[l] = y[l]
