@@ -8,8 +8,11 @@ shortfalls, fee arrears, account balances, trigger states, cumulative loss, call
 passed in and updated in place, so a run can stop after any period and resume from it.
 
 :func:`period` runs periods of one block; :func:`run_waterfall` calls it for stored pool
-flows, and :mod:`abs_engine.kernels.summaries` calls the same function on pool flows it has
-just projected. Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
+flows (full runs, servicing). Summary runs use a month generated for the deal's structure by
+:mod:`abs_engine.codegen`, which does this function's arithmetic operation for operation (the
+tests hold the two equal): a change to the arithmetic here must be made there too.
+
+Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
 note its beginning balance, interest due and interest unpaid, then per fee its amount due and
 unpaid. They are indexed rather than sliced, so no array view is made inside the period.
 """
@@ -56,22 +59,18 @@ W_FIXED = 15
 
 
 @kernel
-def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
+def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
            dcf, ios, fee_rate, fee_amount, fee_basis,
            acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
            trig_metric, trig_below, trig_curable, trig_threshold,
            op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
            oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
            b, bal, short, arrears, acct, breached, cum_loss, called, w,
-           ob, oi0, step, tro, feo, aco, tgo, co):
-    """Periods ``i0..i1-1`` (0-based) of state block ``b``.
-
-    Period ``i``'s pool inputs are read at ``[ib, ii, lane]`` (coupons ``[ib, ii, note, lane]``,
-    call election ``[ib, lane]``) and its outputs written at ``[ob, oi, item, column, lane]``
-    (cash ``[ob, oi, column, lane]``), with ``ii = ii0 + step (i - i0)`` and ``oi = oi0 + step
-    (i - i0)``: ``step`` 1 walks stored arrays, 0 reuses one scratch slot. ``w`` is the working
-    array (see the module doc). One call runs many periods, so the call's cost (dozens of array
-    arguments) is paid once per block, not once per period.
+           tro, feo, aco, tgo, co):
+    """Periods ``i0..i1-1`` (0-based) of block ``b``: pool inputs ``[b, i, lane]`` (coupons
+    ``[b, i, note, lane]``, call election ``[b, lane]``), outputs ``[b, i, item, column, lane]``
+    (cash ``[b, i, column, lane]``). ``w`` is the working array (see the module doc). One call
+    runs many periods, so the call's cost (dozens of array arguments) is paid once per block.
     """
     n_notes = bal.shape[1]
     n_fees = arrears.shape[1]
@@ -84,22 +83,20 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
     r_fdue = r_ileft + n_notes
     r_fleft = r_fdue + n_fees
     for i in range(i0, i1):
-        ii = ii0 + step * (i - i0)
-        oi = oi0 + step * (i - i0)
         # ---- collections (nothing after a clean-up call) and the call itself
         for l in range(SB):
             live = 1.0 - called[b, l]
-            w[W_IC, l] = int_coll[ib, ii, l] * live
-            w[W_PC, l] = prin_coll[ib, ii, l] * live
-            w[W_PLOSS, l] = loss[ib, ii, l] * live
-            w[W_PEND, l] = pool_end[ib, ii, l] * live
-            co[ob, oi, C_POOL_BEG, l] = pool_beg[ib, ii, l] * live
+            w[W_IC, l] = int_coll[b, i, l] * live
+            w[W_PC, l] = prin_coll[b, i, l] * live
+            w[W_PLOSS, l] = loss[b, i, l] * live
+            w[W_PEND, l] = pool_end[b, i, l] * live
+            co[b, i, C_POOL_BEG, l] = pool_beg[b, i, l] * live
             cum_loss[b, l] += w[W_PLOSS, l]
             w[W_PROCEEDS, l] = 0.0
         if call_pct >= 0.0:
             for l in range(SB):
                 pend = w[W_PEND, l]
-                go = (called[b, l] == 0.0) & (exercise_call[ib, l] > 0.0) & (pend > 0.0) \
+                go = (called[b, l] == 0.0) & (exercise_call[b, l] > 0.0) & (pend > 0.0) \
                     & (pend <= call_pct * orig_pool)
                 if go:
                     w[W_PROCEEDS, l] = pend
@@ -110,35 +107,35 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
             w[W_TOT, l] = 0.0
         for t in range(n_notes):
             for l in range(SB):
-                c = coupon[ib, ii, t, l] * dcf[i, t]
+                c = coupon[b, i, t, l] * dcf[i, t]
                 w[r_nbeg + t, l] = bal[b, t, l]
                 due = bal[b, t, l] * c + short[b, t, l] * (1.0 + c * ios[t])
                 w[r_idue + t, l] = due
                 w[r_ileft + t, l] = due
                 w[W_TOT, l] += due
-                tro[ob, oi, t, TR_BEG, l] = bal[b, t, l]
-                tro[ob, oi, t, TR_COUPON, l] = coupon[ib, ii, t, l]
-                tro[ob, oi, t, TR_DUE, l] = due
-                tro[ob, oi, t, TR_PRIN, l] = 0.0
-                tro[ob, oi, t, TR_WD, l] = 0.0
+                tro[b, i, t, TR_BEG, l] = bal[b, t, l]
+                tro[b, i, t, TR_COUPON, l] = coupon[b, i, t, l]
+                tro[b, i, t, TR_DUE, l] = due
+                tro[b, i, t, TR_PRIN, l] = 0.0
+                tro[b, i, t, TR_WD, l] = 0.0
         _sum_items(bal, b, w, W_NBSUM)
         for f in range(n_fees):
             basis = fee_basis[f]
             for l in range(SB):
                 if basis == BASIS_POOL:
-                    base = co[ob, oi, C_POOL_BEG, l]
+                    base = co[b, i, C_POOL_BEG, l]
                 elif basis == BASIS_ORIGINAL:
                     base = orig_pool
                 elif basis == BASIS_NOTES:
                     base = w[W_NBSUM, l]
                 else:  # a share of interest collections: not an annual rate
                     base = w[W_IC, l] * 12.0
-                alive = 1.0 if co[ob, oi, C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
+                alive = 1.0 if co[b, i, C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
                 due = (fee_rate[f] / 12.0 * base + fee_amount[f]) * alive + arrears[b, f, l]
                 w[r_fdue + f, l] = due
                 w[r_fleft + f, l] = due
-                feo[ob, oi, f, FEE_DUE, l] = due
-                feo[ob, oi, f, FEE_PAID, l] = 0.0
+                feo[b, i, f, FEE_DUE, l] = due
+                feo[b, i, f, FEE_PAID, l] = 0.0
                 w[W_TOT, l] += due
         # ---- triggers, on values that include this period
         for g in range(n_trig):
@@ -151,28 +148,28 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                 elif m == METRIC_OC:
                     v = w[W_PEND, l] / nb if nb > 0.0 else np.inf
                 elif m == METRIC_DELINQ:
-                    v = delinq[ib, ii, l]
+                    v = delinq[b, i, l]
                 else:
                     v = w[W_IC, l] / w[W_TOT, l] if w[W_TOT, l] > 0.0 else np.inf
                 hit = v < thr if trig_below[g] else v > thr
                 if trig_curable[g] == 0:
                     hit = hit | (breached[b, g, l] > 0.0)
                 breached[b, g, l] = 1.0 if hit else 0.0
-                tgo[ob, oi, g, TG_VALUE, l] = v
-                tgo[ob, oi, g, TG_THRESHOLD, l] = thr
-                tgo[ob, oi, g, TG_BREACHED, l] = breached[b, g, l]
+                tgo[b, i, g, TG_VALUE, l] = v
+                tgo[b, i, g, TG_THRESHOLD, l] = thr
+                tgo[b, i, g, TG_BREACHED, l] = breached[b, g, l]
         # ---- accounts start
         for a in range(n_acct):
             for l in range(SB):
-                aco[ob, oi, a, AC_BEG, l] = acct[b, a, l]
-                aco[ob, oi, a, AC_DEP, l] = 0.0
-                aco[ob, oi, a, AC_DRAW, l] = 0.0
-                aco[ob, oi, a, AC_REL, l] = 0.0
-                aco[ob, oi, a, AC_TARGET, l] = 0.0
+                aco[b, i, a, AC_BEG, l] = acct[b, a, l]
+                aco[b, i, a, AC_DEP, l] = 0.0
+                aco[b, i, a, AC_DRAW, l] = 0.0
+                aco[b, i, a, AC_REL, l] = 0.0
+                aco[b, i, a, AC_TARGET, l] = 0.0
         for l in range(SB):
             w[W_AVAIL, l] = w[W_IC, l] + (w[W_PC, l] + w[W_PROCEEDS, l] if principal_phase < 0 else 0.0)
             w[W_PAIDP, l] = 0.0
-            co[ob, oi, C_RESIDUAL, l] = 0.0
+            co[b, i, C_RESIDUAL, l] = 0.0
         # ---- the steps
         for k in range(n_steps):
             if k == principal_phase:
@@ -184,7 +181,7 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
             if o == OP_FEES or o == OP_INTEREST:
                 left = r_fleft if o == OP_FEES else r_ileft
                 _take(w, left, members, lo, hi)
-                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, ob, oi)
+                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, i)
                 _settle(w, left, members, lo, hi)
             elif o == OP_PRINCIPAL:
                 kind = arg[k, 0]
@@ -214,7 +211,7 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                     w[W_AVAIL, l] -= got
                     hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
                     w[W_SEQ, l] = 1.0 if always_seq or hit else 0.0
-                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, ob, oi)
+                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, i)
                 for l in range(SB):
                     w[W_PAIDP, l] += w[W_GOT, l]
                     w[W_REM, l] = w[W_GOT, l]
@@ -226,14 +223,14 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                         pro = w[W_GOT, l] * w[r_nbeg + m, l] / tot if tot > 0.0 else 0.0
                         p = min(rem if w[W_SEQ, l] > 0.0 else pro, bal[b, m, l], rem)
                         bal[b, m, l] -= p
-                        tro[ob, oi, m, TR_PRIN, l] += p
+                        tro[b, i, m, TR_PRIN, l] += p
                         w[W_REM, l] = rem - p
                 for j in range(lo, hi):  # what caps left over, in priority order
                     m = members[j]
                     for l in range(SB):
                         p = min(w[W_REM, l], bal[b, m, l])
                         bal[b, m, l] -= p
-                        tro[ob, oi, m, TR_PRIN, l] += p
+                        tro[b, i, m, TR_PRIN, l] += p
                         w[W_REM, l] -= p
             elif o == OP_RESERVE:
                 a = arg[k, 0]
@@ -252,9 +249,9 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                     rel = x - target if x > target else 0.0
                     acct[b, a, l] = x + dep - rel
                     w[W_AVAIL, l] += rel - dep
-                    aco[ob, oi, a, AC_DEP, l] += dep
-                    aco[ob, oi, a, AC_REL, l] += rel
-                    aco[ob, oi, a, AC_TARGET, l] = target
+                    aco[b, i, a, AC_DEP, l] += dep
+                    aco[b, i, a, AC_REL, l] += rel
+                    aco[b, i, a, AC_TARGET, l] = target
             else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
                 for kk in range(k):
                     if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
@@ -262,7 +259,7 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                         _take(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
                         _settle(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
                 for l in range(SB):
-                    co[ob, oi, C_RESIDUAL, l] += w[W_AVAIL, l]
+                    co[b, i, C_RESIDUAL, l] += w[W_AVAIL, l]
                     w[W_AVAIL, l] = 0.0
         # ---- writedowns in reverse priority, carry-forwards, period totals
         _sum_items(bal, b, w, W_NOW)
@@ -281,53 +278,53 @@ def period(ib, ii0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exerc
                     wd += x
                     x = 0.0
                 bal[b, t, l] = x
-                tro[ob, oi, t, TR_WD, l] = wd
+                tro[b, i, t, TR_WD, l] = wd
         for t in range(n_notes):
             for l in range(SB):
                 s = w[r_ileft + t, l]
                 short[b, t, l] = s if s >= ZERO else 0.0
-                tro[ob, oi, t, TR_PAID, l] = w[r_idue + t, l] - s
-                tro[ob, oi, t, TR_SHORT, l] = short[b, t, l]
-                tro[ob, oi, t, TR_END, l] = bal[b, t, l]
+                tro[b, i, t, TR_PAID, l] = w[r_idue + t, l] - s
+                tro[b, i, t, TR_SHORT, l] = short[b, t, l]
+                tro[b, i, t, TR_END, l] = bal[b, t, l]
         for f in range(n_fees):
             for l in range(SB):
                 s = w[r_fleft + f, l]
                 arrears[b, f, l] = s if s >= ZERO else 0.0
-                feo[ob, oi, f, FEE_PAID, l] = w[r_fdue + f, l] - s
-                feo[ob, oi, f, FEE_SHORT, l] = arrears[b, f, l]
+                feo[b, i, f, FEE_PAID, l] = w[r_fdue + f, l] - s
+                feo[b, i, f, FEE_SHORT, l] = arrears[b, f, l]
         for a in range(n_acct):
             for l in range(SB):
-                aco[ob, oi, a, AC_END, l] = acct[b, a, l]
+                aco[b, i, a, AC_END, l] = acct[b, a, l]
         for l in range(SB):
-            co[ob, oi, C_INTEREST, l] = w[W_IC, l]
-            co[ob, oi, C_PRINCIPAL, l] = w[W_PC, l]
-            co[ob, oi, C_CALL, l] = w[W_PROCEEDS, l]
-            co[ob, oi, C_LOSS, l] = w[W_PLOSS, l]
-            co[ob, oi, C_UNALLOCATED, l] = w[W_AVAIL, l]
-            co[ob, oi, C_POOL_END, l] = w[W_PEND, l]
-            co[ob, oi, C_NOTES_BEG, l] = w[W_NBSUM, l]
-            co[ob, oi, C_FEES, l] = 0.0
-            co[ob, oi, C_NOTE_INTEREST, l] = 0.0
-            co[ob, oi, C_NOTE_PRINCIPAL, l] = 0.0
-            co[ob, oi, C_WRITEDOWN, l] = 0.0
-            co[ob, oi, C_NOTES_END, l] = 0.0
-            co[ob, oi, C_DRAWS, l] = 0.0
-            co[ob, oi, C_DEPOSITS, l] = 0.0
-            co[ob, oi, C_RELEASES, l] = 0.0
+            co[b, i, C_INTEREST, l] = w[W_IC, l]
+            co[b, i, C_PRINCIPAL, l] = w[W_PC, l]
+            co[b, i, C_CALL, l] = w[W_PROCEEDS, l]
+            co[b, i, C_LOSS, l] = w[W_PLOSS, l]
+            co[b, i, C_UNALLOCATED, l] = w[W_AVAIL, l]
+            co[b, i, C_POOL_END, l] = w[W_PEND, l]
+            co[b, i, C_NOTES_BEG, l] = w[W_NBSUM, l]
+            co[b, i, C_FEES, l] = 0.0
+            co[b, i, C_NOTE_INTEREST, l] = 0.0
+            co[b, i, C_NOTE_PRINCIPAL, l] = 0.0
+            co[b, i, C_WRITEDOWN, l] = 0.0
+            co[b, i, C_NOTES_END, l] = 0.0
+            co[b, i, C_DRAWS, l] = 0.0
+            co[b, i, C_DEPOSITS, l] = 0.0
+            co[b, i, C_RELEASES, l] = 0.0
         for f in range(n_fees):
             for l in range(SB):
-                co[ob, oi, C_FEES, l] += feo[ob, oi, f, FEE_PAID, l]
+                co[b, i, C_FEES, l] += feo[b, i, f, FEE_PAID, l]
         for t in range(n_notes):
             for l in range(SB):
-                co[ob, oi, C_NOTE_INTEREST, l] += tro[ob, oi, t, TR_PAID, l]
-                co[ob, oi, C_NOTE_PRINCIPAL, l] += tro[ob, oi, t, TR_PRIN, l]
-                co[ob, oi, C_WRITEDOWN, l] += tro[ob, oi, t, TR_WD, l]
-                co[ob, oi, C_NOTES_END, l] += bal[b, t, l]
+                co[b, i, C_NOTE_INTEREST, l] += tro[b, i, t, TR_PAID, l]
+                co[b, i, C_NOTE_PRINCIPAL, l] += tro[b, i, t, TR_PRIN, l]
+                co[b, i, C_WRITEDOWN, l] += tro[b, i, t, TR_WD, l]
+                co[b, i, C_NOTES_END, l] += bal[b, t, l]
         for a in range(n_acct):
             for l in range(SB):
-                co[ob, oi, C_DRAWS, l] += aco[ob, oi, a, AC_DRAW, l]
-                co[ob, oi, C_DEPOSITS, l] += aco[ob, oi, a, AC_DEP, l]
-                co[ob, oi, C_RELEASES, l] += aco[ob, oi, a, AC_REL, l]
+                co[b, i, C_DRAWS, l] += aco[b, i, a, AC_DRAW, l]
+                co[b, i, C_DEPOSITS, l] += aco[b, i, a, AC_DEP, l]
+                co[b, i, C_RELEASES, l] += aco[b, i, a, AC_REL, l]
 
 
 @kernel(parallel=True)
@@ -349,14 +346,14 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
     n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]
     for b in prange(int_coll.shape[0]):
         w = np.zeros((n_rows, SB))
-        period(b, i0, int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
+        period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
                dcf, ios, fee_rate, fee_amount, fee_basis,
                acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
                trig_metric, trig_below, trig_curable, trig_threshold,
                op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
                oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
                b, bal, short, arrears, acct, breached, cum_loss, called, w,
-               b, i0, 1, tr_out, fee_out, acct_out, trig_out, cash_out)
+               tr_out, fee_out, acct_out, trig_out, cash_out)
 
 
 @kernel(inline=True)
@@ -396,7 +393,7 @@ def _settle(w, left, members, lo, hi):
 
 
 @kernel(inline=True)
-def _draw(acct, b, cov_acct, lo, hi, w, aco, ob, oi):
+def _draw(acct, b, cov_acct, lo, hi, w, aco, i):
     """Cover a step's shortfall (``W_NEED - W_GOT``) from its accounts, in order."""
     for j in range(lo, hi):
         a = cov_acct[j]
@@ -405,7 +402,7 @@ def _draw(acct, b, cov_acct, lo, hi, w, aco, ob, oi):
             d = d if d > 0.0 else 0.0
             acct[b, a, l] -= d
             w[W_GOT, l] += d
-            aco[ob, oi, a, AC_DRAW, l] += d
+            aco[b, i, a, AC_DRAW, l] += d
 
 
 @kernel(inline=True)
