@@ -87,7 +87,7 @@ class _Writer:
         rows = {"exercise": KS.R_EXERCISE, "in_end": KS.R_IN_END, "in_beg": KS.R_IN_BEG, "in_ic": KS.R_IN_IC,
                 "in_pc": KS.R_IN_PC, "in_loss": KS.R_IN_LOSS, "called": KS.R_CALLED, "residual": KS.R_RESIDUAL,
                 "cum_loss": KS.R_CUM_LOSS, "delinq": KS.R_DELINQ, "done": KS.R_DONE, "sev": KS.R_SEV,
-                "pool_loss": KS.R_POOL_LOSS, "gone": KS.R_GONE}
+                "pool_loss": KS.R_POOL_LOSS}
         for k, c in enumerate(cls):
             base = r_loan + KS.N_LOAN_ROWS * k
             rows |= {f"w{k}": base + KS.L_W, f"f{k}": base + KS.L_F, f"ndj{k}": base + KS.L_ND_J,
@@ -153,7 +153,6 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
     w(f"{s('in_loss')} = a{LOSS}")
     w(f"{s('in_end')} = end")
     w(f"{s('pool_loss')} += a{LOSS}")
-    w(f"{s('gone')} = 0.0 if end > 0.0 else 1.0")
 
 
 def _lane_body(key: tuple, w: _Writer) -> None:

@@ -259,6 +259,7 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
 
     s = program.scenarios
     smm, mdr = rate_rows(program)
+    mdr_end = KS.quiet_from(mdr)
     lanes = scenario_lanes(s.lag, s.advancing)
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     lag_b, adv_b = s.lag[first], s.advancing[first]
@@ -276,7 +277,7 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
         hi = lo + per_call
         KS.project_summaries(
             period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
-            program.mat, program.cls, smm, mdr, s.severity_rows, s.prepay_row, s.default_row, s.severity_row,
+            program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row, s.severity_row,
             lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0], a["coupon_rows"], a["coupon_row"],
             a["delinq_rows"], a["delinq_row"], a["exercise"], *structure, face.copy(), acct0, face,
             np.full(len(notes), float(price)), float(delay_days), stats, extra)

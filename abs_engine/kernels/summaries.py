@@ -29,10 +29,11 @@ from numba.extending import intrinsic
 
 from . import waterfall as KW
 from ._jit import kernel
-from .collateral import loan_setup
+from .collateral import fmax, fmin, loan_setup
 
 __all__ = ["SB", "S_WAL", "S_FIRST", "S_LAST", "S_INTEREST", "S_PRINCIPAL", "S_WRITEDOWN", "S_YIELD", "S_PRICE",
-           "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "layout", "project_summaries"]
+           "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "layout", "quiet_from",
+           "project_summaries"]
 
 SB = KW.SB
 
@@ -56,8 +57,8 @@ N_EXTRA = 2
 # ios, 100 / face and this period's day count fraction; per fee rate and amount; per account amount,
 # pct and floor; per trigger this period's threshold.
 (R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
- R_DONE, R_SEV, R_POOL_LOSS, R_GONE) = range(14)
-R_FIXED = 14
+ R_DONE, R_SEV, R_POOL_LOSS) = range(13)
+R_FIXED = 13
 L_W, L_F, L_ND_J, L_NORM_J, L_ND, L_NORM = range(6)
 N_LOAN_ROWS = 6
 N_RUN = 6
@@ -67,6 +68,8 @@ P_FIXED = 12
 N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
 YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
+# the monthly discount factor (1 + y/2)^(-1/6) at those bounds and at the first guess, 5%
+X_AT_LO, X_AT_HI, X_START = ((1.0 + y / 2.0) ** (-1.0 / 6.0) for y in (YIELD_LO, YIELD_HI, 0.05))
 NEWTON_STEPS = 12
 BISECTIONS = 80
 
@@ -119,126 +122,162 @@ def _ix(row, l):
 
 
 @kernel(inline=True)
-def _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w):
-    """Per lane: ``pv = Σ CF_k (1 + y/2)^(-2 T_k)`` (row 0 of ``w``) and ``dv = Σ T_k CF_k
-    (1 + y/2)^(-2 T_k)`` (row 1) over periods ``k0..k1`` (0-based) of note ``t``,
-    ``T_k = (30 (k+1) + delay)/360`` (``times[k]``); ``cf[(k n_notes + t) SB + lane]``. Rows 2 and 3 of ``w``
-    hold the discount factor's step and running value. Flat arrays, unsigned indices and a
-    run-time lane count ``nl``, so both loops vectorize."""
-    t0 = (30.0 * (k0 + 1) + delay) / 360.0
-    for l in range(nl):
-        g = math.log1p(y[np.uint64(l)] / 2.0)
-        w[_ix(2, l)] = math.exp(-g / 6.0)
-        w[_ix(3, l)] = math.exp(-2.0 * t0 * g)
-        w[_ix(0, l)] = 0.0
-        w[_ix(1, l)] = 0.0
-    for k in range(k0, k1 + 1):
-        tk = times[k]  # loaded, not computed here: re-association would divide every lane by 360
-        row = k * n_notes + t
-        for l in range(nl):
-            x = cf[_ix(row, l)] * w[_ix(3, l)]
-            w[_ix(0, l)] += x
-            w[_ix(1, l)] += tk * x
-            w[_ix(3, l)] *= w[_ix(2, l)]
-
-
-@kernel
-def _yields(cf, n_per, n_notes, t, price, delay, nl, out_y, out_md):
-    """Bond-equivalent yield at ``price`` and modified duration of note ``t`` in every lane, from
-    its cash flows per 100 of face in periods ``0..n_per-1`` of ``cf`` (as :func:`_pv`): Newton
-    steps with the exact derivative, bisection for lanes they leave unsettled, NaN where no
-    yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`)."""
-    k0 = n_per
-    k1 = -1
-    paid = np.zeros(SB)  # per lane: the largest cash flow (none is negative)
-    for k in range(n_per):
-        row = k * n_notes + t
-        nz = 0.0
-        for l in range(nl):
-            x = cf[_ix(row, l)]
-            paid[np.uint64(l)] = max(paid[np.uint64(l)], x)
-            nz = max(nz, x)
-        if nz > 0.0:
-            k0 = min(k0, k)
-            k1 = k
-    if k1 < 0:
-        for l in range(SB):
-            out_y[l] = np.nan
-            out_md[l] = np.nan
-        return
-    y = np.empty(SB)
-    w = np.empty(4 * SB)
-    ok = np.empty(SB, dtype=np.bool_)
-    times = np.empty(k1 + 1)
-    for k in range(k1 + 1):
-        times[k] = (30.0 * (k + 1) + delay) / 360.0
-    tol = 1e-12 * max(abs(price), 1.0)
-    # No cash flow is negative, so the price falls as the yield rises: a lane whose Newton steps
-    # reach the price has its one yield in [YIELD_LO, YIELD_HI]. The prices at those bounds (is
-    # there a yield at all?) are computed only for a block with a lane the steps leave unsettled.
-    for l in range(SB):
-        ok[l] = paid[l] > 0.0
-    y[:] = 0.05
-    settled = False
-    for _ in range(NEWTON_STEPS):
-        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-        settled = True
-        for l in range(SB):
-            settled = settled and (abs(w[l] - price) <= tol or not ok[l])
-        if settled:  # every lane's price is within tol at y: pv and dv are y's
-            break
-        for l in range(SB):
-            f = w[l] - price
-            slope = -w[SB + l] / (1.0 + y[l] / 2.0)
-            y[l] = min(max(y[l] - f / (slope if slope < 0.0 else -1.0), YIELD_LO), YIELD_HI)
-    if not settled:  # is there a yield at all? then bisection for the lanes Newton left
-        y_newton = y.copy()
-        y[:] = YIELD_LO
-        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-        for l in range(SB):
-            ok[l] = w[l] >= price
-        y[:] = YIELD_HI
-        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-        for l in range(SB):
-            ok[l] = ok[l] and w[l] <= price
-        y[:] = y_newton
-        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-        for l in range(SB):
-            if ok[l] and not abs(w[l] - price) <= tol:  # bisection, this lane alone
-                a = YIELD_LO
-                b = YIELD_HI
-                for _ in range(BISECTIONS):
-                    mid = 0.5 * (a + b)
-                    g = math.log1p(mid / 2.0)
-                    s = 0.0
-                    for k in range(k0, k1 + 1):
-                        s += cf[(k * n_notes + t) * SB + l] * math.exp(-2.0 * times[k] * g)
-                    if s > price:
-                        a = mid
-                    else:
-                        b = mid
-                y[l] = 0.5 * (a + b)
-        _pv(cf, n_notes, t, y, delay, times, k0, k1, nl, w)
-    for l in range(SB):
-        if ok[l]:
-            out_y[l] = y[l]
-            out_md[l] = w[SB + l] / w[l] / (1.0 + y[l] / 2.0)
+def _sums(cf, k1, m, x, w):
+    """Per item ``i < m`` (note ``i // SB``, lane ``i % SB``), at the monthly discount factor
+    ``x[i] = (1 + y/2)^(-1/6)``: ``A = Σ CF_k x^(k+1)`` (``w[i]``) and ``B = Σ (k+1) CF_k x^(k+1)``
+    (``w[r + i]``) over periods ``0..k1``, ``CF_k = cf[k m + i]``; ``w[2 r + i]`` holds the
+    running power (``r = _w_row(m)``). Products and sums only, no ``exp`` or ``log``; every note of
+    a block at once, so the inner loop is long and contiguous and vectorizes, and four periods per
+    visit of an item, so its sums stay in registers for them."""
+    r = _w_row(m)
+    for i in range(m):
+        w[np.uint64(i)] = 0.0
+        w[np.uint64(r + i)] = 0.0
+        w[np.uint64(2 * r + i)] = x[np.uint64(i)]
+    k = 0
+    while k <= k1:
+        if k + 3 <= k1:
+            n = k + 1.0
+            for i in range(m):
+                xi = x[np.uint64(i)]
+                u = w[np.uint64(2 * r + i)]
+                v0 = cf[np.uint64(k * m + i)] * u
+                u *= xi
+                v1 = cf[np.uint64((k + 1) * m + i)] * u
+                u *= xi
+                v2 = cf[np.uint64((k + 2) * m + i)] * u
+                u *= xi
+                v3 = cf[np.uint64((k + 3) * m + i)] * u
+                w[np.uint64(i)] += v0 + v1 + v2 + v3
+                w[np.uint64(r + i)] += n * v0 + (n + 1.0) * v1 + (n + 2.0) * v2 + (n + 3.0) * v3
+                w[np.uint64(2 * r + i)] = u * xi
+            k += 4
         else:
-            out_y[l] = np.nan
-            out_md[l] = np.nan
+            n = k + 1.0
+            for i in range(m):
+                v = cf[np.uint64(k * m + i)] * w[np.uint64(2 * r + i)]
+                w[np.uint64(i)] += v
+                w[np.uint64(r + i)] += n * v
+                w[np.uint64(2 * r + i)] *= x[np.uint64(i)]
+            k += 1
+
+
+@kernel(inline=True)
+def _w_row(m):
+    """The distance of the two rows of :func:`_sums`' work array: ``m`` and three cache lines, so
+    they are never a multiple of 4 KiB apart (loads would wait on stores to the other row)."""
+    return m + 24
+
+
+@kernel(inline=True)
+def _any_positive(a, start, m):
+    for i in range(start, start + m):
+        if a[i] > 0.0:
+            return True
+    return False
+
+
+@kernel(inline=True)
+def _pv_at(cf, k1, m, x, c, i):
+    """One item's price at ``x`` (:func:`_sums`' ``A`` times ``x^c``)."""
+    u = x
+    a = 0.0
+    for k in range(k1 + 1):
+        a += cf[k * m + i] * u
+        u *= x
+    return a if c == 0.0 else a * math.exp(c * math.log(x))
 
 
 @kernel
-def finish_block(cf, n_per, nl, run, residual, pool_loss, lanes, face, price, delay, stats, extra):
+def _yields(cf, n_per, m, price, delay, out_y, out_md):
+    """Bond-equivalent yield at ``price[i // SB]`` and modified duration of every note in every
+    lane (item ``i < m``) from their cash flows per 100 of face in periods ``0..n_per-1`` of
+    ``cf`` (``[period, note, lane]``, flat).
+
+    The formulas of :mod:`abs_engine.analytics` (BMA section G): with ``T_k = (30 (k+1) +
+    delay)/360`` years, price ``P(y) = Σ CF_k (1 + y/2)^(-2 T_k)``. In the monthly discount factor
+    ``x = (1 + y/2)^(-1/6)`` that is ``x^c A(x)`` with ``c = delay/30`` and ``A`` a polynomial
+    (:func:`_sums`), increasing in ``x`` (no cash flow is negative): Newton steps in ``x`` with the
+    exact derivative ``x^(c-1) (c A + B)``, bisection for items they leave unsettled, NaN where no
+    yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`).
+    Then ``y = 2 (x^-6 - 1)`` and the modified duration
+    ``Σ T_k CF_k (1 + y/2)^(-2 T_k) / (P (1 + y/2)) = (B + c A) / (12 A (1 + y/2))``."""
+    paid = np.zeros(m)  # per item: the largest cash flow
+    for k in range(n_per):
+        row = k * m
+        for i in range(m):
+            paid[np.uint64(i)] = fmax(paid[np.uint64(i)], cf[np.uint64(row + i)])
+    k1 = n_per - 1  # the last period with a cash flow
+    while k1 >= 0 and not _any_positive(cf, k1 * m, m):
+        k1 -= 1
+    c = delay / 30.0
+    x = np.full(m, X_START)
+    xc = np.ones(m)  # x^c
+    r = _w_row(m)
+    w = np.empty(3 * r)
+    ok = np.empty(m, dtype=np.bool_)
+    p = np.empty(m)
+    for i in range(m):
+        ok[i] = paid[i] > 0.0
+        p[i] = price[i // SB]
+    tol = np.empty(m)
+    for i in range(m):
+        tol[i] = 1e-12 * max(abs(p[i]), 1.0)
+    settled = k1 < 0
+    for _ in range(NEWTON_STEPS if k1 >= 0 else 0):
+        _sums(cf, k1, m, x, w)
+        if c != 0.0:
+            for i in range(m):
+                xc[i] = math.exp(c * math.log(x[i]))
+        settled = True
+        for i in range(m):
+            f = xc[i] * w[i] - p[i]
+            # at a bound with the price beyond it: no yield in [YIELD_LO, YIELD_HI] (P increases with x)
+            ok[i] = ok[i] and not ((x[i] == X_AT_LO and f < 0.0) or (x[i] == X_AT_HI and f > 0.0))
+            settled = settled and (abs(f) <= tol[i] or not ok[i])
+        if settled:  # every item's price is within tol at x (A and B are x's), or it has no yield
+            break
+        for i in range(m):  # ln x += ln(price / P) / D, D = d ln P / d ln x = c + B/A (>= 1)
+            pv = xc[i] * w[i]
+            z = 2.0 * (p[i] - pv) / ((p[i] + pv) * (c + w[r + i] / w[i])) if pv > 0.0 else 0.0
+            x[i] = fmin(fmax(x[i] * (2.0 + z) / (2.0 - z), X_AT_HI), X_AT_LO)
+    if not settled:  # is there a yield at all? then bisection for the items Newton left
+        for i in range(m):
+            if ok[i] and not abs(_pv_at(cf, k1, m, x[i], c, i) - p[i]) <= tol[i]:
+                ok[i] = _pv_at(cf, k1, m, X_AT_LO, c, i) >= p[i] >= _pv_at(cf, k1, m, X_AT_HI, c, i)
+                lo = X_AT_HI
+                hi = X_AT_LO
+                for _ in range(BISECTIONS if ok[i] else 0):  # this item alone
+                    mid = 0.5 * (lo + hi)
+                    if _pv_at(cf, k1, m, mid, c, i) < p[i]:
+                        lo = mid
+                    else:
+                        hi = mid
+                x[i] = 0.5 * (lo + hi)
+        _sums(cf, k1, m, x, w)
+    for i in range(m):
+        if ok[i]:
+            x2 = x[i] * x[i]
+            g = 1.0 / (x2 * x2 * x2)  # 1 + y/2
+            out_y[i] = 2.0 * (g - 1.0)
+            out_md[i] = (w[r + i] + c * w[i]) / (12.0 * w[i] * g)
+        else:
+            out_y[i] = np.nan
+            out_md[i] = np.nan
+
+
+@kernel
+def finish_block(cf, n_per, run, residual, pool_loss, lanes, face, price, delay, stats, extra):
     """Write one block's summaries: ``cf`` (cash flows per 100 of face, ``[period, note, lane]``
-    flattened, of which periods ``0..n_per-1`` were run; ``nl`` lanes),
+    flattened, of which periods ``0..n_per-1`` were run),
     ``run[note, column, lane]`` (principal, period-weighted principal, interest, writedown, first
     and last principal period), residual and pool loss per lane. ``lanes``: the block's scenario
     indices (negative: padding, not written)."""
-    y = np.empty(SB)
-    md = np.empty(SB)
-    for t in range(run.shape[0]):
-        _yields(cf, n_per, run.shape[0], t, price[t], delay, nl, y, md)
+    n_notes = run.shape[0]
+    y = np.empty(n_notes * SB)
+    md = np.empty(n_notes * SB)
+    _yields(cf, n_per, n_notes * SB, price, delay, y, md)
+    for t in range(n_notes):
         for l in range(SB):
             j = lanes[l]
             if j < 0:
@@ -251,9 +290,9 @@ def finish_block(cf, n_per, nl, run, residual, pool_loss, lanes, face, price, de
             stats[j, t, S_INTEREST] = run[t, 2, l]
             stats[j, t, S_PRINCIPAL] = total
             stats[j, t, S_WRITEDOWN] = run[t, 3, l]
-            stats[j, t, S_YIELD] = y[l]
+            stats[j, t, S_YIELD] = y[t * SB + l]
             stats[j, t, S_PRICE] = price[t]
-            stats[j, t, S_MOD_DURATION] = md[l]
+            stats[j, t, S_MOD_DURATION] = md[t * SB + l]
     for l in range(SB):
         j = lanes[l]
         if j >= 0:
@@ -261,9 +300,41 @@ def finish_block(cf, n_per, nl, run, residual, pool_loss, lanes, face, price, de
             extra[j, X_POOL_LOSS] = pool_loss[l]
 
 
+def quiet_from(mdr_rows: np.ndarray) -> np.ndarray:
+    """Per row of an MDR table ``[row, month, class]``: the first month index from which every
+    class's MDR is 0 (0 for a row without defaults)."""
+    any_mdr = (mdr_rows > 0.0).any(axis=2)
+    last = any_mdr.shape[1] - np.argmax(any_mdr[:, ::-1], axis=1)
+    return np.where(any_mdr.any(axis=1), last, 0).astype(np.int64)
+
+
+@kernel(inline=True)
+def _no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
+    """Whether no month after ``m1`` can add to any lane's pool loss. A month's loss is
+    ``min(severity x new defaults of lag months ago, liquidation)`` with a liquidation that is
+    never negative (:func:`abs_engine.kernels.collateral.month_step`), so it is exactly 0 once
+    every loan is past its maturity, or has no defaults waiting in the ring (``ring``: per loan
+    and slot, new defaults and their scaled twin; every slot is checked) and can make none: its
+    performing weight is 0, and stays 0, or its lane's MDR is 0 from the next month on
+    (``quiet_at``). Stopping there leaves every sum as the full horizon gives it: the rest adds 0."""
+    for k in range(n_loans):
+        if m1 >= mat[k]:
+            continue
+        c0 = r_loan + N_LOAN_ROWS * k
+        for l in range(nl):
+            if S[_ix(c0 + L_W, l)] != 0.0 and m1 < quiet_at[l]:
+                return False
+        r0 = k * (lag + 2) * 2
+        for slot in range(lag + 2):
+            for l in range(nl):
+                if ring[_ix(r0 + 2 * slot, l)] != 0.0:
+                    return False
+    return True
+
+
 @kernel(parallel=True, reassociate=False)
 def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls,
-                      smm_rows, mdr_rows, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start,
+                      smm_rows, mdr_rows, mdr_end, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start,
                       coupon_rows, crow, delinq_rows, qrow, exercise,
                       dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
                       acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
@@ -277,7 +348,8 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     structure (:func:`abs_engine.codegen.summary_period`); it reads them from its code and the
     numbers from ``P``. Collateral: a small pool (its loans in every lane), rate tables ``[row,
     month, class]`` and severities ``[row, month]`` with each scenario's rows
-    ``prow``/``drow``/``srow``; every lane of a block shares ``lag_b[block]`` and
+    ``prow``/``drow``/``srow``, and per MDR row the month index from which it is 0 everywhere
+    (``mdr_end``, see :func:`quiet_from`); every lane of a block shares ``lag_b[block]`` and
     ``adv_b[block]``. Waterfall: the structure arguments of
     :func:`abs_engine.kernels.waterfall.period`, coupons ``[row, period, note]`` and 60+
     delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections ``exercise``;
@@ -286,8 +358,8 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
 
     Once every lane's deal has retired (pool called or gone, no note or account balance: nothing
     can be collected, paid or written down later) a block projects its pool alone, for the pool
-    loss, and stops when the pool is gone. Writes ``stats[scenario, note, S_*]`` and
-    ``extra[scenario, X_*]``.
+    loss, and stops once no later month can add to it (:func:`_no_loss_ahead`). Writes
+    ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``.
     """
     n_loans = balance.size
     n_per = dcf.shape[0]
@@ -345,6 +417,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
         sev_at = np.empty(SB, dtype=np.uint64)  # + month
         cpn_at = np.empty(SB, dtype=np.uint64)  # + month * n_cpn + note
         dq_at = np.empty(SB, dtype=np.uint64)  # + month
+        quiet_at = np.empty(SB, dtype=np.int64)  # months from which the lane's MDR is 0
         for l in range(SB):
             x = lanes[b, l]
             j = x if x >= 0 else -1 - x
@@ -353,6 +426,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             sev_at[l] = srow[j] * n_per
             cpn_at[l] = crow[j] * n_per * n_cpn
             dq_at[l] = qrow[j] * n_per
+            quiet_at[l] = mdr_end[drow[j]]
             S[R_EXERCISE * SB + l] = exercise[j]
             S[R_IN_END * SB + l] = pool_start
             for k in range(n_loans):
@@ -367,7 +441,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             one_cpn = one_cpn and cpn_at[l] == cpn_at[0]
             one_dq = one_dq and dq_at[l] == dq_at[0]
         ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
-        cf = np.zeros(n_per * n_notes * SB)  # [period, note, lane], flat
+        cf = np.empty(n_per * n_notes * SB)  # [period, note, lane], flat; periods the waterfall runs are written
         n_run = 0  # periods the waterfall has run
         retired = False
         for i in range(n_per):
@@ -422,11 +496,8 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                     q = p_loan + N_LOAN_PARAMS * k
                     P[q] = 0.0 if m1 >= mat[k] else P[q] - P[q + 1]
                     P[q + 1] *= P[q + 2]
-            if retired:  # only the pool's own loss is still summed, until the pool is gone
-                gone = 1.0
-                for l in range(nl):
-                    gone = min(gone, S[_ix(R_GONE, l)])
-                if gone > 0.0:
+            if retired:  # only the pool's own loss is still summed, while a loss can still come
+                if _no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
                     break
                 continue
             n_run = m1
@@ -447,4 +518,4 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             for t in range(n_notes):
                 for c in range(N_RUN):
                     run[t, c, l] = S[(r_run + N_RUN * t + c) * SB + l]
-        finish_block(cf, n_run, nl, run, residual, pool_loss, lanes[b], face, price, delay, stats, extra)
+        finish_block(cf, n_run, run, residual, pool_loss, lanes[b], face, price, delay, stats, extra)
