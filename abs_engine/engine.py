@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numba
 import numpy as np
 
 from .compile import CollateralProgram, compile_collateral, deal_loans
@@ -273,12 +274,17 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     period = summary_period(smm.shape[2], program.cls, structure)
     per_call = max(1, chunk_size // KS.SB)
     starts = range(0, len(lanes), per_call)
-    for lo in (bar(starts, len(starts)) if bar is not None else starts):
-        hi = lo + per_call
-        KS.project_summaries(
-            period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
-            program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row, s.severity_row,
-            lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0], a["coupon_rows"], a["coupon_row"],
-            a["delinq_rows"], a["delinq_row"], a["exercise"], *structure, face.copy(), acct0, face,
-            np.full(len(notes), float(price)), float(delay_days), stats, extra)
+    chunk = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)  # blocks differ in length (each stops when its deals retire): one at a time
+    try:
+        for lo in (bar(starts, len(starts)) if bar is not None else starts):
+            hi = lo + per_call
+            KS.project_summaries(
+                period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
+                program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row,
+                s.severity_row, lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0],
+                a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"], *structure,
+                face.copy(), acct0, face, np.full(len(notes), float(price)), float(delay_days), stats, extra)
+    finally:
+        numba.set_parallel_chunksize(chunk)
     return stats, extra

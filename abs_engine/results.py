@@ -137,9 +137,13 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
         extra_row["total_residual"] = extra[:, KS.X_RESIDUAL, None]
         cols = {c: np.concatenate([v, extra_row[c]], axis=1) for c, v in cols.items()}
         items = [*notes, residual]
-    index = pd.MultiIndex.from_product([list(names), items], names=["scenario", "tranche"])
-    frame = pd.DataFrame({c: cols[c].reshape(-1) for c in SUMMARY_COLUMNS}, index=index)
-    return frame.astype({"first_principal_period": int, "last_principal_period": int})
+    # names and items are unique: the product index from its levels and codes (no factorizing)
+    index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
+                          codes=[np.repeat(np.arange(n), len(items)), np.tile(np.arange(len(items)), n)],
+                          names=["scenario", "tranche"], verify_integrity=False)
+    ints = ("first_principal_period", "last_principal_period")
+    return pd.DataFrame({c: cols[c].reshape(-1).astype(int) if c in ints else cols[c].reshape(-1)
+                         for c in SUMMARY_COLUMNS}, index=index)
 
 
 class SummaryResult:

@@ -4,9 +4,10 @@ deal's waterfall, summaries only; breakevens for all tranches <= 2 s).
 The auto deal's loans last at most 57 months, so the 360-month figure uses the same deal with
 its rep lines re-termed to 360 months (every period does real work). Figures:
 
-* kernel: the one compiled call over all scenarios (specs already compiled, the deal's generated
-  period already compiled), summaries only;
-* end to end: ``ae.run(deal, scenarios, summary_only=True)`` from validated scenarios;
+* kernel: the compiled calls over all scenarios (specs already compiled, the deal's generated
+  period already compiled), summaries only; the shortest of 3 runs;
+* end to end: ``ae.run(deal, scenarios, summary_only=True)`` from validated scenarios; the
+  shortest of 3 runs;
 * all tables: ``ae.run(deal, scenarios)`` plus building the tranche table.
 
 Throughput counts every scenario-period of the horizon. A block of scenarios stops once all its
@@ -51,6 +52,16 @@ def _grid(n: int):
                       "base": {"severity": 0.5, "recovery_lag": 3, "rates": {"SOFR": 0.043}}})
 
 
+def _best(run, *args, **kwargs) -> float:
+    """The shortest of 3 timed calls ``run(*args, **kwargs)`` (as pytest-benchmark's min), in seconds."""
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        run(*args, **kwargs)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def test_grid_throughput(benchmark, report):
     n = size(10_000, 400)
     lines = []
@@ -64,12 +75,9 @@ def test_grid_throughput(benchmark, report):
         summarize(deal, program, wprog)  # warm: the generated period is written and compiled once (then cached)
         warm_s = time.perf_counter() - t
         ae.run(deal, scenarios[:100], summary_only=True, progress=False)
-        t = time.perf_counter()
-        summarize(deal, program, wprog)
-        kernel_s = time.perf_counter() - t
-        t = time.perf_counter()
+        kernel_s = _best(summarize, deal, program, wprog)
+        e2e_s = _best(ae.run, deal, scenarios, summary_only=True, progress=False)
         summary = ae.run(deal, scenarios, summary_only=True, progress=False).summary()
-        e2e_s = time.perf_counter() - t
         abs_speed = np.array([x.prepay.value for x in scenarios])
         cdr = np.array([x.default.value for x in scenarios])
         t = time.perf_counter()

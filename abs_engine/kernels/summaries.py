@@ -163,6 +163,28 @@ def _sums(cf, k1, m, x, w):
 
 
 @kernel(inline=True)
+def _same(at):
+    """Whether every lane reads the same row of a table."""
+    for l in range(at.size):
+        if at[l] != at[0]:
+            return False
+    return True
+
+
+@kernel(inline=True)
+def _fill(S, row, table, at, one, offset, nl):
+    """Row ``row`` of ``S``: each lane's value ``table[at[lane] + offset]``; one load, broadcast,
+    when every lane reads the same row."""
+    if one:
+        x = table[at[0] + offset]
+        for l in range(nl):
+            S[_ix(row, l)] = x
+    else:
+        for l in range(nl):
+            S[_ix(row, l)] = table[at[l] + offset]
+
+
+@kernel(inline=True)
 def _w_row(m):
     """The distance of the two rows of :func:`_sums`' work array: ``m`` and three cache lines, so
     they are never a multiple of 4 KiB apart (loads would wait on stores to the other row)."""
@@ -300,12 +322,17 @@ def finish_block(cf, n_per, run, residual, pool_loss, lanes, face, price, delay,
             extra[j, X_POOL_LOSS] = pool_loss[l]
 
 
-def quiet_from(mdr_rows: np.ndarray) -> np.ndarray:
+@kernel
+def quiet_from(mdr_rows):
     """Per row of an MDR table ``[row, month, class]``: the first month index from which every
     class's MDR is 0 (0 for a row without defaults)."""
-    any_mdr = (mdr_rows > 0.0).any(axis=2)
-    last = any_mdr.shape[1] - np.argmax(any_mdr[:, ::-1], axis=1)
-    return np.where(any_mdr.any(axis=1), last, 0).astype(np.int64)
+    out = np.zeros(mdr_rows.shape[0], dtype=np.int64)
+    for r in range(mdr_rows.shape[0]):
+        i = mdr_rows.shape[1]
+        while i > 0 and not (mdr_rows[r, i - 1] > 0.0).any():
+            i -= 1
+        out[r] = i
+    return out
 
 
 @kernel(inline=True)
@@ -435,11 +462,11 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                 S[(r_bal + t) * SB + l] = bal0[t]
             for a in range(n_acct):
                 S[(r_acct + a) * SB + l] = acct0[a]
-        one_cpn = True
-        one_dq = True
-        for l in range(SB):
-            one_cpn = one_cpn and cpn_at[l] == cpn_at[0]
-            one_dq = one_dq and dq_at[l] == dq_at[0]
+        one_smm = _same(smm_at)
+        one_mdr = _same(mdr_at)
+        one_sev = _same(sev_at)
+        one_cpn = _same(cpn_at)
+        one_dq = _same(dq_at)
         ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
         cf = np.empty(n_per * n_notes * SB)  # [period, note, lane], flat; periods the waterfall runs are written
         n_run = 0  # periods the waterfall has run
@@ -448,11 +475,9 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             m1 = i + 1
             for c in range(n_cls):  # this month's rates
                 mi = np.uint64(i * n_cls + c)
-                for l in range(nl):
-                    S[_ix(r_cls + 2 * c, l)] = smm_flat[smm_at[l] + mi]
-                    S[_ix(r_cls + 2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
-            for l in range(nl):
-                S[_ix(R_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
+                _fill(S, r_cls + 2 * c, smm_flat, smm_at, one_smm, mi, nl)
+                _fill(S, r_cls + 2 * c + 1, mdr_flat, mdr_at, one_mdr, mi, nl)
+            _fill(S, R_SEV, sev_flat, sev_at, one_sev, np.uint64(i), nl)
             ws = m1 % (lag + 1)
             rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
             for k in range(n_loans):  # the ring's defaults of lag months ago, into the loan's rows
@@ -465,21 +490,9 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             P[P_WATERFALL] = 0.0 if retired else 1.0
             if not retired:
                 mc = np.uint64(i * n_cpn)
-                for t in range(n_notes):  # this period's coupons and delinquency (one row: one value)
-                    if one_cpn:
-                        x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
-                        for l in range(nl):
-                            S[_ix(r_coupon + t, l)] = x
-                    else:
-                        for l in range(nl):
-                            S[_ix(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
-                if one_dq:
-                    x = dq_flat[dq_at[0] + np.uint64(i)]
-                    for l in range(nl):
-                        S[_ix(R_DELINQ, l)] = x
-                else:
-                    for l in range(nl):
-                        S[_ix(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+                for t in range(n_notes):  # this period's coupons and delinquency
+                    _fill(S, r_coupon + t, cpn_flat, cpn_at, one_cpn, mc + np.uint64(t), nl)
+                _fill(S, R_DELINQ, dq_flat, dq_at, one_dq, np.uint64(i), nl)
                 P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
                 for t in range(n_notes):
                     P[p_dcf + t] = dcf[i, t]
