@@ -68,8 +68,8 @@ P_FIXED = 12
 N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
 YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
-# the monthly discount factor (1 + y/2)^(-1/6) at those bounds and at the first guess, 5%
-X_AT_LO, X_AT_HI, X_START = ((1.0 + y / 2.0) ** (-1.0 / 6.0) for y in (YIELD_LO, YIELD_HI, 0.05))
+# the monthly discount factor (1 + y/2)^(-1/6) at those bounds
+X_AT_LO, X_AT_HI = ((1.0 + y / 2.0) ** (-1.0 / 6.0) for y in (YIELD_LO, YIELD_HI))
 NEWTON_STEPS = 12
 BISECTIONS = 80
 
@@ -224,16 +224,22 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`).
     Then ``y = 2 (x^-6 - 1)`` and the modified duration
     ``Σ T_k CF_k (1 + y/2)^(-2 T_k) / (P (1 + y/2)) = (B + c A) / (12 A (1 + y/2))``."""
-    paid = np.zeros(m)  # per item: the largest cash flow
+    paid = np.zeros(m)  # per item: the largest cash flow, the sum of cash flows and Σ (k+1) CF_k
+    s0 = np.zeros(m)
+    s1 = np.zeros(m)
     for k in range(n_per):
         row = k * m
+        n = k + 1.0
         for i in range(m):
-            paid[np.uint64(i)] = fmax(paid[np.uint64(i)], cf[np.uint64(row + i)])
+            v = cf[np.uint64(row + i)]
+            paid[np.uint64(i)] = fmax(paid[np.uint64(i)], v)
+            s0[np.uint64(i)] += v
+            s1[np.uint64(i)] += n * v
     k1 = n_per - 1  # the last period with a cash flow
     while k1 >= 0 and not _any_positive(cf, k1 * m, m):
         k1 -= 1
     c = delay / 30.0
-    x = np.full(m, X_START)
+    x = np.empty(m)
     xc = np.ones(m)  # x^c
     r = _w_row(m)
     w = np.empty(3 * r)
@@ -242,6 +248,9 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     for i in range(m):
         ok[i] = paid[i] > 0.0
         p[i] = price[i // SB]
+        # first guess: the step below taken from x = 1 (a zero yield), where P = A = s0, B = s1
+        z = 2.0 * (p[i] - s0[i]) / ((p[i] + s0[i]) * (c + s1[i] / s0[i])) if s0[i] > 0.0 else 0.0
+        x[i] = fmin(fmax((2.0 + z) / (2.0 - z), X_AT_HI), X_AT_LO)
     tol = np.empty(m)
     for i in range(m):
         tol[i] = 1e-12 * max(abs(p[i]), 1.0)
