@@ -120,30 +120,27 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
 
     notes = [t.name for t in deal.notes]
     residual = next((t.name for t in deal.tranches if t.residual), None)
-    n = stats.shape[0]
-    cols = {
-        "wal": stats[:, :, KS.S_WAL], "first_principal_period": stats[:, :, KS.S_FIRST],
-        "last_principal_period": stats[:, :, KS.S_LAST], "total_interest": stats[:, :, KS.S_INTEREST],
-        "total_principal": stats[:, :, KS.S_PRINCIPAL], "total_writedown": stats[:, :, KS.S_WRITEDOWN],
-        "total_residual": np.zeros((n, len(notes))), "yield": stats[:, :, KS.S_YIELD],
-        "price": stats[:, :, KS.S_PRICE], "modified_duration": stats[:, :, KS.S_MOD_DURATION],
-    }
-    items = notes
-    if residual is not None:
-        extra_row = {c: np.full((n, 1), np.nan) for c in cols}
-        for c in ("first_principal_period", "last_principal_period", "total_interest", "total_principal",
-                  "total_writedown"):
-            extra_row[c] = np.zeros((n, 1))
-        extra_row["total_residual"] = extra[:, KS.X_RESIDUAL, None]
-        cols = {c: np.concatenate([v, extra_row[c]], axis=1) for c, v in cols.items()}
-        items = [*notes, residual]
+    n, n_notes = stats.shape[:2]
+    items = [*notes, residual] if residual is not None else notes
+    col = {c: k for k, c in enumerate(SUMMARY_COLUMNS)}
+    data = np.zeros((n, len(items), len(SUMMARY_COLUMNS)))  # one block, filled in place
+    for c, k in (("wal", KS.S_WAL), ("first_principal_period", KS.S_FIRST), ("last_principal_period", KS.S_LAST),
+                 ("total_interest", KS.S_INTEREST), ("total_principal", KS.S_PRINCIPAL),
+                 ("total_writedown", KS.S_WRITEDOWN), ("yield", KS.S_YIELD), ("price", KS.S_PRICE),
+                 ("modified_duration", KS.S_MOD_DURATION)):
+        data[:, :n_notes, col[c]] = stats[:, :, k]
+    if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
+        data[:, n_notes, col["total_residual"]] = extra[:, KS.X_RESIDUAL]
+        data[:, n_notes, [col["wal"], col["yield"], col["price"], col["modified_duration"]]] = np.nan
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
                           codes=[np.repeat(np.arange(n), len(items)), np.tile(np.arange(len(items)), n)],
                           names=["scenario", "tranche"], verify_integrity=False)
-    ints = ("first_principal_period", "last_principal_period")
-    return pd.DataFrame({c: cols[c].reshape(-1).astype(int) if c in ints else cols[c].reshape(-1)
-                         for c in SUMMARY_COLUMNS}, index=index)
+    frame = pd.DataFrame(data.reshape(n * len(items), len(SUMMARY_COLUMNS)), index=index,
+                         columns=list(SUMMARY_COLUMNS), copy=False)
+    for c in ("first_principal_period", "last_principal_period"):
+        frame[c] = frame[c].to_numpy().astype(np.int64)
+    return frame
 
 
 class SummaryResult:
