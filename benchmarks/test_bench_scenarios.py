@@ -109,8 +109,10 @@ def test_grid_throughput(benchmark, report):
             lines.append(f"  all tables     : {full_s:.3f} s = {sp / full_s:.3e} scenario-periods/s")
     deal, scenarios = _deal_360(), _grid(n)
     benchmark.pedantic(lambda: ae.run(deal, scenarios, summary_only=True, progress=False), rounds=1, iterations=1)
-    report(*lines, "targets: >= 5e8 (floor 2e8) summaries only on the 360-month grid, >= 2e8 with tables: "
-           f"{'met' if FULL and kernel_360 >= 2e8 else 'NOT MET'} (see the README)")
+    met = FULL and kernel_360 >= 2e8
+    report(*lines, f"360-month grid, summaries only: floor 2e8 {'met' if met else 'NOT MET'}, target 5e8 "
+           f"{'met' if FULL and kernel_360 >= 5e8 else 'not met'}; with every table built, 2e8: not met "
+           "(see the README)")
 
 
 def test_breakevens_for_all_tranches(report):
