@@ -37,18 +37,23 @@ def monthly_vector(value: float | Sequence[float], n: int) -> np.ndarray:
 
 
 class _Rows:
-    """Distinct monthly vectors, each built once: ``add(key, value)`` returns the row of ``value``."""
+    """Distinct monthly vectors, each built once: ``row(key, spec)`` returns the row of the curve
+    ``spec`` whose field values are ``key`` (a curve's fields say everything about it, so equal
+    fields are one row; 10,000 scenarios make this a hot loop: one dictionary lookup each)."""
 
     def __init__(self, n: int):
         self.n = n
         self.rows: dict = {}
+        self.kinds: list[str] = []
         self.values: list[np.ndarray] = []
 
-    def add(self, key, value) -> int:
+    def row(self, key, spec) -> int:
         row = self.rows.get(key)
         if row is None:
             row = self.rows[key] = len(self.values)
-            self.values.append(monthly_vector(value, self.n))
+            kind = spec.kind if spec is not None else None
+            self.kinds.append(kind)
+            self.values.append(monthly_vector(getattr(spec, kind) if spec is not None else key, self.n))
         return row
 
     def table(self) -> np.ndarray:
@@ -101,31 +106,29 @@ def _unique_names(names: list[str]) -> tuple[str, ...]:
     return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
 
 
-def _kind_value(curve) -> tuple:
-    """``((kind, value), value)`` of a prepayment or default spec: the row key and the vector's
-    value, looked up once (10,000 scenarios make this a hot loop)."""
-    kind = curve.kind
-    value = getattr(curve, kind)
-    return (kind, value), value
-
-
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
     prepay, default, severity = _Rows(n), _Rows(n), _Rows(n)
-    p_row = np.array([prepay.add(*_kind_value(s.prepay)) for s in scenarios], dtype=np.int64)
-    d_row = np.array([default.add(*_kind_value(s.default)) for s in scenarios], dtype=np.int64)
-    s_row = np.array([severity.add(s.severity, s.severity) for s in scenarios], dtype=np.int64)
+    p_row, d_row, s_row, lag, advancing = [], [], [], [], []
+    for s in scenarios:  # one pass; a curve is looked up by its fields' values
+        p_row.append(prepay.row(tuple(s.prepay.__dict__.values()), s.prepay))
+        d_row.append(default.row(tuple(s.default.__dict__.values()), s.default))
+        s_row.append(severity.row(s.severity, None))
+        lag.append(s.recovery_lag)
+        advancing.append(advancing_default if s.advancing is None else s.advancing)
+    p_row, d_row, s_row, lag = (np.array(x, dtype=np.int64) for x in (p_row, d_row, s_row, lag))
+    advancing = np.array(advancing, dtype=bool)
     return ScenarioArrays(
         names=_unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
-        prepay_kind=np.array([_PREPAY[kind] for kind, _ in prepay.rows], dtype=np.int64),
+        prepay_kind=np.array([_PREPAY[kind] for kind in prepay.kinds], dtype=np.int64),
         prepay_rows=prepay.table(),
         prepay_row=p_row,
-        default_kind=np.array([_DEFAULT[kind] for kind, _ in default.rows], dtype=np.int64),
+        default_kind=np.array([_DEFAULT[kind] for kind in default.kinds], dtype=np.int64),
         default_rows=default.table(),
         default_row=d_row,
         severity_rows=severity.table(),
         severity_row=s_row,
-        lag=np.array([s.recovery_lag for s in scenarios], dtype=np.int64),
-        advancing=np.array([advancing_default if s.advancing is None else s.advancing for s in scenarios]),
+        lag=lag,
+        advancing=advancing,
     )
 
 
