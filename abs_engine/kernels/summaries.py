@@ -125,22 +125,21 @@ def _ix(row, l):
 def _sums(cf, k1, m, x, w):
     """Per item ``i < m`` (note ``i // SB``, lane ``i % SB``), at the monthly discount factor
     ``x[i] = (1 + y/2)^(-1/6)``: ``A = Σ CF_k x^(k+1)`` (``w[i]``) and ``B = Σ (k+1) CF_k x^(k+1)``
-    (``w[r + i]``) over periods ``0..k1``, ``CF_k = cf[k m + i]``; ``w[2 r + i]`` holds the
-    running power (``r = _w_row(m)``). Products and sums only, no ``exp`` or ``log``; every note of
-    a block at once, so the inner loop is long and contiguous and vectorizes, and four periods per
-    visit of an item, so its sums stay in registers for them."""
-    r = _w_row(m)
+    (``w[m + i]``) over periods ``0..k1``, ``CF_k = cf[k m + i]``; ``w[2 m + i]`` holds the
+    running power. Products and sums only, no ``exp`` or ``log``; every note of a block at once,
+    so the inner loop is long and contiguous and vectorizes, and four periods per visit of an
+    item, so its sums stay in registers for them (a third of the loads and stores)."""
     for i in range(m):
         w[np.uint64(i)] = 0.0
-        w[np.uint64(r + i)] = 0.0
-        w[np.uint64(2 * r + i)] = x[np.uint64(i)]
+        w[np.uint64(m + i)] = 0.0
+        w[np.uint64(2 * m + i)] = x[np.uint64(i)]
     k = 0
     while k <= k1:
         if k + 3 <= k1:
             n = k + 1.0
             for i in range(m):
                 xi = x[np.uint64(i)]
-                u = w[np.uint64(2 * r + i)]
+                u = w[np.uint64(2 * m + i)]
                 v0 = cf[np.uint64(k * m + i)] * u
                 u *= xi
                 v1 = cf[np.uint64((k + 1) * m + i)] * u
@@ -149,16 +148,16 @@ def _sums(cf, k1, m, x, w):
                 u *= xi
                 v3 = cf[np.uint64((k + 3) * m + i)] * u
                 w[np.uint64(i)] += v0 + v1 + v2 + v3
-                w[np.uint64(r + i)] += n * v0 + (n + 1.0) * v1 + (n + 2.0) * v2 + (n + 3.0) * v3
-                w[np.uint64(2 * r + i)] = u * xi
+                w[np.uint64(m + i)] += n * v0 + (n + 1.0) * v1 + (n + 2.0) * v2 + (n + 3.0) * v3
+                w[np.uint64(2 * m + i)] = u * xi
             k += 4
         else:
             n = k + 1.0
             for i in range(m):
-                v = cf[np.uint64(k * m + i)] * w[np.uint64(2 * r + i)]
+                v = cf[np.uint64(k * m + i)] * w[np.uint64(2 * m + i)]
                 w[np.uint64(i)] += v
-                w[np.uint64(r + i)] += n * v
-                w[np.uint64(2 * r + i)] *= x[np.uint64(i)]
+                w[np.uint64(m + i)] += n * v
+                w[np.uint64(2 * m + i)] *= x[np.uint64(i)]
             k += 1
 
 
@@ -185,10 +184,12 @@ def _fill(S, row, table, at, one, offset, nl):
 
 
 @kernel(inline=True)
-def _w_row(m):
-    """The distance of the two rows of :func:`_sums`' work array: ``m`` and three cache lines, so
-    they are never a multiple of 4 KiB apart (loads would wait on stores to the other row)."""
-    return m + 24
+def _step(x, pv, price, d):
+    """One Newton step on ``ln P`` against ``ln x`` from ``x``, where the price is ``pv`` and its
+    slope ``d = d ln P / d ln x >= 1``: ``x e^z``, ``z = ln(price/pv)/d``, with the Padé forms of
+    ``ln`` and ``exp`` (see :func:`_yields`); clamped to the yields searched."""
+    z = 2.0 * (price - pv) / ((price + pv) * d) if pv > 0.0 else 0.0
+    return fmin(fmax(x * (2.0 + z) / (2.0 - z), X_AT_HI), X_AT_LO)
 
 
 @kernel(inline=True)
@@ -219,20 +220,22 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     The formulas of :mod:`abs_engine.analytics` (BMA section G): with ``T_k = (30 (k+1) +
     delay)/360`` years, price ``P(y) = Σ CF_k (1 + y/2)^(-2 T_k)``. In the monthly discount factor
     ``x = (1 + y/2)^(-1/6)`` that is ``x^c A(x)`` with ``c = delay/30`` and ``A`` a polynomial
-    (:func:`_sums`), increasing in ``x`` (no cash flow is negative): Newton steps in ``x`` with the
-    exact derivative ``x^(c-1) (c A + B)``, bisection for items they leave unsettled, NaN where no
-    yield in [-99%, 1000%] gives the price (as :func:`abs_engine.analytics.yield_from_price`).
-    Then ``y = 2 (x^-6 - 1)`` and the modified duration
+    (:func:`_sums`), increasing in ``x`` (no cash flow is negative). Newton steps on ``ln P``
+    against ``ln x``, whose slope is ``D = c + B/A``: ``ln x += ln(price/P) / D``, with the Padé
+    forms ``ln r ≈ 2 (r-1)/(r+1)`` and ``e^z ≈ (2+z)/(2-z)`` (third-order exact, so the steps stay
+    quadratic; ``|z| < 2`` since ``D >= 1``), the first one from a zero yield (``x = 1``, where
+    ``A`` and ``B`` are the scan's plain sums); clamped to [-99%, 1000%]. An item at a bound with
+    the price beyond it has no yield (NaN, as :func:`abs_engine.analytics.yield_from_price`);
+    items the steps leave unsettled are bisected. Then ``y = 2 (x^-6 - 1)`` and the modified
+    duration
     ``Σ T_k CF_k (1 + y/2)^(-2 T_k) / (P (1 + y/2)) = (B + c A) / (12 A (1 + y/2))``."""
-    paid = np.zeros(m)  # per item: the largest cash flow, the sum of cash flows and Σ (k+1) CF_k
-    s0 = np.zeros(m)
+    s0 = np.zeros(m)  # per item: Σ CF_k (> 0: it is paid something; no cash flow is negative) and Σ (k+1) CF_k
     s1 = np.zeros(m)
     for k in range(n_per):
         row = k * m
         n = k + 1.0
         for i in range(m):
             v = cf[np.uint64(row + i)]
-            paid[np.uint64(i)] = fmax(paid[np.uint64(i)], v)
             s0[np.uint64(i)] += v
             s1[np.uint64(i)] += n * v
     k1 = n_per - 1  # the last period with a cash flow
@@ -241,16 +244,13 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     c = delay / 30.0
     x = np.empty(m)
     xc = np.ones(m)  # x^c
-    r = _w_row(m)
-    w = np.empty(3 * r)
+    w = np.empty(3 * m)
     ok = np.empty(m, dtype=np.bool_)
     p = np.empty(m)
     for i in range(m):
-        ok[i] = paid[i] > 0.0
+        ok[i] = s0[i] > 0.0
         p[i] = price[i // SB]
-        # first guess: the step below taken from x = 1 (a zero yield), where P = A = s0, B = s1
-        z = 2.0 * (p[i] - s0[i]) / ((p[i] + s0[i]) * (c + s1[i] / s0[i])) if s0[i] > 0.0 else 0.0
-        x[i] = fmin(fmax((2.0 + z) / (2.0 - z), X_AT_HI), X_AT_LO)
+        x[i] = _step(1.0, s0[i], p[i], c + s1[i] / s0[i]) if s0[i] > 0.0 else 1.0  # from a zero yield
     tol = np.empty(m)
     for i in range(m):
         tol[i] = 1e-12 * max(abs(p[i]), 1.0)
@@ -268,10 +268,8 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
             settled = settled and (abs(f) <= tol[i] or not ok[i])
         if settled:  # every item's price is within tol at x (A and B are x's), or it has no yield
             break
-        for i in range(m):  # ln x += ln(price / P) / D, D = d ln P / d ln x = c + B/A (>= 1)
-            pv = xc[i] * w[i]
-            z = 2.0 * (p[i] - pv) / ((p[i] + pv) * (c + w[r + i] / w[i])) if pv > 0.0 else 0.0
-            x[i] = fmin(fmax(x[i] * (2.0 + z) / (2.0 - z), X_AT_HI), X_AT_LO)
+        for i in range(m):
+            x[i] = _step(x[i], xc[i] * w[i], p[i], c + w[m + i] / w[i])
     if not settled:  # is there a yield at all? then bisection for the items Newton left
         for i in range(m):
             if ok[i] and not abs(_pv_at(cf, k1, m, x[i], c, i) - p[i]) <= tol[i]:
@@ -291,7 +289,7 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
             x2 = x[i] * x[i]
             g = 1.0 / (x2 * x2 * x2)  # 1 + y/2
             out_y[i] = 2.0 * (g - 1.0)
-            out_md[i] = (w[r + i] + c * w[i]) / (12.0 * w[i] * g)
+            out_md[i] = (w[m + i] + c * w[i]) / (12.0 * w[i] * g)
         else:
             out_y[i] = np.nan
             out_md[i] = np.nan
