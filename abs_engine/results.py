@@ -65,9 +65,12 @@ def _derived(flows: np.ndarray, perf_start, fcl_start) -> dict[str, np.ndarray]:
     f = flows
     perf0 = _previous(f[..., K.PERF], np.asarray(perf_start, dtype=np.float64))
     fcl0 = _previous(f[..., K.FCL], np.asarray(fcl_start, dtype=np.float64))
+    # a rate is reported where the balance it divides is a normal number: below that (a pool
+    # paid down to under 2.2e-308) a float holds too few bits for the ratio to mean anything
+    tiny = np.finfo(np.float64).tiny
     with np.errstate(invalid="ignore", divide="ignore"):
-        smm = np.where(f[..., K.AMORTIZED] > 0, f[..., K.PREPAY] / f[..., K.AMORTIZED], 0.0)
-        mdr = np.where(perf0 > 0, f[..., K.DEFAULT] / perf0, 0.0)
+        smm = np.where(f[..., K.AMORTIZED] >= tiny, f[..., K.PREPAY] / f[..., K.AMORTIZED], 0.0)
+        mdr = np.where(perf0 >= tiny, f[..., K.DEFAULT] / perf0, 0.0)
     return {
         "beginning_balance": perf0 + fcl0,
         "scheduled_principal": f[..., K.SCHED],
