@@ -6,15 +6,17 @@ months is 2.9 GB of memory traffic for tables nobody reads. :func:`project_summa
 each block of ``SB`` scenarios one month at a time (scenarios in the lanes, loans in loan order,
 as :func:`abs_engine.kernels.collateral.project_scenario_blocks`), runs the month's waterfall
 period (generated for the deal's structure by :mod:`abs_engine.codegen`), and folds it into
-running sums. A block keeps only its tranches' cash flows per 100 of face (for the yield),
-and stops once every deal in it has retired and its pool is gone.
+running sums. A block keeps only its tranches' cash flows per 100 of face (for the yield); its
+waterfall stops once every deal in it has retired, its pool once no later month can add to the
+pool loss (:func:`_no_loss_ahead`).
 
 The numbers are the ones a full run gives: the same month step, the waterfall's arithmetic in the
 same order, the same order of every sum, no re-association; WAL, yield and duration are the
-formulas of :mod:`abs_engine.analytics` (BMA section G), evaluated here per lane.
+formulas of :mod:`abs_engine.analytics` (BMA section G), the yield searched for every note of a
+block at once (:func:`_yields`).
 
 Every lane loop here is written to vectorize: a block's values live in a few flat arrays at
-fixed distances (``S``, ``C``), indexed with unsigned integers (numba then adds no
+fixed distances (``S``, ``cf``), indexed with unsigned integers (numba then adds no
 negative-index wraparound, which hides the address pattern from LLVM), over a run-time lane
 count (a loop of constant length is unrolled before the vectorizer sees it).
 """
