@@ -1,4 +1,10 @@
-"""Reading spec files: YAML or JSON in, one validated (frozen) spec out. Imports no kernel."""
+"""Reading spec files: YAML or JSON in, one validated (frozen) spec out. Imports no kernel.
+
+A file is refused (one :class:`SpecError` naming it) when it is not UTF-8, is larger than
+:data:`MAX_SPEC_BYTES`, does not parse, or repeats a key in one mapping: YAML and JSON parsers
+keep the last of two equal keys, so ``decimals: 6`` followed by ``decimals: 18`` would silently
+mean 18. The error names the key's path and both line numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +14,127 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel
 
 from .errors import SpecError
 from .spec.base import validate_spec
 
-__all__ = ["read_structured_file", "load_spec"]
+__all__ = ["read_structured_file", "parse_structured_text", "load_spec", "MAX_SPEC_BYTES"]
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_SPEC_BYTES = 16 * 2**20
+"""Largest deal, scenario, deck, collections or settlement file read (16 MiB): a spec is a page
+of YAML; tapes and holder lists are separate CSV/Parquet files."""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, path: str, key: object, first: int, second: int):
+        self.path, self.key, self.first, self.second = path, key, first, second
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader; mappings are checked for repeated keys before construction."""
+
+
+def _key_path(parent: str, key: object) -> str:
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{parent}[{key}]" if parent == "" else f"{parent}.{key}"
+    return f"{parent}.{key}" if parent else str(key)
+
+
+def _check_duplicates(loader: _Loader, node: yaml.Node, path: str) -> None:
+    """Walk the composed document; raise :class:`_DuplicateKey` at the first repeated key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # an unhashable key fails in construction with its own message
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(_key_path(path, key), key, seen[key], line)
+            seen[key] = line
+            _check_duplicates(loader, value_node, _key_path(path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for k, item in enumerate(node.value):
+            _check_duplicates(loader, item, f"{path}[{k}]")
+
+
+def _load_yaml(text: str) -> Any:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicates(loader, node, "")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _load_json(text: str) -> Any:
+    repeated: list[object] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        out: dict = {}
+        for k, v in items:
+            if k in out and not repeated:
+                repeated.append(k)
+            out[k] = v
+        return out
+
+    data = json.loads(text, object_pairs_hook=pairs, parse_constant=_no_constant)
+    if repeated:
+        try:  # JSON is YAML's flow style: the YAML walk finds the path and both lines
+            _load_yaml(text)
+        except _DuplicateKey:
+            raise
+        except Exception:  # noqa: BLE001 - a JSON YAML cannot read: name the key without lines
+            pass
+        raise _DuplicateKey(str(repeated[0]), repeated[0], 0, 0)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_structured_text(text: str, *, json_format: bool, file: str | None = None) -> Any:
+    """Parse YAML (or JSON) ``text``, refusing repeated keys. Errors are :class:`SpecError`."""
+    try:
+        return _load_json(text) if json_format else _load_yaml(text)
+    except _DuplicateKey as dup:
+        lines = f" (lines {dup.first} and {dup.second})" if dup.first else ""
+        raise SpecError(dup.path, dup.key, f"each key once in a mapping: it is given twice{lines}",
+                        file=file) from None
+    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
+        detail = " ".join(str(exc).split())
+        raise SpecError("", type(exc).__name__, f"valid {'JSON' if json_format else 'YAML'} ({detail})",
+                        file=file) from None
+
 
 def read_structured_file(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML or JSON file. A missing or unparsable file is a :class:`SpecError`."""
+    """Read a YAML or JSON file (see the module doc). Errors are :class:`SpecError`."""
     p = Path(path)
     if not p.is_file():
         raise SpecError("", str(p), "an existing file", file=str(p))
-    text = p.read_text(encoding="utf-8")
+    size = p.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError("", f"{size:,} bytes", f"a spec file of at most {MAX_SPEC_BYTES:,} bytes (loan tapes and "
+                        "holder lists go in CSV or Parquet files beside it)", file=str(p))
+    raw = p.read_bytes()
     try:
-        if p.suffix.lower() == ".json":
-            return json.loads(text)
-        import yaml
-
-        return yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is bad input
-        raise SpecError("", type(exc).__name__, f"valid YAML/JSON ({exc})", file=str(p)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"byte 0x{raw[exc.start]:02x} at offset {exc.start}", "a UTF-8 text file",
+                        file=str(p)) from None
+    return parse_structured_text(text, json_format=p.suffix.lower() == ".json", file=str(p))
 
 
 def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M) -> tuple[M, Path | None]:

@@ -18,9 +18,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Spec(BaseModel):
-    """Base of every spec: immutable, and unknown keys are errors."""
+    """Base of every spec: immutable, unknown keys are errors, and nothing is coerced (strict
+    mode: a bool is a bool, an integer an integer, a string a string; ``"12"`` is not a
+    priority and ``"yes"`` is not ``true``); NaN and infinity are refused in every number.
+    Sequences are written as lists (:data:`~abs_engine.spec.fields.Seq`), dates as dates or ISO
+    strings (:data:`~abs_engine.spec.fields.IsoDate`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

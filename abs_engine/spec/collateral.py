@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Fraction, Months, PositiveMonths
+from .fields import Amount, Fraction, Months, PositiveMonths, Seq
 
 __all__ = ["RepLine", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
@@ -67,7 +67,7 @@ class Collateral(Spec):
     """The pool: ``rep_lines`` or a ``loan_tape`` file (CSV or Parquet), not both."""
 
     asset_type: Literal[ASSET_TYPES] = "mortgage"  # type: ignore[valid-type]
-    rep_lines: tuple[RepLine, ...] | None = None
+    rep_lines: Seq[RepLine] | None = None
     loan_tape: str | None = Field(None, description="path to a CSV or Parquet tape, relative to the deal file")
     servicing_fee_rate: Fraction = Field(0.0, description="tape loans without a servicing_fee_rate column")
 

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Fraction, PositiveMonths
+from .fields import Amount, Fraction, IsoDate, Number, PositiveMonths, Seq
 
 __all__ = ["PoolCollections", "CollectionReport", "COLLECTION_COLUMNS", "COLLECTION_OPTIONAL"]
 
@@ -45,13 +45,13 @@ class CollectionReport(Spec):
 
     deal: str | None = Field(None, description="the deal's name (checked when given)")
     period: PositiveMonths
-    period_start: dt.date | None = Field(None, description="first day of the collection period")
-    period_end: dt.date = Field(description="last day of the collection period")
-    payment_date: dt.date
+    period_start: IsoDate | None = Field(None, description="first day of the collection period")
+    period_end: IsoDate = Field(description="last day of the collection period")
+    payment_date: IsoDate
     loans: str | None = None
     pool: PoolCollections | None = None
-    new_loans: tuple[str, ...] = Field((), description="loan ids added to the pool this period")
-    rates: dict[str, float] = Field(default_factory=dict, description="index fixings for floating coupons")
+    new_loans: Seq[str] = Field((), description="loan ids added to the pool this period")
+    rates: dict[str, Number] = Field(default_factory=dict, description="index fixings for floating coupons")
     exercise_call: bool = Field(False, description="the clean-up call is exercised if allowed")
     delinquency_60: Fraction | None = Field(
         None, description="60+ delinquent share of the pool; default: from the tape's statuses")

@@ -16,6 +16,7 @@ from pydantic import PrivateAttr, model_validator
 from ..errors import SpecError
 from .base import Spec
 from .collateral import Collateral
+from .fields import IsoDate, Seq
 from .structure import (
     Account,
     CleanUpCall,
@@ -40,17 +41,17 @@ class Deal(Spec):
     absent while a deal is only a pool."""
 
     name: str
-    closing_date: dt.date | None = None
-    first_payment_date: dt.date | None = None
+    closing_date: IsoDate | None = None
+    first_payment_date: IsoDate | None = None
     collateral: Collateral
-    tranches: tuple[Tranche, ...] = ()
-    fees: tuple[Fee, ...] = ()
-    accounts: tuple[Account, ...] = ()
-    triggers: tuple[Trigger, ...] = ()
+    tranches: Seq[Tranche] = ()
+    fees: Seq[Fee] = ()
+    accounts: Seq[Account] = ()
+    triggers: Seq[Trigger] = ()
     overcollateralization: OvercollateralizationTarget | None = None
     clean_up_call: CleanUpCall | None = None
     writedown_to: str = "pool_balance"
-    waterfall: tuple[Step, ...] | SplitWaterfall = ()
+    waterfall: Seq[Step] | SplitWaterfall = ()
 
     _file: str | None = PrivateAttr(default=None)
     _base_dir: Path | None = PrivateAttr(default=None)

@@ -11,31 +11,47 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
+from .fields import Number, PositiveMonths, Seq, StrictInt
 from .scenario import Scenario
 
-__all__ = ["Grid", "Distribution", "ShortRateModel", "MonteCarlo", "Deck", "DECK_KEYS"]
+__all__ = ["Grid", "Distribution", "ShortRateModel", "MonteCarlo", "Deck", "DECK_KEYS", "MAX_DECK_SCENARIOS",
+           "MAX_RATE_DRAWS"]
 
 DECK_KEYS = ("scenarios", "grid", "monte_carlo")
+MAX_DECK_SCENARIOS = 1_000_000
+"""The most scenarios one deck file may expand to (a grid's product of axis lengths, or Monte
+Carlo ``paths``). Each scenario is validated on its own today, about 20 µs and a few kB apiece;
+beyond this, split the deck into several files (e.g. several seeds) and run each with
+``summary_only=True``, or on an executor."""
+MAX_RATE_DRAWS = 100_000_000
+"""Monte Carlo index paths: ``paths x months`` summed over the rate models (800 MB of floats)."""
 
 
 class Grid(Spec):
     """Axes of a cartesian product; each a non-empty list of values for that scenario field."""
 
-    prepay: tuple[dict[str, Any], ...] | None = None
-    default: tuple[dict[str, Any], ...] | None = None
-    severity: tuple[Any, ...] | None = None
-    recovery_lag: tuple[int, ...] | None = None
-    rates: tuple[dict[str, Any], ...] | None = None
-    delinquency_60: tuple[Any, ...] | None = None
+    prepay: Seq[dict[str, Any]] | None = None
+    default: Seq[dict[str, Any]] | None = None
+    severity: Seq[Any] | None = None
+    recovery_lag: Seq[Any] | None = None
+    rates: Seq[dict[str, Any]] | None = None
+    delinquency_60: Seq[Any] | None = None
 
     @model_validator(mode="after")
     def _axes(self) -> Self:
         axes = self.axes()
         if not axes:
             raise SpecError("", {}, "at least one axis (prepay, default, severity, recovery_lag, rates)")
+        size = 1
         for name, values in axes.items():
             if not values:
                 raise SpecError(name, [], "a non-empty list of values for this axis")
+            size *= len(values)
+        if size > MAX_DECK_SCENARIOS:
+            shape = " x ".join(str(len(v)) for v in axes.values())
+            raise SpecError("", f"{shape} = {size:,} scenarios",
+                            f"a grid of at most {MAX_DECK_SCENARIOS:,} scenarios (split it into several decks and "
+                            "run each with summary_only=True, or on an executor)")
         return self
 
     def axes(self) -> dict[str, tuple]:
@@ -48,11 +64,11 @@ class Distribution(Spec):
     normal and lognormal draws."""
 
     distribution: Literal["uniform", "normal", "lognormal", "triangular"]
-    low: float | None = None
-    high: float | None = None
-    mean: float | None = None
-    sd: float | None = None
-    mode: float | None = None
+    low: Number | None = None
+    high: Number | None = None
+    mean: Number | None = None
+    sd: Number | None = None
+    mode: Number | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> Self:
@@ -77,11 +93,11 @@ class ShortRateModel(Spec):
     r) dt + sigma dW) or ``hull_white`` (the same with theta(t) fitting a flat curve at r0)."""
 
     model: Literal["vasicek", "hull_white"]
-    r0: float
-    kappa: float = Field(gt=0)
-    sigma: float
-    theta: float | None = None
-    months: int = Field(360, ge=1)
+    r0: Number
+    kappa: Number = Field(gt=0)
+    sigma: Number
+    theta: Number | None = None
+    months: PositiveMonths = 360
 
     @model_validator(mode="after")
     def _parameters(self) -> Self:
@@ -96,8 +112,8 @@ class MonteCarlo(Spec):
     """``paths`` scenarios from ``seed``: any of prepay/default speeds, severity and recovery lag
     drawn from distributions, index paths from short-rate models; everything else from ``base``."""
 
-    paths: int = Field(ge=1)
-    seed: int
+    paths: StrictInt = Field(ge=1, le=MAX_DECK_SCENARIOS)
+    seed: StrictInt = Field(ge=0, lt=2**128)
     prepay: dict[Literal["cpr", "smm", "psa", "abs"], Distribution] | None = None
     default: dict[Literal["cdr", "mdr", "sda"], Distribution] | None = None
     severity: Distribution | None = None
@@ -105,6 +121,11 @@ class MonteCarlo(Spec):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
+        draws = self.paths * sum(m.months for m in self.rates.values())
+        if draws > MAX_RATE_DRAWS:
+            raise SpecError("rates", f"{self.paths:,} paths x {draws // self.paths:,} months",
+                            f"at most {MAX_RATE_DRAWS:,} simulated index values per deck (split it into several "
+                            "decks, e.g. one per seed)")
         for field in ("prepay", "default"):
             value = getattr(self, field)
             if value is not None and len(value) != 1:
@@ -118,7 +139,7 @@ class Deck(Spec):
 
     name: str | None = None
     base: dict[str, Any] = Field(default_factory=dict)
-    scenarios: tuple[Scenario, ...] | None = None
+    scenarios: Seq[Scenario] | None = None
     grid: Grid | None = None
     monte_carlo: MonteCarlo | None = None
 

@@ -1,25 +1,89 @@
-"""Reusable constrained field types; each failure message says what was expected."""
+"""Reusable constrained field types; each failure message says what was expected.
+
+Specs are strict (:class:`~abs_engine.spec.base.Spec`); these types say what each kind of value
+accepts, and bound what a spec can make the engine allocate (:data:`MAX_MONTHS`,
+:data:`MAX_AMOUNT`).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import Annotated
+import numbers
+from typing import Annotated, TypeVar
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, PlainSerializer, Strict, WithJsonSchema
 
-__all__ = ["Coupon", "Amount", "Fraction", "Months", "PositiveMonths", "FractionOrVector", "NonNegOrVector"]
+__all__ = ["Coupon", "Amount", "Fraction", "Months", "PositiveMonths", "FractionOrVector", "NonNegOrVector", "Seq",
+           "IsoDate", "IntKey", "StrictInt", "Number", "MAX_MONTHS", "MAX_AMOUNT"]
+
+MAX_MONTHS = 1200
+"""The longest term, age, horizon, ramp or monthly vector a spec may give: 100 years."""
+MAX_AMOUNT = 1e15
+"""The largest amount in the deal's currency: float64 keeps an eighth of a cent up to 10^15."""
+
+T = TypeVar("T")
+Seq = Annotated[tuple[T, ...], Strict(False)]
+"""A sequence, written as a list (YAML/JSON) or a tuple; its items stay strict."""
+
+
+def _integer(v: object) -> int:
+    """An integer (Python or numpy), never a bool, a float or a string."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError("an integer")
+    return int(v)
+
+
+StrictInt = Annotated[int, BeforeValidator(_integer)]
+"""An integer: Python ``int`` or a numpy integer (strict mode alone refuses numpy's)."""
+
+
+def _iso_date(v: object) -> dt.date:
+    if isinstance(v, dt.datetime) or not isinstance(v, dt.date | str):
+        raise ValueError("a date (YYYY-MM-DD)")
+    if isinstance(v, str):
+        try:
+            if len(v) != 10:
+                raise ValueError(v)
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            raise ValueError("a date (YYYY-MM-DD)") from None
+    return v
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), Strict(False)]
+"""A date: a YAML date, or an ISO string ``YYYY-MM-DD`` (JSON has no date type)."""
+
+
+def _int_key(v: object) -> int:
+    """A mapping key that is an integer: JSON keys are strings, so ``"8453"`` is accepted there."""
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 30:
+        return int(v)
+    return _integer(v)
+
+
+IntKey = Annotated[int, BeforeValidator(_int_key), WithJsonSchema({"type": "integer"}), PlainSerializer(int)]
+"""An integer key of a mapping (a chain id, a period), written as a number or a digit string."""
 
 
 def _number(v: object) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError("a number")
-    return float(v)
+    try:
+        x = float(v)
+    except OverflowError:
+        raise ValueError("a finite number (this integer is too large for a float)") from None
+    if not math.isfinite(x):
+        raise ValueError("a finite number")
+    return x
 
 
 def _amount(v: object) -> float:
-    x = _number(v)
-    if not math.isfinite(x) or x < 0:
+    if isinstance(v, float) and not math.isfinite(v):
         raise ValueError("a finite amount >= 0")
+    x = _number(v)
+    if not 0 <= x <= MAX_AMOUNT:
+        raise ValueError(f"a finite amount >= 0 (and at most {MAX_AMOUNT:.0e})")
     return x
 
 
@@ -31,9 +95,9 @@ def _fraction(v: object) -> float:
 
 
 def _whole_months(v: object, least: int) -> int:
-    ok = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v) and v == int(v)
-    if not ok or v < least:
-        raise ValueError(f"a whole number of months >= {least}")
+    ok = not isinstance(v, bool) and isinstance(v, numbers.Integral)
+    if not ok or not least <= v <= MAX_MONTHS:
+        raise ValueError(f"a whole number of months >= {least} (an integer, at most {MAX_MONTHS})")
     return int(v)
 
 
@@ -61,8 +125,8 @@ def _vector(check):
         if isinstance(v, dict):
             v = _ramp(v)
         if isinstance(v, list | tuple):
-            if not v:
-                raise ValueError("a non-empty monthly vector")
+            if not v or len(v) > MAX_MONTHS:
+                raise ValueError(f"a non-empty monthly vector (at most {MAX_MONTHS} values)")
             out = []
             for k, x in enumerate(v):
                 try:
@@ -89,6 +153,8 @@ Amount = Annotated[float, BeforeValidator(_amount)]
 Fraction = Annotated[float, BeforeValidator(_fraction)]
 Months = Annotated[int, BeforeValidator(_months)]
 PositiveMonths = Annotated[int, BeforeValidator(_positive_months)]
+Number = Annotated[float, BeforeValidator(_number)]
+"""A finite number (int or float; never a bool or a string)."""
 FractionOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_fraction))]
 """A decimal in [0, 1], or a monthly vector of them (month 1 first; the last value carries forward)."""
 NonNegOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_amount))]

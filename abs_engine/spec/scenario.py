@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import FractionOrVector, Months, NonNegOrVector
+from .fields import FractionOrVector, Months, NonNegOrVector, Number, Seq
 
 __all__ = ["Prepay", "Default", "Scenario"]
 
@@ -86,7 +86,7 @@ class Scenario(Spec):
     severity: FractionOrVector = Field(0.0, description="loss as a fraction of the balance at default")
     recovery_lag: Months = Field(0, description="months from default to liquidation")
     advancing: bool | None = None
-    rates: dict[str, float | tuple[float, ...]] = Field(
+    rates: dict[str, Number | Seq[Number]] = Field(
         default_factory=dict, description="index name -> level or monthly path (decimals)")
     delinquency_60: FractionOrVector = Field(
         0.0, description="share of the pool balance 60+ days delinquent, for delinquency triggers")

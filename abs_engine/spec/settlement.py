@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..errors import SpecError
 from .base import Spec
+from .fields import IntKey, Seq, StrictInt
 
 __all__ = ["PaymentToken", "Snapshot", "TrancheHolders", "SettlementSpec"]
 
@@ -34,8 +35,8 @@ class PaymentToken(Spec):
     """The ERC-20 paid out; ``addresses``: chain id -> token address."""
 
     symbol: str
-    decimals: int = Field(ge=0, le=36)
-    addresses: dict[int, str]
+    decimals: StrictInt = Field(ge=0, le=36)
+    addresses: dict[IntKey, str]
     fee_on_transfer: bool = False
     rebasing: bool = False
 
@@ -43,12 +44,12 @@ class PaymentToken(Spec):
 class Snapshot(Spec):
     """A tranche token's holders on one chain at the record block."""
 
-    chain_id: int = Field(gt=0)
+    chain_id: StrictInt = Field(gt=0, lt=2**64)
     token: str
-    decimals: int = Field(ge=0, le=36)
-    record_block: int = Field(ge=0)
-    total_supply: int
-    holders: str | tuple[tuple[str, int], ...] = Field(
+    decimals: StrictInt = Field(ge=0, le=36)
+    record_block: StrictInt = Field(ge=0, lt=2**64)
+    total_supply: StrictInt
+    holders: str | Seq[tuple[str, StrictInt]] = Field(
         description="a CSV file (address, balance) or [address, balance] pairs")
 
     @field_validator("total_supply", mode="before")
@@ -69,7 +70,7 @@ class Snapshot(Spec):
 
 class TrancheHolders(Spec):
     tranche: str
-    snapshots: tuple[Snapshot, ...] = Field(min_length=1)
+    snapshots: Seq[Snapshot] = Field(min_length=1)
 
 
 class SettlementSpec(Spec):
@@ -77,11 +78,11 @@ class SettlementSpec(Spec):
 
     deal: str | None = None
     payment_token: PaymentToken
-    source: dict[int, str] = Field(description="chain id -> the distributor contract or Safe that pays")
-    allow_list: str | tuple[str, ...] | None = Field(
+    source: dict[IntKey, str] = Field(description="chain id -> the distributor contract or Safe that pays")
+    allow_list: str | Seq[str] | None = Field(
         None, description="addresses allowed to receive: a list, or a CSV (a plain list or an ERC-3643 identity "
                           "registry export with columns address and, optionally, verified)")
-    tranches: tuple[TrancheHolders, ...] = Field(min_length=1)
+    tranches: Seq[TrancheHolders] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _chains(self) -> Self:

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Coupon, Fraction, PositiveMonths
+from .fields import Amount, Coupon, Fraction, IntKey, Number, PositiveMonths, Seq, StrictInt
 
 __all__ = [
     "FloatingCoupon", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
@@ -41,7 +41,7 @@ class FloatingCoupon(Spec):
     Without a ``floor`` the coupon is floored at 0."""
 
     index: str
-    spread: float
+    spread: Number
     cap: Fraction | None = None
     floor: Fraction | None = None
 
@@ -64,7 +64,7 @@ class Tranche(Spec):
     balance: Amount = 0.0
     coupon: Coupon | FloatingCoupon = 0.0
     day_count: Literal["30/360", "ACT/360"] = "30/360"
-    priority: int | None = Field(None, ge=1)
+    priority: StrictInt | None = Field(None, ge=1)
     residual: bool = False
     interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
 
@@ -115,7 +115,7 @@ class Account(Spec):
     name: str
     initial: Amount = 0.0
     target: Amount | ReserveTarget = 0.0
-    covers: tuple[str, ...] = ()
+    covers: Seq[str] = ()
     keep_after_notes_paid: bool = False
 
 
@@ -135,7 +135,7 @@ class Trigger(Spec):
 
     name: str
     metric: Literal[METRICS]  # type: ignore[valid-type]
-    threshold: float | tuple[float, ...] | dict[int, float]
+    threshold: Number | Seq[Number] | dict[IntKey, Number]
     breached_when: Literal["above", "below"] | None = None
     curable: bool = True
 
@@ -192,12 +192,12 @@ class _StepBase(Spec):
 
 class FeeStep(_StepBase):
     pay: Literal["fees"]
-    fees: tuple[str, ...]
+    fees: Seq[str]
 
 
 class InterestStep(_StepBase):
     pay: Literal["interest"]
-    tranches: tuple[str, ...]
+    tranches: Seq[str]
 
 
 class PrincipalStep(_StepBase):
@@ -207,7 +207,7 @@ class PrincipalStep(_StepBase):
     beginning balances); ``sequential_if`` names a trigger that switches pro rata to sequential."""
 
     pay: Literal["principal"]
-    tranches: tuple[str, ...]
+    tranches: Seq[str]
     amount: Literal["collections", "oc_target", "available"] = "collections"
     allocation: Literal["sequential", "pro_rata"] = "sequential"
     sequential_if: str | None = None
@@ -231,5 +231,5 @@ Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | Residual
 class SplitWaterfall(Spec):
     """Separate interest and principal priorities of payments."""
 
-    interest: tuple[Step, ...]
-    principal: tuple[Step, ...]
+    interest: Seq[Step]
+    principal: Seq[Step]
