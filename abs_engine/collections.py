@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SpecError
-from .loans import STATUS_CODES, _plain
+from .loans import STATUS_CODES, _plain, _unique_columns, read_table
 from .spec.collections import COLLECTION_COLUMNS, COLLECTION_OPTIONAL, CollectionReport
 
 if TYPE_CHECKING:
@@ -115,23 +115,16 @@ def collections_from_frame(report: CollectionReport | Mapping[str, Any], frame: 
 
 
 def _read_tape(report: CollectionReport, path: Path) -> Collections:
-    import pandas as pd
-
-    file = str(path)
     if not path.is_file():
-        raise SpecError("loans", str(path), "an existing collections tape (.csv or .parquet)", file=file)
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype={"loan_id": str, "delinquency_status": str})
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is bad input
-        raise SpecError("", type(exc).__name__, f"a readable CSV or Parquet tape ({exc})", file=file) from None
-    return _from_frame(report, frame, file)
+        raise SpecError("loans", str(path), "an existing collections tape (.csv or .parquet)", file=str(path))
+    frame = read_table(path, {"loan_id": str, "delinquency_status": str}, "collections tape")
+    return _from_frame(report, frame, str(path))
 
 
 def _from_frame(report: CollectionReport, frame: pd.DataFrame, file: str | None) -> Collections:
     import pandas as pd
+
+    _unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in COLLECTION_COLUMNS if c not in frame.columns]
     unknown = [c for c in frame.columns if c not in COLLECTION_COLUMNS + COLLECTION_OPTIONAL]
     if missing or unknown:

@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import SpecError
 from .spec.collateral import AMORTIZATION, RepLine
+from .spec.fields import MAX_MONTHS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,18 +87,54 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
     import pandas as pd  # only tapes need pandas; rep-line runs never import it
 
     path = Path(path)
-    file = str(path)
     if not path.is_file():
-        raise SpecError("loan_tape", file, "an existing CSV or Parquet file", file=file)
+        raise SpecError("loan_tape", str(path), "an existing CSV or Parquet file", file=str(path))
+    frame = read_table(path, {"loan_id": str, "status": str, "amortization": str}, "loan tape")
+    file = str(path)
+    return tape_from_frame(frame, file=file, servicing_fee_rate=servicing_fee_rate)
+
+
+def read_table(path: Path, dtypes: dict[str, type], what: str) -> pd.DataFrame:
+    """A CSV or Parquet table (by its extension) as a DataFrame, for tapes of loans and of
+    collections. A repeated column name is refused (pandas would rename the second ``rate.1``
+    and read the first); so is a file that is not UTF-8 CSV or Parquet."""
+    import pandas as pd
+
+    file = str(path)
+    parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet:
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        else:
+            import csv
+
+            with open(path, encoding="utf-8", newline="") as f:
+                names = next(csv.reader(f), [])
+        _unique_columns([str(c).strip() for c in names], file)
+        if parquet:
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, dtype={"loan_id": str, "status": str, "amortization": str},
-                                keep_default_na=True)
-    except Exception as exc:  # noqa: BLE001 - unreadable file is bad input
-        raise SpecError("", type(exc).__name__, f"a readable loan tape ({exc})", file=file) from None
-    return tape_from_frame(frame, file=file, servicing_fee_rate=servicing_fee_rate)
+            frame = pd.read_csv(path, dtype=dtypes, keep_default_na=True, encoding="utf-8")
+    except SpecError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"byte at offset {exc.start}", f"a UTF-8 CSV {what}", file=file) from None
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is bad input
+        detail = " ".join(str(exc).split())[:200]
+        raise SpecError("", type(exc).__name__, f"a readable CSV or Parquet {what} ({detail})", file=file) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _unique_columns(names: list[str], file: str | None) -> None:
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name in seen:
+            raise SpecError("columns", name, f"each column once (columns {seen[name] + 1} and {k + 1} are both "
+                            f"named {name!r})", file=file)
+        seen[name] = k
 
 
 def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
@@ -105,6 +142,7 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
     """Validate a tape already in a DataFrame (see :func:`read_tape`)."""
     import pandas as pd
 
+    _unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in TAPE_REQUIRED if c not in frame.columns]
     if missing:
         raise SpecError("columns", sorted(map(str, frame.columns)),
@@ -144,13 +182,15 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
 
     balance = number("balance", lambda x: np.isfinite(x) & (x >= 0), "a finite amount >= 0")
     rate = number("rate", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1]")
-    term = number("remaining_term", lambda x: whole(x) & (x >= 1), "a whole number of months >= 1")
-    age = number("age", lambda x: whole(x) & (x >= 0), "a whole number of months >= 0")
+    term = number("remaining_term", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
+                  f"a whole number of months in [1, {MAX_MONTHS}]")
+    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS), f"a whole number of months in [0, {MAX_MONTHS}]")
     fee = number("servicing_fee_rate", lambda x: (x >= 0) & (x <= rate),
                  "a decimal in [0, rate]", default=servicing_fee_rate)
-    orig = number("original_term", lambda x: whole(x) & (x >= age),
-                  "a whole number of months >= age", default=np.nan)
-    orig = np.where(np.isnan(orig), age + term, orig)
+    orig = number("original_term", lambda x: np.isnan(x) | (whole(x) & (x >= age) & (x <= MAX_MONTHS)),
+                  f"a whole number of months in [age, {MAX_MONTHS}]", default=np.nan)
+    given_orig = ~np.isnan(orig)
+    orig = np.where(given_orig, orig, age + term)
 
     if "status" in frame.columns:
         raw = frame["status"].fillna("current").astype(str).str.strip().str.lower()
@@ -183,6 +223,13 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
                         f"a loan month in ({int(age[k])}, {int(age[k] + term[k])}] for a balloon loan",
                         file=file)
     bm = np.where(is_balloon, bm, 0)
+    final = np.where(is_balloon, bm, age + term)   # the loan month of the last payment
+    bad = given_orig & (orig < final)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise SpecError(f"row {k + 1} (loan_id {ids[k]}), original_term", _plain(orig[k]),
+                        f"a term >= the loan month of the last payment ({int(final[k])}: "
+                        + ("balloon_month" if is_balloon[k] else "age + remaining_term") + ")", file=file)
 
     return LoanArrays(
         loan_id=ids, balance=balance, rate=rate, net_rate=rate - fee,

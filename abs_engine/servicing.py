@@ -51,6 +51,12 @@ __all__ = ["Servicer", "PeriodReport", "VerifyReport", "deal_id", "projected_col
 
 TOLERANCE = 0.01
 """Reported amounts must reconcile (ending = beginning - principal - default) to within a cent."""
+INTEREST_TOLERANCE_MONTHS = 12
+"""Plausibility: a loan's interest collected in one period is at most this many months of interest
+at its gross rate on its beginning balance (``beginning x rate x 12 / 12``: a borrower catching up
+on a year of arrears), plus a cent; for loans added after cut-off and for pool totals, at the
+highest gross rate of the cut-off pool. A larger figure needs the report's ``override_reason``,
+which is recorded with it."""
 
 def deal_id(deal: Deal) -> str:
     """keccak-256 of the deal's canonical JSON and its loans (so a tape's content counts)."""
@@ -119,6 +125,7 @@ class _State:
     fee_rate_pool: float                 # balance-weighted servicing fee rate at the last loan-level point
     period_end: str | None
     payment_date: str | None
+    unrecovered: float = 0.0             # cumulative charge-offs (default) less cumulative recoveries
 
     def to_json(self) -> str:
         d = self.deal
@@ -129,7 +136,7 @@ class _State:
                 "loan_id": list(self.loan_id), "balance": self.balance.tolist(), "fee_rate": self.fee_rate.tolist(),
                 "status": self.status.tolist()},
             "pool_balance": self.pool_balance, "fee_rate_pool": self.fee_rate_pool,
-            "period_end": self.period_end, "payment_date": self.payment_date,
+            "period_end": self.period_end, "payment_date": self.payment_date, "unrecovered": self.unrecovered,
         })
 
     @classmethod
@@ -147,7 +154,7 @@ class _State:
             fee_rate=None if loans is None else np.array(loans["fee_rate"], dtype=np.float64),
             status=None if loans is None else np.array(loans["status"], dtype=np.int8),
             pool_balance=x["pool_balance"], fee_rate_pool=x["fee_rate_pool"],
-            period_end=x["period_end"], payment_date=x["payment_date"])
+            period_end=x["period_end"], payment_date=x["payment_date"], unrecovered=x["unrecovered"])
 
 
 def _initial(deal: Deal) -> _State:
@@ -518,6 +525,10 @@ def _loan_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dic
                                 f"the recorded balance {beg[k]!r}", file=coll.file)
         _check_roll(coll, coll.where(k, "ending_balance"), float(beg[k]), a["scheduled_principal"][k],
                     a["prepayment"][k], a["default"][k], a["ending_balance"][k])
+    _plausible_loans(coll, beg, loans)
+    dangling = sorted(new - set(coll.loan_id))
+    if dangling:
+        raise SpecError("new_loans", dangling[:5], "loan ids that have a row in the tape", file=coll.file)
     missing = [prev.loan_id[j] for j in np.flatnonzero(~seen & (prev.balance > TOLERANCE))]
     if missing:
         raise SpecError("loans", missing[:5], f"a row for every loan with a balance ({len(missing)} missing)",
@@ -539,7 +550,8 @@ def _loan_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dic
     status = np.concatenate([coll.status, prev.status[~seen]])
     order = np.argsort(np.array(ids, dtype=str), kind="stable")
     state = _State(prev.period, prev.deal, tuple(ids[k] for k in order), bal[order], rates[order], status[order],
-                   ending, float((rates * bal).sum() / bal.sum()) if bal.sum() > 0 else prev.fee_rate_pool, None, None)
+                   ending, float((rates * bal).sum() / bal.sum()) if bal.sum() > 0 else prev.fee_rate_pool, None, None,
+                   _recoverable(coll, "recovery", prev, pool))
     return pool, state
 
 
@@ -554,10 +566,49 @@ def _pool_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dic
     if p.delinquent_60 > p.ending_balance + TOLERANCE:
         raise SpecError("pool.delinquent_60", p.delinquent_60, f"at most ending_balance ({p.ending_balance!r})",
                         file=coll.file)
+    cap = beg * float(loans.rate.max(initial=0.0)) * INTEREST_TOLERANCE_MONTHS / 12.0 + TOLERANCE
+    if p.interest_collected > cap and not coll.report.override_reason:
+        raise SpecError("pool.interest_collected", p.interest_collected, _interest_expected(cap), file=coll.file)
     pool = _pool_dict(beg, p.scheduled_principal, p.prepayment, p.default, p.recovery, p.interest_collected, fee,
                       p.ending_balance, p.delinquent_60)
-    state = _State(prev.period, prev.deal, None, None, None, None, p.ending_balance, prev.fee_rate_pool, None, None)
+    state = _State(prev.period, prev.deal, None, None, None, None, p.ending_balance, prev.fee_rate_pool, None, None,
+                   _recoverable(coll, "pool.recovery", prev, pool))
     return pool, state
+
+
+def _interest_expected(cap: float) -> str:
+    return (f"at most {cap:,.2f} ({INTEREST_TOLERANCE_MONTHS} months of interest on the beginning balance at the "
+            "gross rate; state override_reason in the report to record a larger figure)")
+
+
+def _plausible_loans(coll: Collections, beg: np.ndarray, loans: LoanArrays) -> None:
+    """Interest within the tolerance of :data:`INTEREST_TOLERANCE_MONTHS`; a recovery only on a loan
+    charged off this period or before (its recorded balance is zero)."""
+    a = coll.amounts
+    index = {x: k for k, x in enumerate(loans.loan_id)}
+    top = float(loans.rate.max(initial=0.0))
+    rate = np.array([loans.rate[index[x]] if x in index else top for x in coll.loan_id])
+    cap = beg * rate * INTEREST_TOLERANCE_MONTHS / 12.0 + TOLERANCE
+    bad = a["interest_collected"] > cap
+    if bad.any() and not coll.report.override_reason:
+        k = int(np.argmax(bad))
+        raise SpecError(coll.where(k, "interest_collected"), float(a["interest_collected"][k]),
+                        _interest_expected(float(cap[k])), file=coll.file)
+    bad = (a["recovery"] > a["default"] + TOLERANCE) & (beg > TOLERANCE)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise SpecError(coll.where(k, "recovery"), float(a["recovery"][k]),
+                        f"a recovery on a charged-off balance: at most this period's default ({a['default'][k]!r}) "
+                        f"while the loan still has a balance ({beg[k]!r})", file=coll.file)
+
+
+def _recoverable(coll: Collections, field: str, prev: _State, pool: dict) -> float:
+    """Charge-offs not yet recovered after this period; a recovery beyond them is refused."""
+    left = prev.unrecovered + pool["default"]
+    if pool["recovery"] > left + TOLERANCE:
+        raise SpecError(field, pool["recovery"], f"recoveries of at most the balance charged off and not yet "
+                        f"recovered ({left!r})", file=coll.file)
+    return max(left - pool["recovery"], 0.0)
 
 
 def _pool_dict(beg, sched, prep, default, recovery, gross, fee, end, delinquent) -> dict:

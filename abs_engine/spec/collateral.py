@@ -54,6 +54,11 @@ class RepLine(Spec):
                                 f"a loan month in ({self.age}, {self.age + self.wam}] (age, age + wam]")
         elif self.balloon_month is not None:
             raise SpecError("balloon_month", self.balloon_month, "no balloon_month unless amortization is 'balloon'")
+        final = self.balloon_month if self.amortization == "balloon" else self.age + self.wam
+        if self.original_term is not None and self.original_term < final:
+            raise SpecError("original_term", self.original_term,
+                            f"a term >= the loan month of the last payment ({final}: "
+                            + ("balloon_month)" if self.amortization == "balloon" else "age + wam)"))
         return self
 
     @property

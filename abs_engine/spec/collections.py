@@ -55,6 +55,9 @@ class CollectionReport(Spec):
     exercise_call: bool = Field(False, description="the clean-up call is exercised if allowed")
     delinquency_60: Fraction | None = Field(
         None, description="60+ delinquent share of the pool; default: from the tape's statuses")
+    override_reason: str | None = Field(
+        None, description="accept amounts beyond the plausibility tolerances (interest far above balance x "
+                          "rate), for this stated reason; recorded with the period")
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
@@ -64,6 +67,8 @@ class CollectionReport(Spec):
             raise SpecError("period_start", str(self.period_start), f"a date on or before period_end {self.period_end}")
         if self.payment_date < self.period_end:
             raise SpecError("payment_date", str(self.payment_date), f"a date on or after period_end {self.period_end}")
+        if self.override_reason is not None and not self.override_reason.strip():
+            raise SpecError("override_reason", self.override_reason, "a stated reason, or no override_reason")
         if self.pool is not None and self.new_loans:
             raise SpecError("new_loans", list(self.new_loans), "new loans only with a loan-level tape")
         return self
