@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SpecError
-from .loans import STATUS_CODES, _plain, _unique_columns, read_table
+from .files import read_table, unique_columns
+from .loans import STATUS_CODES, _plain
 from .spec.collections import COLLECTION_COLUMNS, COLLECTION_OPTIONAL, CollectionReport
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def _read_tape(report: CollectionReport, path: Path) -> Collections:
 def _from_frame(report: CollectionReport, frame: pd.DataFrame, file: str | None) -> Collections:
     import pandas as pd
 
-    _unique_columns([str(c) for c in frame.columns], file)
+    unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in COLLECTION_COLUMNS if c not in frame.columns]
     unknown = [c for c in frame.columns if c not in COLLECTION_COLUMNS + COLLECTION_OPTIONAL]
     if missing or unknown:

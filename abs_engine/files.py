@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel
@@ -20,9 +20,12 @@ from pydantic import BaseModel
 from .errors import SpecError
 from .spec.base import validate_spec
 
-__all__ = ["read_structured_file", "parse_structured_text", "load_spec", "MAX_SPEC_BYTES"]
+__all__ = ["read_structured_file", "parse_structured_text", "load_spec", "read_table", "unique_columns", "MAX_SPEC_BYTES"]
 
 M = TypeVar("M", bound=BaseModel)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_SPEC_BYTES = 16 * 2**20
 """Largest deal, scenario, deck, collections or settlement file read (16 MiB): a spec is a page
@@ -135,6 +138,50 @@ def read_structured_file(path: str | os.PathLike[str]) -> Any:
         raise SpecError("", f"byte 0x{raw[exc.start]:02x} at offset {exc.start}", "a UTF-8 text file",
                         file=str(p)) from None
     return parse_structured_text(text, json_format=p.suffix.lower() == ".json", file=str(p))
+
+
+def read_table(path: Path, dtypes: dict[str, type] | type, what: str) -> pd.DataFrame:
+    """A CSV or Parquet table (by its extension) as a DataFrame, for tapes of loans and of
+    collections. A repeated column name is refused (pandas would rename the second ``rate.1``
+    and read the first); so is a file that is not UTF-8 CSV or Parquet."""
+    import pandas as pd
+
+    file = str(path)
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    try:
+        if parquet:
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        else:
+            import csv
+
+            with open(path, encoding="utf-8", newline="") as f:
+                names = next(csv.reader(f), [])
+        unique_columns([str(c).strip() for c in names], file)
+        if parquet:
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, dtype=dtypes, keep_default_na=True, encoding="utf-8")
+    except SpecError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise SpecError("", f"byte at offset {exc.start}", f"a UTF-8 CSV {what}", file=file) from None
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is bad input
+        detail = " ".join(str(exc).split())[:200]
+        raise SpecError("", type(exc).__name__, f"a readable CSV or Parquet {what} ({detail})", file=file) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def unique_columns(names: list[str], file: str | None) -> None:
+    """Refuse a repeated column name (:class:`SpecError` naming both positions)."""
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name in seen:
+            raise SpecError("columns", name, f"each column once (columns {seen[name] + 1} and {k + 1} are both "
+                            f"named {name!r})", file=file)
+        seen[name] = k
 
 
 def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M) -> tuple[M, Path | None]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SpecError
+from .files import read_table, unique_columns
 from .spec.collateral import AMORTIZATION, RepLine
 from .spec.fields import MAX_MONTHS
 
@@ -94,55 +95,12 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
     return tape_from_frame(frame, file=file, servicing_fee_rate=servicing_fee_rate)
 
 
-def read_table(path: Path, dtypes: dict[str, type], what: str) -> pd.DataFrame:
-    """A CSV or Parquet table (by its extension) as a DataFrame, for tapes of loans and of
-    collections. A repeated column name is refused (pandas would rename the second ``rate.1``
-    and read the first); so is a file that is not UTF-8 CSV or Parquet."""
-    import pandas as pd
-
-    file = str(path)
-    parquet = path.suffix.lower() in (".parquet", ".pq")
-    try:
-        if parquet:
-            import pyarrow.parquet as pq
-
-            names = list(pq.read_schema(path).names)
-        else:
-            import csv
-
-            with open(path, encoding="utf-8", newline="") as f:
-                names = next(csv.reader(f), [])
-        _unique_columns([str(c).strip() for c in names], file)
-        if parquet:
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype=dtypes, keep_default_na=True, encoding="utf-8")
-    except SpecError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise SpecError("", f"byte at offset {exc.start}", f"a UTF-8 CSV {what}", file=file) from None
-    except Exception as exc:  # noqa: BLE001 - an unreadable file is bad input
-        detail = " ".join(str(exc).split())[:200]
-        raise SpecError("", type(exc).__name__, f"a readable CSV or Parquet {what} ({detail})", file=file) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _unique_columns(names: list[str], file: str | None) -> None:
-    seen: dict[str, int] = {}
-    for k, name in enumerate(names):
-        if name in seen:
-            raise SpecError("columns", name, f"each column once (columns {seen[name] + 1} and {k + 1} are both "
-                            f"named {name!r})", file=file)
-        seen[name] = k
-
-
 def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
                     servicing_fee_rate: float = 0.0) -> LoanArrays:
     """Validate a tape already in a DataFrame (see :func:`read_tape`)."""
     import pandas as pd
 
-    _unique_columns([str(c) for c in frame.columns], file)
+    unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in TAPE_REQUIRED if c not in frame.columns]
     if missing:
         raise SpecError("columns", sorted(map(str, frame.columns)),

@@ -19,12 +19,14 @@ from importlib import resources
 from typing import Any
 
 from .merkle import StandardMerkleTree
-from .settlement import Instruction, Settlement
+from .settlement import BATCH_SIZE, Batch, Instruction, Settlement
 
 __all__ = ["TRANSFER_SELECTOR", "transfer_calldata", "distribute_calldata", "calldata", "safe_batch",
            "safe_checksum", "merkle_claims", "nav_payloads", "contract_source", "MERKLE_LEAF_ENCODING"]
 
-MERKLE_LEAF_ENCODING = ("uint256", "address", "uint256")
+MERKLE_LEAF_ENCODING = ("uint256", "address", "uint256", "uint256", "address", "uint256")
+"""Leaf values ``(chainId, distributor, period, index, account, amount)``: a proof is valid for one
+chain, one distributor and one period (``contracts/MerkleDistributor.vy`` hashes the same)."""
 TX_BUILDER_VERSION = "1.18.0"
 
 
@@ -50,24 +52,28 @@ def transfer_calldata(recipient: str, amount: int) -> str:
     return "0x" + (_selector("transfer(address,uint256)") + args).hex()
 
 
-def distribute_calldata(instruction: Instruction) -> str:
-    """``distribute(period, content_id, recipients, amounts, total)`` of the batch distributor."""
+def distribute_calldata(batch: Batch) -> str:
+    """``distribute(period, batch, content_id, recipients, amounts, total)`` of the batch
+    distributor, for one :class:`~abs_engine.settlement.Batch` of an instruction."""
     from eth_abi import encode
 
-    sig = "distribute(uint256,bytes32,address[],uint256[],uint256)"
-    args = encode(["uint256", "bytes32", "address[]", "uint256[]", "uint256"],
-                  [instruction.period, bytes.fromhex(instruction.content_id[2:]),
-                   [r for r, _ in instruction.transfers], [a for _, a in instruction.transfers], instruction.total])
+    sig = "distribute(uint256,uint256,bytes32,address[],uint256[],uint256)"
+    args = encode(["uint256", "uint256", "bytes32", "address[]", "uint256[]", "uint256"],
+                  [batch.instruction.period, batch.index, bytes.fromhex(batch.content_id[2:]),
+                   [r for r, _ in batch.transfers], [a for _, a in batch.transfers], batch.total])
     return "0x" + (_selector(sig) + args).hex()
 
 
-def calldata(instruction: Instruction) -> dict:
+def calldata(instruction: Instruction, *, batch_size: int = BATCH_SIZE) -> dict:
     """Both ways to pay: one ERC-20 transfer per recipient (from a Safe or an EOA holding the
-    funds), or one call of the batch distributor at the instruction's source."""
+    funds), or the batch distributor at the instruction's source, one call per batch of at most
+    ``batch_size`` recipients (``distributor_calls``, each with its batch index and content id)."""
     return {**instruction.to_dict(),
             "erc20_transfers": [{"to": instruction.token, "value": "0", "data": transfer_calldata(r, a)}
                                 for r, a in instruction.transfers],
-            "distributor_call": {"to": instruction.source, "value": "0", "data": distribute_calldata(instruction)}}
+            "distributor_calls": [{"batch": b.index, "content_id": b.content_id, "recipients": len(b.transfers),
+                                   "total": str(b.total), "to": instruction.source, "value": "0",
+                                   "data": distribute_calldata(b)} for b in instruction.batches(batch_size)]}
 
 
 def _serialize(x: Any) -> str:
@@ -114,13 +120,15 @@ def safe_batch(instruction: Instruction, *, name: str | None = None, created_at_
 
 def merkle_claims(instruction: Instruction) -> dict:
     """The StandardMerkleTree of the instruction: ``root``, ``dump`` (standard-v1) and ``claims``
-    (recipient -> index, amount, proof)."""
-    values = [(k, r, a) for k, (r, a) in enumerate(instruction.transfers)]
+    (recipient -> index, amount, proof); leaves :data:`MERKLE_LEAF_ENCODING`, the distributor
+    being the instruction's source."""
+    i = instruction
+    values = [(i.chain_id, i.source, i.period, k, r, a) for k, (r, a) in enumerate(i.transfers)]
     tree = StandardMerkleTree.of(values, MERKLE_LEAF_ENCODING)
-    return {"chain_id": instruction.chain_id, "period": instruction.period, "content_id": instruction.content_id,
-            "token": instruction.token, "distributor": instruction.source, "root": tree.root,
-            "total": str(instruction.total), "dump": tree.dump(),
-            "claims": {r: {"index": k, "amount": str(a), "proof": tree.proof(k)} for k, r, a in values}}
+    return {"chain_id": i.chain_id, "period": i.period, "content_id": i.content_id,
+            "token": i.token, "distributor": i.source, "root": tree.root,
+            "total": str(i.total), "dump": tree.dump(),
+            "claims": {r: {"index": k, "amount": str(a), "proof": tree.proof(k)} for _, _, _, k, r, a in values}}
 
 
 def nav_payloads(settlement: Settlement) -> dict:

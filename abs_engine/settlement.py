@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .ledger import Ledger, LedgerError, keccak_hex
+from .files import read_table
 from .spec.settlement import SettlementSpec
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     from .reports import PeriodReport
 
-__all__ = ["Holders", "Instruction", "Settlement", "load_settlement_spec", "split_largest_remainder",
+__all__ = ["Holders", "Instruction", "Batch", "BATCH_SIZE", "MAX_BATCH_SIZE", "Settlement", "load_settlement_spec", "split_largest_remainder",
            "period_amounts", "settle", "record", "advance", "reconcile", "release_withheld", "BackingError",
            "STATUSES", "RELEASE_BASE"]
 
@@ -50,6 +51,13 @@ RELEASE_BASE = 2**62
 """A release of withheld payouts is paid under its own id, ``RELEASE_BASE + period`` (the period
 as of which it releases), so the distributors' once-per-period guard covers it too."""
 KINDS = ("interest", "principal", "residual")
+BATCH_SIZE = 256
+"""Recipients per call of the batch distributor (``Instruction.batches``). Measured in the EVM
+(tests/test_settlement.py): about 30,000 gas per recipient whose token balance was zero, so a
+batch of 256 costs under 8 M gas, well inside a 30 M block."""
+MAX_BATCH_SIZE = 512
+"""``MAX_RECIPIENTS`` of ``contracts/BatchDistributor.vy``."""
+UINT256_MAX = 2**256 - 1
 
 
 class BackingError(RuntimeError):
@@ -107,23 +115,28 @@ class Holders:
     balances: tuple[int, ...]
 
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
 def _checksummed(value: str, where: str, file: str | None) -> str:
+    """An EIP-55 checksummed address other than the zero address (nothing can be paid to, from or
+    in it: a transfer to it burns the payout)."""
     from eth_utils import is_checksum_address
 
     if not isinstance(value, str) or not is_checksum_address(value):
         raise SpecError(where, value, "an EIP-55 checksummed address", file=file)
+    if value == ZERO_ADDRESS:
+        raise SpecError(where, value, "an address other than the zero address", file=file)
     return value
 
 
 def _read_holders(source, base: Path | None, where: str) -> tuple[list[tuple[str, object]], str | None, list[str]]:
     if not isinstance(source, str):
         return list(source), None, [f"{where}[{k}]" for k in range(len(source))]
-    import pandas as pd
-
     path = Path(source) if base is None or Path(source).is_absolute() else base / source
     if not path.is_file():
         raise SpecError(where, source, "an existing holders CSV (address, balance)", file=str(path))
-    frame = pd.read_csv(path, dtype=str)
+    frame = read_table(path, str, "holders list")
     if list(frame.columns[:2]) != ["address", "balance"]:
         raise SpecError("columns", list(frame.columns), "the columns address, balance", file=str(path))
     rows = list(zip(frame["address"], frame["balance"], strict=True))
@@ -173,16 +186,28 @@ def _allow_list(spec: SettlementSpec, base: Path | None, file: str | None) -> se
     path = Path(src) if base is None or Path(src).is_absolute() else base / src
     if not path.is_file():
         raise SpecError("allow_list", src, "an existing allow-list CSV", file=str(path))
-    frame = pd.read_csv(path, dtype=str)
+    frame = read_table(path, str, "allow list")
     if "address" not in frame.columns:
         raise SpecError("columns", list(frame.columns), "an address column (and optionally verified)", file=str(path))
     allowed = set()
-    for k, row in frame.iterrows():
-        a = _checksummed(row["address"], f"row {k + 1}.address", str(path))
-        verified = str(row.get("verified", "true")).strip().lower()
-        if verified in ("true", "1", "yes", "nan"):
+    has_verified = "verified" in frame.columns
+    for k, row in enumerate(frame.itertuples(index=False)):
+        a = _checksummed(row.address, f"row {k + 1}.address", str(path))
+        if not has_verified:  # a plain list: every address listed is allowed
             allowed.add(a)
+            continue
+        raw = row.verified
+        verified = "" if raw is None or raw != raw else str(raw).strip().lower()
+        if verified in VERIFIED_TRUE:
+            allowed.add(a)
+        elif verified not in VERIFIED_FALSE:  # fails closed: a blank or unknown cell is an error, never "yes"
+            raise SpecError(f"row {k + 1}.verified", raw, f"one of {sorted(VERIFIED_TRUE | VERIFIED_FALSE)}",
+                            file=str(path))
     return allowed
+
+
+VERIFIED_TRUE = frozenset({"true", "1", "yes"})
+VERIFIED_FALSE = frozenset({"false", "0", "no"})
 
 
 def load_settlement_spec(source: SettlementSpec | str | os.PathLike[str] | Mapping[str, Any]):
@@ -301,6 +326,42 @@ class Instruction:
                 "period": self.period, "content_id": self.content_id, "total": str(self.total),
                 "transfers": [{"recipient": r, "amount": str(a)} for r, a in self.transfers]}
 
+    def batches(self, size: int = BATCH_SIZE) -> tuple[Batch, ...]:
+        """The transfers in consecutive batches of at most ``size`` recipients (the batch
+        distributor pays one batch per call)."""
+        if not 1 <= size <= MAX_BATCH_SIZE:
+            raise SpecError("batch_size", size, f"a batch size in [1, {MAX_BATCH_SIZE}] (the contract's bound)")
+        return tuple(Batch(self, k, self.transfers[at:at + size])
+                     for k, at in enumerate(range(0, len(self.transfers), size)))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Part ``index`` of an instruction's transfers, paid by one call of the batch distributor. Its
+    content id is ``keccak256(abi.encode(uint256 chainId, address token, address source, bytes32
+    dealId, uint256 period, uint256 batch, address[] recipients, uint256[] amounts))``, which the
+    contract recomputes from the call's arguments."""
+
+    instruction: Instruction
+    index: int
+    transfers: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(a for _, a in self.transfers)
+
+    def encoded(self) -> bytes:
+        from eth_abi import encode
+
+        i = self.instruction
+        return encode(["uint256", "address", "address", "bytes32", "uint256", "uint256", "address[]", "uint256[]"],
+                      [i.chain_id, i.token, i.source, bytes.fromhex(i.deal_id[2:]), i.period, self.index,
+                       [r for r, _ in self.transfers], [a for _, a in self.transfers]])
+
+    @property
+    def content_id(self) -> str:
+        return keccak_hex(self.encoded())
+
 
 @dataclass
 class Settlement:
@@ -368,6 +429,8 @@ def settle(source, settlement_spec, *, period: int | None = None, carry: Mapping
         if h.tranche not in pa.amounts:
             raise SpecError("tranches", h.tranche, f"a tranche of the deal ({sorted(pa.amounts)})")
 
+    _check_amounts(pa, dec)
+
     # proof of backing: tranche tokens outstanding x factor against the pool plus cash
     outstanding = 0.0
     for name in {h.tranche for h in holders} & set(pa.note_balance):
@@ -429,6 +492,28 @@ def settle(source, settlement_spec, *, period: int | None = None, carry: Mapping
     if ledger is not None:
         _guard(ledger, out)
     return out
+
+
+def _check_amounts(pa: PeriodAmounts, decimals: int) -> None:
+    """Every amount of the period is finite, >= 0 and fits a uint256 in base units; a class of
+    notes is paid no more principal than its face left before the period. Refused with one
+    :class:`SpecError`, before anything is allocated or emitted."""
+    where = f"period {pa.period} report"
+    for name, kinds in pa.amounts.items():
+        for kind, amount in kinds.items():
+            x = float(amount)
+            if not (x == x and 0.0 <= x < float("inf")):
+                raise SpecError(f"tranches.{name}.{kind}", amount, "a finite amount >= 0", file=where)
+            if int(Decimal(repr(x)).scaleb(decimals)) > UINT256_MAX:
+                raise SpecError(f"tranches.{name}.{kind}", amount,
+                                f"an amount below 2**256 base units of a {decimals}-decimal token", file=where)
+        if name in pa.note_original and pa.note_original[name] == pa.note_original[name]:
+            face = pa.note_original[name]
+            before = pa.note_balance[name] + kinds["principal"]
+            if before > face * (1 + 1e-9) + 0.01:
+                raise SpecError(f"tranches.{name}.principal", kinds["principal"],
+                                f"principal of at most the face outstanding before the period ({face - pa.note_balance[name] :,.2f} "
+                                f"would leave {pa.note_balance[name]:,.2f} of {face:,.2f})", file=where)
 
 
 def _timestamp(pa: PeriodAmounts) -> int:

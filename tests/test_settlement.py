@@ -4,6 +4,7 @@ renderings, executed against real Vyper contracts in an in-process EVM (titanobo
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def _pa(principal: float, interest: float = 0.0):
     from abs_engine.settlement import PeriodAmounts
 
     return PeriodAmounts("Prime Auto Owner Trust 2026-A", "0x" + "ab" * 32, 1, "2026-12-15",
-                         {"A-1": {"interest": interest, "principal": principal}}, {"A-1": 0.0}, {"A-1": 1.0}, 1.0, 0.0)
+                         {"A-1": {"interest": interest, "principal": principal}}, {"A-1": 0.0}, {"A-1": principal},
+                         principal, 0.0)
 
 
 def test_content_id_is_the_same_for_a_reordered_snapshot_file(projection):
@@ -265,16 +267,35 @@ def test_merkle_matches_the_openzeppelin_readme_vector():
 # ---------------------------------------------------------------- the EVM
 
 
+@pytest.fixture(scope="module")
+def auto_deal_id():
+    return deal_id(ae.load_deal(AUTO))
+
+
 @pytest.fixture
-def evm():
+def evm(auto_deal_id):
+    """Tokens and distributors on "chains" 1 and 8453, deployed in one EVM whose chain id is set
+    per call (boa's ``env.evm.patch.chain_id``) so each distributor sees its own chain."""
     with boa.env.anchor():
         owner = boa.env.generate_address("owner")
         with boa.env.prank(owner):
             tokens = {c: boa.load(str(ROOT / "tests/contracts/Token.vy")) for c in (1, 8453)}
-            batch = {c: boa.loads(onchain.contract_source("BatchDistributor"), tokens[c].address) for c in (1, 8453)}
+            batch = {c: boa.loads(onchain.contract_source("BatchDistributor"), tokens[c].address,
+                                  bytes.fromhex(auto_deal_id[2:])) for c in (1, 8453)}
             merkle = {c: boa.loads(onchain.contract_source("MerkleDistributor"), tokens[c].address)
                       for c in (1, 8453)}
         yield owner, tokens, batch, merkle
+
+
+@contextmanager
+def on_chain(chain_id: int):
+    """Calls inside run with the EVM's chain id set to ``chain_id`` (``chain.id`` in Vyper)."""
+    old = boa.env.evm.patch.chain_id
+    boa.env.evm.patch.chain_id = chain_id
+    try:
+        yield
+    finally:
+        boa.env.evm.patch.chain_id = old
 
 
 TRANSFER_TOPIC = int.from_bytes(keccak(text="Transfer(address,address,uint256)"), "big")
@@ -296,6 +317,10 @@ def _fund(owner, token, to, amount):
         token.mint(to, amount)
 
 
+def _distribute(batch_contract, call, owner):
+    return boa.env.raw_call(call["to"], sender=owner, data=bytes.fromhex(call["data"][2:]))
+
+
 def test_batch_distributor_pays_once_and_exactly(projection, evm):
     owner, tokens, batch, _ = evm
     allow = [addr(x) for x in "abcdf"]  # holder e of B is not allowed: withheld
@@ -305,21 +330,22 @@ def test_batch_distributor_pays_once_and_exactly(projection, evm):
     for ins in s.instructions:
         withheld = sum(s.withheld.get(ins.chain_id, {}).values())
         _fund(owner, tokens[ins.chain_id], batch[ins.chain_id].address, ins.total + withheld)
-        call = onchain.calldata(ins)["distributor_call"]
+        (call,) = onchain.calldata(ins)["distributor_calls"]
         assert call["to"] == batch[ins.chain_id].address
-        computation = boa.env.raw_call(call["to"], sender=owner, data=bytes.fromhex(call["data"][2:]))
-        for r, a in ins.transfers:
-            assert tokens[ins.chain_id].balanceOf(r) == a
-        assert batch[ins.chain_id].paid(ins.period) == bytes.fromhex(ins.content_id[2:])
-        # what remains in the contract is exactly the withheld bucket
-        assert tokens[ins.chain_id].balanceOf(batch[ins.chain_id].address) == withheld
-        observed = _transfer_events(computation, tokens[ins.chain_id].address, batch[ins.chain_id].address)
-        assert len(observed) == len(ins.transfers)
-        assert reconcile(ins, observed).empty
-        assert not reconcile(ins, observed[1:]).empty
-        with pytest.raises(Revert) as refused:  # the emitted call, executed a second time
-            boa.env.raw_call(call["to"], sender=owner, data=bytes.fromhex(call["data"][2:]))
-        assert b"period already paid" in refused.value.args[0]
+        with on_chain(ins.chain_id):
+            computation = _distribute(batch[ins.chain_id], call, owner)
+            for r, a in ins.transfers:
+                assert tokens[ins.chain_id].balanceOf(r) == a
+            assert batch[ins.chain_id].paid(ins.period, 0) == bytes.fromhex(call["content_id"][2:])
+            # what remains in the contract is exactly the withheld bucket
+            assert tokens[ins.chain_id].balanceOf(batch[ins.chain_id].address) == withheld
+            observed = _transfer_events(computation, tokens[ins.chain_id].address, batch[ins.chain_id].address)
+            assert len(observed) == len(ins.transfers)
+            assert reconcile(ins, observed).empty
+            assert not reconcile(ins, observed[1:]).empty
+            with pytest.raises(Revert) as refused:  # the emitted call, executed a second time
+                _distribute(batch[ins.chain_id], call, owner)
+            assert b"batch already paid" in refused.value.args[0]
     # every holder's interest + principal across tranches, exactly
     frame = s.allocation_frame()
     paid = frame[~frame["withheld"]].groupby(["chain_id", "holder"])["amount"].sum()
@@ -327,45 +353,229 @@ def test_batch_distributor_pays_once_and_exactly(projection, evm):
         assert tokens[chain].balanceOf(holder) == amount
 
 
-def test_batch_distributor_refuses_a_wrong_total(projection, evm):
+def test_batch_distributor_refuses_what_the_instruction_does_not_say(projection, evm):
+    """A wrong total, recipients or amounts that do not hash to the content id, another chain's
+    or another deal's instruction, the zero address, and a caller that is not the owner."""
     owner, tokens, batch, _ = evm
     s = settle(projection, spec(token8453=tokens[8453].address, source8453=batch[8453].address), period=1)
     ins = s.instructions[1]
+    (b,) = ins.batches()
+    _fund(owner, tokens[8453], batch[8453].address, 2 * ins.total)
+    rec, amt = [r for r, _ in b.transfers], [a for _, a in b.transfers]
+    cid = bytes.fromhex(b.content_id[2:])
+    d = batch[8453]
+    with on_chain(8453), boa.env.prank(owner):
+        with boa.reverts("total is not the sum of the amounts"):
+            d.distribute(ins.period, 0, cid, rec, amt, ins.total + 1)
+        with boa.reverts("content id does not match the recipients and amounts"):  # an amount raised
+            d.distribute(ins.period, 0, cid, rec, [amt[0] + 1, *amt[1:]], ins.total + 1)
+        with boa.reverts("content id does not match the recipients and amounts"):  # a recipient swapped
+            d.distribute(ins.period, 0, cid, [addr("attacker"), *rec[1:]], amt, ins.total)
+        with boa.reverts("content id does not match the recipients and amounts"):  # another batch index
+            d.distribute(ins.period, 1, cid, rec, amt, ins.total)
+        with boa.reverts("content id does not match the recipients and amounts"):  # another period
+            d.distribute(ins.period + 1, 0, cid, rec, amt, ins.total)
+    with on_chain(1), boa.env.prank(owner), boa.reverts("content id does not match the recipients and amounts"):
+        d.distribute(ins.period, 0, cid, rec, amt, ins.total)          # replayed on another chain
+    with on_chain(8453), boa.env.prank(owner):
+        other = boa.loads(onchain.contract_source("BatchDistributor"), tokens[8453].address, b"\x01" * 32)
+    with on_chain(8453), boa.env.prank(owner), boa.reverts("content id does not match the recipients and amounts"):
+        other.distribute(ins.period, 0, cid, rec, amt, ins.total)      # another deal's distributor
+    zero = "0x" + "00" * 20
+    with on_chain(8453), boa.env.prank(owner):
+        zcid = d.content_id(ins.period, 5, [zero], [1])
+        with boa.reverts("zero address"):
+            d.distribute(ins.period, 5, zcid, [zero], [1], 1)
+    with on_chain(8453), boa.env.prank(rec[0]), boa.reverts("not the owner"):
+        d.distribute(ins.period, 0, cid, rec, amt, ins.total)
+    with on_chain(8453), boa.env.prank(owner):
+        assert d.content_id(ins.period, 0, rec, amt) == cid          # the contract's id is the library's
+        d.distribute(ins.period, 0, cid, rec, amt, ins.total)
+    assert all(tokens[8453].balanceOf(r) == a for r, a in b.transfers)
+
+
+def test_batch_distributor_ownership_moves_in_two_steps(evm):
+    owner, _, batch, _ = evm
+    new = boa.env.generate_address("new owner")
+    d = batch[8453]
+    with boa.env.prank(new), boa.reverts("not the owner"):
+        d.transfer_ownership(new)
+    with boa.env.prank(owner):
+        d.transfer_ownership(new)
+    assert d.owner() == owner and d.pending_owner() == new
+    with boa.env.prank(owner), boa.reverts("not the pending owner"):
+        d.accept_ownership()
+    with boa.env.prank(new):
+        d.accept_ownership()
+    assert d.owner() == new and d.pending_owner() == "0x" + "00" * 20
+
+
+def test_a_chain_of_100000_holders_settles_in_batches_that_all_succeed(evm, auto_deal_id):
+    """A tranche token with 100,000 holders: the instruction splits into batches of BATCH_SIZE
+    recipients; every batch call succeeds and every balance is exact. Gas per recipient measured."""
+    from abs_engine.settlement import BATCH_SIZE, Instruction
+
+    owner, tokens, batch, _ = evm
+    n = 100_000
+    rng = __import__("random").Random(7)
+    holders = sorted(((to_checksum_address(keccak(text=f"holder-{k}")[-20:]), rng.randrange(1, 10**12))
+                      for k in range(n)), key=lambda x: x[0].lower())
+    ins = Instruction(8453, tokens[8453].address, batch[8453].address, auto_deal_id, 7, tuple(holders))
+    batches = ins.batches()
+    assert len(batches) == -(-n // BATCH_SIZE) and sum(len(b.transfers) for b in batches) == n
+    calls = onchain.calldata(ins)["distributor_calls"]
     _fund(owner, tokens[8453], batch[8453].address, ins.total)
-    with boa.env.prank(owner), boa.reverts("total is not the sum of the amounts"):
-        batch[8453].distribute(ins.period, bytes.fromhex(ins.content_id[2:]), [r for r, _ in ins.transfers],
-                               [a for _, a in ins.transfers], ins.total + 1)
+    gas, observed = [], []
+    with on_chain(8453):
+        for call in calls:
+            computation = _distribute(batch[8453], call, owner)
+            assert not computation.is_error
+            gas.append(computation.get_gas_used() / call["recipients"])
+            observed += _transfer_events(computation, tokens[8453].address, batch[8453].address)
+    assert len(observed) == n and reconcile(ins, observed).empty   # every transfer, exactly
+    assert tokens[8453].balanceOf(batch[8453].address) == 0
+    for r, a in holders[:: 997] + holders[-3:]:
+        assert tokens[8453].balanceOf(r) == a
+    per_recipient = sorted(gas)[len(gas) // 2]
+    print(f"\nbatch distributor: {len(calls)} calls of <= {BATCH_SIZE}; median gas per recipient {per_recipient:,.0f}")
+    assert per_recipient * BATCH_SIZE < 15_000_000  # a batch fits in half a 30 M gas block
+
+
+def _merkle_setup(projection, evm, period, allow=None):
+    owner, tokens, _, merkle = evm
+    s = settle(projection, spec(token8453=tokens[8453].address, source8453=merkle[8453].address, allow=allow),
+               period=period)
+    ins = s.instructions[1]
+    return owner, tokens[8453], merkle[8453], s, ins, onchain.merkle_claims(ins)
+
+
+def _proof(c):
+    return [bytes.fromhex(p[2:]) for p in c["proof"]]
+
+
+DAY = 86_400
 
 
 def test_merkle_distributor_claims(projection, evm):
-    owner, tokens, _, merkle = evm
-    s = settle(projection, spec(token8453=tokens[8453].address, source8453=merkle[8453].address,
-                                allow=[addr(x) for x in "abcdf"]), period=2)
-    ins = s.instructions[1]
-    claims = onchain.merkle_claims(ins)
+    owner, token, dist, s, ins, claims = _merkle_setup(projection, evm, 2, allow=[addr(x) for x in "abcdf"])
     withheld = sum(s.withheld.get(8453, {}).values())
-    _fund(owner, tokens[8453], merkle[8453].address, ins.total + withheld)
-    with boa.env.prank(owner):
-        merkle[8453].set_root(ins.period, bytes.fromhex(claims["root"][2:]), ins.total)
-    first, *rest = ins.transfers
-    c = claims["claims"][first[0]]
-    proof = [bytes.fromhex(p[2:]) for p in c["proof"]]
-    with boa.env.prank(rest[0][0]), boa.reverts("claim for another account"):  # the wrong account
-        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
-    bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:]] + proof[1:]
-    with boa.env.prank(first[0]), boa.reverts("invalid proof"):
-        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), bad)
-    with boa.env.prank(first[0]), boa.reverts("invalid proof"):  # a larger amount
-        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]) + 1, proof)
-    for r, a in ins.transfers:
+    _fund(owner, token, dist.address, ins.total + withheld)
+    with on_chain(8453):
+        with boa.env.prank(owner):
+            dist.allocate(ins.period, ins.total + withheld)
+            dist.set_root(ins.period, bytes.fromhex(claims["root"][2:]), ins.total, boa.env.timestamp + 90 * DAY)
+        first, *rest = ins.transfers
+        c = claims["claims"][first[0]]
+        proof = _proof(c)
+        with boa.env.prank(rest[0][0]), boa.reverts("claim for another account"):  # the wrong account
+            dist.claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
+        bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:]] + proof[1:]
+        with boa.env.prank(first[0]), boa.reverts("invalid proof"):
+            dist.claim(ins.period, c["index"], first[0], int(c["amount"]), bad)
+        with boa.env.prank(first[0]), boa.reverts("invalid proof"):  # a larger amount
+            dist.claim(ins.period, c["index"], first[0], int(c["amount"]) + 1, proof)
+        for r, a in ins.transfers:
+            c = claims["claims"][r]
+            with boa.env.prank(r):
+                dist.claim(ins.period, c["index"], r, int(c["amount"]), _proof(c))
+            assert token.balanceOf(r) == a
+        c = claims["claims"][first[0]]
+        with boa.env.prank(first[0]), boa.reverts("already claimed"):
+            dist.claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
+    assert token.balanceOf(dist.address) == withheld
+    assert dist.claimed(ins.period) == ins.total == dist.totals(ins.period)
+
+
+def test_merkle_distributor_never_pays_an_unfunded_period(projection, evm):
+    """Period 3's root cannot be set without its own allocation, even while period 2's funds sit in
+    the contract; funds committed to a period cannot be allocated twice."""
+    owner, token, dist, s, ins, claims = _merkle_setup(projection, evm, 2)
+    s3 = settle(projection, spec(token8453=token.address, source8453=dist.address), period=3)
+    ins3 = s3.instructions[1]
+    claims3 = onchain.merkle_claims(ins3)
+    _fund(owner, token, dist.address, ins.total)
+    deadline = boa.env.timestamp + 90 * DAY
+    with on_chain(8453), boa.env.prank(owner):
+        dist.allocate(ins.period, ins.total)
+        dist.set_root(ins.period, bytes.fromhex(claims["root"][2:]), ins.total, deadline)
+        with boa.reverts("period not funded"):
+            dist.set_root(ins3.period, bytes.fromhex(claims3["root"][2:]), ins3.total, deadline)
+        with boa.reverts("not funded"):  # period 2's tokens are committed
+            dist.allocate(ins3.period, ins3.total)
+        with boa.reverts("more than the period's surplus"):
+            dist.reallocate(ins.period, ins3.period, 1)
+    assert dist.funded(ins3.period) == 0 and token.balanceOf(dist.address) == ins.total
+
+
+def test_merkle_proofs_do_not_replay_across_periods_or_distributors(projection, evm):
+    """The same payouts in two periods (the same recipients and amounts) have different roots, and
+    a proof of one period is refused in the other; so is a proof made for another distributor."""
+    from dataclasses import replace
+
+    owner, token, dist, s, ins, claims = _merkle_setup(projection, evm, 2)
+    twin = replace(ins, period=ins.period + 1)                  # identical transfers, next period
+    claims_twin = onchain.merkle_claims(twin)
+    assert claims_twin["root"] != claims["root"]
+    _fund(owner, token, dist.address, 2 * ins.total)
+    deadline = boa.env.timestamp + 90 * DAY
+    with on_chain(8453):
+        with boa.env.prank(owner):
+            for i, c in ((ins, claims), (twin, claims_twin)):
+                dist.allocate(i.period, i.total)
+                dist.set_root(i.period, bytes.fromhex(c["root"][2:]), i.total, deadline)
+        r, a = ins.transfers[0]
         c = claims["claims"][r]
+        with boa.env.prank(r), boa.reverts("invalid proof"):    # period 2's proof under period 3
+            dist.claim(twin.period, c["index"], r, a, _proof(c))
+        elsewhere = onchain.merkle_claims(replace(ins, source=addr("another distributor")))["claims"][r]
+        with boa.env.prank(r), boa.reverts("invalid proof"):    # another distributor's proof
+            dist.claim(ins.period, c["index"], r, a, _proof(elsewhere))
+    with on_chain(1), boa.env.prank(r), boa.reverts("invalid proof"):  # the same distributor on another chain
+        dist.claim(ins.period, c["index"], r, a, _proof(c))
+    with on_chain(8453), boa.env.prank(r):
+        dist.claim(ins.period, c["index"], r, a, _proof(c))
+    assert token.balanceOf(r) == a
+
+
+def test_merkle_root_revocation_sweep_and_ownership(projection, evm):
+    owner, token, dist, s, ins, claims = _merkle_setup(projection, evm, 2)
+    treasury = boa.env.generate_address("treasury")
+    _fund(owner, token, dist.address, ins.total + 5)
+    root = bytes.fromhex(claims["root"][2:])
+    deadline = boa.env.timestamp + 30 * DAY
+    with on_chain(8453):
+        with boa.env.prank(owner):
+            dist.allocate(ins.period, ins.total + 5)
+            dist.set_root(ins.period, b"\x01" * 32, ins.total, deadline)   # a wrong root ...
+            dist.revoke_root(ins.period)                                   # ... revoked before any claim
+            assert dist.roots(ins.period) == b"\x00" * 32
+            dist.set_root(ins.period, root, ins.total, deadline)
+        r, a = ins.transfers[0]
         with boa.env.prank(r):
-            merkle[8453].claim(ins.period, c["index"], r, int(c["amount"]), [bytes.fromhex(p[2:]) for p in c["proof"]])
-        assert tokens[8453].balanceOf(r) == a
-    c = claims["claims"][first[0]]
-    with boa.env.prank(first[0]), boa.reverts("already claimed"):
-        merkle[8453].claim(ins.period, c["index"], first[0], int(c["amount"]), proof)
-    assert tokens[8453].balanceOf(merkle[8453].address) == withheld
+            dist.claim(ins.period, claims["claims"][r]["index"], r, a, _proof(claims["claims"][r]))
+        with boa.env.prank(owner):
+            with boa.reverts("the period has claims"):
+                dist.revoke_root(ins.period)
+            with boa.reverts("before the claim deadline"):
+                dist.sweep(ins.period, treasury)
+        with boa.env.prank(treasury), boa.reverts("not the owner"):
+            dist.sweep(ins.period, treasury)
+        boa.env.time_travel(seconds=31 * DAY)
+        with boa.env.prank(owner):
+            dist.sweep(ins.period, treasury)
+        assert token.balanceOf(treasury) == ins.total + 5 - a
+        assert token.balanceOf(dist.address) == 0 and dist.committed() == 0
+        r2, a2 = ins.transfers[1]
+        with boa.env.prank(r2), boa.reverts("period swept"):
+            dist.claim(ins.period, claims["claims"][r2]["index"], r2, a2, _proof(claims["claims"][r2]))
+        new = boa.env.generate_address("new owner")
+        with boa.env.prank(owner):
+            dist.transfer_ownership(new)
+        with boa.env.prank(new):
+            dist.accept_ownership()
+        assert dist.owner() == new
+        with boa.env.prank(owner), boa.reverts("not the owner"):
+            dist.allocate(99, 0)
 
 
 def test_safe_batch_and_erc20_calldata_execute(projection, evm):
@@ -473,14 +683,16 @@ def test_the_readme_bot_walkthrough(tmp_path):
         (tmp_path / "merkle.json").write_text(json.dumps(claims))
         (tmp_path / "safe.json").write_text(json.dumps(onchain.safe_batch(base)))
         token.mint(dist.address, base.total + sum(s.withheld[8453].values()))
-        dist.set_root(base.period, bytes.fromhex(claims["root"][2:]), base.total)
-        advance(servicer.ledger, base.content_id, "submitted", {"root": claims["root"]})
-        observed = []
-        for holder, c in json.loads((tmp_path / "merkle.json").read_text())["claims"].items():
-            proof = [bytes.fromhex(p[2:]) for p in c["proof"]]
-            with boa.env.prank(holder):
-                dist.claim(base.period, c["index"], holder, int(c["amount"]), proof)
-            observed.append({"to": holder, "value": token.balanceOf(holder)})
+        with on_chain(8453):
+            dist.allocate(base.period, base.total + sum(s.withheld[8453].values()))
+            dist.set_root(base.period, bytes.fromhex(claims["root"][2:]), base.total, boa.env.timestamp + 90 * 86400)
+            advance(servicer.ledger, base.content_id, "submitted", {"root": claims["root"]})
+            observed = []
+            for holder, c in json.loads((tmp_path / "merkle.json").read_text())["claims"].items():
+                proof = [bytes.fromhex(p[2:]) for p in c["proof"]]
+                with boa.env.prank(holder):
+                    dist.claim(base.period, c["index"], holder, int(c["amount"]), proof)
+                observed.append({"to": holder, "value": token.balanceOf(holder)})
         assert reconcile(base, observed).empty
         advance(servicer.ledger, base.content_id, "confirmed")
         advance(servicer.ledger, base.content_id, "reconciled")
@@ -503,12 +715,16 @@ def test_withheld_payouts_are_claimable_once_allowed(projection, evm, tmp_path):
     ins = s.instructions[1]
     owed = s.withheld[8453][addr("e")]
     _fund(owner, tokens[8453], batch[8453].address, ins.total + owed)
-    boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(ins)[2:]))
+    with on_chain(8453):
+        for b in ins.batches():
+            boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(b)[2:]))
     assert tokens[8453].balanceOf(addr("e")) == 0
     assert release_withheld(ledger, spec(allow=[addr(x) for x in "abcdf"], **kw), as_of=1) == ()  # still not allowed
     (release,) = release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=1)
     assert release.period == RELEASE_BASE + 1 and release.transfers == ((addr("e"), owed),)
-    boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(release)[2:]))
+    with on_chain(8453):
+        for b in release.batches():
+            boa.env.raw_call(batch[8453].address, sender=owner, data=bytes.fromhex(onchain.distribute_calldata(b)[2:]))
     assert tokens[8453].balanceOf(addr("e")) == owed
     assert tokens[8453].balanceOf(batch[8453].address) == 0
     again = release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=1)
