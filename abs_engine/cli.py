@@ -219,15 +219,29 @@ def cmd_ledger(args: argparse.Namespace) -> int:
                          f"{r.hash[:18]}.. {r.reason or ''}")
         _write("\n".join(lines) + "\n", None)
         return 0
+    if args.action == "head":
+        ledger = Ledger.open(args.file)
+        head = ledger.head()
+        if args.typed_data:
+            from .attestation import head_typed_data
+
+            _write(json.dumps(head_typed_data(head, chain_id=args.chain_id), indent=2) + "\n", args.out)
+        else:
+            _write(f"deal {head['deal_id']}\nseq {head['seq']}\nperiod {head['period']}\nhead {head['hash']}\n", args.out)
+        return 0
     if args.deal is None:  # the chain only
         ledger = Ledger.open(args.file)
-        for row, problem in ledger.walk():
+        rows = 0
+        for row, problem in ledger.walk(head=args.head):
             if problem:
-                print(f"MISMATCH at row {row.seq} (period {row.period}): {problem}")
+                where = f"row {row.seq} ({row.table}, period {row.period})" if row is not None else "the chain"
+                print(f"MISMATCH at {where}: {problem}")
                 return 1
-        print(f"chain ok: {len(ledger.rows())} rows (give --deal to recompute every period too)")
+            rows += 1
+        print(f"chain ok: {rows} rows" + (f", head {args.head} included" if args.head else "")
+              + " (give --deal to recompute every period too)")
         return 0
-    result = Servicer(args.deal, args.file).verify()
+    result = Servicer(args.deal, args.file).verify(head=args.head)
     print(result)
     return 0 if result.ok else 1
 
@@ -311,10 +325,17 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--ledger", required=True, help="the SQLite ledger (created on first use)")
     d.add_argument("--base-scenario", help="scenario for variance (default: none)")
     d.set_defaults(fn=cmd_distribute)
-    lg = sub.add_parser("ledger", help="show or verify a ledger")
-    lg.add_argument("action", choices=("show", "verify"))
-    lg.add_argument("file")
+    lg = sub.add_parser("ledger", help="show a ledger, print its chain head, or verify it")
+    lg.add_argument("action", choices=("show", "head", "verify"),
+                    help="show: the periods; head: the chain head (seq, period, hash) to keep outside the ledger; "
+                         "verify: the hash chain (and with --deal every period recomputed)")
+    lg.add_argument("file", help="the SQLite ledger")
     lg.add_argument("--deal", help="verify: recompute every period with this deal (else the hash chain only)")
+    lg.add_argument("--head", help="verify: a head hash kept outside the ledger; rows removed after it, or "
+                                   "rewritten, are found")
+    lg.add_argument("--typed-data", action="store_true", help="head: print it as EIP-712 typed data to sign")
+    lg.add_argument("--chain-id", type=int, default=1, help="head --typed-data: the EIP-712 domain's chain id")
+    lg.add_argument("--out", help="head: write here instead of stdout")
     lg.set_defaults(fn=cmd_ledger)
     st = sub.add_parser("settle", help="allocate a recorded period to token holders; write onchain instructions")
     st.add_argument("--ledger", required=True)

@@ -1,19 +1,32 @@
-"""The deal's ledger of periods: SQLite, append-only, hash-chained.
+"""The deal's ledger: SQLite, append-only, one hash chain over every table that influences a payment.
 
-One row per recorded period version, in append order (``seq``). A row holds the period, its
-version (1, then one more per restatement), the reason for a restatement, the canonical JSON
-of its inputs (the servicer's collections), of the deal's state after the period and of the
-period report, the hash of each, the previous row's hash and its own hash:
+Two tables hold the deal's history, and one sequence numbers their rows together (``seq``, in
+append order):
 
-``hash = keccak256(canonical JSON of {deal_id, seq, period, version, reason, inputs_hash,
-state_hash, report_hash, prev_hash})``
+* ``periods``: one row per recorded period version: the period, its version (1, then one more
+  per restatement), the reason for a restatement, the canonical JSON of its inputs (the
+  servicer's collections), of the deal's state after the period and of the period report, and
+  the hash of each;
+* ``instructions``: each settlement instruction's lifecycle (``built`` with the carried
+  remainders, withheld payouts and any backing override; ``submitted``, ``confirmed``,
+  ``reconciled``).
 
-The first row's ``prev_hash`` is the deal id (the keccak-256 of the deal spec's canonical
-JSON), so a ledger belongs to one deal. Rows are written in one transaction; SQLite triggers
-refuse UPDATE and DELETE. The current version of a period is its latest row.
+Every row of either table carries the hash of the row before it in ``seq`` order (of either
+table) and its own hash, the keccak-256 of the canonical JSON of all its fields and the deal id.
+The first row links to the deal id (the keccak-256 of the deal spec and its loans), so a ledger
+belongs to one deal. Each write is one transaction; SQLite triggers refuse UPDATE and DELETE on
+every table.
 
-Canonical JSON: keys sorted, no whitespace, floats in their shortest exact form, non-finite
-floats as the strings ``"inf"``, ``"-inf"``, ``"nan"``.
+:meth:`Ledger.walk` re-walks the chain and finds an edited, deleted, inserted or reordered row
+of either table, and a lifecycle out of order (a ``confirmed`` without its ``submitted``).
+What a chain cannot show by itself is rows removed from its end, or a forger who rewrites a row
+and every hash after it: for that, keep the chain's head (:meth:`Ledger.head`, ``abs-engine ledger
+head``; attestable as EIP-712 typed data) outside the ledger, and verify against it
+(:meth:`Ledger.walk` with ``head=``, ``abs-engine ledger verify --head``).
+
+Canonical JSON is RFC 8785 (JCS, through the ``rfc8785`` package), so a JavaScript verifier
+recomputes every hash; non-finite floats are written as the strings ``"inf"``, ``"-inf"``,
+``"nan"``, and integers beyond 2**53 - 1 as decimal strings.
 """
 
 from __future__ import annotations
@@ -26,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Ledger", "LedgerError", "LedgerRow", "canonical_json", "keccak_hex"]
+import rfc8785
+
+__all__ = ["Ledger", "LedgerError", "LedgerRow", "InstructionRow", "canonical_json", "keccak_hex", "LIFECYCLE"]
+
+LIFECYCLE = ("built", "submitted", "confirmed", "reconciled")
+"""An instruction's statuses, in the only order they may be recorded."""
+FORMAT = "2"
+_SAFE_INT = 2**53 - 1
 
 
 class LedgerError(RuntimeError):
@@ -35,6 +55,10 @@ class LedgerError(RuntimeError):
 
 
 def _plain(x: Any) -> Any:
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, int):
+        return x if -_SAFE_INT <= x <= _SAFE_INT else str(x)
     if isinstance(x, float):
         if math.isfinite(x):
             return x
@@ -49,12 +73,12 @@ def _plain(x: Any) -> Any:
 
 
 def canonical_json(data: Any) -> str:
-    """Canonical JSON text (see the module doc).
+    """RFC 8785 canonical JSON text (see the module doc).
 
-    >>> canonical_json({"b": 1.0, "a": [float("inf"), 2]})
-    '{"a":["inf",2],"b":1.0}'
+    >>> canonical_json({"b": 1.0, "a": [float("inf"), 2, 2**60, 0.1]})
+    '{"a":["inf",2,"1152921504606846976",0.1],"b":1}'
     """
-    return json.dumps(_plain(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return rfc8785.dumps(_plain(data)).decode("utf-8")
 
 
 def keccak_hex(text: str | bytes) -> str:
@@ -71,6 +95,8 @@ def keccak_hex(text: str | bytes) -> str:
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """A row of ``periods``."""
+
     seq: int
     period: int
     version: int
@@ -84,12 +110,51 @@ class LedgerRow:
     prev_hash: str
     hash: str
 
+    table = "periods"
+
     def header(self, deal_id: str) -> dict:
-        return {"deal_id": deal_id, "seq": self.seq, "period": self.period, "version": self.version,
-                "reason": self.reason, "inputs_hash": self.inputs_hash, "state_hash": self.state_hash,
-                "report_hash": self.report_hash, "prev_hash": self.prev_hash}
+        return {"deal_id": deal_id, "table": "periods", "seq": self.seq, "period": self.period,
+                "version": self.version, "reason": self.reason, "inputs_hash": self.inputs_hash,
+                "state_hash": self.state_hash, "report_hash": self.report_hash, "prev_hash": self.prev_hash}
+
+    def content_problem(self) -> str | None:
+        if keccak_hex(self.inputs) != self.inputs_hash:
+            return "inputs do not hash to inputs_hash"
+        if keccak_hex(self.state) != self.state_hash:
+            return "state does not hash to state_hash"
+        if keccak_hex(self.report) != self.report_hash:
+            return "report does not hash to report_hash"
+        return None
 
 
+@dataclass(frozen=True)
+class InstructionRow:
+    """A row of ``instructions``: one step of an instruction's lifecycle."""
+
+    seq: int
+    period: int
+    content_id: str
+    status: str
+    detail: str
+    prev_hash: str
+    hash: str
+
+    table = "instructions"
+
+    def header(self, deal_id: str) -> dict:
+        return {"deal_id": deal_id, "table": "instructions", "seq": self.seq, "period": self.period,
+                "content_id": self.content_id, "status": self.status, "detail_hash": keccak_hex(self.detail),
+                "prev_hash": self.prev_hash}
+
+    def content_problem(self) -> str | None:
+        return None
+
+    def as_dict(self) -> dict:
+        return {"seq": self.seq, "period": self.period, "content_id": self.content_id, "status": self.status,
+                "detail": json.loads(self.detail)}
+
+
+_TABLES = ("meta", "periods", "instructions")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS periods (
@@ -112,20 +177,20 @@ CREATE TABLE IF NOT EXISTS instructions (
     period INTEGER NOT NULL,
     content_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    detail TEXT NOT NULL
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    UNIQUE (content_id, status)
 );
-CREATE TRIGGER IF NOT EXISTS periods_append_only_u BEFORE UPDATE ON periods
+""" + "".join(f"""
+CREATE TRIGGER IF NOT EXISTS {t}_append_only_u BEFORE UPDATE ON {t}
     BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS periods_append_only_d BEFORE DELETE ON periods
-    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS instructions_append_only_u BEFORE UPDATE ON instructions
-    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS instructions_append_only_d BEFORE DELETE ON instructions
-    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-"""
+CREATE TRIGGER IF NOT EXISTS {t}_append_only_d BEFORE DELETE ON {t}
+    BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;""" for t in _TABLES)
 
 _COLUMNS = ("seq", "period", "version", "reason", "inputs_hash", "inputs", "state_hash", "state", "report_hash",
             "report", "prev_hash", "hash")
+_ICOLUMNS = ("seq", "period", "content_id", "status", "detail", "prev_hash", "hash")
 
 
 class Ledger:
@@ -142,16 +207,32 @@ class Ledger:
     def __init__(self, path: str | Path, deal_id: str, deal_name: str = ""):
         self.path = Path(path)
         self.deal_id = deal_id
-        self._conn = sqlite3.connect(self.path, isolation_level=None)  # transactions are explicit
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
-        stored = self._conn.execute("SELECT value FROM meta WHERE key = 'deal_id'").fetchone()
-        if stored is None:
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None)  # transactions are explicit
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            stored = self._stored_meta()
+            if stored.get("format", FORMAT) != FORMAT or (stored and "format" not in stored):
+                raise LedgerError(f"{self.path}: a ledger of format {stored.get('format', '1')}, not {FORMAT}; "
+                                  "re-create it from the servicer reports")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path}: not an SQLite ledger ({exc})") from None
+        stored = self._stored_meta()
+        if not stored:
             with self.transaction():
-                self._conn.execute("INSERT INTO meta VALUES ('deal_id', ?), ('deal_name', ?)", (deal_id, deal_name))
-        elif stored[0] != deal_id:
-            raise LedgerError(f"{self.path}: the ledger belongs to deal id {stored[0]}, not {deal_id}")
+                self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('deal_id', ?), ('deal_name', ?), ('format', ?)",
+                                   (deal_id, deal_name, FORMAT))
+            stored = self._stored_meta()
+        if stored.get("deal_id") != deal_id:
+            raise LedgerError(f"{self.path}: the ledger belongs to deal id {stored.get('deal_id')}, not {deal_id}")
+
+    def _stored_meta(self) -> dict[str, str]:
+        have = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if have is None:
+            return {}
+        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
 
     @classmethod
     def open(cls, path: str | Path) -> Ledger:
@@ -159,8 +240,11 @@ class Ledger:
         p = Path(path)
         if not p.is_file():
             raise LedgerError(f"{p}: no such ledger")
-        with sqlite3.connect(p) as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'deal_id'").fetchone()
+        try:
+            with sqlite3.connect(f"file:{p}?mode=ro", uri=True) as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'deal_id'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{p}: not an abs_engine ledger ({exc})") from None
         if row is None:
             raise LedgerError(f"{p}: not an abs_engine ledger")
         return cls(p, row[0])
@@ -174,9 +258,17 @@ class Ledger:
 
     # -- reading
     def rows(self) -> list[LedgerRow]:
-        """Every row, in append order."""
+        """Every period row, in append order."""
         cur = self._conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM periods ORDER BY seq")
         return [LedgerRow(*r) for r in cur.fetchall()]
+
+    def instruction_rows(self) -> list[InstructionRow]:
+        cur = self._conn.execute(f"SELECT {', '.join(_ICOLUMNS)} FROM instructions ORDER BY seq")
+        return [InstructionRow(*r) for r in cur.fetchall()]
+
+    def chain(self) -> list[LedgerRow | InstructionRow]:
+        """Every row of both tables, in ``seq`` order: the hash chain."""
+        return sorted([*self.rows(), *self.instruction_rows()], key=lambda r: r.seq)
 
     def current(self) -> dict[int, LedgerRow]:
         """The current (latest) version of each recorded period, by period."""
@@ -186,17 +278,19 @@ class Ledger:
         return dict(sorted(out.items()))
 
     def last_hash(self) -> str:
-        r = self._conn.execute("SELECT hash FROM periods ORDER BY seq DESC LIMIT 1").fetchone()
-        return r[0] if r else self.deal_id
+        return self.head()["hash"]
+
+    def head(self) -> dict:
+        """The chain's head: ``seq`` and ``hash`` of its last row (``seq`` 0 and the deal id when
+        empty), the latest period recorded, and the deal id."""
+        chain = self.chain()
+        last = chain[-1] if chain else None
+        periods = [r.period for r in self.rows()]
+        return {"deal_id": self.deal_id, "seq": last.seq if last else 0, "hash": last.hash if last else self.deal_id,
+                "period": max(periods) if periods else 0}
 
     def instructions(self, period: int | None = None) -> list[dict]:
-        q = "SELECT seq, period, content_id, status, detail FROM instructions"
-        args: tuple = ()
-        if period is not None:
-            q += " WHERE period = ?"
-            args = (period,)
-        return [{"seq": s, "period": p, "content_id": c, "status": st, "detail": json.loads(d)}
-                for s, p, c, st, d in self._conn.execute(q + " ORDER BY seq", args).fetchall()]
+        return [r.as_dict() for r in self.instruction_rows() if period is None or r.period == period]
 
     # -- writing
     def transaction(self) -> _Transaction:
@@ -207,49 +301,97 @@ class Ledger:
 
     def build_row(self, seq: int, period: int, version: int, reason: str | None, inputs: str, state: str,
                   report: str, prev_hash: str) -> LedgerRow:
-        """A row with its hashes (not written)."""
+        """A period row with its hashes (not written)."""
         ih, sh, rh = keccak_hex(inputs), keccak_hex(state), keccak_hex(report)
-        head = {"deal_id": self.deal_id, "seq": seq, "period": period, "version": version, "reason": reason,
-                "inputs_hash": ih, "state_hash": sh, "report_hash": rh, "prev_hash": prev_hash}
-        return LedgerRow(seq, period, version, reason, ih, inputs, sh, state, rh, report, prev_hash,
-                         keccak_hex(canonical_json(head)))
+        row = LedgerRow(seq, period, version, reason, ih, inputs, sh, state, rh, report, prev_hash, "")
+        return LedgerRow(*(getattr(row, c) for c in _COLUMNS[:-1]), keccak_hex(canonical_json(row.header(self.deal_id))))
 
     def next_seq(self) -> int:
-        r = self._conn.execute("SELECT MAX(seq) FROM periods").fetchone()
-        return (r[0] or 0) + 1
+        return self.head()["seq"] + 1
 
     def append(self, rows: list[LedgerRow]) -> None:
-        """Write ``rows`` (built on the current last row) in one transaction."""
-        with self.transaction() as tx:
-            if self.last_hash() != rows[0].prev_hash:
+        """Write period ``rows`` (built on the current head) in one transaction."""
+        with _database_errors(self), self.transaction() as tx:
+            if self.last_hash() != rows[0].prev_hash or self.next_seq() != rows[0].seq:
                 raise LedgerError("the ledger changed while the period was computed; run it again")
             for r in rows:
                 tx.execute(f"INSERT INTO periods ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                            tuple(getattr(r, c) for c in _COLUMNS))
 
     def record_instruction(self, period: int, content_id: str, status: str, detail: dict) -> None:
-        with self.transaction() as tx:
-            tx.execute("INSERT INTO instructions (period, content_id, status, detail) VALUES (?, ?, ?, ?)",
-                       (period, content_id, status, canonical_json(detail)))
+        """Append one lifecycle step of an instruction, chained to the head, in one transaction."""
+        if status not in LIFECYCLE:
+            raise LedgerError(f"status {status!r} is not one of {list(LIFECYCLE)}")
+        with _database_errors(self), self.transaction() as tx:
+            head = self.head()
+            steps = [r.status for r in self.instruction_rows() if r.content_id == content_id]
+            problem = _lifecycle_problem(steps, status)
+            if problem:
+                raise LedgerError(f"instruction {content_id}: {problem}")
+            row = InstructionRow(head["seq"] + 1, period, content_id, status, canonical_json(detail), head["hash"], "")
+            row = InstructionRow(*(getattr(row, c) for c in _ICOLUMNS[:-1]),
+                                 keccak_hex(canonical_json(row.header(self.deal_id))))
+            tx.execute(f"INSERT INTO instructions ({', '.join(_ICOLUMNS)}) VALUES ({', '.join('?' * len(_ICOLUMNS))})",
+                       tuple(getattr(row, c) for c in _ICOLUMNS))
 
-    def walk(self) -> Iterator[tuple[LedgerRow, str | None]]:
-        """Each row with the first problem of its own chain link (or ``None``): a stored hash that
-        is not the hash of the row's fields, or a ``prev_hash`` that is not the previous row's."""
-        prev = self.deal_id
-        for r in self.rows():
+    def walk(self, head: str | None = None) -> Iterator[tuple[LedgerRow | InstructionRow, str | None]]:
+        """Each row of the chain (both tables, in ``seq`` order) with the first problem of its own
+        link (or ``None``): a ``seq`` out of sequence, a ``prev_hash`` that is not the previous
+        row's hash, content that does not hash to its stored hash, a stored hash that is not the
+        hash of the row's fields, or a lifecycle step out of order. With ``head`` (a hash kept
+        outside the ledger), a chain in which no row has that hash ends with a problem: rows were
+        removed from its end, or rewritten."""
+        prev, seq = self.deal_id, 0
+        steps: dict[str, list[str]] = {}
+        found = head is None or head == self.deal_id
+        last = None
+        for r in self.chain():
             problem = None
-            if r.prev_hash != prev:
+            if r.seq != seq + 1:
+                problem = f"seq {r.seq} follows seq {seq}: a row is missing or was inserted"
+            elif r.prev_hash != prev:
                 problem = f"prev_hash {r.prev_hash} is not the previous row's hash {prev}"
-            elif keccak_hex(r.inputs) != r.inputs_hash:
-                problem = "inputs do not hash to inputs_hash"
-            elif keccak_hex(r.state) != r.state_hash:
-                problem = "state does not hash to state_hash"
-            elif keccak_hex(r.report) != r.report_hash:
-                problem = "report does not hash to report_hash"
-            elif keccak_hex(canonical_json(r.header(self.deal_id))) != r.hash:
+            else:
+                problem = r.content_problem()
+            if problem is None and keccak_hex(canonical_json(r.header(self.deal_id))) != r.hash:
                 problem = "hash is not the hash of the row's fields"
+            if problem is None and isinstance(r, InstructionRow):
+                problem = _lifecycle_problem(steps.setdefault(r.content_id, []), r.status)
+                steps[r.content_id].append(r.status)
             yield r, problem
-            prev = r.hash
+            found = found or r.hash == head
+            prev, seq, last = r.hash, r.seq, r
+        if not found:
+            yield last, (f"no row has the head hash {head}: rows were removed from the end of the chain, or "
+                         "rewritten")
+
+
+class _database_errors:
+    """SQLite's own errors on a write (another process holding the lock past the busy timeout, a
+    uniqueness violation from a concurrent writer) as a :class:`LedgerError`; nothing was written."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None and issubclass(exc_type, sqlite3.DatabaseError):
+            raise LedgerError(f"{self.ledger.path}: another process wrote to the ledger at the same time ({exc}); "
+                              "nothing was written: run it again") from None
+        return False
+
+
+def _lifecycle_problem(steps: list[str], status: str) -> str | None:
+    """Why ``status`` cannot follow ``steps`` (the statuses recorded so far), or ``None``."""
+    if status not in LIFECYCLE:
+        return f"unknown status {status!r}"
+    want = LIFECYCLE[len(steps)] if len(steps) < len(LIFECYCLE) else None
+    if status != want:
+        have = steps[-1] if steps else "nothing"
+        return f"status {status!r} recorded after {have!r} (the lifecycle is {' -> '.join(LIFECYCLE)})"
+    return None
 
 
 class _Transaction:

@@ -141,12 +141,12 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
     balance = number("balance", lambda x: np.isfinite(x) & (x >= 0), "a finite amount >= 0")
     rate = number("rate", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1]")
     term = number("remaining_term", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
-                  f"a whole number of months in [1, {MAX_MONTHS}]")
-    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS), f"a whole number of months in [0, {MAX_MONTHS}]")
+                  f"a whole number of months >= 1 (at most {MAX_MONTHS})")
+    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS), f"a whole number of months >= 0 (at most {MAX_MONTHS})")
     fee = number("servicing_fee_rate", lambda x: (x >= 0) & (x <= rate),
                  "a decimal in [0, rate]", default=servicing_fee_rate)
     orig = number("original_term", lambda x: np.isnan(x) | (whole(x) & (x >= age) & (x <= MAX_MONTHS)),
-                  f"a whole number of months in [age, {MAX_MONTHS}]", default=np.nan)
+                  f"a whole number of months >= age (at most {MAX_MONTHS})", default=np.nan)
     given_orig = ~np.isnan(orig)
     orig = np.where(given_orig, orig, age + term)
 

@@ -34,7 +34,7 @@ from .compile import compile_collateral, deal_loans
 from .errors import SpecError
 from .kernels import collateral as KC
 from .kernels import waterfall as KW
-from .ledger import Ledger, LedgerError, canonical_json, keccak_hex
+from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
 from .loading import DealSource, ScenarioSource, load_deal, load_scenario
 from .loans import FORECLOSURE, LoanArrays
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _unplain
@@ -275,16 +275,21 @@ class Servicer:
     def reports(self) -> list[PeriodReport]:
         return [PeriodReport.from_json(r.report) for r in self.ledger.current().values()]
 
-    def verify(self) -> VerifyReport:
-        """Re-walk the chain (each row's hashes and its link to the previous row), then recompute
-        every row from its stored inputs and the state it was built on; report the first
-        mismatch."""
+    def verify(self, head: str | None = None) -> VerifyReport:
+        """Re-walk the chain (every row of the ledger's tables: its hashes, its link to the row
+        before it, the order of each instruction's lifecycle), then recompute every period row
+        from its stored inputs and the state it was built on; report the first mismatch. With
+        ``head`` (a chain head kept outside the ledger, :meth:`Ledger.head`), rows removed from
+        the end of the chain, or rewritten with their hashes, are found too."""
         rows = 0
         current: dict[int, Any] = {}
-        for row, problem in self.ledger.walk():
+        for row, problem in self.ledger.walk(head=head):
             rows += 1
             if problem is not None:
-                return VerifyReport(False, rows, len(current), row.seq, row.period, problem)
+                return VerifyReport(False, rows, len(current), row.seq if row else None,
+                                    row.period if row else None, problem)
+            if not isinstance(row, LedgerRow):
+                continue
             try:
                 prev = _State.from_json(current[row.period - 1].state) if row.period > 1 else _initial(self.deal)
                 coll = Collections.from_canonical(json.loads(row.inputs), file=f"ledger row {row.seq}")

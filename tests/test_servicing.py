@@ -273,12 +273,12 @@ def test_attestation_signs_and_recovers(projection, tmp_path):
     assert typed["message"]["reportHash"] == rep.hash
     assert typed["message"]["dealId"] == servicer.deal_id
     paid = rep.tranches.loc["A-1"]
-    assert typed["message"]["payments"][0] == {"tranche": "A-1", "interest": int(paid["interest_paid"] * 1e6),
-                                               "principal": int(paid["principal_paid"] * 1e6)}
+    assert typed["message"]["payments"][0] == {"tranche": "A-1", "interest": str(int(paid["interest_paid"] * 1e6)),
+                                               "principal": str(int(paid["principal_paid"] * 1e6))}
     key = "0x" + "42" * 32
     signature = sign(typed, key)
     assert recover_signer(typed, signature) == Account.from_key(key).address
-    typed["message"]["payments"][0]["principal"] += 1
+    typed["message"]["payments"][0]["principal"] = str(int(typed["message"]["payments"][0]["principal"]) + 1)
     assert recover_signer(typed, signature) != Account.from_key(key).address
 
 
