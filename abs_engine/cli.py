@@ -1,13 +1,17 @@
 """``abs-engine``: validate files, run a deal under a scenario, price its tranches, print JSON Schemas.
 
-Exit codes: 0 success, 2 bad input (the error on stderr, nothing written).
+Exit codes: 0 success, 1 a verification that found a mismatch, 2 bad input (one line on stderr
+naming the file, the field and the value; nothing written), 3 a ledger error, 4 notes not backed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -16,18 +20,40 @@ from .errors import SpecError
 from .ledger import LedgerError
 from .settlement import BackingError
 
-__all__ = ["main"]
+__all__ = ["main", "OUTPUT_FORMATS"]
+
+OUTPUT_FORMATS = {".txt": "table", ".csv": "csv", ".json": "json", ".parquet": "parquet"}
+"""``--out`` file extensions and the format each writes."""
+
+
+def _mode(base: int = 0o666) -> int:
+    """An ordinary new file's (``0o666``) or folder's (``0o777``) mode under the process umask;
+    ``mkstemp`` and ``mkdtemp`` would leave 0600 and 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _atomic(out: str, write) -> None:
-    """``write(path)`` to a temp file beside ``out``, then rename it into place: a failed run
-    leaves no partial file."""
+    """``write(path)`` to a temp file beside ``out``, fsync it, give it an ordinary mode and rename it
+    into place: a failed run leaves no partial file."""
     target = Path(out)
     fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-",
                                suffix=target.suffix)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -40,6 +66,45 @@ def _write(text: str, out: str | None) -> None:
         sys.stdout.write(text)
     else:
         _atomic(out, lambda path: Path(path).write_text(text, encoding="utf-8"))
+
+
+def _out_format(out: str | None, allowed: tuple[str, ...], flag: str = "--out") -> str | None:
+    """The format an ``--out`` path's extension names (``None`` without ``--out``); checked before
+    any work: the folder must exist and the extension be one of ``allowed``."""
+    if out is None:
+        return None
+    path = Path(out)
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt not in allowed:
+        exts = [e for e, f in OUTPUT_FORMATS.items() if f in allowed]
+        raise SpecError(flag, out, f"a file ending in {', '.join(exts)} (the format follows the extension)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(flag, out, f"a path in an existing folder ({parent} does not exist)")
+    if path.is_dir():
+        raise SpecError(flag, out, "a file path, not a folder")
+    return fmt
+
+
+def _with_tranches(deal_path: str, what: str):
+    from .loading import load_deal
+
+    deal = load_deal(deal_path)
+    if not deal.tranches:
+        raise SpecError("tranches", [], f"a deal with tranches for {what}: this deal has no tranches (abs-engine run "
+                        "projects its pool)", file=deal._file)
+    return deal
+
+
+def _one_scenario(path: str):
+    """``--scenario`` of run, price, breakeven: one scenario, not a deck."""
+    from .loading import is_deck, load_deck
+
+    if is_deck(path):
+        n = len(load_deck(path))
+        raise SpecError("--scenario", path, f"one scenario: this file holds a deck of {n:,} scenarios (run a deck "
+                        "with abs-engine grid)")
+    return path
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -77,22 +142,54 @@ def _summary_lines(res) -> list[str]:
     ]
 
 
+def _tables(res) -> dict:
+    """Every table of a run, by name (the pool alone for a deal without tranches)."""
+    tables = {"pool": res.pool}
+    if res.waterfall is not None:
+        tables.update(summary=res.summary(), tranches=res.tranches, fees=res.fees, accounts=res.accounts,
+                      triggers=res.triggers, cash=res.cash)
+    return tables
+
+
+def _table_files(out: str, names) -> dict[str, str]:
+    """``results.csv`` -> the pool in ``results.csv``, every other table beside it in
+    ``results_<table>.csv`` (likewise ``.parquet``)."""
+    path = Path(out)
+    return {n: str(path if n == "pool" else path.with_name(f"{path.stem}_{n}{path.suffix}")) for n in names}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .engine import run
 
-    res = run(args.deal, args.scenario)
+    fmt = _out_format(args.out, ("table", "csv", "json", "parquet")) or args.format or "table"
+    if args.out and args.format and args.format != fmt:
+        raise SpecError("--format", args.format, f"the format of --out {args.out} ({fmt}), or no --format")
+    res = run(args.deal, _one_scenario(args.scenario))
     pool = res.pool
-    if args.format == "csv":
+    if fmt in ("csv", "parquet") and args.out is not None:
+        tables = _tables(res)
+        files = _table_files(args.out, tables)
+        for name, frame in tables.items():
+            if fmt == "csv":
+                _atomic(files[name], lambda path, f=frame: f.to_csv(path, date_format="%Y-%m-%d"))
+            else:
+                _atomic(files[name], lambda path, f=frame: f.reset_index().to_parquet(path))
+        print(f"wrote {', '.join(files.values())}")
+        return 0
+    if fmt == "csv":
         text = pool.to_csv(date_format="%Y-%m-%d")
-        if res.waterfall is not None and args.out is None:
+        if res.waterfall is not None:
             text += "\n" + res.tranches.to_csv()
-    elif args.format == "json":
+    elif fmt == "parquet":
+        raise SpecError("--format", "parquet", "an --out file for Parquet (it is binary)")
+    elif fmt == "json":
         records = json.loads(pool.reset_index().to_json(orient="records", date_format="iso"))
         doc = {"deal": res.deal.name, "scenario": res.scenarios[0].name,
                "check": {k: float(v) for k, v in res.check().abs().max().items()}, "pool": records}
         if res.waterfall is not None:
-            doc["summary"] = json.loads(res.summary().reset_index().to_json(orient="records"))
-            doc["tranches"] = json.loads(res.tranches.reset_index().to_json(orient="records"))
+            for name, frame in _tables(res).items():
+                if name != "pool":
+                    doc[name] = json.loads(frame.reset_index().to_json(orient="records", date_format="iso"))
         text = json.dumps(doc, indent=1) + "\n"
     else:
         import pandas as pd
@@ -106,9 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             parts = ["\n".join(_summary_lines(res))]
             if res.waterfall is not None:
                 summary = res.summary()
-                for col, fmt in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"),
-                                 ("modified_duration", "{:.4f}")):
-                    summary[col] = summary[col].map(lambda x, f=fmt: "" if x != x else f.format(x))
+                for col, fmt_ in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"),
+                                  ("modified_duration", "{:.4f}")):
+                    summary[col] = summary[col].map(lambda x, f=fmt_: "" if x != x else f.format(x))
                 parts.append("tranches\n" + summary.to_string() + "\n")
                 check = res.check().abs().max()
                 parts.append("checks    " + "   ".join(f"{k} {v:.2e}" for k, v in check.items()) + "\n")
@@ -123,7 +220,8 @@ def cmd_price(args: argparse.Namespace) -> int:
 
     from .engine import run
 
-    res = run(args.deal, args.scenario)
+    _out_format(args.out, ("table",))
+    res = run(_with_tranches(args.deal, "price"), _one_scenario(args.scenario))
     names = [t.name for t in res.deal.notes]
     if args.tranche is not None and args.tranche not in names:
         raise SpecError("--tranche", args.tranche, f"a class of notes of the deal ({names})")
@@ -146,14 +244,16 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     from .engine import run
 
-    res = run(args.deal, args.scenarios)
+    fmt = _out_format(args.out, ("csv", "json", "parquet"))
+    deal = _with_tranches(args.deal, "grid")
+    res = run(deal, args.scenarios, summary_only=True)
     summary = res.summary()
-    if not res.scenario_level:
-        summary = pd.concat([summary], keys=[res.program.scenarios.names[0]], names=["scenario"])
-    if args.out and args.out.endswith((".parquet", ".pq")):
+    if fmt == "parquet":
         _atomic(args.out, lambda path: summary.reset_index().to_parquet(path))
-    elif args.out:
+    elif fmt == "csv":
         _write(summary.to_csv(), args.out)
+    elif fmt == "json":
+        _write(summary.reset_index().to_json(orient="records", indent=1) + "\n", args.out)
     with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
         print(f"deal {res.deal.name}: {len(res.scenarios)} scenarios; across scenarios, per tranche "
               "(loss = writedowns / original face; yield at par):")
@@ -166,7 +266,8 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
 
     from .breakeven import breakevens
 
-    table = breakevens(args.deal, args.scenario, kind=args.kind, yield_floor=args.yield_floor, price=args.price)
+    _out_format(args.out, ("table",))
+    table = breakevens(_with_tranches(args.deal, "breakevens"), _one_scenario(args.scenario), kind=args.kind, yield_floor=args.yield_floor, price=args.price)
     with pd.option_context("display.width", 200):
         text = (f"highest {args.kind} with no writedown" + (f"; with yield >= {args.yield_floor:g} at price "
                 f"{args.price:g}" if args.yield_floor is not None else "") + "\n"
@@ -181,6 +282,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from .spec.deck import Deck
     from .spec.settlement import SettlementSpec
 
+    _out_format(args.out, ("json",))
     model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport,
              "settlement": SettlementSpec}[args.what]
     _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
@@ -220,6 +322,9 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         _write("\n".join(lines) + "\n", None)
         return 0
     if args.action == "head":
+        fmt = _out_format(args.out, ("table", "json"))
+        if fmt == "json" and not args.typed_data:
+            raise SpecError("--out", args.out, "a .txt file (or --typed-data for .json)")
         ledger = Ledger.open(args.file)
         head = ledger.head()
         if args.typed_data:
@@ -252,13 +357,17 @@ def cmd_settle(args: argparse.Namespace) -> int:
     from .reports import PeriodReport
     from .settlement import record, settle
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError("--out", args.out, "a folder for the instruction files (this is a file)")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise SpecError("--out", args.out, f"a folder whose parent exists ({out.parent} does not)")
     ledger = Ledger.open(args.ledger)
     current = ledger.current()
     if args.period not in current:
         raise LedgerError(f"period {args.period} is not recorded in {args.ledger}")
     report = PeriodReport.from_json(current[args.period].report)
     s = settle(report, args.holders, ledger=ledger, override_reason=args.override_reason)
-    out = Path(args.out)
     files = {f"period_{s.period}_settlement.json": s.summary()}
     for ins in s.instructions:
         stem = f"period_{s.period}_chain_{ins.chain_id}"
@@ -268,10 +377,9 @@ def cmd_settle(args: argparse.Namespace) -> int:
             files[f"{stem}_safe_batch.json"] = safe_batch(ins)
         else:
             files[f"{stem}_merkle.json"] = merkle_claims(ins)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        _atomic(str(out / name), lambda tmp, c=content: Path(tmp).write_text(json.dumps(c, indent=2) + "\n"))
-    record(ledger, s)
+    texts = {name: json.dumps(content, indent=2) + "\n" for name, content in files.items()}
+    record(ledger, s)   # recorded before anything is written: an output set always has its ledger entry
+    _write_set(out, texts)
     lines = [f"deal {s.deal}: period {s.period} settled in {s.decimals}-decimal base units"]
     for ins in s.instructions:
         w = sum(s.withheld.get(ins.chain_id, {}).values())
@@ -284,70 +392,168 @@ def cmd_settle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_set(out: Path, texts: dict[str, str]) -> None:
+    """Write a set of files into folder ``out``: all of them into a temporary folder beside it,
+    each fsync'd, with ordinary modes; then a new ``out`` is that folder renamed (the set appears
+    at once), and an existing one receives each file by an atomic rename."""
+    parent = out.parent if str(out.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.tmp-"))
+    try:
+        for name, text in texts.items():
+            with open(tmp / name, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp / name, _mode())
+        _fsync_dir(tmp)
+        if not out.exists():
+            os.chmod(tmp, _mode(0o777))
+            os.replace(tmp, out)
+        else:
+            for name in texts:
+                os.replace(tmp / name, out / name)
+            tmp.rmdir()
+        _fsync_dir(out)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with every usage mistake reported as one line and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Once(argparse.Action):
+    """A single-valued flag: given twice, it is an error (argparse would keep the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, "_given_" + self.dest, False):
+            parser.error(f"argument {option_string}: given more than once")
+        setattr(namespace, "_given_" + self.dest, True)
+        setattr(namespace, self.dest, values)
+
+
+class _OnceTrue(_Once):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=False, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        super().__call__(parser, namespace, True, option_string)
+
+
+def _finite(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a number") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a finite number")
+    return x
+
+
+def _price(text: str) -> float:
+    x = _finite(text)
+    if not 0 < x <= 1000:
+        raise argparse.ArgumentTypeError(f"got {text}, expected a price per 100 of face in (0, 1000]")
+    return x
+
+
+def _yield(text: str) -> float:
+    x = _finite(text)
+    if not -0.99 <= x <= 1.0:
+        hint = f"; did you mean {x / 100:g}?" if 1.0 < x <= 100.0 else ""
+        raise argparse.ArgumentTypeError(f"got {text}, expected a decimal yield in [-0.99, 1] (4.5% is 0.045){hint}")
+    return x
+
+
+def _days(text: str) -> float:
+    x = _finite(text)
+    if not 0 <= x <= 366:
+        raise argparse.ArgumentTypeError(f"got {text}, expected a payment delay in days in [0, 366]")
+    return x
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1 or len(text.strip()) > 18:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a whole number >= 1")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="abs-engine", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="abs-engine", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def once(parser_, *names, **kw):
+        return parser_.add_argument(*names, action=_Once, **kw)
+
     v = sub.add_parser("validate", help="validate deal and scenario files")
-    v.add_argument("files", nargs="+")
+    v.add_argument("files", nargs="+", help="deal, scenario or deck files (YAML or JSON)")
     v.set_defaults(fn=cmd_validate)
     r = sub.add_parser("run", help="project a deal under a scenario")
-    r.add_argument("deal")
-    r.add_argument("--scenario", required=True)
-    r.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    r.add_argument("--out", help="write here instead of stdout")
+    r.add_argument("deal", help="the deal file")
+    once(r, "--scenario", required=True, help="one scenario (a deck runs with abs-engine grid)")
+    once(r, "--format", choices=("table", "csv", "json"), help="what to print (with --out: the file's extension)")
+    once(r, "--out", help="write here instead of stdout: .txt (table), .json (every table), .csv or .parquet (the "
+                          "pool in FILE, every other table beside it as FILE_<table>)")
     r.set_defaults(fn=cmd_run)
     pr = sub.add_parser("price", help="yield from price (or price from yield), duration, convexity, DM")
-    pr.add_argument("deal")
-    pr.add_argument("--scenario", required=True)
-    pr.add_argument("--tranche", help="one class of notes (default: all)")
+    pr.add_argument("deal", help="the deal file")
+    once(pr, "--scenario", required=True, help="one scenario")
+    once(pr, "--tranche", help="one class of notes (default: all)")
     given = pr.add_mutually_exclusive_group()
-    given.add_argument("--price", type=float, help="price per 100 of original face (default: 100)")
-    given.add_argument("--yield", dest="yield_", type=float, help="bond-equivalent yield, decimal")
-    pr.add_argument("--delay-days", type=float, default=0.0, help="payment delay in days (default 0)")
-    pr.add_argument("--out")
+    given.add_argument("--price", type=_price, action=_Once, help="price per 100 of original face (default: 100)")
+    given.add_argument("--yield", dest="yield_", type=_yield, action=_Once, help="bond-equivalent yield, decimal")
+    once(pr, "--delay-days", type=_days, default=0.0, help="payment delay in days (default 0)")
+    once(pr, "--out", help="write the table here (.txt)")
     pr.set_defaults(fn=cmd_price)
     g = sub.add_parser("grid", help="run a deck of scenarios; per-tranche distribution across them")
-    g.add_argument("deal")
-    g.add_argument("--scenarios", required=True, help="a deck (grid, monte_carlo or scenarios list)")
-    g.add_argument("--out", help="per-scenario summaries as .parquet or .csv")
+    g.add_argument("deal", help="the deal file")
+    once(g, "--scenarios", required=True, help="a deck (grid, monte_carlo or scenarios list)")
+    once(g, "--out", help="per-scenario summaries as .parquet, .csv or .json")
     g.set_defaults(fn=cmd_grid)
     be = sub.add_parser("breakeven", help="default levels at which each tranche first loses principal")
-    be.add_argument("deal")
-    be.add_argument("--scenario", required=True)
-    be.add_argument("--kind", choices=("cdr", "sda", "scale"), default="cdr")
-    be.add_argument("--yield-floor", type=float, help="also the level where the yield falls to this")
-    be.add_argument("--price", type=float, default=100.0, help="price for the yield breakeven (default 100)")
-    be.add_argument("--out")
+    be.add_argument("deal", help="the deal file")
+    once(be, "--scenario", required=True, help="one scenario: the base the default level scales")
+    once(be, "--kind", choices=("cdr", "sda", "scale"), default="cdr", help="what to solve for (default cdr)")
+    once(be, "--yield-floor", type=_yield, help="also the level where the yield falls to this (decimal)")
+    once(be, "--price", type=_price, default=100.0, help="price for the yield breakeven (default 100)")
+    once(be, "--out", help="write the table here (.txt)")
     be.set_defaults(fn=cmd_breakeven)
     d = sub.add_parser("distribute", help="distribute a period from the servicer's collections; record it")
-    d.add_argument("deal")
-    d.add_argument("--collections", required=True, help="the servicer report (YAML/JSON; a loan tape beside it)")
-    d.add_argument("--ledger", required=True, help="the SQLite ledger (created on first use)")
-    d.add_argument("--base-scenario", help="scenario for variance (default: none)")
+    d.add_argument("deal", help="the deal file")
+    once(d, "--collections", required=True, help="the servicer report (YAML/JSON; a loan tape beside it)")
+    once(d, "--ledger", required=True, help="the SQLite ledger (created on first use)")
+    once(d, "--base-scenario", help="scenario for variance (default: none)")
     d.set_defaults(fn=cmd_distribute)
     lg = sub.add_parser("ledger", help="show a ledger, print its chain head, or verify it")
     lg.add_argument("action", choices=("show", "head", "verify"),
                     help="show: the periods; head: the chain head (seq, period, hash) to keep outside the ledger; "
                          "verify: the hash chain (and with --deal every period recomputed)")
     lg.add_argument("file", help="the SQLite ledger")
-    lg.add_argument("--deal", help="verify: recompute every period with this deal (else the hash chain only)")
-    lg.add_argument("--head", help="verify: a head hash kept outside the ledger; rows removed after it, or "
-                                   "rewritten, are found")
-    lg.add_argument("--typed-data", action="store_true", help="head: print it as EIP-712 typed data to sign")
-    lg.add_argument("--chain-id", type=int, default=1, help="head --typed-data: the EIP-712 domain's chain id")
-    lg.add_argument("--out", help="head: write here instead of stdout")
+    once(lg, "--deal", help="verify: recompute every period with this deal (else the hash chain only)")
+    once(lg, "--head", help="verify: a head hash kept outside the ledger; rows removed after it, or rewritten, "
+                            "are found")
+    lg.add_argument("--typed-data", action=_OnceTrue, help="head: print it as EIP-712 typed data to sign")
+    once(lg, "--chain-id", type=_positive_int, default=1, help="head --typed-data: the EIP-712 domain's chain id")
+    once(lg, "--out", help="head: write here (.txt or .json) instead of stdout")
     lg.set_defaults(fn=cmd_ledger)
     st = sub.add_parser("settle", help="allocate a recorded period to token holders; write onchain instructions")
-    st.add_argument("--ledger", required=True)
-    st.add_argument("--period", type=int, required=True)
-    st.add_argument("--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
-    st.add_argument("--format", choices=("calldata", "safe", "merkle"), default="safe")
-    st.add_argument("--out", required=True, help="directory for the instruction files")
-    st.add_argument("--override-reason", help="emit although the notes are not backed, for this stated reason")
+    once(st, "--ledger", required=True, help="the SQLite ledger the period is recorded in")
+    once(st, "--period", type=_positive_int, required=True, help="the period to settle")
+    once(st, "--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
+    once(st, "--format", choices=("calldata", "safe", "merkle"), default="safe",
+         help="ERC-20 and batch-distributor calldata, a Safe Transaction Builder batch, or Merkle claims")
+    once(st, "--out", required=True, help="folder for the instruction files (created if missing)")
+    once(st, "--override-reason", help="emit although the notes are not backed, for this stated reason")
     st.set_defaults(fn=cmd_settle)
     s = sub.add_parser("schema", help="print a spec's JSON Schema")
-    s.add_argument("what", choices=("deal", "scenario", "deck", "collections", "settlement"), nargs="?", default="deal")
-    s.add_argument("--out")
+    s.add_argument("what", choices=("deal", "scenario", "deck", "collections", "settlement"), nargs="?", default="deal",
+                   help="which spec (default deal)")
+    once(s, "--out", help="write the schema here (.json)")
     s.set_defaults(fn=cmd_schema)
     return p
 
@@ -362,9 +568,15 @@ def main(argv: list[str] | None = None) -> int:
     except LedgerError as exc:
         print(f"abs-engine: ledger: {exc}", file=sys.stderr)
         return 3
+    except sqlite3.DatabaseError as exc:
+        print(f"abs-engine: ledger: {exc}", file=sys.stderr)
+        return 3
     except BackingError as exc:
         print(f"abs-engine: not backed: {exc}", file=sys.stderr)
         return 4
+    except OSError as exc:  # a file the command was pointed at cannot be read or written
+        print(f"abs-engine: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, fmt):
     deal.write_text(yaml.safe_dump(deal_with(wac=1.5)))
     scen = tmp_path / "scen.yaml"
     scen.write_text(yaml.safe_dump({"prepay": {"cpr": 0.1}}))
-    out = tmp_path / "out.txt"
+    out = tmp_path / f"out.{ {'table': 'txt'}.get(fmt, fmt)}"
     assert main(["run", str(deal), "--scenario", str(scen), "--format", fmt, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"{deal}: collateral.rep_lines[0].wac: got 1.5, expected a decimal in [0, 1]" in err
