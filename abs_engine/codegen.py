@@ -35,6 +35,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -430,21 +431,39 @@ def kernel_source(pool: tuple, key: tuple) -> str:
 
 
 def cache_dir() -> Path:
-    """Where generated kernels (and numba's cache of them) are kept."""
+    """Where generated kernels (and numba's cache of them) are kept: the first of
+    ``$ABS_ENGINE_CACHE_DIR/kernels``, ``$XDG_CACHE_HOME/abs_engine/kernels`` and
+    ``~/.cache/abs_engine/kernels`` that is private (created with mode 0700; used only when owned
+    by this user with no group or other write access, on it and on its parent), else a fresh
+    private temporary folder for this process. Code is imported from here, so no other local user
+    may be able to write to it."""
     for base in (os.environ.get("ABS_ENGINE_CACHE_DIR"),
                  os.environ.get("XDG_CACHE_HOME") and Path(os.environ["XDG_CACHE_HOME"]) / "abs_engine",
                  Path.home() / ".cache" / "abs_engine"):
         if base:
             path = Path(base) / "kernels"
             try:
-                path.mkdir(parents=True, exist_ok=True)
-                if os.access(path, os.W_OK):
+                for d in (path.parent, path):
+                    d.mkdir(mode=0o700, exist_ok=True, parents=d == path.parent)
+                if _private(path) and _private(path.parent) and os.access(path, os.W_OK):
                     return path
             except OSError:
                 pass
-    path = Path(tempfile.gettempdir()) / f"abs_engine-{os.getuid() if hasattr(os, 'getuid') else 'user'}" / "kernels"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    global _FALLBACK
+    if _FALLBACK is None or not _FALLBACK.is_dir():
+        _FALLBACK = Path(tempfile.mkdtemp(prefix="abs_engine-kernels-")) / "kernels"   # mkdtemp: mode 0700
+        _FALLBACK.mkdir(mode=0o700)
+    return _FALLBACK
+
+
+_FALLBACK: Path | None = None
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user, not a link, and writable by nobody else."""
+    st = os.lstat(path)
+    owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISDIR(st.st_mode) and owner_ok and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 @functools.cache

@@ -5,6 +5,7 @@ directory, and shared by deals that differ only in numbers."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,29 @@ def test_a_pool_of_more_loans_than_are_written_out_loops_over_them():
          "wam": lines[k % len(lines)]["wam"] - k} for k in range(n)]
     deck = ROOT / "scenarios/auto_grid.yaml"
     assert_same_summaries(ae.run(deal, deck, summary_only=True, progress=False), ae.run(deal, deck))
+
+
+def test_the_cache_is_private_or_not_used(tmp_path, monkeypatch):
+    """Generated code is imported from the cache: a folder created for it is 0700; one that another
+    user could write to (group/other write, or its parent) is never used, nor the shared
+    /tmp/abs_engine-<uid> of earlier versions; the fallback is a fresh private folder."""
+    import stat
+
+    monkeypatch.setattr(codegen, "_FALLBACK", None)
+    monkeypatch.setenv("ABS_ENGINE_CACHE_DIR", str(tmp_path / "mine"))
+    path = codegen.cache_dir()
+    assert path == tmp_path / "mine" / "kernels"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    (shared / "kernels").mkdir(parents=True)
+    os.chmod(shared / "kernels", 0o777)             # what an attacker would prepare
+    monkeypatch.setenv("ABS_ENGINE_CACHE_DIR", str(shared))
+    monkeypatch.setenv("HOME", "/proc/nope")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    fallback = codegen.cache_dir()
+    assert fallback != shared / "kernels" and not str(fallback).startswith(str(shared))
+    assert stat.S_IMODE(fallback.stat().st_mode) == 0o700 and stat.S_IMODE(fallback.parent.stat().st_mode) == 0o700
+    assert codegen.cache_dir() == fallback          # one fallback per process
+    os.chmod(shared / "kernels", 0o700)
+    os.chmod(shared, 0o777)                          # a writable parent could swap the folder
+    assert codegen.cache_dir() == fallback
