@@ -19,6 +19,7 @@ import numpy as np
 from .errors import SpecError
 from .files import read_table, unique_columns
 from .loans import STATUS_CODES, _plain
+from .spec.fields import MAX_AMOUNT
 from .spec.collections import COLLECTION_COLUMNS, COLLECTION_OPTIONAL, CollectionReport
 
 if TYPE_CHECKING:
@@ -153,11 +154,11 @@ def _from_frame(report: CollectionReport, frame: pd.DataFrame, file: str | None)
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
         given = ~frame[col].isna().to_numpy()
         with np.errstate(invalid="ignore"):
-            bad = given & ~(np.isfinite(values) & (values >= 0))
+            bad = given & ~(np.isfinite(values) & (values >= 0) & (values <= MAX_AMOUNT))
         if col in COLLECTION_COLUMNS:
             bad |= ~given
         if bad.any():
-            raise fail(int(np.argmax(bad)), col, "a finite amount >= 0")
+            raise fail(int(np.argmax(bad)), col, f"a finite amount >= 0 (and at most {MAX_AMOUNT:.0e})")
         amounts[col] = np.where(given, values, np.nan)
     text = frame["delinquency_status"].fillna("current").astype(str).str.strip().str.lower()
     codes = text.map(STATUS_CODES)

@@ -42,6 +42,7 @@ def _label(axis: str, value: Any, k: int) -> str:
 def expand_deck(deck: Deck, file: str | None = None) -> tuple[Scenario, ...]:
     """The deck's scenarios, each named."""
     base = dict(deck.base)
+    _scenario(base, "base", file)   # on its own first, so an error in base names base
     if deck.scenarios is not None:
         out = []
         for k, s in enumerate(deck.scenarios):

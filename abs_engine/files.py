@@ -55,14 +55,11 @@ def _check_duplicates(loader: _Loader, node: yaml.Node, path: str) -> None:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = loader.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                continue  # an unhashable key fails in construction with its own message
             line = key_node.start_mark.line + 1
-            if key in seen:
-                raise _DuplicateKey(_key_path(path, key), key, seen[key], line)
-            seen[key] = line
+            same = str(key)   # 1 and "1" are one key to a spec (a chain id, a period)
+            if same in seen:
+                raise _DuplicateKey(_key_path(path, key), key, seen[same], line)
+            seen[same] = line
             _check_duplicates(loader, value_node, _key_path(path, key))
     elif isinstance(node, yaml.SequenceNode):
         for k, item in enumerate(node.value):

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import SpecError
 from .files import read_table, unique_columns
 from .spec.collateral import AMORTIZATION, RepLine
-from .spec.fields import MAX_MONTHS
+from .spec.fields import MAX_AMOUNT, MAX_MONTHS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,7 +138,8 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
     def whole(x):
         return np.isfinite(x) & (x == np.round(x))
 
-    balance = number("balance", lambda x: np.isfinite(x) & (x >= 0), "a finite amount >= 0")
+    balance = number("balance", lambda x: np.isfinite(x) & (x >= 0) & (x <= MAX_AMOUNT),
+                     f"a finite amount >= 0 (and at most {MAX_AMOUNT:.0e})")
     rate = number("rate", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1]")
     term = number("remaining_term", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
                   f"a whole number of months >= 1 (at most {MAX_MONTHS})")

@@ -158,12 +158,13 @@ def _holders(spec: SettlementSpec, base: Path | None, file: str | None) -> list[
                 if a in seen:
                     raise SpecError(f"{name}.address", a, "an address not listed before", file=hfile)
                 seen.add(a)
-                try:
-                    b = int(str(bal).strip())
-                except ValueError:
-                    raise SpecError(f"{name}.balance", bal, "an integer balance in base units", file=hfile) from None
-                if b < 0:
-                    raise SpecError(f"{name}.balance", b, "a balance >= 0", file=hfile)
+                text = str(bal).strip()
+                digits = text[1:] if text.startswith("-") else text
+                if isinstance(bal, bool | float) or not digits.isascii() or not digits.isdigit() or len(digits) > 80:
+                    raise SpecError(f"{name}.balance", bal, "an integer balance in base units", file=hfile)
+                b = int(text)
+                if not 0 <= b < 2**256:
+                    raise SpecError(f"{name}.balance", b, "a balance >= 0 and below 2**256", file=hfile)
                 addresses.append(a)
                 balances.append(b)
             if sum(balances) != s.total_supply:

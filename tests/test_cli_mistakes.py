@@ -62,8 +62,8 @@ def _exit(argv) -> int:
     (["settle", "--ledger", "l.sqlite", "--period", "0", "--holders", HOLDERS, "--out", "o"], ["whole number >= 1"]),
     (["run", AUTO], ["--scenario"]),
 ])
-def test_plain_mistakes_are_one_line(capsys, tmp_path, argv, needles):
-    os.chdir(tmp_path)
+def test_plain_mistakes_are_one_line(capsys, tmp_path, monkeypatch, argv, needles):
+    monkeypatch.chdir(tmp_path)
     _fails(capsys, argv, 2, *needles)
     assert list(tmp_path.iterdir()) == []
 

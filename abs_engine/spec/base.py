@@ -43,11 +43,24 @@ def _expected(err: dict[str, Any]) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
-    if err.get("type") == "extra_forbidden":
+    kind = err.get("type")
+    if kind == "extra_forbidden":
         return "no such key (unknown keys are not allowed)"
-    if err.get("type") == "missing":
+    if kind == "missing":
         return "this required field"
+    if kind in _PLAIN:
+        return _PLAIN[kind]
+    if msg.startswith("Input should be "):
+        msg = msg[len("Input should be "):]
     return msg[:1].lower() + msg[1:]
+
+
+_PLAIN = {  # strict mode's type errors, said plainly: nothing is coerced
+    "string_type": "a string", "int_type": "an integer (not a float, a bool or a string)",
+    "bool_type": "true or false (not a string or a number)", "float_type": "a number (not a string or a bool)",
+    "finite_number": "a finite number", "dict_type": "a mapping", "tuple_type": "a list", "list_type": "a list",
+    "date_type": "a date (YYYY-MM-DD)", "model_type": "a mapping", "int_from_float": "an integer",
+}
 
 
 def _spec_error(exc: ValidationError, data: Any, file: str | None) -> SpecError:
@@ -84,19 +97,28 @@ def _fits_shape(err: dict[str, Any]) -> bool:
 
 def _input_path(loc: tuple[Any, ...], data: Any, missing: bool) -> tuple[Any, ...]:
     """The parts of pydantic's location that exist in the input. pydantic also names union
-    members there ("float", "tuple[float, ...]", "FloatingCoupon"); those are not in the input
-    and are dropped. A missing key (``missing``) is kept as the last part."""
-    out: list[Any] = []
-    node = data
-    for k, part in enumerate(loc):
+    members there ("float", "tuple[float, ...]", "FloatingCoupon", a tagged union's tag such as
+    ``fees``); those are not in the input and are dropped. A tag can also be a key of the input
+    (``{pay: fees, fees: [...]}``), so the path kept is the one that matches the most parts of the
+    location. A missing key (``missing``) is kept as the last part."""
+
+    def best(k: int, node: Any) -> list[Any]:
+        if k == len(loc):
+            return []
+        part = loc[k]
+        skip = best(k + 1, node)
         if isinstance(node, Mapping) and part in node:
-            node = node[part]
+            child = node[part]
         elif isinstance(part, int) and isinstance(node, list | tuple) and 0 <= part < len(node):
-            node = node[part]
-        elif not (missing and k == len(loc) - 1):
-            continue
-        out.append(part)
-    return tuple(out)
+            child = node[part]
+        elif missing and k == len(loc) - 1:
+            return [part]
+        else:
+            return skip
+        down = [part, *best(k + 1, child)]
+        return down if len(down) > len(skip) else skip
+
+    return tuple(best(0, data))
 
 
 def validate_spec(model: type[M], data: Any, file: str | None = None) -> M:

@@ -23,8 +23,8 @@ def _int(v: object) -> int:
         raise ValueError("an integer in base units (a float loses precision; write a decimal string)")
     if isinstance(v, str):
         v = v.strip()
-        if not v.lstrip("-").isdigit():
-            raise ValueError("an integer in base units")
+        if not v.lstrip("-").isascii() or not v.lstrip("-").isdigit() or len(v) > 80:
+            raise ValueError("an integer in base units (a decimal string of at most 80 digits)")
         return int(v)
     if isinstance(v, int):
         return v
@@ -56,8 +56,8 @@ class Snapshot(Spec):
     @classmethod
     def _supply(cls, v: object) -> int:
         x = _int(v)
-        if x < 0:
-            raise ValueError("a total supply >= 0")
+        if not 0 <= x < 2**256:
+            raise ValueError("a total supply in [0, 2**256) base units")
         return x
 
     @field_validator("holders", mode="before")

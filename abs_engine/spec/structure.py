@@ -64,7 +64,7 @@ class Tranche(Spec):
     balance: Amount = 0.0
     coupon: Coupon | FloatingCoupon = 0.0
     day_count: Literal["30/360", "ACT/360"] = "30/360"
-    priority: StrictInt | None = Field(None, ge=1)
+    priority: StrictInt | None = Field(None, ge=1, le=10_000)
     residual: bool = False
     interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
 
