@@ -314,3 +314,94 @@ def test_the_example_servicer_reports_distribute_and_verify(tmp_path):
     v = servicer.variance(3)
     assert v.loc[("pool", "ending_balance"), "actual"] == pytest.approx(servicer.report(3).pool["ending_balance"])
     assert 0.0 < v.loc[("realised", "cpr"), "actual"] < 1.0
+
+
+# ---------------------------------------------------------------- plausibility
+
+
+def test_interest_far_above_balance_times_rate_needs_a_recorded_override(projection, tmp_path):
+    """``interest_collected: 1e308`` on one loan, or just more than a year of interest: refused, one
+    line, nothing recorded; with ``override_reason`` the figure is accepted and the reason is part
+    of the recorded (hashed) inputs."""
+    from abs_engine.servicing import INTEREST_TOLERANCE_MONTHS
+
+    path = tmp_path / "l.sqlite"
+    servicer = ae.Servicer(AUTO, path)
+    head, tape = projected_collections(projection, 1)
+    loan = tape.iloc[0]["loan_id"]
+    loans = projection.program.loans
+    rate = float(loans.rate[list(loans.loan_id).index(loan)])
+    cap = float(projection.loans.xs(1, level="period").loc[loan, "beginning_balance"]) * rate \
+        * INTEREST_TOLERANCE_MONTHS / 12
+    for value in (1e308, cap * 1.01 + 1.0):
+        bad = tape.copy()
+        bad.loc[0, "interest_collected"] = value
+        with pytest.raises(ae.SpecError, match=r"row 1 \(loan_id .*\), interest_collected: got .*(finite|"
+                                                 r"months of interest)"):
+            servicer.distribute(collections_from_frame(head, bad))
+    assert rows(path) == 0
+    bad = tape.copy()
+    bad.loc[0, "interest_collected"] = cap * 1.01 + 1.0
+    rep = servicer.distribute(collections_from_frame({**head, "override_reason": "arrears paid at payoff"}, bad))
+    assert rows(path) == 1 and rep.pool["gross_interest"] > tape["interest_collected"].sum()
+    stored = json.loads(servicer.ledger.current()[1].inputs)
+    assert stored["report"]["override_reason"] == "arrears paid at payoff"
+    assert servicer.verify().ok
+
+
+def test_pool_totals_are_checked_the_same_way(projection, tmp_path):
+    path = tmp_path / "l.sqlite"
+    servicer = ae.Servicer(AUTO, path)
+    head, _ = projected_collections(projection, 1, loan_level=False)
+    big = {**head, "pool": {**head["pool"], "interest_collected": head["pool"]["interest_collected"] * 20}}
+    with pytest.raises(ae.SpecError, match="pool.interest_collected: got .* months of interest"):
+        servicer.distribute(big)
+    with pytest.raises(ae.SpecError, match=r"pool.interest_collected: got 1e\+308, expected a finite amount >= 0"):
+        servicer.distribute({**head, "pool": {**head["pool"], "interest_collected": 1e308}})
+    orphan = {**head, "pool": {**head["pool"], "recovery": head["pool"]["default"] + 1000.0}}
+    with pytest.raises(ae.SpecError, match="pool.recovery: got .*, expected recoveries of at most the balance "
+                                           "charged off and not yet recovered"):
+        servicer.distribute(orphan)
+    assert rows(path) == 0
+
+
+def test_a_recovery_needs_a_charged_off_balance(projection, tmp_path):
+    path = tmp_path / "l.sqlite"
+    servicer = ae.Servicer(AUTO, path)
+    head, tape = projected_collections(projection, 1)
+    bad = tape.copy()
+    bad.loc[0, "recovery"] = 500.0          # a performing loan with a balance and no charge-off
+    with pytest.raises(ae.SpecError, match=r"row 1 .*recovery: got 500.0, expected a recovery on a charged-off"):
+        servicer.distribute(collections_from_frame(head, bad))
+    assert rows(path) == 0
+
+
+def test_new_loans_must_name_tape_rows(projection, tmp_path):
+    servicer = ae.Servicer(AUTO, tmp_path / "l.sqlite")
+    head, tape = projected_collections(projection, 1)
+    with pytest.raises(ae.SpecError, match=r"new_loans: got \['GHOST'\], expected loan ids that have a row"):
+        servicer.distribute(collections_from_frame({**head, "new_loans": ["GHOST"]}, tape))
+
+
+def test_settlement_refuses_amounts_outside_the_token_and_the_tranche():
+    from abs_engine.settlement import PeriodAmounts, settle
+
+    def pa(principal=10.0, interest=1.0, ending=90.0, original=100.0):
+        return PeriodAmounts("d", "0x" + "ab" * 32, 1, "2026-12-15", {"A": {"interest": interest,
+                             "principal": principal}}, {"A": ending}, {"A": original}, 1e9, 0.0)
+
+    from eth_utils import keccak, to_checksum_address
+
+    a = to_checksum_address(keccak(text="a")[-20:])
+    spec = {"payment_token": {"symbol": "T", "decimals": 36, "addresses": {1: to_checksum_address(
+        keccak(text="t")[-20:])}}, "source": {1: to_checksum_address(keccak(text="s")[-20:])},
+            "tranches": [{"tranche": "A", "snapshots": [{"chain_id": 1, "token": to_checksum_address(
+                keccak(text="A")[-20:]), "decimals": 18, "record_block": 1, "total_supply": "5",
+                "holders": [[a, "5"]]}]}]}
+    with pytest.raises(ae.SpecError, match=r"tranches.A.interest: got nan, expected a finite amount >= 0"):
+        settle(pa(interest=float("nan")), spec)
+    with pytest.raises(ae.SpecError, match=r"tranches.A.interest: got 1e\+60, expected an amount below 2\*\*256"):
+        settle(pa(interest=1e60), spec)
+    with pytest.raises(ae.SpecError, match=r"tranches.A.principal: got 50.0, expected principal of at most the face"):
+        settle(pa(principal=50.0), spec)
+    assert settle(pa(), spec).check() == {"tranches": True, "chains": True}
