@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["Collections", "load_collections", "collections_from_frame", "LOAN_FIELDS"]
 
 LOAN_FIELDS = ("scheduled_principal", "prepayment", "interest_collected", "default", "recovery", "ending_balance",
-               "servicing_fee", "beginning_balance")
-"""Per-loan amounts of the canonical form, in this order (the last two may be null)."""
+               "servicing_fee", "beginning_balance", "foreclosure_balance")
+"""Per-loan amounts of the canonical form, in this order (the last three may be null)."""
 
 CollectionSource = CollectionReport | str | os.PathLike[str] | Mapping[str, Any]
 
@@ -164,6 +164,10 @@ def _from_frame(report: CollectionReport, frame: pd.DataFrame, file: str | None)
     codes = text.map(STATUS_CODES)
     if codes.isna().any():
         raise fail(int(np.argmax(codes.isna().to_numpy())), "delinquency_status", f"one of {sorted(STATUS_CODES)}")
+    fc = amounts["foreclosure_balance"]
+    over = ~np.isnan(fc) & (fc > amounts["ending_balance"] + 0.01)
+    if over.any():
+        raise fail(int(np.argmax(over)), "foreclosure_balance", "at most the loan's ending_balance")
     order = np.argsort(ids.to_numpy(dtype=str), kind="stable")
     return Collections(
         report=report,

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,7 +79,8 @@ def projected_collections(result, period: int, *, loan_level: bool = True) -> tu
     pay = add_months(first, period - 1)
     end = add_months(dt.date(pay.year, pay.month, 1), 0) - dt.timedelta(days=1)
     head: dict[str, Any] = {"deal": result.deal.name, "period": period, "period_end": str(end),
-                            "payment_date": str(pay), "exercise_call": False}
+                            "payment_date": str(pay), "exercise_call": False,
+                            "advancing": bool(result.program.scenarios.advancing[0])}
     scen = result.scenarios[0]
     head["rates"] = {k: float(np.asarray(v).ravel()[min(period - 1, np.asarray(v).size - 1)])
                      for k, v in scen.rates.items()}
@@ -103,8 +105,11 @@ def projected_collections(result, period: int, *, loan_level: bool = True) -> tu
         "delinquency_status": np.where((loans["foreclosure_balance"].to_numpy() > 0)
                                        & (loans["performing_balance"].to_numpy() <= 0), "foreclosure", "current"),
         "ending_balance": loans["ending_balance"].to_numpy(),
+        "foreclosure_balance": loans["foreclosure_balance"].to_numpy(),
     })
     active = (loans["beginning_balance"].to_numpy() > 0) | (tape["recovery"].to_numpy() > 0)
+    amounts = tape.columns.drop(["loan_id", "delinquency_status"])
+    tape[amounts] = tape[amounts].clip(lower=0.0)   # a projection's -1e-11 of rounding is no negative amount
     return head, tape[active].reset_index(drop=True)
 
 
@@ -126,6 +131,9 @@ class _State:
     period_end: str | None
     payment_date: str | None
     unrecovered: float = 0.0             # cumulative charge-offs (default) less cumulative recoveries
+    pipeline: dict = field(default_factory=dict)
+    """Loans in foreclosure by the period they entered it: loan id -> cohorts ``[period, balance at
+    default, balance now, amortizes]`` (see :func:`_roll_pipeline`)."""
 
     def to_json(self) -> str:
         d = self.deal
@@ -137,6 +145,7 @@ class _State:
                 "status": self.status.tolist()},
             "pool_balance": self.pool_balance, "fee_rate_pool": self.fee_rate_pool,
             "period_end": self.period_end, "payment_date": self.payment_date, "unrecovered": self.unrecovered,
+            "pipeline": {k: self.pipeline[k] for k in sorted(self.pipeline)},
         })
 
     @classmethod
@@ -154,16 +163,20 @@ class _State:
             fee_rate=None if loans is None else np.array(loans["fee_rate"], dtype=np.float64),
             status=None if loans is None else np.array(loans["status"], dtype=np.int8),
             pool_balance=x["pool_balance"], fee_rate_pool=x["fee_rate_pool"],
-            period_end=x["period_end"], payment_date=x["payment_date"], unrecovered=x["unrecovered"])
+            period_end=x["period_end"], payment_date=x["payment_date"], unrecovered=x["unrecovered"],
+            pipeline=x["pipeline"])
 
 
 def _initial(deal: Deal) -> _State:
     loans = deal_loans(deal)
     fee = loans.rate - loans.net_rate
     total = float(loans.balance.sum())
+    # loans in foreclosure at cut-off entered it before period 1 and, as in a projection, do not amortize
+    pipeline = {str(x): [[0, float(b), float(b), 0]] for x, b, st in zip(loans.loan_id, loans.balance, loans.status,
+                                                                          strict=True) if st == FORECLOSURE and b > 0}
     return _State(0, initial_state(deal, 1), tuple(str(x) for x in loans.loan_id), loans.balance.copy(), fee,
                   loans.status.copy(), total, float((fee * loans.balance).sum() / total) if total > 0 else 0.0,
-                  None, None)
+                  None, None, pipeline=pipeline)
 
 
 # ---------------------------------------------------------------- the servicer
@@ -364,7 +377,8 @@ class Servicer:
         if prev.payment_date is not None and r.payment_date <= dt.date.fromisoformat(prev.payment_date):
             raise SpecError("payment_date", str(r.payment_date),
                             f"a date after the previous payment date {prev.payment_date}", file=coll.file)
-        pool, state = (_loan_level if coll.loan_id is not None else _pool_level)(coll, prev, self._loans)
+        pool, state = (_loan_level if coll.loan_id is not None else _pool_level)(
+            coll, prev, self._loans, self.deal.collateral.advancing_default)
         i = coll.period - 1
         flows, ds = self._waterfall_period(coll, prev, pool, pool["delinquency_60"])
         pool["cumulative_loss"] = float(ds.cumulative_loss[0])
@@ -405,42 +419,84 @@ class Servicer:
         return out
 
     def _project_one(self, prev: _State, coll: Collections) -> dict:
-        """One period of the base scenario from ``prev``: pool flows and tranche payments."""
+        """One period of the base scenario from ``prev``, the state recorded before it: each loan's
+        performing balance (its balance less what is in foreclosure) projected by the collateral
+        kernel, and the recorded foreclosure pipeline liquidated on the scenario's schedule (a
+        cohort that entered foreclosure in period ``j`` liquidates in period ``j + lag``, at the
+        severity of that period applied to its balance at default); pool flows and tranche
+        payments. The scenario's monthly vectors are read from this period on."""
         loans = self._loans
         elapsed = prev.period
-        if prev.loan_id is not None:
-            index = {x: k for k, x in enumerate(loans.loan_id)}
-            keep = [(k, index[x]) for k, x in enumerate(prev.loan_id) if x in index and prev.balance[k] > 0]
-            cur, orig = (np.array([a for a, _ in keep], dtype=np.int64), np.array([b for _, b in keep], dtype=np.int64))
-            balance = prev.balance[cur]
-            status = np.where(prev.status[cur] == FORECLOSURE, FORECLOSURE, 0).astype(np.int8)
-        else:  # pool totals only: the cut-off loans scaled to the pool's balance
-            orig = np.flatnonzero(loans.balance > 0)
-            balance = loans.balance[orig] * (prev.pool_balance / loans.original_balance)
-            status = np.zeros(orig.size, dtype=np.int8)
-        live = loans.maturity[orig] > elapsed
-        orig, balance, status = orig[live], balance[live], status[live]
+        month = elapsed + 1
+        scenario = _from_month(self.base_scenario, month)
         pool = {c: 0.0 for c in SERVICING_POOL_COLUMNS}
         pool["beginning_balance"] = prev.pool_balance
-        pool["ending_balance"] = prev.pool_balance
+        flows = np.zeros(KC.NCOL)
+        if prev.loan_id is not None:
+            index = {x: k for k, x in enumerate(loans.loan_id)}
+            in_fc = np.array([sum(c[2] for c in prev.pipeline.get(x, [])) for x in prev.loan_id])
+            performing = prev.balance - in_fc
+            keep = [(k, index[x]) for k, x in enumerate(prev.loan_id) if x in index and performing[k] > TOLERANCE]
+            cur, orig = (np.array([a for a, _ in keep], dtype=np.int64), np.array([b for _, b in keep], dtype=np.int64))
+            balance = performing[cur]
+            flows += self._pipeline_flows(prev, scenario, month)
+        else:  # pool totals only: the cut-off loans scaled to the pool's balance, no pipeline known
+            orig = np.flatnonzero(loans.balance > 0)
+            balance = loans.balance[orig] * (prev.pool_balance / loans.original_balance)
+        live = loans.maturity[orig] > elapsed
+        orig, balance = orig[live], balance[live]
         if orig.size:
             current = LoanArrays(
                 loan_id=loans.loan_id[orig], balance=balance, rate=loans.rate[orig], net_rate=loans.net_rate[orig],
                 remaining_term=np.maximum(loans.remaining_term[orig] - elapsed, 1), age=loans.age[orig] + elapsed,
                 original_term=loans.original_term[orig], amortization=loans.amortization[orig],
-                balloon_month=loans.balloon_month[orig], status=status)
+                balloon_month=np.where(loans.balloon_month[orig] > 0, loans.balloon_month[orig], 0),
+                status=np.zeros(orig.size, dtype=np.int8))
             from .engine import project_collateral
 
-            program = compile_collateral(self.deal, [self.base_scenario], loans=current)
-            f = project_collateral(program)[0, 0]
-            pool.update(scheduled_principal=f[KC.SCHED], prepayment=f[KC.PREPAY], recovery=f[KC.RECOVERY],
-                        default=f[KC.RECOVERY] + f[KC.LOSS], loss=f[KC.LOSS], gross_interest=f[KC.GROSS],
-                        servicing_fee=f[KC.GROSS] - f[KC.NET], net_interest=f[KC.NET],
-                        ending_balance=prev.pool_balance - f[KC.SCHED] - f[KC.PREPAY] - f[KC.RECOVERY] - f[KC.LOSS])
+            program = compile_collateral(self.deal, [scenario], loans=current)
+            flows += project_collateral(program)[0, 0]
+        f = flows
+        pool.update(scheduled_principal=f[KC.SCHED], prepayment=f[KC.PREPAY], recovery=f[KC.RECOVERY],
+                    default=f[KC.RECOVERY] + f[KC.LOSS], loss=f[KC.LOSS], gross_interest=f[KC.GROSS],
+                    servicing_fee=f[KC.GROSS] - f[KC.NET], net_interest=f[KC.NET],
+                    ending_balance=prev.pool_balance - f[KC.SCHED] - f[KC.PREPAY] - f[KC.RECOVERY] - f[KC.LOSS])
         pool = {k: float(v) for k, v in pool.items()}
-        flows, _ = self._waterfall_period(coll, prev, pool,
-                                          float(np.asarray(self.base_scenario.delinquency_60).ravel()[0]))
-        return {"pool": pool, "tranches": _tranche_rows(self.deal, flows, elapsed), "realised": _realised(pool)}
+        flows_w, _ = self._waterfall_period(coll, prev, pool, float(np.asarray(scenario.delinquency_60).ravel()[0]))
+        return {"pool": pool, "tranches": _tranche_rows(self.deal, flows_w, elapsed), "realised": _realised(pool)}
+
+    def _pipeline_flows(self, prev: _State, scenario: Scenario, month: int) -> np.ndarray:
+        """The month's flows (kernel columns) of the recorded foreclosure pipeline under ``scenario``,
+        as the collateral kernel treats defaulted balances: with advancing they earn interest and
+        amortize until liquidation; without, they are frozen and earn nothing. A cohort liquidates
+        in ``max(entry + lag, 1)`` (by the loan's final month at the latest); loss =
+        min(severity x balance at default, balance liquidated)."""
+        loans = self._loans
+        index = {str(x): k for k, x in enumerate(loans.loan_id)}
+        lag = int(scenario.recovery_lag)
+        adv = self.deal.collateral.advancing_default if scenario.advancing is None else scenario.advancing
+        sev = float(np.asarray(scenario.severity, dtype=np.float64).ravel()[0])
+        out = np.zeros(KC.NCOL)
+        for loan, cohorts in prev.pipeline.items():
+            j = index.get(loan)
+            final = j is not None and month >= int(loans.maturity[j])
+            ratio = _schedule_ratio(loans, j, month) if j is not None else 1.0
+            gross = float(loans.rate[j]) if j is not None else 0.0
+            net = float(loans.net_rate[j]) if j is not None else 0.0
+            for entry, at_default, now, amortizes in cohorts:
+                if adv:
+                    out[KC.GROSS] += now * gross / 12.0
+                    out[KC.NET] += now * net / 12.0
+                if final or month >= max(int(entry) + lag, 1):
+                    loss = min(sev * at_default, now)
+                    out[KC.LOSS] += loss
+                    out[KC.RECOVERY] += now - loss
+                elif adv and amortizes:
+                    out[KC.SCHED] += now * (1.0 - ratio)
+                    out[KC.FCL] += now * ratio
+                else:
+                    out[KC.FCL] += now
+        return out
 
     def _waterfall_period(self, coll: Collections, prev: _State, pool: dict, delinquency: float):
         """The compiled waterfall for period ``prev.period + 1`` on ``pool``'s collections, from
@@ -457,6 +513,24 @@ class Servicer:
         inputs["pool_end"][0, i] = pool["ending_balance"]
         ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
         return run_waterfall(wprog, inputs, ds, periods=1), ds
+
+
+def _from_month(scenario: Scenario, month: int) -> Scenario:
+    """``scenario`` with every monthly vector read from ``month`` on (its month 1 is ``month``)."""
+    k = month - 1
+    if k <= 0:
+        return scenario
+
+    def cut(v):
+        return v[min(k, len(v) - 1):] if isinstance(v, tuple) else v
+
+    update: dict[str, Any] = {}
+    for group in ("prepay", "default"):
+        spec = getattr(scenario, group)
+        update[group] = spec.model_copy(update={spec.kind: cut(spec.value)})
+    update.update(severity=cut(scenario.severity), delinquency_60=cut(scenario.delinquency_60),
+                  rates={name: cut(v) for name, v in scenario.rates.items()})
+    return scenario.model_copy(update=update)
 
 
 def _first_diff(stored: str, rep: PeriodReport) -> str:
@@ -498,7 +572,7 @@ def _check_roll(coll: Collections, where: str, beg: float, sched: float, prep: f
                         f"{expected!r} (to within {TOLERANCE})", file=coll.file)
 
 
-def _loan_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dict, _State]:
+def _loan_level(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> tuple[dict, _State]:
     if prev.loan_id is None:
         raise SpecError("loans", coll.report.loans, "pool totals: after a period reported as pool totals, loan "
                         "balances are no longer known", file=coll.file)
@@ -556,11 +630,81 @@ def _loan_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dic
     order = np.argsort(np.array(ids, dtype=str), kind="stable")
     state = _State(prev.period, prev.deal, tuple(ids[k] for k in order), bal[order], rates[order], status[order],
                    ending, float((rates * bal).sum() / bal.sum()) if bal.sum() > 0 else prev.fee_rate_pool, None, None,
-                   _recoverable(coll, "recovery", prev, pool))
+                   _recoverable(coll, "recovery", prev, pool),
+                   _roll_pipeline(coll, prev, loans, advancing if coll.report.advancing is None
+                                  else coll.report.advancing))
     return pool, state
 
 
-def _pool_level(coll: Collections, prev: _State, loans: LoanArrays) -> tuple[dict, _State]:
+def _roll_pipeline(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> dict:
+    """Each loan's foreclosure pipeline after the period, from its cohorts before it, its charge-off
+    (``default``: the liquidated balance) and its ``foreclosure_balance``:
+
+    * liquidations take the oldest cohorts first (a projection liquidates the defaults of ``lag``
+      months ago);
+    * with advancing, the cohorts left amortize on the loan's schedule (by the ratio of its
+      scheduled balances this month and last), as a projection's defaulted balances do;
+    * what the foreclosure balance holds beyond them entered foreclosure this period: a new cohort,
+      whose balance at default is its balance now undone by this month's amortization; less than
+      them is a cure, taken from the newest cohorts.
+    """
+    index = {str(x): k for k, x in enumerate(loans.loan_id)}
+    a = coll.amounts
+    fc = np.where(np.isnan(a["foreclosure_balance"]),
+                  np.where(coll.status >= FORECLOSURE, a["ending_balance"], 0.0), a["foreclosure_balance"])
+    out: dict[str, list] = {}
+    period = coll.period
+    for k, loan in enumerate(coll.loan_id):
+        cohorts = [list(c) for c in prev.pipeline.get(loan, [])]
+        if not cohorts and fc[k] <= TOLERANCE:
+            continue
+        left = float(a["default"][k])
+        kept = []
+        for c in sorted(cohorts, key=lambda c: c[0]):
+            take = min(left, c[2])
+            left -= take
+            if c[2] - take > TOLERANCE:
+                share = (c[2] - take) / c[2]
+                kept.append([c[0], c[1] * share, c[2] - take, c[3]])
+        j = index.get(loan)
+        ratio = _schedule_ratio(loans, j, period) if advancing and j is not None else 1.0
+        for c in kept:
+            if c[3]:
+                c[2] *= ratio
+        extra = float(fc[k]) - sum(c[2] for c in kept)
+        if extra > TOLERANCE:
+            kept.append([period, extra / ratio if ratio > 0 else extra, extra, 1])
+        while extra < -TOLERANCE and kept:   # cured: the newest cohorts leave foreclosure first
+            c = kept[-1]
+            take = min(-extra, c[2])
+            extra += take
+            if c[2] - take > TOLERANCE:
+                c[1] *= (c[2] - take) / c[2]
+                c[2] -= take
+            else:
+                kept.pop()
+        if kept:
+            out[loan] = kept
+    return out
+
+
+def _schedule_ratio(loans: LoanArrays, j: int, month: int) -> float:
+    """``S(month) / S(month - 1)`` of cut-off loan ``j``: how much of a balance on its schedule is
+    left after the month's scheduled payment (level at the gross rate over the remaining term;
+    interest-only 1; 0 from the final or balloon payment on), as in the collateral kernel."""
+    if month >= int(loans.maturity[j]):
+        return 0.0
+    if loans.amortization[j] == 1:   # interest_only
+        return 1.0
+    n = int(loans.remaining_term[j]) - month   # payments left after this month's
+    r = float(loans.rate[j]) / 12.0
+    if r == 0.0:
+        return n / (n + 1.0)
+    v = 1.0 / (1.0 + r)
+    return -math.expm1(n * math.log(v)) / -math.expm1((n + 1) * math.log(v))
+
+
+def _pool_level(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> tuple[dict, _State]:
     p = coll.report.pool
     beg = prev.pool_balance
     _check_roll(coll, "pool.ending_balance", beg, p.scheduled_principal, p.prepayment, p.default, p.ending_balance)

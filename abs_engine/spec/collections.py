@@ -22,9 +22,12 @@ __all__ = ["PoolCollections", "CollectionReport", "COLLECTION_COLUMNS", "COLLECT
 COLLECTION_COLUMNS = ("loan_id", "scheduled_principal", "prepayment", "interest_collected", "default", "recovery",
                       "delinquency_status", "ending_balance")
 """Columns every loan-level collections tape has (one row per loan)."""
-COLLECTION_OPTIONAL = ("servicing_fee", "beginning_balance")
+COLLECTION_OPTIONAL = ("servicing_fee", "beginning_balance", "foreclosure_balance")
 """``servicing_fee``: retained by the servicer (default: beginning balance x the loan's servicing
-fee rate / 12); ``beginning_balance``: checked against the ledger, required for new loans."""
+fee rate / 12); ``beginning_balance``: checked against the ledger, required for new loans;
+``foreclosure_balance``: the part of the ending balance in foreclosure or REO (a line that
+aggregates loans, such as a rep line, can be partly in foreclosure; default: all of it when
+``delinquency_status`` is ``foreclosure`` or ``reo``, else none)."""
 
 
 class PoolCollections(Spec):
@@ -55,6 +58,9 @@ class CollectionReport(Spec):
     exercise_call: bool = Field(False, description="the clean-up call is exercised if allowed")
     delinquency_60: Fraction | None = Field(
         None, description="60+ delinquent share of the pool; default: from the tape's statuses")
+    advancing: bool | None = Field(
+        None, description="the servicer advances on loans in foreclosure (their balances keep amortizing); "
+                          "default: the collateral's (on for mortgages)")
     override_reason: str | None = Field(
         None, description="accept amounts beyond the plausibility tolerances (interest far above balance x "
                           "rate), for this stated reason; recorded with the period")
