@@ -155,6 +155,7 @@ class InstructionRow:
 
 
 _TABLES = ("meta", "periods", "instructions")
+_META_KEYS = ("deal_id", "deal_name", "format")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS periods (
@@ -336,11 +337,15 @@ class Ledger:
 
     def walk(self, head: str | None = None) -> Iterator[tuple[LedgerRow | InstructionRow, str | None]]:
         """Each row of the chain (both tables, in ``seq`` order) with the first problem of its own
-        link (or ``None``): a ``seq`` out of sequence, a ``prev_hash`` that is not the previous
+        link (or ``None``); first ``(None, problem)`` if the meta table holds other keys than its
+        own: a ``seq`` out of sequence, a ``prev_hash`` that is not the previous
         row's hash, content that does not hash to its stored hash, a stored hash that is not the
         hash of the row's fields, or a lifecycle step out of order. With ``head`` (a hash kept
         outside the ledger), a chain in which no row has that hash ends with a problem: rows were
         removed from its end, or rewritten."""
+        keys = sorted(self._stored_meta())
+        if keys != sorted(_META_KEYS):
+            yield None, f"the meta table holds the keys {keys}, not {sorted(_META_KEYS)}"
         prev, seq = self.deal_id, 0
         steps: dict[str, list[str]] = {}
         found = head is None or head == self.deal_id

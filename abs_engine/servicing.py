@@ -196,6 +196,8 @@ class VerifyReport:
     def __str__(self) -> str:
         if self.ok:
             return f"ok: {self.rows} rows, {self.periods} periods; every hash and every recomputed period matches"
+        if self.seq is None:
+            return f"MISMATCH: {self.problem}"
         return f"MISMATCH at row {self.seq} (period {self.period}): {self.problem}"
 
 

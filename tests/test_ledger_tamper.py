@@ -229,7 +229,7 @@ KINDS = {
     "meta: edit the deal id": (lambda p: _sql(p, ("UPDATE meta SET value = ? WHERE key = 'deal_id'",
                                                   ("0x" + "12" * 32,))), True),
     "meta: delete the deal id": (lambda p: _sql(p, "DELETE FROM meta WHERE key = 'deal_id'"), True),
-    "meta: insert a second deal": (lambda p: _sql(p, "INSERT INTO meta VALUES ('deal_id_2', 'x')"), False),
+    "meta: insert a second deal": (lambda p: _sql(p, "INSERT INTO meta VALUES ('deal_id_2', 'x')"), True),
 }
 
 
@@ -260,11 +260,6 @@ def test_every_tamper_kind_is_found(pristine, tmp_path, kind, capsys):
         with pytest.raises(LedgerError):
             ae.Servicer(AUTO, path)
         assert _verify(path) != 0
-        return
-    if found_by is False:
-        # an extra meta key changes nothing that influences a payment, and no append-only trigger
-        # is needed for that: the ledger's own tables are unchanged
-        assert _verify(path, "--deal", str(AUTO), "--head", head) == 0
         return
     chain_only = _verify(path)
     with_deal = _verify(path, "--deal", str(AUTO))
