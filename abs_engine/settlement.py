@@ -295,8 +295,34 @@ def period_amounts(source: PeriodReport | Any, period: int | None = None) -> Per
 # ---------------------------------------------------------------- the instruction
 
 
+class _Payout:
+    """What an instruction and its batches share: transfers, their total, and a content id that is
+    the keccak-256 of ``abi.encode(<head fields>, address[] recipients, uint256[] amounts)``."""
+
+    transfers: tuple[tuple[str, int], ...]
+
+    def _head(self) -> list[tuple[str, Any]]:
+        raise NotImplementedError
+
+    @property
+    def total(self) -> int:
+        return sum(a for _, a in self.transfers)
+
+    def encoded(self) -> bytes:
+        from eth_abi import encode
+
+        head = self._head()
+        return encode([t for t, _ in head] + ["address[]", "uint256[]"],
+                      [v for _, v in head] + [[r for r, _ in self.transfers], [a for _, a in self.transfers]])
+
+    @property
+    def content_id(self) -> str:
+        """keccak-256 of the canonical ABI encoding (see the module doc)."""
+        return keccak_hex(self.encoded())
+
+
 @dataclass(frozen=True)
-class Instruction:
+class Instruction(_Payout):
     """One chain's payout for a period: (recipient, amount) in ascending recipient order."""
 
     chain_id: int
@@ -306,21 +332,9 @@ class Instruction:
     period: int
     transfers: tuple[tuple[str, int], ...]
 
-    @property
-    def total(self) -> int:
-        return sum(a for _, a in self.transfers)
-
-    def encoded(self) -> bytes:
-        from eth_abi import encode
-
-        return encode(["uint256", "address", "address", "bytes32", "uint256", "address[]", "uint256[]"],
-                      [self.chain_id, self.token, self.source, bytes.fromhex(self.deal_id[2:]), self.period,
-                       [r for r, _ in self.transfers], [a for _, a in self.transfers]])
-
-    @property
-    def content_id(self) -> str:
-        """keccak-256 of the canonical ABI encoding (see the module doc)."""
-        return keccak_hex(self.encoded())
+    def _head(self) -> list[tuple[str, Any]]:
+        return [("uint256", self.chain_id), ("address", self.token), ("address", self.source),
+                ("bytes32", bytes.fromhex(self.deal_id[2:])), ("uint256", self.period)]
 
     def to_dict(self) -> dict:
         return {"chain_id": self.chain_id, "token": self.token, "source": self.source, "deal_id": self.deal_id,
@@ -337,7 +351,7 @@ class Instruction:
 
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(_Payout):
     """Part ``index`` of an instruction's transfers, paid by one call of the batch distributor. Its
     content id is ``keccak256(abi.encode(uint256 chainId, address token, address source, bytes32
     dealId, uint256 period, uint256 batch, address[] recipients, uint256[] amounts))``, which the
@@ -347,21 +361,8 @@ class Batch:
     index: int
     transfers: tuple[tuple[str, int], ...]
 
-    @property
-    def total(self) -> int:
-        return sum(a for _, a in self.transfers)
-
-    def encoded(self) -> bytes:
-        from eth_abi import encode
-
-        i = self.instruction
-        return encode(["uint256", "address", "address", "bytes32", "uint256", "uint256", "address[]", "uint256[]"],
-                      [i.chain_id, i.token, i.source, bytes.fromhex(i.deal_id[2:]), i.period, self.index,
-                       [r for r, _ in self.transfers], [a for _, a in self.transfers]])
-
-    @property
-    def content_id(self) -> str:
-        return keccak_hex(self.encoded())
+    def _head(self) -> list[tuple[str, Any]]:
+        return [*self.instruction._head(), ("uint256", self.index)]
 
 
 @dataclass
