@@ -21,10 +21,10 @@ __all__ = ["run", "project_collateral", "project_loan_level"]
 
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 MAX_TABLE_SCENARIO_PERIODS = 5_000_000
-"""A full run keeps every per-period table of every scenario, about 1.4 kB per scenario-period
-(10,000 scenarios x 360 months: 5 GB); beyond this many scenario-periods it is refused before
-anything is allocated: ``summary_only=True`` keeps per-scenario summaries of any number of
-scenarios, and an ``executor`` spreads full tables over workers chunk by chunk."""
+"""A full run keeps every per-period table of every scenario in this process (with an executor
+too: chunks come back here), about 1.4 kB per scenario-period (10,000 scenarios x 360 months:
+5 GB); beyond this many scenario-periods it is refused before anything is allocated:
+``summary_only=True`` keeps per-scenario summaries of any number of scenarios."""
 
 
 def _interactive() -> bool:
@@ -87,13 +87,12 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         return run_tape_chunks(deal, scenarios, tape_chunks, executor, progress=show, scenario_level=several)
     if summary_only:
         return _run_summaries(deal, scenarios, chunk_size, show, executor)
-    if executor is None and deal._tape is not None or deal.collateral.rep_lines is not None:
-        horizon = int(deal_loans(deal).maturity.max())
-        if len(scenarios) * horizon > MAX_TABLE_SCENARIO_PERIODS:
-            raise SpecError("scenarios", f"{len(scenarios):,} scenarios x {horizon} periods",
-                            f"at most {MAX_TABLE_SCENARIO_PERIODS:,} scenario-periods with every per-period table "
-                            "kept: run with summary_only=True (per-scenario summaries, any number of scenarios), "
-                            "or with an executor and chunk_size")
+    horizon = int(deal_loans(deal).maturity.max())
+    if len(scenarios) * horizon > MAX_TABLE_SCENARIO_PERIODS:
+        raise SpecError("scenarios", f"{len(scenarios):,} scenarios x {horizon} periods",
+                        f"at most {MAX_TABLE_SCENARIO_PERIODS:,} scenario-periods with every per-period table kept "
+                        "(the tables come back to this process, with an executor too): run with summary_only=True "
+                        "(per-scenario summaries of any number of scenarios, locally or on an executor)")
     if executor is not None:
         from .distributed import run_chunked
 

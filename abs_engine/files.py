@@ -8,6 +8,7 @@ mean 18. The error names the key's path and both line numbers.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Mapping
@@ -151,8 +152,6 @@ def read_table(path: Path, dtypes: dict[str, type] | type, what: str) -> pd.Data
 
             names = list(pq.read_schema(path).names)
         else:
-            import csv
-
             with open(path, encoding="utf-8", newline="") as f:
                 names = next(csv.reader(f), [])
         unique_columns([str(c).strip() for c in names], file)

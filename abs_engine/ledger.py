@@ -214,7 +214,7 @@ class Ledger:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA busy_timeout=5000")
             stored = self._stored_meta()
-            if stored.get("format", FORMAT) != FORMAT or (stored and "format" not in stored):
+            if stored and stored.get("format") != FORMAT:
                 raise LedgerError(f"{self.path}: a ledger of format {stored.get('format', '1')}, not {FORMAT}; "
                                   "re-create it from the servicer reports")
             self._conn.executescript(_SCHEMA)
@@ -284,11 +284,11 @@ class Ledger:
     def head(self) -> dict:
         """The chain's head: ``seq`` and ``hash`` of its last row (``seq`` 0 and the deal id when
         empty), the latest period recorded, and the deal id."""
-        chain = self.chain()
-        last = chain[-1] if chain else None
-        periods = [r.period for r in self.rows()]
-        return {"deal_id": self.deal_id, "seq": last.seq if last else 0, "hash": last.hash if last else self.deal_id,
-                "period": max(periods) if periods else 0}
+        last = self._conn.execute("SELECT seq, hash FROM periods UNION ALL SELECT seq, hash FROM instructions "
+                                  "ORDER BY seq DESC LIMIT 1").fetchone()
+        period = self._conn.execute("SELECT MAX(period) FROM periods").fetchone()[0]
+        return {"deal_id": self.deal_id, "seq": last[0] if last else 0, "hash": last[1] if last else self.deal_id,
+                "period": period or 0}
 
     def instructions(self, period: int | None = None) -> list[dict]:
         return [r.as_dict() for r in self.instruction_rows() if period is None or r.period == period]
@@ -325,7 +325,8 @@ class Ledger:
             raise LedgerError(f"status {status!r} is not one of {list(LIFECYCLE)}")
         with _database_errors(self), self.transaction() as tx:
             head = self.head()
-            steps = [r.status for r in self.instruction_rows() if r.content_id == content_id]
+            steps = [r[0] for r in tx.execute("SELECT status FROM instructions WHERE content_id = ? ORDER BY seq",
+                                              (content_id,)).fetchall()]
             problem = _lifecycle_problem(steps, status)
             if problem:
                 raise LedgerError(f"instruction {content_id}: {problem}")
