@@ -377,3 +377,38 @@ def test_a_full_run_past_its_table_budget_says_how_to_go_beyond(monkeypatch):
     with pytest.raises(ae.SpecError, match="summary_only=True"):
         ae.run(ROOT / "tranches/auto_prime_abs.yaml", deck)
     assert ae.run(ROOT / "tranches/auto_prime_abs.yaml", deck, summary_only=True, progress=False).summary().shape[0]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_bad_holders_row_is_one_error_naming_the_file_and_row(data, tmp_path_factory):
+    """Holder lists (CSV): a malformed address, the zero address, a repeated holder, a balance that
+    is negative, fractional, text or beyond 2**256, a repeated column: one error naming the
+    holders file and the row; the settlement spec is not loaded."""
+    doc = _settlement_doc()
+    snap = doc["tranches"][0]["snapshots"][0]
+    frame = pd.read_csv(snap["holders"], dtype=str)
+    row = data.draw(st.integers(0, len(frame) - 1), label="row")
+    what = data.draw(st.sampled_from(["lowercase address", "zero address", "repeated holder", "negative",
+                                      "fraction", "text", "2**256", "repeated column"]), label="what")
+    if what == "lowercase address":
+        frame.loc[row, "address"] = frame.loc[row, "address"].lower()
+    elif what == "zero address":
+        frame.loc[row, "address"] = "0x" + "00" * 20
+    elif what == "repeated holder":
+        other = (row + 1) % len(frame)
+        frame.loc[max(row, other), "address"] = frame.loc[min(row, other), "address"]
+        row = max(row, other)
+    elif what == "repeated column":
+        frame = pd.concat([frame, frame[["balance"]]], axis=1)
+    else:
+        frame.loc[row, "balance"] = {"negative": "-5", "fraction": "1.5", "text": "ten", "2**256": str(2**256)}[what]
+    tmp = tmp_path_factory.mktemp("holders")
+    path = tmp / "holders.csv"
+    frame.to_csv(path, index=False)
+    snap["holders"] = str(path)
+    with pytest.raises(ae.SpecError) as info:
+        load_settlement_spec(doc)
+    err = info.value
+    assert "\n" not in str(err) and str(err).startswith(f"{path}: "), str(err)
+    assert err.field == "columns" if what == "repeated column" else err.field.startswith(f"row {row + 1}."), str(err)
