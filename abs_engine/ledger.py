@@ -46,6 +46,8 @@ __all__ = ["Ledger", "LedgerError", "LedgerRow", "InstructionRow", "canonical_js
 LIFECYCLE = ("built", "submitted", "confirmed", "reconciled")
 """An instruction's statuses, in the only order they may be recorded."""
 FORMAT = "2"
+BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another process's write transaction (each is one short INSERT)."""
 _SAFE_INT = 2**53 - 1
 
 
@@ -212,12 +214,17 @@ class Ledger:
             self._conn = sqlite3.connect(self.path, isolation_level=None)  # transactions are explicit
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             stored = self._stored_meta()
             if stored and stored.get("format") != FORMAT:
                 raise LedgerError(f"{self.path}: a ledger of format {stored.get('format', '1')}, not {FORMAT}; "
                                   "re-create it from the servicer reports")
             self._conn.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise LedgerError(f"{self.path}: another process held the ledger's lock for more than "
+                                  f"{BUSY_TIMEOUT_MS / 1000:g} s; nothing was written: run it again") from None
+            raise LedgerError(f"{self.path}: not an SQLite ledger ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: not an SQLite ledger ({exc})") from None
         stored = self._stored_meta()

@@ -181,13 +181,24 @@ RACER = textwrap.dedent("""
     from pathlib import Path
     from abs_engine import ledger as L
     from abs_engine.cli import main
-    flag, hold = Path(sys.argv[1]), float(sys.argv[2])
-    def hold_lock(self):
-        flag.write_text("locked")
-        time.sleep(hold)
-    if hold:
+    role, locked, read = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if role == "first":
+        def hold_lock(self):   # inside the period's write transaction, its row inserted
+            if self._conn.execute("SELECT COUNT(*) FROM periods").fetchone()[0]:
+                locked.write_text("locked")
+                deadline = time.time() + 600
+                while not read.exists() and time.time() < deadline:   # until the second has read the ledger
+                    time.sleep(0.05)
+                time.sleep(0.5)
         L.Ledger._before_commit = hold_lock
-    sys.exit(main(sys.argv[3:]))
+    else:
+        current = L.Ledger.current
+        def current_then_signal(self):
+            out = current(self)
+            read.write_text("read")
+            return out
+        L.Ledger.current = current_then_signal
+    sys.exit(main(sys.argv[4:]))
 """)
 
 
@@ -195,28 +206,29 @@ def test_the_loser_of_a_concurrent_distribute_gets_the_ledgers_error(tmp_path):
     """Two processes distribute period 1 at once: the first holds the write lock while the second
     computes from the same (empty) ledger; the second then finds the chain moved: exit 3, one
     line, nothing of its own recorded."""
-    ledger = tmp_path / "ledger.sqlite"
-    flag = tmp_path / "flag"
-    argv = ["distribute", RMBS, "--ledger", str(ledger), "--collections", str(SERVICING / "period_1.yaml")]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    first = subprocess.Popen([sys.executable, "-c", RACER, str(flag), "6", *argv], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
     import time
 
-    deadline = time.time() + 120
-    while not flag.exists():
+    ledger = tmp_path / "ledger.sqlite"
+    locked, read = tmp_path / "locked", tmp_path / "read"
+    argv = ["distribute", RMBS, "--ledger", str(ledger), "--collections", str(SERVICING / "period_1.yaml")]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    first = subprocess.Popen([sys.executable, "-c", RACER, "first", str(locked), str(read), *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 600
+    while not locked.exists():
         assert time.time() < deadline and first.poll() is None, first.communicate()
         time.sleep(0.05)
-    second = subprocess.run([sys.executable, "-c", RACER, str(flag), "0", *argv], capture_output=True, text=True,
-                            env=env, timeout=300)
-    out1, err1 = first.communicate(timeout=300)
+    second = subprocess.run([sys.executable, "-c", RACER, "second", str(locked), str(read), *argv],
+                            capture_output=True, text=True, env=env, timeout=600)
+    out1, err1 = first.communicate(timeout=600)
     assert first.returncode == 0, err1
     assert second.returncode == 3, second.stderr
     assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
-    assert "abs-engine: ledger:" in second.stderr
+    assert "abs-engine: ledger:" in second.stderr and "the ledger changed while the period was computed" \
+        in second.stderr
     from abs_engine.ledger import Ledger
 
     assert [r.period for r in Ledger.open(ledger).rows()] == [1]
-    again = subprocess.run([sys.executable, "-c", RACER, str(flag), "0", *argv], capture_output=True, text=True,
-                           env=env, timeout=300)
+    again = subprocess.run([sys.executable, "-c", RACER, "again", str(locked), str(read), *argv],
+                           capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0   # run again: the recorded period, identical inputs
