@@ -29,6 +29,8 @@ Seq = Annotated[tuple[T, ...], Strict(False)]
 
 def _integer(v: object) -> int:
     """An integer (Python or numpy), never a bool, a float or a string."""
+    if type(v) is int:
+        return v
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise ValueError("an integer")
     return int(v)
@@ -67,6 +69,8 @@ IntKey = Annotated[int, BeforeValidator(_int_key), WithJsonSchema({"type": "inte
 
 
 def _number(v: object) -> float:
+    if type(v) is float and v - v == 0.0:   # the common case, finite (inf - inf and nan - nan are nan)
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError("a number")
     try:
@@ -79,7 +83,7 @@ def _number(v: object) -> float:
 
 
 def _amount(v: object) -> float:
-    if isinstance(v, float) and not math.isfinite(v):
+    if isinstance(v, float) and not v - v == 0.0:
         raise ValueError("a finite amount >= 0")
     x = _number(v)
     if not 0 <= x <= MAX_AMOUNT:
@@ -95,7 +99,7 @@ def _fraction(v: object) -> float:
 
 
 def _whole_months(v: object, least: int) -> int:
-    ok = not isinstance(v, bool) and isinstance(v, numbers.Integral)
+    ok = type(v) is int or not isinstance(v, bool) and isinstance(v, numbers.Integral)
     if not ok or not least <= v <= MAX_MONTHS:
         raise ValueError(f"a whole number of months >= {least} (an integer, at most {MAX_MONTHS})")
     return int(v)
