@@ -1,4 +1,4 @@
-"""Benchmark sizes: full with ABS_BENCH_FULL=1 (the figures in the README), a quick smoke otherwise
+"""Benchmark sizes: full with ABS_BENCH_FULL=1 (the figures in docs/benchmarks.md), a quick smoke otherwise
 (what CI runs). Every benchmark warms the JIT before timing."""
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def test_grid_throughput(benchmark, report):
     met = FULL and kernel_360 >= 2e8
     report(*lines, f"360-month grid, summaries only: floor 2e8 {'met' if met else 'NOT MET'}, target 5e8 "
            f"{'met' if FULL and kernel_360 >= 5e8 else 'not met'}; with every table built, 2e8: not met "
-           "(see the README)")
+           "(see docs/benchmarks.md)")
     if FULL:
         assert met, f"{kernel_360:.3e} scenario-periods/s on the 360-month grid, below the 2e8 floor"
 

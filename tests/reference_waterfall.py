@@ -1,5 +1,5 @@
 """An independent, slow reference waterfall: plain Python, one period at a time, reading the deal
-spec directly (names and dicts, no step table, no arrays). It follows the README's waterfall
+spec directly (names and dicts, no step table, no arrays). It follows the waterfall
 conventions; nothing is shared with the kernel or its compiler."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Scenarios run in blocks of ``SB`` side by side: the loops go block (parallel) -> period ->
 step -> group member -> scenario lane, and the lane loop is branch-free (LLVM vectorizes only
-some of these loops: see the README's benchmark notes).
+some of these loops: see docs/benchmarks.md).
 Every array is laid out ``[block, ..., lane]``. The deal's state (note balances, interest
 shortfalls, fee arrears, account balances, trigger states, cumulative loss, call flag) is
 passed in and updated in place, so a run can stop after any period and resume from it.
