@@ -452,7 +452,7 @@ class Servicer:
                 loan_id=loans.loan_id[orig], balance=balance, rate=loans.rate[orig], net_rate=loans.net_rate[orig],
                 remaining_term=np.maximum(loans.remaining_term[orig] - elapsed, 1), age=loans.age[orig] + elapsed,
                 original_term=loans.original_term[orig], amortization=loans.amortization[orig],
-                balloon_month=np.where(loans.balloon_month[orig] > 0, loans.balloon_month[orig], 0),
+                balloon_month=loans.balloon_month[orig],
                 status=np.zeros(orig.size, dtype=np.int8))
             from .engine import project_collateral
 
