@@ -35,7 +35,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +312,7 @@ class Ledger:
         """A period row with its hashes (not written)."""
         ih, sh, rh = keccak_hex(inputs), keccak_hex(state), keccak_hex(report)
         row = LedgerRow(seq, period, version, reason, ih, inputs, sh, state, rh, report, prev_hash, "")
-        return LedgerRow(*(getattr(row, c) for c in _COLUMNS[:-1]), keccak_hex(canonical_json(row.header(self.deal_id))))
+        return replace(row, hash=keccak_hex(canonical_json(row.header(self.deal_id))))
 
     def next_seq(self) -> int:
         return self.head()["seq"] + 1
@@ -320,7 +320,8 @@ class Ledger:
     def append(self, rows: list[LedgerRow]) -> None:
         """Write period ``rows`` (built on the current head) in one transaction."""
         with _database_errors(self), self.transaction() as tx:
-            if self.last_hash() != rows[0].prev_hash or self.next_seq() != rows[0].seq:
+            head = self.head()
+            if head["hash"] != rows[0].prev_hash or head["seq"] + 1 != rows[0].seq:
                 raise LedgerError("the ledger changed while the period was computed; run it again")
             for r in rows:
                 tx.execute(f"INSERT INTO periods ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
@@ -338,8 +339,7 @@ class Ledger:
             if problem:
                 raise LedgerError(f"instruction {content_id}: {problem}")
             row = InstructionRow(head["seq"] + 1, period, content_id, status, canonical_json(detail), head["hash"], "")
-            row = InstructionRow(*(getattr(row, c) for c in _ICOLUMNS[:-1]),
-                                 keccak_hex(canonical_json(row.header(self.deal_id))))
+            row = replace(row, hash=keccak_hex(canonical_json(row.header(self.deal_id))))
             tx.execute(f"INSERT INTO instructions ({', '.join(_ICOLUMNS)}) VALUES ({', '.join('?' * len(_ICOLUMNS))})",
                        tuple(getattr(row, c) for c in _ICOLUMNS))
 

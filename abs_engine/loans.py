@@ -57,6 +57,11 @@ class LoanArrays:
         balloon = self.amortization == AMORTIZATION.index("balloon")
         return np.where(balloon, self.balloon_month - self.age, self.remaining_term)
 
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Each loan id's position in these arrays."""
+        return {str(x): k for k, x in enumerate(self.loan_id)}
+
     @property
     def original_balance(self) -> float:
         return float(self.balance.sum())

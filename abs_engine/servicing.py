@@ -435,7 +435,7 @@ class Servicer:
         pool["beginning_balance"] = prev.pool_balance
         flows = np.zeros(KC.NCOL)
         if prev.loan_id is not None:
-            index = {x: k for k, x in enumerate(loans.loan_id)}
+            index = loans.position
             in_fc = np.array([sum(c[2] for c in prev.pipeline.get(x, [])) for x in prev.loan_id])
             performing = prev.balance - in_fc
             keep = [(k, index[x]) for k, x in enumerate(prev.loan_id) if x in index and performing[k] > TOLERANCE]
@@ -474,7 +474,7 @@ class Servicer:
         in ``max(entry + lag, 1)`` (by the loan's final month at the latest); loss =
         min(severity x balance at default, balance liquidated)."""
         loans = self._loans
-        index = {str(x): k for k, x in enumerate(loans.loan_id)}
+        index = loans.position
         lag = int(scenario.recovery_lag)
         adv = self.deal.collateral.advancing_default if scenario.advancing is None else scenario.advancing
         sev = float(np.asarray(scenario.severity, dtype=np.float64).ravel()[0])
@@ -650,7 +650,7 @@ def _roll_pipeline(coll: Collections, prev: _State, loans: LoanArrays, advancing
       whose balance at default is its balance now undone by this month's amortization; less than
       them is a cure, taken from the newest cohorts.
     """
-    index = {str(x): k for k, x in enumerate(loans.loan_id)}
+    index = loans.position
     a = coll.amounts
     fc = np.where(np.isnan(a["foreclosure_balance"]),
                   np.where(coll.status >= FORECLOSURE, a["ending_balance"], 0.0), a["foreclosure_balance"])
@@ -665,9 +665,8 @@ def _roll_pipeline(coll: Collections, prev: _State, loans: LoanArrays, advancing
         for c in sorted(cohorts, key=lambda c: c[0]):
             take = min(left, c[2])
             left -= take
-            if c[2] - take > TOLERANCE:
-                share = (c[2] - take) / c[2]
-                kept.append([c[0], c[1] * share, c[2] - take, c[3]])
+            if _shrink(c, take):
+                kept.append(c)
         j = index.get(loan)
         ratio = _schedule_ratio(loans, j, period) if advancing and j is not None else 1.0
         for c in kept:
@@ -677,17 +676,23 @@ def _roll_pipeline(coll: Collections, prev: _State, loans: LoanArrays, advancing
         if extra > TOLERANCE:
             kept.append([period, extra / ratio if ratio > 0 else extra, extra, 1])
         while extra < -TOLERANCE and kept:   # cured: the newest cohorts leave foreclosure first
-            c = kept[-1]
-            take = min(-extra, c[2])
+            take = min(-extra, kept[-1][2])
             extra += take
-            if c[2] - take > TOLERANCE:
-                c[1] *= (c[2] - take) / c[2]
-                c[2] -= take
-            else:
+            if not _shrink(kept[-1], take):
                 kept.pop()
         if kept:
             out[loan] = kept
     return out
+
+
+def _shrink(cohort: list, take: float) -> bool:
+    """Take ``take`` of a cohort's balance now (its balance at default in proportion); whether any
+    of it is left."""
+    if cohort[2] - take <= TOLERANCE:
+        return False
+    cohort[1] *= (cohort[2] - take) / cohort[2]
+    cohort[2] -= take
+    return True
 
 
 def _schedule_ratio(loans: LoanArrays, j: int, month: int) -> float:
@@ -736,7 +741,7 @@ def _plausible_loans(coll: Collections, beg: np.ndarray, loans: LoanArrays) -> N
     """Interest within the tolerance of :data:`INTEREST_TOLERANCE_MONTHS`; a recovery only on a loan
     charged off this period or before (its recorded balance is zero)."""
     a = coll.amounts
-    index = {x: k for k, x in enumerate(loans.loan_id)}
+    index = loans.position
     top = float(loans.rate.max(initial=0.0))
     rate = np.array([loans.rate[index[x]] if x in index else top for x in coll.loan_id])
     cap = beg * rate * INTEREST_TOLERANCE_MONTHS / 12.0 + TOLERANCE

@@ -15,10 +15,12 @@ from ..errors import SpecError
 from .base import Spec
 from .fields import IntKey, Seq, StrictInt
 
-__all__ = ["PaymentToken", "Snapshot", "TrancheHolders", "SettlementSpec"]
+__all__ = ["base_units", "PaymentToken", "Snapshot", "TrancheHolders", "SettlementSpec"]
 
 
-def _int(v: object) -> int:
+def base_units(v: object) -> int:
+    """An integer in base units: an int, or a decimal string of at most 80 digits (never a bool
+    or a float, which loses precision); ``ValueError`` otherwise."""
     if isinstance(v, bool) or isinstance(v, float):
         raise ValueError("an integer in base units (a float loses precision; write a decimal string)")
     if isinstance(v, str):
@@ -55,7 +57,7 @@ class Snapshot(Spec):
     @field_validator("total_supply", mode="before")
     @classmethod
     def _supply(cls, v: object) -> int:
-        x = _int(v)
+        x = base_units(v)
         if not 0 <= x < 2**256:
             raise ValueError("a total supply in [0, 2**256) base units")
         return x
@@ -64,7 +66,7 @@ class Snapshot(Spec):
     @classmethod
     def _holders(cls, v: object) -> object:
         if isinstance(v, list | tuple):
-            return tuple((str(a), _int(b)) for a, b in v)
+            return tuple((str(a), base_units(b)) for a, b in v)
         return v
 
 
