@@ -35,6 +35,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -42,13 +43,13 @@ import threading
 from pathlib import Path
 
 from .kernels import summaries as KS
+from .kernels import ops as KO
 from .kernels import waterfall as KW
 from .kernels.collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED
 
 __all__ = ["summary_period", "structure_key", "kernel_source", "cache_dir"]
 
 SB = KW.SB
-ZERO = KW.ZERO
 _LOCK = threading.Lock()
 _LOADED: dict[str, object] = {}
 _KERNELS = Path(__file__).resolve().parent / "kernels"
@@ -101,13 +102,51 @@ class _Writer:
         rows |= {f"acct{a}": r_acct + a for a in range(n_acct)}
         rows |= {f"breached{g}": r_breached + g for g in range(n_trig)}
         self.rows = rows
+        self.used: set[str] = set()
 
     def s(self, name: str) -> str:
-        """The lane's cell of state row ``name``."""
-        return f"S[{self.rows[name] * SB} + l]"
+        """The lane's cell of state row ``name``, at a named offset (:func:`_offsets`)."""
+        self.used.add(name)
+        return f"S[{name.upper()} + l]"
 
     def __call__(self, line: str) -> None:
         self.lines.append(self.pad + line)
+
+
+_ROW_MEANING = {
+    "exercise": "the scenario's call election", "in_end": "pool ending balance (as the waterfall sees it)",
+    "in_beg": "pool beginning balance", "in_ic": "interest collections", "in_pc": "principal collections",
+    "in_loss": "the month's loss", "called": "1 once the clean-up call is exercised", "residual": "residual paid, "
+    "summed", "cum_loss": "cumulative loss", "delinq": "60+ delinquency", "done": "1 once the deal has retired",
+    "sev": "the month's severity", "pool_loss": "pool loss, summed",
+    "w": "loan {0}: performing weight", "f": "loan {0}: foreclosure weight", "ndj": "loan {0}: new defaults of "
+    "lag months ago", "normj": "loan {0}: those / scheduled fraction", "nd": "loan {0}: this month's new defaults",
+    "norm": "loan {0}: those / scheduled fraction", "smm": "loan {0}: its rate class's SMM",
+    "mdr": "loan {0}: its rate class's MDR", "cf": "note {0}: cash flow per 100 of face", "bal": "note {0}: balance",
+    "short": "note {0}: interest shortfall", "coupon": "note {0}: this period's coupon", "arrears": "fee {0}: arrears",
+    "acct": "account {0}: balance", "breached": "trigger {0}: breached (0/1)",
+    "run": "note {0}: {1}",
+}
+_RUN_MEANING = ("principal paid, summed", "period x principal paid, summed", "interest paid, summed",
+                "writedown, summed", "first period with principal", "last period with principal")
+
+
+def _offsets(rows: dict[str, int], used: set[str]) -> str:
+    """The named offsets of the state cells a generated period uses: ``NAME = row * SB``, each
+    with what it holds."""
+    out = []
+    for name in sorted(used, key=lambda n: rows[n]):
+        stem, *nums = re.fullmatch(r"([a-z_]+?)(\d+)?(?:_(\d+))?", name).groups()
+        if stem == "run":
+            nums[1] = _RUN_MEANING[int(nums[1])]
+        meaning = _ROW_MEANING[stem].format(*[x for x in nums if x is not None])
+        out.append(f"{name.upper()} = {rows[name] * SB}  # row {rows[name]}: {meaning}")
+    return "\n".join(out)
+
+
+# the month's pool flows, in the column order of abs_engine.kernels.collateral
+_FLOW = ("f_sched", "f_prepay", "f_default", "f_recovery", "f_loss", "f_gross", "f_net", "f_perf", "f_fcl",
+         "f_amortized")
 
 
 def _pool_month(pool: tuple, w: _Writer) -> None:
@@ -118,8 +157,9 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
     their loans (scalar); smaller ones are written out, so the lane loop vectorizes."""
     n_cls, cls = pool
     s = w.s
+    w("# the pool's month: each loan's month_step, its flows summed in loan order")
     for c in range(NCOL):
-        w(f"a{c} = 0.0")
+        w(f"{_FLOW[c]} = 0.0")
     if len(cls) <= UNROLL:
         loans = [(str(k), {x: s(f"{x}{k}") for x in ("w", "f", "ndj", "normj", "nd", "norm", "smm", "mdr")},
                   {x: f"{x}{k}" for x in ("sched", "dec", "growth", "gross", "net", "mat", "live")})
@@ -144,20 +184,28 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
         w(f"{c['nd']} = r[4]")
         w(f"{c['norm']} = r[5]")
         for col in range(NCOL):
-            w(f"a{col} += r[{6 + col}] if alive else 0.0")
+            w(f"{_FLOW[col]} += r[{6 + col}] if alive else 0.0")
     if len(cls) > UNROLL:
         w.pad = w.pad[:-4]
-    w(f"end = a{PERF} + a{FCL}")
+    w("# the waterfall's view of the month's flows (as abs_engine.waterfall.pool_inputs)")
+    w(f"end = {_FLOW[PERF]} + {_FLOW[FCL]}")
     w(f"{s('in_beg')} = {s('in_end')}")
-    w(f"{s('in_ic')} = a{NET}")
-    w(f"{s('in_pc')} = a{SCHED} + a{PREPAY} + a{RECOVERY}")
-    w(f"{s('in_loss')} = a{LOSS}")
+    w(f"{s('in_ic')} = {_FLOW[NET]}")
+    w(f"{s('in_pc')} = {_FLOW[SCHED]} + {_FLOW[PREPAY]} + {_FLOW[RECOVERY]}")
+    w(f"{s('in_loss')} = {_FLOW[LOSS]}")
     w(f"{s('in_end')} = end")
-    w(f"{s('pool_loss')} += a{LOSS}")
+    w(f"{s('pool_loss')} += {_FLOW[LOSS]}")
+
+
+_OP_NAMES = {KW.OP_FEES: "fees", KW.OP_INTEREST: "interest", KW.OP_PRINCIPAL: "principal",
+             KW.OP_RESERVE: "reserve", KW.OP_RESIDUAL: "residual"}
+_AMOUNT_NAMES = {KW.AMOUNT_COLLECTIONS: "principal collections", KW.AMOUNT_OC_TARGET: "the OC target",
+                 KW.AMOUNT_AVAILABLE: "what is available"}
 
 
 def _lane_body(key: tuple, w: _Writer) -> None:
-    """One period of lane ``l``: :func:`abs_engine.kernels.waterfall.period`, unrolled."""
+    """One period of lane ``l``: :func:`abs_engine.kernels.waterfall.period`'s sequence of
+    :mod:`abs_engine.kernels.ops` calls, unrolled for the structure ``key``."""
     (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
      trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
      principal_phase) = key
@@ -165,7 +213,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     bal = [s(f"bal{t}") for t in range(n_notes)]
     acct = [s(f"acct{a}") for a in range(n_acct)]
     brk = [s(f"breached{g}") for g in range(n_trig)]
-    # collections (nothing after a clean-up call) and the call itself
+    w("# collections (nothing after a clean-up call) and the call itself")
     w(f"live = 1.0 - {s('called')}")
     w(f"IC = {s('in_ic')} * live")
     w(f"PC = {s('in_pc')} * live")
@@ -175,43 +223,30 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     w(f"{s('cum_loss')} += PLOSS")
     w("PROCEEDS = 0.0")
     if has_call:
-        w(f"go = ({s('called')} == 0.0) & ({s('exercise')} > 0.0) & (PEND > 0.0) & (PEND <= call_level)")
+        w(f"go = call_exercised({s('called')}, {s('exercise')}, PEND, call_level)")
         w("PROCEEDS = PEND if go else 0.0")
         w("PEND = 0.0 if go else PEND")
         w(f"{s('called')} = 1.0 if go else {s('called')}")
-    # amounts due
+    w("# amounts due: each note's interest, then each fee")
     w("TOT = 0.0")
     for t in range(n_notes):
-        w(f"c = {s(f'coupon{t}')} * dcf{t}")
         w(f"nbeg{t} = {bal[t]}")
-        w(f"idue{t} = {bal[t]} * c + {s(f'short{t}')} * (1.0 + c * ios{t})")
+        w(f"idue{t} = interest_due({bal[t]}, {s(f'coupon{t}')}, dcf{t}, {s(f'short{t}')}, ios{t})")
         w(f"ileft{t} = idue{t}")
         w(f"TOT += idue{t}")
     w("NBSUM = 0.0")
     for t in range(n_notes):
         w(f"NBSUM += {bal[t]}")
     for f in range(n_fees):
-        base = {KW.BASIS_POOL: "POOLBEG", KW.BASIS_ORIGINAL: "orig_pool", KW.BASIS_NOTES: "NBSUM"}.get(
-            fee_basis[f], "IC * 12.0")
-        w("alive = 1.0 if POOLBEG > 0.0 else 0.0")
-        w(f"fdue{f} = (fee_rate{f} / 12.0 * {base} + fee_amount{f}) * alive + {s(f'arrears{f}')}")
+        w(f"fdue{f} = fee_due(fee_rate{f}, fee_base({fee_basis[f]}, POOLBEG, orig_pool, NBSUM, IC), fee_amount{f}, "
+          f"POOLBEG, {s(f'arrears{f}')})")
         w(f"fleft{f} = fdue{f}")
         w(f"TOT += fdue{f}")
-    # triggers, on values that include this period
+    if n_trig:
+        w("# triggers, on values that include this period")
     for g in range(n_trig):
-        m = trig_metric[g]
-        if m == KW.METRIC_CUM_LOSS:
-            w(f"v = {s('cum_loss')} / orig_pool")
-        elif m == KW.METRIC_OC:
-            w("v = PEND / NBSUM if NBSUM > 0.0 else np.inf")
-        elif m == KW.METRIC_DELINQ:
-            w(f"v = {s('delinq')}")
-        else:
-            w("v = IC / TOT if TOT > 0.0 else np.inf")
-        w(f"hit = v < thr{g}" if trig_below[g] else f"hit = v > thr{g}")
-        if trig_curable[g] == 0:
-            w(f"hit = hit | ({brk[g]} > 0.0)")
-        w(f"{brk[g]} = 1.0 if hit else 0.0")
+        w(f"v = trigger_value({trig_metric[g]}, {s('cum_loss')}, orig_pool, PEND, NBSUM, {s('delinq')}, IC, TOT)")
+        w(f"{brk[g]} = trigger_breached(v, thr{g}, {bool(trig_below[g])}, {trig_curable[g]}, {brk[g]})")
     w("AVAIL = IC + PC + PROCEEDS" if principal_phase < 0 else "AVAIL = IC")
     w("PAIDP = 0.0")
     w("RESID = 0.0")
@@ -222,33 +257,37 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w("NEED = 0.0")
         for j in range(lo, hi):
             w(f"NEED += {left}{members[j]}")
-        w("GOT = fmin(NEED, AVAIL)")
-        w("AVAIL -= GOT")
+        w("GOT, AVAIL = pay(NEED, AVAIL)")
 
     def draw(k: int) -> None:
         for j in range(cov_ptr[k], cov_ptr[k + 1]):
             a = cov_acct[j]
-            w(f"d = fmin(NEED - GOT, {acct[a]})")
-            w("d = d if d > 0.0 else 0.0")
+            w(f"d = draw(NEED, GOT, {acct[a]})  # account {a} covers the shortfall")
             w(f"{acct[a]} -= d")
             w("GOT += d")
 
     def settle(left: str, lo: int, hi: int) -> None:
         for j in range(lo, hi):
             x = f"{left}{members[j]}"
-            w(f"{x} -= {x} * (GOT / NEED) if NEED > 0.0 else 0.0")
+            w(f"{x} = settle({x}, GOT, NEED)")
 
     for k, o in enumerate(op):
         if k == principal_phase:
+            w("# the principal priority: principal collections and call proceeds join what is left")
             w("AVAIL += PC + PROCEEDS")
         lo, hi = mem_ptr[k], mem_ptr[k + 1]
+        items = [int(m) for m in members[lo:hi]]
         if o in (KW.OP_FEES, KW.OP_INTEREST):
+            w(f"# step {k}: {_OP_NAMES[o]} of {'fees' if o == KW.OP_FEES else 'notes'} {items}, pro rata")
             left = "fleft" if o == KW.OP_FEES else "ileft"
             take(left, lo, hi)
             draw(k)
             settle(left, lo, hi)
         elif o == KW.OP_PRINCIPAL:
             kind, always_seq, switch = arg[k][0], arg[k][1] == 0, arg[k][2]
+            how = "sequential" if always_seq else ("pro rata" if switch < 0 else f"pro rata, sequential if "
+                                                                                 f"trigger {switch} is breached")
+            w(f"# step {k}: principal to notes {items} ({how}), up to {_AMOUNT_NAMES[kind]}")
             w("GRP = 0.0")
             w("TOTB = 0.0")
             for j in range(lo, hi):
@@ -256,7 +295,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                 w(f"TOTB += nbeg{members[j]}")
             if kind == KW.AMOUNT_COLLECTIONS:
                 w("cap = PC + PROCEEDS")
-            elif kind == KW.AMOUNT_OC_TARGET:  # as waterfall._oc_pda
+            elif kind == KW.AMOUNT_OC_TARGET:  # the target's percentage, as waterfall._oc_pda chooses it
                 if n_trig:
                     w(f"blocked = {s('breached0')} if oc_blocker == 0 else 0.0")
                     for g in range(1, n_trig):
@@ -264,13 +303,11 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                     w("p = oc_step_pct if oc_stepped and (oc_blocker < 0 or blocked == 0.0) else oc_pct")
                 else:
                     w("p = oc_step_pct if oc_stepped else oc_pct")
-                w("target = fmax(p * (orig_pool if oc_original else PEND), oc_floor)")
-                w("cap = fmax(0.0, NBSUM - fmax(0.0, PEND - target))")
+                w("cap = oc_principal(p, orig_pool if oc_original else PEND, oc_floor, NBSUM, PEND)")
             else:
                 w("cap = np.inf")
-            w("NEED = fmin(fmax(cap - PAIDP, 0.0), GRP)")
-            w("GOT = fmin(NEED, AVAIL)")
-            w("AVAIL -= GOT")
+            w("NEED = principal_need(cap, PAIDP, GRP)")
+            w("GOT, AVAIL = pay(NEED, AVAIL)")
             if always_seq:
                 w("SEQ = True")
             elif switch >= 0:
@@ -282,35 +319,32 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             w("REM = GOT")
             for j in range(lo, hi):  # sequential, or pro rata by beginning balances
                 m = members[j]
-                w(f"pro = GOT * nbeg{m} / TOTB if TOTB > 0.0 else 0.0")
-                w(f"p = fmin(fmin(REM if SEQ else pro, {bal[m]}), REM)")
+                w(f"p = principal_pay(REM, pro_rata_share(GOT, nbeg{m}, TOTB), SEQ, {bal[m]})")
                 w(f"{bal[m]} -= p")
                 w(f"prin{m} += p")
                 w("REM = REM - p")
-            for j in range(lo, hi):  # what caps left over, in priority order
+            w("# what the caps left over, in priority order")
+            for j in range(lo, hi):
                 m = members[j]
-                w(f"p = fmin(REM, {bal[m]})")
+                w(f"p = principal_pay(REM, REM, True, {bal[m]})")
                 w(f"{bal[m]} -= p")
                 w(f"prin{m} += p")
                 w("REM -= p")
         elif o == KW.OP_RESERVE:
             a = arg[k][0]
+            w(f"# step {k}: reserve account {a} to its target")
             w("NOW = 0.0")
             for t in range(n_notes):
                 w(f"NOW += {bal[t]}")
-            if acct_fixed[a]:
-                w(f"target = acct_amount{a}")
-            else:
-                base = "PEND" if acct_basis[a] == KW.BASIS_POOL else "orig_pool"
-                w(f"target = fmax(acct_pct{a} * {base}, acct_floor{a})")
-            if acct_keep[a] == 0:
-                w(f"target = 0.0 if NOW <= {ZERO!r} else target")
+            base = "PEND" if acct_basis[a] == KO.BASIS_POOL else "orig_pool"
+            w(f"target = reserve_target({bool(acct_fixed[a])}, acct_amount{a}, acct_pct{a}, {base}, acct_floor{a}, "
+              f"{acct_keep[a]}, NOW)")
             w(f"x = {acct[a]}")
-            w("dep = fmin(AVAIL, target - x) if x < target else 0.0")
-            w("rel = x - target if x > target else 0.0")
+            w("dep, rel = reserve_move(x, target, AVAIL)")
             w(f"{acct[a]} = x + dep - rel")
             w("AVAIL += rel - dep")
-        else:  # residual: first any fee or interest still unpaid, in step order
+        else:
+            w(f"# step {k}: residual, after any fee or interest still unpaid, in step order")
             for kk in range(k):
                 if op[kk] in (KW.OP_FEES, KW.OP_INTEREST):
                     left = "fleft" if op[kk] == KW.OP_FEES else "ileft"
@@ -318,7 +352,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                     settle(left, mem_ptr[kk], mem_ptr[kk + 1])
             w("RESID += AVAIL")
             w("AVAIL = 0.0")
-    # writedowns in reverse priority, carry-forwards
+    w("# writedowns in reverse priority, then what carries forward")
     w("NOW = 0.0")
     for t in range(n_notes):
         w(f"NOW += {bal[t]}")
@@ -326,19 +360,16 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w("GRP = 0.0")
         for a in range(n_acct):
             w(f"GRP += {acct[a]}")
-        w("REM = fmax(NOW - (PEND + GRP), 0.0)")
+        w("REM = uncovered(NOW, PEND + GRP)")
     else:
-        w("REM = fmax(NOW - (PEND + 0.0), 0.0)")
+        w("REM = uncovered(NOW, PEND + 0.0)")
     for t in wd_order:
-        w(f"wd{t} = fmin(REM, {bal[t]})")
-        w(f"REM -= wd{t}")
-        w(f"x = {bal[t]} - wd{t}")
-        w(f"wd{t} = wd{t} + x if x < {ZERO!r} else wd{t}")
-        w(f"{bal[t]} = 0.0 if x < {ZERO!r} else x")
+        w(f"wd{t}, {bal[t]}, REM = writedown(REM, {bal[t]})")
     for t in range(n_notes):
-        w(f"{s(f'short{t}')} = ileft{t} if ileft{t} >= {ZERO!r} else 0.0")
+        w(f"{s(f'short{t}')} = carry(ileft{t})")
     for f in range(n_fees):
-        w(f"{s(f'arrears{f}')} = fleft{f} if fleft{f} >= {ZERO!r} else 0.0")
+        w(f"{s(f'arrears{f}')} = carry(fleft{f})")
+    w("# running sums: principal, period-weighted principal, interest, writedown, first and last period")
     # running sums: principal, period-weighted principal, interest, writedown, first, last
     w(f"{s('residual')} += RESID")
     for t in range(n_notes):
@@ -365,7 +396,10 @@ import numpy as np
 from numba import carray
 
 from abs_engine.kernels._jit import period_cfunc
-from abs_engine.kernels.collateral import fmax, fmin, month_step
+from abs_engine.kernels.collateral import month_step
+from abs_engine.kernels.ops import (call_exercised, carry, draw, fee_base, fee_due, interest_due, oc_principal, pay,
+                                   principal_need, principal_pay, pro_rata_share, reserve_move, reserve_target,
+                                   settle, trigger_breached, trigger_value, uncovered, writedown)
 
 SB = {sb}
 N_ROWS = {n_rows}
@@ -374,6 +408,9 @@ N_LOANS = {n_loans}
 R_LOAN = {r_loan}
 R_CLS = {r_cls}
 CLS = {cls!r}
+
+# state cells: lane l of row r is S[r * SB + l]
+{offsets}
 
 
 @period_cfunc
@@ -426,6 +463,7 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     params += [f"thr{g} = P[{p_thr + g}]" for g in range(n_trig)]
     return _TEMPLATE.format(key=(pool, key), sb=SB, n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
                             r_loan=w.r_loan, r_cls=w.r_cls, cls=tuple(cls) or (0,),
+                            offsets=_offsets(w.rows, w.used | pm.used),
                             params="\n".join("    " + x for x in params), pool="\n".join(pm.lines),
                             body="\n".join(w.lines))
 

@@ -15,6 +15,7 @@ import numpy as np
 from .compile import monthly_vector
 from .errors import SpecError
 from .kernels import collateral as KC
+from .kernels import ops as KO
 from .kernels import waterfall as KW
 from .spec import Deal, Scenario
 from .spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
@@ -27,7 +28,7 @@ _OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINC
 _AMOUNTS = {"collections": KW.AMOUNT_COLLECTIONS, "oc_target": KW.AMOUNT_OC_TARGET,
             "available": KW.AMOUNT_AVAILABLE}
 _METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 2, "interest_coverage": 3}
-_BASIS = {"pool_balance": KW.BASIS_POOL, "original_pool_balance": KW.BASIS_ORIGINAL, "note_balance": KW.BASIS_NOTES}
+_BASIS = {"pool_balance": KO.BASIS_POOL, "original_pool_balance": KO.BASIS_ORIGINAL, "note_balance": KO.BASIS_NOTES}
 
 
 def blocks(x: np.ndarray) -> np.ndarray:
@@ -203,6 +204,14 @@ def _thresholds(deal: Deal, n: int) -> np.ndarray:
     return out
 
 
+def _fee_amounts(deal: Deal, n: int) -> np.ndarray:
+    """``[period, fee]``: each fee's fixed amount for the period."""
+    out = np.zeros((n, len(deal.fees)))
+    for f, fee in enumerate(deal.fees):
+        out[:, f] = fee.amount or 0.0
+    return out
+
+
 def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int, orig_pool: float) -> WaterfallProgram:
     """Compile the deal's structure for ``scenarios`` over ``n_periods``."""
     notes = deal.notes
@@ -267,8 +276,8 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         dcf=day_count_fractions(deal, n_periods),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),
         fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),
-        fee_amount=np.array([f.amount or 0.0 for f in deal.fees]),
-        fee_basis=np.array([KW.BASIS_INTEREST if f.interest_share is not None else _BASIS[f.basis]
+        fee_amount=_fee_amounts(deal, n_periods),
+        fee_basis=np.array([KO.BASIS_INTEREST if f.interest_share is not None else _BASIS[f.basis]
                             for f in deal.fees], dtype=np.int64),
         acct_fixed=np.array(col[0], dtype=np.bool_),
         acct_amount=np.array(col[1], dtype=np.float64),

@@ -30,6 +30,7 @@ from numba import prange, types
 from numba.extending import intrinsic
 
 from . import waterfall as KW
+from .ops import BASIS_ORIGINAL
 from ._jit import kernel
 from .collateral import fmax, fmin, loan_setup
 
@@ -56,7 +57,7 @@ N_EXTRA = 2
 # writedown, first and last principal period); then fee arrears, account balances and trigger
 # states. Parameters ``P`` (the same in every lane): these, then per loan its scheduled fraction,
 # its decrement and the decrement's growth, gross and net monthly rates and maturity; per note
-# ios, 100 / face and this period's day count fraction; per fee rate and amount; per account amount,
+# ios, 100 / face and this period's day count fraction; per fee its rate and this period's amount; per account amount,
 # pct and floor; per trigger this period's threshold.
 (R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
  R_DONE, R_SEV, R_POOL_LOSS) = range(13)
@@ -422,7 +423,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
         P[P_CALL_LEVEL] = call_pct * orig_pool
         P[P_ORIG_POOL] = orig_pool
         P[P_OC_PCT] = oc_params[0]
-        P[P_OC_ORIGINAL] = 1.0 if oc_params[1] == KW.BASIS_ORIGINAL else 0.0
+        P[P_OC_ORIGINAL] = 1.0 if oc_params[1] == BASIS_ORIGINAL else 0.0
         P[P_OC_FLOOR] = oc_params[2]
         P[P_OC_STEP_PCT] = oc_params[4]
         P[P_OC_BLOCKER] = oc_params[5]
@@ -442,7 +443,6 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
             P[p_face + t] = 100.0 / face[t] if face[t] > 0.0 else 0.0  # cash flow per 100 of face: a product
         for f in range(n_fees):
             P[p_fee_rate + f] = fee_rate[f]
-            P[p_fee_amount + f] = fee_amount[f]
         for a in range(n_acct):
             P[p_acct_amount + a] = acct_amount[a]
             P[p_acct_pct + a] = acct_pct[a]
@@ -507,6 +507,8 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
                     P[p_dcf + t] = dcf[i, t]
                 for g in range(n_trig):
                     P[p_thr + g] = trig_threshold[i, g]
+                for f in range(n_fees):
+                    P[p_fee_amount + f] = fee_amount[i, f]
             period(_address(S), _address(P))
             for k in range(n_loans):
                 if m1 <= mat[k]:  # this month's defaults into the ring; the schedule, the same in every lane

@@ -9,8 +9,8 @@ passed in and updated in place, so a run can stop after any period and resume fr
 
 :func:`period` runs periods of one block; :func:`run_waterfall` calls it for stored pool
 flows (full runs, servicing). Summary runs use a month generated for the deal's structure by
-:mod:`abs_engine.codegen`, which does this function's arithmetic operation for operation (the
-tests hold the two equal): a change to the arithmetic here must be made there too.
+:mod:`abs_engine.codegen`. Both only sequence the operations of :mod:`abs_engine.kernels.ops`,
+where each operation's arithmetic is written once; neither restates it.
 
 Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
 note its beginning balance, interest due and interest unpaid, then per fee its amount due and
@@ -23,6 +23,9 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
+from .ops import (BASIS_ORIGINAL, BASIS_POOL, call_exercised, carry, draw, fee_base, fee_due, interest_due,
+                  oc_principal, pay, principal_need, principal_pay, pro_rata_share, reserve_move, reserve_target,
+                  settle, trigger_breached, trigger_value, uncovered, writedown)
 
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",
@@ -34,8 +37,6 @@ SB = 32  # scenarios per block
 
 OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL = range(5)
 AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE = range(3)
-METRIC_CUM_LOSS, METRIC_OC, METRIC_DELINQ, METRIC_IC = range(4)
-BASIS_POOL, BASIS_ORIGINAL, BASIS_NOTES, BASIS_INTEREST = range(4)
 
 # output columns
 TR_BEG, TR_COUPON, TR_DUE, TR_PAID, TR_SHORT, TR_PRIN, TR_WD, TR_END = range(8)
@@ -49,8 +50,6 @@ TRIG_COLS = 3
 (C_INTEREST, C_PRINCIPAL, C_CALL, C_LOSS, C_DRAWS, C_RELEASES, C_FEES, C_NOTE_INTEREST, C_NOTE_PRINCIPAL,
  C_DEPOSITS, C_RESIDUAL, C_UNALLOCATED, C_WRITEDOWN, C_NOTES_BEG, C_NOTES_END, C_POOL_BEG, C_POOL_END) = range(17)
 CASH_COLS = 17
-
-ZERO = 1e-6  # amounts below this count as zero in projections
 
 # rows of the working array
 (W_AVAIL, W_PAIDP, W_NEED, W_GOT, W_REM, W_TOT, W_SEQ, W_IC, W_PC, W_PLOSS, W_PEND, W_PROCEEDS, W_NBSUM, W_NOW,
@@ -96,9 +95,7 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
         if call_pct >= 0.0:
             for l in range(SB):
                 pend = w[W_PEND, l]
-                go = (called[b, l] == 0.0) & (exercise_call[b, l] > 0.0) & (pend > 0.0) \
-                    & (pend <= call_pct * orig_pool)
-                if go:
+                if call_exercised(called[b, l], exercise_call[b, l], pend, call_pct * orig_pool):
                     w[W_PROCEEDS, l] = pend
                     w[W_PEND, l] = 0.0
                     called[b, l] = 1.0
@@ -107,9 +104,8 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
             w[W_TOT, l] = 0.0
         for t in range(n_notes):
             for l in range(SB):
-                c = coupon[b, i, t, l] * dcf[i, t]
                 w[r_nbeg + t, l] = bal[b, t, l]
-                due = bal[b, t, l] * c + short[b, t, l] * (1.0 + c * ios[t])
+                due = interest_due(bal[b, t, l], coupon[b, i, t, l], dcf[i, t], short[b, t, l], ios[t])
                 w[r_idue + t, l] = due
                 w[r_ileft + t, l] = due
                 w[W_TOT, l] += due
@@ -122,16 +118,9 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
         for f in range(n_fees):
             basis = fee_basis[f]
             for l in range(SB):
-                if basis == BASIS_POOL:
-                    base = co[b, i, C_POOL_BEG, l]
-                elif basis == BASIS_ORIGINAL:
-                    base = orig_pool
-                elif basis == BASIS_NOTES:
-                    base = w[W_NBSUM, l]
-                else:  # a share of interest collections: not an annual rate
-                    base = w[W_IC, l] * 12.0
-                alive = 1.0 if co[b, i, C_POOL_BEG, l] > 0.0 else 0.0  # fees accrue while there is a pool
-                due = (fee_rate[f] / 12.0 * base + fee_amount[f]) * alive + arrears[b, f, l]
+                beg = co[b, i, C_POOL_BEG, l]
+                base = fee_base(basis, beg, orig_pool, w[W_NBSUM, l], w[W_IC, l])
+                due = fee_due(fee_rate[f], base, fee_amount[i, f], beg, arrears[b, f, l])
                 w[r_fdue + f, l] = due
                 w[r_fleft + f, l] = due
                 feo[b, i, f, FEE_DUE, l] = due
@@ -142,19 +131,9 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
             thr = trig_threshold[i, g]
             m = trig_metric[g]
             for l in range(SB):
-                nb = w[W_NBSUM, l]
-                if m == METRIC_CUM_LOSS:
-                    v = cum_loss[b, l] / orig_pool
-                elif m == METRIC_OC:
-                    v = w[W_PEND, l] / nb if nb > 0.0 else np.inf
-                elif m == METRIC_DELINQ:
-                    v = delinq[b, i, l]
-                else:
-                    v = w[W_IC, l] / w[W_TOT, l] if w[W_TOT, l] > 0.0 else np.inf
-                hit = v < thr if trig_below[g] else v > thr
-                if trig_curable[g] == 0:
-                    hit = hit | (breached[b, g, l] > 0.0)
-                breached[b, g, l] = 1.0 if hit else 0.0
+                v = trigger_value(m, cum_loss[b, l], orig_pool, w[W_PEND, l], w[W_NBSUM, l], delinq[b, i, l],
+                                  w[W_IC, l], w[W_TOT, l])
+                breached[b, g, l] = trigger_breached(v, thr, trig_below[g], trig_curable[g], breached[b, g, l])
                 tgo[b, i, g, TG_VALUE, l] = v
                 tgo[b, i, g, TG_THRESHOLD, l] = thr
                 tgo[b, i, g, TG_BREACHED, l] = breached[b, g, l]
@@ -204,11 +183,11 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
                         cap = w[W_NEED, l]
                     else:
                         cap = np.inf
-                    need = min(max(cap - w[W_PAIDP, l], 0.0), w[W_GRP, l])
-                    got = min(need, w[W_AVAIL, l])
+                    need = principal_need(cap, w[W_PAIDP, l], w[W_GRP, l])
+                    got, avail = pay(need, w[W_AVAIL, l])
                     w[W_NEED, l] = need
                     w[W_GOT, l] = got
-                    w[W_AVAIL, l] -= got
+                    w[W_AVAIL, l] = avail
                     hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
                     w[W_SEQ, l] = 1.0 if always_seq or hit else 0.0
                 _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, i)
@@ -218,17 +197,16 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
                 for j in range(lo, hi):  # sequential, or pro rata by beginning balances
                     m = members[j]
                     for l in range(SB):
-                        tot = w[W_TOT, l]
                         rem = w[W_REM, l]
-                        pro = w[W_GOT, l] * w[r_nbeg + m, l] / tot if tot > 0.0 else 0.0
-                        p = min(rem if w[W_SEQ, l] > 0.0 else pro, bal[b, m, l], rem)
+                        pro = pro_rata_share(w[W_GOT, l], w[r_nbeg + m, l], w[W_TOT, l])
+                        p = principal_pay(rem, pro, w[W_SEQ, l] > 0.0, bal[b, m, l])
                         bal[b, m, l] -= p
                         tro[b, i, m, TR_PRIN, l] += p
                         w[W_REM, l] = rem - p
                 for j in range(lo, hi):  # what caps left over, in priority order
                     m = members[j]
                     for l in range(SB):
-                        p = min(w[W_REM, l], bal[b, m, l])
+                        p = principal_pay(w[W_REM, l], w[W_REM, l], True, bal[b, m, l])
                         bal[b, m, l] -= p
                         tro[b, i, m, TR_PRIN, l] += p
                         w[W_REM, l] -= p
@@ -236,17 +214,11 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
                 a = arg[k, 0]
                 _sum_items(bal, b, w, W_NOW)
                 for l in range(SB):
-                    notes = w[W_NOW, l]
-                    if acct_fixed[a]:
-                        target = acct_amount[a]
-                    else:
-                        base = w[W_PEND, l] if acct_basis[a] == BASIS_POOL else orig_pool
-                        target = max(acct_pct[a] * base, acct_floor[a])
-                    if notes <= ZERO and acct_keep[a] == 0:
-                        target = 0.0
+                    base = w[W_PEND, l] if acct_basis[a] == BASIS_POOL else orig_pool
+                    target = reserve_target(acct_fixed[a], acct_amount[a], acct_pct[a], base, acct_floor[a],
+                                            acct_keep[a], w[W_NOW, l])
                     x = acct[b, a, l]
-                    dep = min(w[W_AVAIL, l], target - x) if x < target else 0.0
-                    rel = x - target if x > target else 0.0
+                    dep, rel = reserve_move(x, target, w[W_AVAIL, l])
                     acct[b, a, l] = x + dep - rel
                     w[W_AVAIL, l] += rel - dep
                     aco[b, i, a, AC_DEP, l] += dep
@@ -267,29 +239,25 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
             _sum_items(acct, b, w, W_GRP)
         for l in range(SB):
             cover = w[W_PEND, l] + (w[W_GRP, l] if wd_accounts else 0.0)
-            w[W_REM, l] = max(w[W_NOW, l] - cover, 0.0)
+            w[W_REM, l] = uncovered(w[W_NOW, l], cover)
         for j in range(n_notes):
             t = wd_order[j]
             for l in range(SB):
-                wd = min(w[W_REM, l], bal[b, t, l])
-                w[W_REM, l] -= wd
-                x = bal[b, t, l] - wd
-                if x < ZERO:  # below 1e-6 counts as zero
-                    wd += x
-                    x = 0.0
+                wd, x, rem = writedown(w[W_REM, l], bal[b, t, l])
+                w[W_REM, l] = rem
                 bal[b, t, l] = x
                 tro[b, i, t, TR_WD, l] = wd
         for t in range(n_notes):
             for l in range(SB):
                 s = w[r_ileft + t, l]
-                short[b, t, l] = s if s >= ZERO else 0.0
+                short[b, t, l] = carry(s)
                 tro[b, i, t, TR_PAID, l] = w[r_idue + t, l] - s
                 tro[b, i, t, TR_SHORT, l] = short[b, t, l]
                 tro[b, i, t, TR_END, l] = bal[b, t, l]
         for f in range(n_fees):
             for l in range(SB):
                 s = w[r_fleft + f, l]
-                arrears[b, f, l] = s if s >= ZERO else 0.0
+                arrears[b, f, l] = carry(s)
                 feo[b, i, f, FEE_PAID, l] = w[r_fdue + f, l] - s
                 feo[b, i, f, FEE_SHORT, l] = arrears[b, f, l]
         for a in range(n_acct):
@@ -377,9 +345,9 @@ def _take(w, left, members, lo, hi):
         for l in range(SB):
             w[W_NEED, l] += w[r, l]
     for l in range(SB):
-        got = min(w[W_NEED, l], w[W_AVAIL, l])
+        got, avail = pay(w[W_NEED, l], w[W_AVAIL, l])
         w[W_GOT, l] = got
-        w[W_AVAIL, l] -= got
+        w[W_AVAIL, l] = avail
 
 
 @kernel(inline=True)
@@ -388,8 +356,7 @@ def _settle(w, left, members, lo, hi):
     for j in range(lo, hi):
         r = left + members[j]
         for l in range(SB):
-            need = w[W_NEED, l]
-            w[r, l] -= w[r, l] * (w[W_GOT, l] / need) if need > 0.0 else 0.0
+            w[r, l] = settle(w[r, l], w[W_GOT, l], w[W_NEED, l])
 
 
 @kernel(inline=True)
@@ -398,8 +365,7 @@ def _draw(acct, b, cov_acct, lo, hi, w, aco, i):
     for j in range(lo, hi):
         a = cov_acct[j]
         for l in range(SB):
-            d = min(w[W_NEED, l] - w[W_GOT, l], acct[b, a, l])
-            d = d if d > 0.0 else 0.0
+            d = draw(w[W_NEED, l], w[W_GOT, l], acct[b, a, l])
             acct[b, a, l] -= d
             w[W_GOT, l] += d
             aco[b, i, a, AC_DRAW, l] += d
@@ -419,5 +385,4 @@ def _oc_pda(oc_params, orig_pool, w, i, breached, b):
             p = oc_params[4]
         pend = w[W_PEND, l]
         base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend
-        target = max(p * base, oc_params[2])
-        w[W_NEED, l] = max(0.0, w[W_NBSUM, l] - max(0.0, pend - target))
+        w[W_NEED, l] = oc_principal(p, base, oc_params[2], w[W_NBSUM, l], pend)

@@ -1,0 +1,192 @@
+"""The waterfall's operations, each written once.
+
+Every path that runs a waterfall calls these functions: the step-table interpreter of full
+runs and servicing (:func:`abs_engine.kernels.waterfall.period`) and the straight-line period
+generated per structure for summary runs (:mod:`abs_engine.codegen`). Each works on one
+scenario lane's numbers and returns numbers (``inline="always"``: after inlining, the caller's
+lane loop is the loop LLVM sees, so the interpreter keeps its vectorized lane loops and the
+generated period its vectorized lane body). A new operation, or a change to one, is made here
+and nowhere else; the test oracle (``tests/oracles/``) stays an independent plain-Python
+implementation of ``CONVENTIONS.md``.
+
+The names of the waterfall's arguments are the conventions': ``avail`` the funds still
+available at this point of the priority, ``need`` what a step asks for, ``got`` what it was
+paid, ``left`` what an item still has due. ``min``/``max`` are :func:`fmin`/:func:`fmax`
+(selects: no NaN reaches the waterfall, and a select never becomes a call that would keep a
+lane loop scalar).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import kernel
+from .collateral import fmax, fmin
+
+__all__ = [
+    "ZERO", "BASIS_POOL", "BASIS_ORIGINAL", "BASIS_NOTES", "BASIS_INTEREST",
+    "METRIC_CUM_LOSS", "METRIC_OC", "METRIC_DELINQ", "METRIC_IC",
+    "call_exercised", "interest_due", "fee_base", "fee_due", "trigger_value",
+    "trigger_breached", "pay", "draw", "settle", "principal_need", "pro_rata_share", "principal_pay",
+    "oc_principal", "reserve_target", "reserve_move", "uncovered", "writedown", "carry",
+]
+
+ZERO = 1e-6  # amounts below this count as zero in projections
+
+BASIS_POOL, BASIS_ORIGINAL, BASIS_NOTES, BASIS_INTEREST = range(4)
+METRIC_CUM_LOSS, METRIC_OC, METRIC_DELINQ, METRIC_IC = range(4)
+
+
+@kernel(inline=True)
+def call_exercised(called, exercise, pool_end, level):
+    """Whether the clean-up call is exercised this period: not yet called, elected by the
+    scenario, and the ending pool balance is above zero and at most ``level`` (the call
+    percentage times the original pool balance)."""
+    return (called == 0.0) & (exercise > 0.0) & (pool_end > 0.0) & (pool_end <= level)
+
+
+@kernel(inline=True)
+def interest_due(balance, coupon, dcf, shortfall, ios):
+    """A note's interest due: its coupon on its beginning balance for the accrual fraction
+    ``dcf``, plus the unpaid shortfall carried forward, which itself accrues at the coupon when
+    ``ios`` is 1 (interest on shortfall)."""
+    c = coupon * dcf
+    return balance * c + shortfall * (1.0 + c * ios)
+
+
+@kernel(inline=True)
+def fee_base(basis, pool_beg, orig_pool, notes, interest):
+    """The base a fee's rate applies to: the beginning pool balance, the original pool balance,
+    the beginning note balance, or (a share of interest collections) 12 x this period's interest
+    collections, so that ``rate / 12 x base`` is the share."""
+    if basis == BASIS_POOL:
+        return pool_beg
+    if basis == BASIS_ORIGINAL:
+        return orig_pool
+    if basis == BASIS_NOTES:
+        return notes
+    return interest * 12.0
+
+
+@kernel(inline=True)
+def fee_due(rate, base, amount, pool_beg, arrears):
+    """A fee's amount due: ``rate/12 x base`` plus this period's fixed or scheduled ``amount``,
+    while there is a pool, plus the arrears carried forward (without interest)."""
+    alive = 1.0 if pool_beg > 0.0 else 0.0  # fees accrue while there is a pool
+    return (rate / 12.0 * base + amount) * alive + arrears
+
+
+@kernel(inline=True)
+def trigger_value(metric, cum_loss, orig_pool, pool_end, notes, delinq, interest, due):
+    """A trigger's measured value, on numbers that include this period: cumulative loss / original
+    pool, ending pool / beginning notes (OC), the scenario's 60+ delinquency, or interest
+    collections / everything due (IC); a ratio over zero is infinite."""
+    if metric == METRIC_CUM_LOSS:
+        return cum_loss / orig_pool
+    if metric == METRIC_OC:
+        return pool_end / notes if notes > 0.0 else np.inf
+    if metric == METRIC_DELINQ:
+        return delinq
+    return interest / due if due > 0.0 else np.inf
+
+
+@kernel(inline=True)
+def trigger_breached(value, threshold, below, curable, was):
+    """1.0 if the trigger is breached this period, else 0.0: the value is beyond the threshold
+    (below it when ``below``), or it was breached before and is not ``curable``."""
+    hit = value < threshold if below else value > threshold
+    if curable == 0:
+        hit = hit | (was > 0.0)
+    return 1.0 if hit else 0.0
+
+
+@kernel(inline=True)
+def pay(need, avail):
+    """``(got, avail)``: what the available funds pay of ``need``, and the funds left."""
+    got = fmin(need, avail)
+    return got, avail - got
+
+
+@kernel(inline=True)
+def draw(need, got, balance):
+    """What an account covering a step pays of the step's shortfall ``need - got`` (never negative,
+    at most the account's ``balance``)."""
+    d = fmin(need - got, balance)
+    return d if d > 0.0 else 0.0
+
+
+@kernel(inline=True)
+def settle(left, got, need):
+    """A group member's dues after the group was paid ``got`` of ``need``: reduced pro rata."""
+    return left - (left * (got / need) if need > 0.0 else 0.0)
+
+
+@kernel(inline=True)
+def principal_need(cap, paid, group):
+    """A principal step's amount: its cap (collections, OC target, or unlimited) less the principal
+    already paid this period, at most the group's balance."""
+    return fmin(fmax(cap - paid, 0.0), group)
+
+
+@kernel(inline=True)
+def pro_rata_share(got, beginning, total):
+    """A member's pro-rata share of ``got`` by beginning balances."""
+    return got * beginning / total if total > 0.0 else 0.0
+
+
+@kernel(inline=True)
+def principal_pay(remaining, share, sequential, balance):
+    """What a member is paid: the rest of the step's cash (sequential) or its share (pro rata), at
+    most its balance and the cash remaining. Call again with ``share = remaining`` and
+    ``sequential`` for what the caps left over, in priority order."""
+    return fmin(fmin(remaining if sequential else share, balance), remaining)
+
+
+@kernel(inline=True)
+def oc_principal(pct, base, floor, notes, pool_end):
+    """The principal distribution amount of an over-collateralisation target
+    ``max(pct x base, floor)``: ``max(0, notes - max(0, pool - target))``."""
+    target = fmax(pct * base, floor)
+    return fmax(0.0, notes - fmax(0.0, pool_end - target))
+
+
+@kernel(inline=True)
+def reserve_target(fixed, amount, pct, base, floor, keep, notes):
+    """A reserve account's target: a fixed ``amount``, or ``max(pct x base, floor)``; zero once the
+    notes are paid unless ``keep``."""
+    target = amount if fixed else fmax(pct * base, floor)
+    return 0.0 if notes <= ZERO and keep == 0 else target
+
+
+@kernel(inline=True)
+def reserve_move(balance, target, avail):
+    """``(deposit, release)`` that bring an account towards its target: deposit from available
+    funds up to the target, release what is above it."""
+    dep = fmin(avail, target - balance) if balance < target else 0.0
+    rel = balance - target if balance > target else 0.0
+    return dep, rel
+
+
+@kernel(inline=True)
+def uncovered(notes, cover):
+    """What the note balance exceeds the collateral by (``cover``: the ending pool balance, plus
+    the accounts when the deal writes down to both): the amount to write down."""
+    return fmax(notes - cover, 0.0)
+
+
+@kernel(inline=True)
+def writedown(remaining, balance):
+    """``(writedown, balance, remaining)``: a note written down by what the collateral does not
+    cover, in reverse priority; a balance left below ``ZERO`` is written off with it."""
+    wd = fmin(remaining, balance)
+    remaining -= wd
+    x = balance - wd
+    if x < ZERO:
+        return wd + x, 0.0, remaining
+    return wd, x, remaining
+
+
+@kernel(inline=True)
+def carry(left):
+    """An unpaid amount carried to the next period (below ``ZERO`` it counts as paid)."""
+    return left if left >= ZERO else 0.0
