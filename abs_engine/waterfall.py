@@ -47,21 +47,37 @@ def unblock(x: np.ndarray, n_scen: int) -> np.ndarray:
     return y.reshape(y.shape[0] * y.shape[1], *y.shape[2:])[:n_scen]
 
 
+def _accrual_starts(deal: Deal, n: int) -> list:
+    """The first day of each period's accrual: the closing date (or one month before the first
+    payment) for period 1, then the previous payment date; ``n + 1`` dates, the last one the end
+    of period ``n``."""
+    from .results import add_months
+
+    first = deal.first_payment_date
+    return [deal.closing_date or add_months(first, -1)] + [add_months(first, k) for k in range(n)]
+
+
 def day_count_fractions(deal: Deal, n: int) -> np.ndarray:
     """``[period, note]``: 1/12 under 30/360; actual days / 360 under ACT/360, from the closing
     date (or one month before the first payment) to each payment date."""
-    from .results import add_months
-
     notes = deal.notes
     out = np.full((n, len(notes)), 1.0 / 12.0)
     act = [k for k, t in enumerate(notes) if t.day_count == "ACT/360"]
     if act:
-        first = deal.first_payment_date
-        start = deal.closing_date or add_months(first, -1)
-        dates = [start] + [add_months(first, k) for k in range(n)]
+        dates = _accrual_starts(deal, n)
         days = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)], dtype=np.float64)
         out[:, act] = (days / 360.0)[:, None]
     return out
+
+
+def _step_up_period(deal: Deal, note: int, n: int) -> int:
+    """The 1-based period from which a note's step-up applies (``n + 1``: not within the deal):
+    ``from_period``, or the first period whose accrual starts on or after ``from_date``."""
+    up = deal.notes[note].step_up
+    if up.from_period is not None:
+        return up.from_period
+    starts = _accrual_starts(deal, n)[:-1]
+    return next((t + 1 for t, start in enumerate(starts) if start >= up.from_date), n + 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +158,7 @@ def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> tuple[np.ndar
     floating notes' index paths, and each scenario's row."""
     notes = deal.notes
     floating = [(k, t) for k, t in enumerate(notes) if isinstance(t.coupon, FloatingCoupon)]
+    stepped = {k: _step_up_period(deal, k, n) for k, t in enumerate(notes) if t.step_up is not None}
     rows: dict = {}
     table: list[np.ndarray] = []
     which = np.empty(len(scenarios), dtype=np.int64)
@@ -166,6 +183,8 @@ def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> tuple[np.ndar
                 c = t.coupon
                 out[:, k] = np.clip(monthly_vector(path, n) + c.spread, c.floor if c.floor is not None else 0.0,
                                     c.cap if c.cap is not None else np.inf)
+            for k in stepped:  # the step-up, on top of the coupon formula (CONVENTIONS R2.7.1)
+                out[stepped[k] - 1:, k] += notes[k].step_up.by
             table.append(out)
         which[j] = row
     return np.stack(table), which
@@ -205,10 +224,14 @@ def _thresholds(deal: Deal, n: int) -> np.ndarray:
 
 
 def _fee_amounts(deal: Deal, n: int) -> np.ndarray:
-    """``[period, fee]``: each fee's fixed amount for the period."""
+    """``[period, fee]``: each fee's fixed or scheduled amount for the period (scheduled periods
+    after the deal's last are never reached)."""
     out = np.zeros((n, len(deal.fees)))
     for f, fee in enumerate(deal.fees):
         out[:, f] = fee.amount or 0.0
+        for period, amount in (fee.schedule or {}).items():
+            if period <= n:
+                out[period - 1, f] = amount
     return out
 
 

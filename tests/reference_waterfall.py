@@ -62,20 +62,32 @@ def run(deal, scenario, pool, n):
         for step_id in a.covers:
             covers.setdefault(step_id, []).append(a.name)
 
+    def accrual_start(i):
+        first = deal.first_payment_date
+        return (deal.closing_date or _months_after(first, -1)) if i == 0 else _months_after(first, i - 1)
+
     def day_fraction(t, i):
         if t.day_count == "30/360":
             return 1.0 / 12.0
-        first = deal.first_payment_date
-        start = (deal.closing_date or _months_after(first, -1)) if i == 0 else _months_after(first, i - 1)
-        return (_months_after(first, i) - start).days / 360.0
+        return (_months_after(deal.first_payment_date, i) - accrual_start(i)).days / 360.0
+
+    def step_up(t, i):
+        """CONVENTIONS R2.7.1: + by from period k (or the first period whose accrual starts on or
+        after the date)."""
+        up = t.step_up
+        if up is None:
+            return 0.0
+        on = i + 1 >= up.from_period if up.from_period is not None else accrual_start(i) >= up.from_date
+        return up.by if on else 0.0
 
     def coupon(t, i):
         c = t.coupon
         if isinstance(c, FloatingCoupon):
             rate = _at(scenario.rates[c.index], i) + c.spread
             rate = max(rate, c.floor if c.floor is not None else 0.0)
-            return min(rate, c.cap) if c.cap is not None else rate
-        return c
+            rate = min(rate, c.cap) if c.cap is not None else rate
+            return rate + step_up(t, i)
+        return c + step_up(t, i)
 
     out = []
     for i in range(n):
@@ -100,6 +112,8 @@ def run(deal, scenario, pool, n):
                 current = f.interest_share * ic
             elif f.amount is not None:
                 current = f.amount
+            elif f.schedule is not None:
+                current = f.schedule.get(i + 1, 0.0)
             else:
                 base = {"pool_balance": pbeg, "original_pool_balance": orig,
                         "note_balance": sum(notes_beg.values())}[f.basis]

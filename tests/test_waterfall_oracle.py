@@ -35,11 +35,20 @@ def deals(draw):
         notes.append({"name": NAMES[k], "balance": weights[k] * size, "coupon": coupon, "priority": priorities[k],
                       "day_count": draw(st.sampled_from(["30/360", "ACT/360"])),
                       "interest_on_shortfall": draw(st.booleans())})
+        step_up = draw(st.one_of(  # a step-up from a period or a date (on, before or after a period's start)
+            st.none(), st.builds(lambda by, p: {"by": by, "from_period": p}, st.floats(0.0, 0.03), st.integers(1, 60)),
+            st.builds(lambda by, d: {"by": by, "from_date": d}, st.floats(0.0, 0.03),
+                      st.sampled_from(["2026-01-07", "2026-02-15", "2026-03-16", "2026-07-15", "2027-01-01"]))))
+        if step_up is not None:
+            notes[-1]["step_up"] = step_up
     residual = draw(st.booleans())
     tranches = notes + ([{"name": "R", "residual": True}] if residual else [])
     fees = [draw(st.one_of(st.builds(lambda r: {"rate": r}, st.floats(0, 0.02)),
                            st.builds(lambda a: {"amount": a}, st.floats(0, pool * 1e-3)),
-                           st.builds(lambda s: {"interest_share": s}, st.floats(0, 0.2)))) | {"name": f"fee{k}"}
+                           st.builds(lambda s: {"interest_share": s}, st.floats(0, 0.2)),
+                           st.builds(lambda sch: {"schedule": sch},  # one-off and scheduled fees
+                                     st.dictionaries(st.integers(1, 60), st.floats(0, pool * 1e-2), min_size=1,
+                                                     max_size=4)))) | {"name": f"fee{k}"}
             for k in range(draw(st.integers(0, 2)))]
     split = draw(st.booleans())
     per_note = draw(st.booleans())

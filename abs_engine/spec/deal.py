@@ -101,6 +101,9 @@ class Deal(Spec):
         for k, t in enumerate(self.tranches):
             if t.day_count == "ACT/360" and self.first_payment_date is None:
                 raise SpecError(f"tranches[{k}].day_count", "ACT/360", "30/360, or a first_payment_date for ACT/360")
+            if t.step_up and t.step_up.from_date and self.first_payment_date is None:
+                raise SpecError(f"tranches[{k}].step_up.from_date", t.step_up.from_date.isoformat(),
+                                "from_period, or a first_payment_date to place the date")
         return self
 
     def _check_step(self, path: str, step: Step, tranches: dict[str, Tranche], triggers: set[str]) -> None:

@@ -21,10 +21,10 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Coupon, Fraction, IntKey, Number, PositiveMonths, Seq, StrictInt
+from .fields import Amount, Coupon, Fraction, IntKey, IsoDate, Number, PositiveMonths, Seq, StrictInt
 
 __all__ = [
-    "FloatingCoupon", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
+    "FloatingCoupon", "StepUp", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
     "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
     "OvercollateralizationTarget", "CleanUpCall", "METRICS",
 ]
@@ -56,9 +56,29 @@ class FloatingCoupon(Spec):
         return self
 
 
+class StepUp(Spec):
+    """A coupon step-up (CONVENTIONS R2.7.1): the class's coupon rises by ``by`` from period
+    ``from_period`` on, or from the first period whose accrual period starts on or after
+    ``from_date`` (typically the first call date). For a floating class ``by`` is added to the
+    coupon after its cap and floor (the step-up is a term of the note, on top of its coupon
+    formula), so for a floater without cap or floor it is a step-up of the spread."""
+
+    by: Fraction
+    from_period: PositiveMonths | None = None
+    from_date: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _one_start(self) -> Self:
+        if (self.from_period is None) == (self.from_date is None):
+            given = {k: getattr(self, k) for k in ("from_period", "from_date") if getattr(self, k) is not None}
+            raise SpecError("", given or "neither", "exactly one of from_period or from_date")
+        return self
+
+
 class Tranche(Spec):
     """A class of notes, or the residual (``residual: true``: no balance, no coupon, receives what
-    is left). ``priority`` 1 is the most senior; it orders sequential principal and writedowns."""
+    is left). ``priority`` 1 is the most senior; it orders sequential principal and writedowns.
+    ``step_up``: the coupon's step-up, if any (:class:`StepUp`)."""
 
     name: str
     balance: Amount = 0.0
@@ -67,12 +87,13 @@ class Tranche(Spec):
     priority: StrictInt | None = Field(None, ge=1, le=10_000)
     residual: bool = False
     interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
+    step_up: StepUp | None = None
 
     @model_validator(mode="after")
     def _kind(self) -> Self:
         if self.residual:
-            if self.balance or self.coupon:
-                raise SpecError("residual", True, "a residual class without balance or coupon")
+            if self.balance or self.coupon or self.step_up:
+                raise SpecError("residual", True, "a residual class without balance, coupon or step-up")
         elif self.priority is None:
             raise SpecError("priority", None, "a priority (1 = most senior) for a class of notes")
         return self
@@ -80,21 +101,27 @@ class Tranche(Spec):
 
 class Fee(Spec):
     """One of: ``rate`` (annual, ``rate/12 x basis``, the beginning pool balance unless ``basis``
-    says otherwise), a fixed ``amount`` per period, or ``interest_share`` (a fraction of the
-    period's interest collections, as an onchain pool's reserve fee). Unpaid fees carry forward
-    without interest."""
+    says otherwise), a fixed ``amount`` per period, ``interest_share`` (a fraction of the
+    period's interest collections, as an onchain pool's reserve fee), or ``schedule``: amounts in
+    given periods only, ``{period: amount}`` (a one-off fee is a schedule of one period; periods
+    after the deal's last are never reached). Like every fee, it is due only while there is a
+    pool. Unpaid fees carry forward without interest."""
 
     name: str
     rate: Fraction | None = None
     amount: Amount | None = None
     interest_share: Fraction | None = None
+    schedule: dict[IntKey, Amount] | None = None
     basis: Literal["pool_balance", "original_pool_balance", "note_balance"] = "pool_balance"
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        given = {k: getattr(self, k) for k in ("rate", "amount", "interest_share") if getattr(self, k) is not None}
+        kinds = ("rate", "amount", "interest_share", "schedule")
+        given = {k: getattr(self, k) for k in kinds if getattr(self, k) is not None}
         if len(given) != 1:
-            raise SpecError("", given or "nothing", "exactly one of rate, amount or interest_share")
+            raise SpecError("", given or "nothing", "exactly one of rate, amount, interest_share or schedule")
+        if self.schedule is not None and (not self.schedule or min(self.schedule) < 1):
+            raise SpecError("schedule", self.schedule, "a schedule {period: amount} with periods >= 1")
         return self
 
 
