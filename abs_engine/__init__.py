@@ -8,21 +8,21 @@
 0.0
 """
 
-from .engine import run
+import importlib
+
+from .engine.run import run
 from .errors import SpecError
-from .loading import load_deal, load_deck, load_scenario
-from .results import RunResult
+from .io.loading import load_deal, load_deck, load_scenario
+from .results.tables import RunResult
 from .spec import Deal, Scenario
 
-_LAZY = {"Servicer": "servicing", "PeriodReport": "reports", "Ledger": "ledger", "LedgerError": "ledger",
-         "load_collections": "collections"}
+_LAZY = {"Servicer": "servicing.servicer", "PeriodReport": "servicing.reports", "Ledger": "servicing.ledger",
+         "LedgerError": "servicing.ledger", "load_collections": "io.collection_reports"}
 
 
 def __getattr__(name: str):
     """Servicing names load on first use, so projections do not pay for their imports."""
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value

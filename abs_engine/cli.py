@@ -16,9 +16,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .engine.breakeven import breakevens
+from .engine.run import run
 from .errors import SpecError
-from .ledger import LedgerError
-from .settlement import BackingError
+from .io.loading import is_deck, load_deal, load_deck, read_structured_file
+from .servicing.attestation import head_typed_data
+from .servicing.ledger import Ledger, LedgerError
+from .servicing.reports import PeriodReport
+from .servicing.servicer import Servicer
+from .settlement.instruction import BackingError, record, settle
+from .settlement.renderings import calldata, merkle_claims, safe_batch
+from .spec import Deal, Scenario
+from .spec.collection_report import CollectionReport
+from .spec.deck import Deck
+from .spec.settlement import SettlementSpec
 
 __all__ = ["main", "OUTPUT_FORMATS"]
 
@@ -87,7 +98,6 @@ def _out_format(out: str | None, allowed: tuple[str, ...], flag: str = "--out") 
 
 
 def _with_tranches(deal_path: str, what: str):
-    from .loading import load_deal
 
     deal = load_deal(deal_path)
     if not deal.tranches:
@@ -98,7 +108,6 @@ def _with_tranches(deal_path: str, what: str):
 
 def _one_scenario(path: str):
     """``--scenario`` of run, price, breakeven: one scenario, not a deck."""
-    from .loading import is_deck, load_deck
 
     if is_deck(path):
         n = len(load_deck(path))
@@ -108,7 +117,6 @@ def _one_scenario(path: str):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .loading import is_deck, load_deal, load_deck, read_structured_file
 
     for path in args.files:
         data = read_structured_file(path)
@@ -159,7 +167,6 @@ def _table_files(out: str, names) -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .engine import run
 
     fmt = _out_format(args.out, ("table", "csv", "json", "parquet")) or args.format or "table"
     if args.out and args.format and args.format != fmt:
@@ -192,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     doc[name] = json.loads(frame.reset_index().to_json(orient="records", date_format="iso"))
         text = json.dumps(doc, indent=1) + "\n"
     else:
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
                                "display.float_format", "{:,.2f}".format):
@@ -216,9 +223,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_price(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    from .engine import run
 
     _out_format(args.out, ("table",))
     res = run(_with_tranches(args.deal, "price"), _one_scenario(args.scenario))
@@ -240,9 +246,8 @@ def cmd_price(args: argparse.Namespace) -> int:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    from .engine import run
 
     fmt = _out_format(args.out, ("csv", "json", "parquet"))
     deal = _with_tranches(args.deal, "grid")
@@ -262,9 +267,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_breakeven(args: argparse.Namespace) -> int:
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    from .breakeven import breakevens
 
     _out_format(args.out, ("table",))
     table = breakevens(_with_tranches(args.deal, "breakevens"), _one_scenario(args.scenario), kind=args.kind, yield_floor=args.yield_floor, price=args.price)
@@ -277,10 +281,6 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from .spec import Deal, Scenario
-    from .spec.collections import CollectionReport
-    from .spec.deck import Deck
-    from .spec.settlement import SettlementSpec
 
     _out_format(args.out, ("json",))
     model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport,
@@ -290,7 +290,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_distribute(args: argparse.Namespace) -> int:
-    from .servicing import Servicer
 
     servicer = Servicer(args.deal, args.ledger, base_scenario=args.base_scenario)
     rep = servicer.distribute(args.collections)
@@ -308,8 +307,6 @@ def cmd_distribute(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
-    from .ledger import Ledger
-    from .servicing import PeriodReport, Servicer
 
     if args.action == "show":
         ledger = Ledger.open(args.file)
@@ -328,7 +325,6 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         ledger = Ledger.open(args.file)
         head = ledger.head()
         if args.typed_data:
-            from .attestation import head_typed_data
 
             _write(json.dumps(head_typed_data(head, chain_id=args.chain_id), indent=2) + "\n", args.out)
         else:
@@ -352,10 +348,6 @@ def cmd_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_settle(args: argparse.Namespace) -> int:
-    from .ledger import Ledger, LedgerError
-    from .onchain import calldata, merkle_claims, safe_batch
-    from .reports import PeriodReport
-    from .settlement import record, settle
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from abs_engine.compile import deal_loans
-from abs_engine.waterfall import day_count_fractions
+from abs_engine.compile.waterfall import day_count_fractions
+from abs_engine.io.loans import deal_loans
 
 ZERO = 1e-6
 

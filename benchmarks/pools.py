@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import abs_engine as ae
-from abs_engine.loans import LoanArrays
+from abs_engine.io.loans import LoanArrays
 
 
 def synthetic_loans(n: int, seed: int = 1) -> LoanArrays:

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.compile import compile_collateral
-from abs_engine.engine import _rate_tables, project_collateral
+from abs_engine.compile.collateral import compile_collateral
+from abs_engine.engine.collateral import _rate_tables, project_collateral
 
 from .conftest import FULL, size
 from .pools import project_numpy, synthetic_loans, tape_deal

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import abs_engine as ae
-from abs_engine.distributed import warm_workers
-from abs_engine.loading import load_deck
+from abs_engine.engine.chunks import warm_workers
+from abs_engine.io.loading import load_deck
 
 from .conftest import size
 

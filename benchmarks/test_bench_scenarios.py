@@ -24,11 +24,11 @@ import numpy as np
 import yaml
 
 import abs_engine as ae
-from abs_engine.breakeven import breakevens
-from abs_engine.compile import compile_collateral
-from abs_engine.engine import summarize
-from abs_engine.loading import load_deck
-from abs_engine.waterfall import compile_waterfall
+from abs_engine.compile.collateral import compile_collateral
+from abs_engine.compile.waterfall import compile_waterfall
+from abs_engine.engine.breakeven import breakevens
+from abs_engine.engine.summaries import summarize
+from abs_engine.io.loading import load_deck
 
 from .conftest import FULL, size
 from .numpy_baseline import run_auto_deal

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 import abs_engine as ae
-from abs_engine.compile import compile_collateral
-from abs_engine.engine import project_collateral
-from abs_engine.loading import read_structured_file
+from abs_engine.compile.collateral import compile_collateral
+from abs_engine.compile.waterfall import compile_waterfall, initial_state
+from abs_engine.engine.collateral import project_collateral
+from abs_engine.engine.waterfall import pool_inputs, run_waterfall
+from abs_engine.io.loading import read_structured_file
 from abs_engine.spec.base import validate_spec
-from abs_engine.waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
 
 from .conftest import FULL, size
 

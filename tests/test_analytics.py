@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import abs_engine as ae
-from abs_engine import analytics as A
+from abs_engine.results import analytics as A
 
 
 def slow_price(cf, y, delay=0.0):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import abs_engine as ae
-from abs_engine.breakeven import breakevens, with_default_level
 from abs_engine.cli import main
+from abs_engine.engine.breakeven import breakevens, with_default_level
 from abs_engine.kernels.waterfall import TR_WD
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 import abs_engine as ae
-import abs_engine.loading
 from abs_engine.cli import main
+from abs_engine.io.loading import is_deck
 
 ROOT = Path(__file__).resolve().parents[1]
 DEALS = sorted((ROOT / "tranches").glob("*.yaml"))
 ALL_SCENARIO_FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
-SCENARIOS = [p for p in ALL_SCENARIO_FILES if not ae.loading.is_deck(p)]  # single scenarios
-DECKS = [p for p in ALL_SCENARIO_FILES if ae.loading.is_deck(p)]
+SCENARIOS = [p for p in ALL_SCENARIO_FILES if not is_deck(p)]  # single scenarios
+DECKS = [p for p in ALL_SCENARIO_FILES if is_deck(p)]
 
 
 def test_there_are_examples():

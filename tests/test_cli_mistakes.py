@@ -131,7 +131,7 @@ def _settled_ledger(tmp_path) -> Path:
 
 def test_settle_records_before_it_writes_and_writes_a_whole_set(tmp_path, capsys, monkeypatch):
     from abs_engine import cli
-    from abs_engine.ledger import Ledger
+    from abs_engine.servicing.ledger import Ledger
 
     ledger = _settled_ledger(tmp_path)
     out = tmp_path / "payouts"
@@ -179,7 +179,7 @@ def test_settle_out_that_is_a_file_is_refused(tmp_path, capsys):
 RACER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from abs_engine import ledger as L
+    from abs_engine.servicing import ledger as L
     from abs_engine.cli import main
     role, locked, read = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if role == "first":
@@ -226,7 +226,7 @@ def test_the_loser_of_a_concurrent_distribute_gets_the_ledgers_error(tmp_path):
     assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
     assert "abs-engine: ledger:" in second.stderr and "the ledger changed while the period was computed" \
         in second.stderr
-    from abs_engine.ledger import Ledger
+    from abs_engine.servicing.ledger import Ledger
 
     assert [r.period for r in Ledger.open(ledger).rows()] == [1]
     again = subprocess.run([sys.executable, "-c", RACER, "again", str(locked), str(read), *argv],

@@ -1,4 +1,4 @@
-"""The generated waterfall period of summary runs (abs_engine.codegen): every branch the generator
+"""The generated waterfall period of summary runs (abs_engine.engine.codegen): every branch the generator
 can write gives the interpreter's numbers; a structure's period is written once, to the cache
 directory, and shared by deals that differ only in numbers."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import abs_engine as ae
-from abs_engine import codegen
-from abs_engine.compile import compile_collateral
-from abs_engine.loading import load_deck
-from abs_engine.waterfall import compile_waterfall
+from abs_engine.compile.collateral import compile_collateral
+from abs_engine.compile.waterfall import compile_waterfall
+from abs_engine.engine import codegen
+from abs_engine.io.loading import load_deck
 
 from .test_scale_and_plots import assert_same_summaries
 

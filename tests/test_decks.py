@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import abs_engine as ae
-from abs_engine.decks import short_rate_paths
+from abs_engine.io.decks import short_rate_paths
 from abs_engine.spec.deck import ShortRateModel
 
 ROOT = Path(__file__).resolve().parents[1]

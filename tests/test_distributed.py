@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 import abs_engine as ae
-from abs_engine.distributed import ChunkError, warm_workers
-from abs_engine.loading import load_deck
+from abs_engine.engine.chunks import warm_workers
+from abs_engine.engine.executors import ChunkError
+from abs_engine.io.loading import load_deck
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"

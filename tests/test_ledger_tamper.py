@@ -15,10 +15,10 @@ import pytest
 
 import abs_engine as ae
 from abs_engine.cli import main
-from abs_engine.collections import collections_from_frame
-from abs_engine.ledger import Ledger, LedgerError, canonical_json, keccak_hex
-from abs_engine.servicing import projected_collections
-from abs_engine.settlement import advance, record, settle
+from abs_engine.io.collection_reports import collections_from_frame
+from abs_engine.servicing.ledger import Ledger, LedgerError, canonical_json, keccak_hex
+from abs_engine.servicing.servicer import projected_collections
+from abs_engine.settlement.instruction import advance, record, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
@@ -288,7 +288,7 @@ def test_triggers_refuse_update_and_delete_on_every_table(pristine, tmp_path):
 def test_head_cli_and_its_attestation(pristine, tmp_path, capsys):
     from eth_account import Account
 
-    from abs_engine.attestation import head_typed_data, recover_signer, sign
+    from abs_engine.servicing.attestation import head_typed_data, recover_signer, sign
 
     path = _copy(pristine, tmp_path)
     assert main(["ledger", "head", str(path)]) == 0

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import abs_engine as ae
-from abs_engine import plots
+from abs_engine.results import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_summary_only_equals_the_full_run(deal, deck):
 
 def test_summary_only_for_a_large_pool_runs_in_chunks():
     """More loans than SMALL_POOL: loans side by side, chunks of scenarios, the same summaries."""
-    from abs_engine.engine import SMALL_POOL
+    from abs_engine.engine.collateral import SMALL_POOL
 
     rng = np.random.default_rng(3)
     lines = [{"balance": float(b), "wac": float(r), "wam": int(m)}

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.attestation import recover_signer, sign, typed_data
-from abs_engine.collections import collections_from_frame
-from abs_engine.servicing import projected_collections
+from abs_engine.io.collection_reports import collections_from_frame
+from abs_engine.servicing.attestation import recover_signer, sign, typed_data
+from abs_engine.servicing.servicer import projected_collections
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
@@ -210,7 +210,7 @@ def test_tampering_is_detected(projection, tmp_path):
 
 
 def test_tampering_with_a_hash_or_a_rehashed_row_is_detected(projection, tmp_path):
-    from abs_engine.ledger import canonical_json, keccak_hex
+    from abs_engine.servicing.ledger import canonical_json, keccak_hex
 
     path = tmp_path / "l.sqlite"
     servicer = ae.Servicer(AUTO, path)
@@ -351,7 +351,7 @@ def test_interest_far_above_balance_times_rate_needs_a_recorded_override(project
     """``interest_collected: 1e308`` on one loan, or just more than a year of interest: refused, one
     line, nothing recorded; with ``override_reason`` the figure is accepted and the reason is part
     of the recorded (hashed) inputs."""
-    from abs_engine.servicing import INTEREST_TOLERANCE_MONTHS
+    from abs_engine.servicing.servicer import INTEREST_TOLERANCE_MONTHS
 
     path = tmp_path / "l.sqlite"
     servicer = ae.Servicer(AUTO, path)
@@ -412,7 +412,7 @@ def test_new_loans_must_name_tape_rows(projection, tmp_path):
 
 
 def test_settlement_refuses_amounts_outside_the_token_and_the_tranche():
-    from abs_engine.settlement import PeriodAmounts, settle
+    from abs_engine.settlement.instruction import PeriodAmounts, settle
 
     def pa(principal=10.0, interest=1.0, ending=90.0, original=100.0):
         return PeriodAmounts("d", "0x" + "ab" * 32, 1, "2026-12-15", {"A": {"interest": interest,

@@ -17,11 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import abs_engine as ae
-from abs_engine import onchain
-from abs_engine.ledger import Ledger
-from abs_engine.merkle import StandardMerkleTree, leaf_hash, verify_proof
-from abs_engine.servicing import deal_id
-from abs_engine.settlement import (
+from abs_engine.servicing.ledger import Ledger
+from abs_engine.servicing.servicer import deal_id
+from abs_engine.settlement import renderings as onchain
+from abs_engine.settlement.instruction import (
     BackingError,
     advance,
     period_amounts,
@@ -30,6 +29,7 @@ from abs_engine.settlement import (
     settle,
     split_largest_remainder,
 )
+from abs_engine.settlement.merkle import StandardMerkleTree, leaf_hash, verify_proof
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
@@ -107,7 +107,7 @@ def test_withholding_conserves_and_content_id_ignores_file_order(total_units, bo
 
 
 def _pa(principal: float, interest: float = 0.0):
-    from abs_engine.settlement import PeriodAmounts
+    from abs_engine.settlement.instruction import PeriodAmounts
 
     return PeriodAmounts("Prime Auto Owner Trust 2026-A", "0x" + "ab" * 32, 1, "2026-12-15",
                          {"A-1": {"interest": interest, "principal": principal}}, {"A-1": 0.0}, {"A-1": principal},
@@ -413,7 +413,7 @@ def test_batch_distributor_ownership_moves_in_two_steps(evm):
 def test_a_chain_of_100000_holders_settles_in_batches_that_all_succeed(evm, auto_deal_id):
     """A tranche token with 100,000 holders: the instruction splits into batches of BATCH_SIZE
     recipients; every batch call succeeds and every balance is exact. Gas per recipient measured."""
-    from abs_engine.settlement import BATCH_SIZE, Instruction
+    from abs_engine.settlement.instruction import BATCH_SIZE, Instruction
 
     owner, tokens, batch, _ = evm
     n = 100_000
@@ -646,11 +646,11 @@ def test_no_network_and_no_signing_without_a_key(projection, tmp_path, monkeypat
     for ins in s.instructions:
         text = json.dumps([onchain.calldata(ins), onchain.safe_batch(ins), onchain.merkle_claims(ins)])
         assert "signature" not in text
-    from abs_engine.attestation import typed_data
+    from abs_engine.servicing.attestation import typed_data
 
     servicer = ae.Servicer(AUTO, tmp_path / "l.sqlite")
-    from abs_engine.collections import collections_from_frame
-    from abs_engine.servicing import projected_collections
+    from abs_engine.io.collection_reports import collections_from_frame
+    from abs_engine.servicing.servicer import projected_collections
 
     head, tape = projected_collections(ae.run(AUTO, SCEN, loan_level=True), 1)
     rep = servicer.distribute(collections_from_frame(head, tape))
@@ -705,7 +705,7 @@ def test_the_readme_bot_walkthrough(tmp_path):
 def test_withheld_payouts_are_claimable_once_allowed(projection, evm, tmp_path):
     """The claimable bucket: a holder withheld in period 1 is paid exactly its withheld amount by
     a release once on the allow list; the distributor is then empty; a release is built once."""
-    from abs_engine.settlement import RELEASE_BASE, release_withheld
+    from abs_engine.settlement.instruction import RELEASE_BASE, release_withheld
 
     owner, tokens, batch, _ = evm
     ledger = Ledger(tmp_path / "l.sqlite", deal_id(ae.load_deal(AUTO)))

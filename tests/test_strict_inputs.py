@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import abs_engine as ae
 from abs_engine.cli import main
-from abs_engine.collections import load_collections
-from abs_engine.settlement import load_settlement_spec
+from abs_engine.io.collection_reports import load_collections
+from abs_engine.settlement.instruction import load_settlement_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICING = ROOT / "tranches/data/servicing/nonagency_rmbs"
@@ -220,7 +220,7 @@ def test_a_key_given_twice_anywhere_is_refused_with_both_lines(kind, suffix, dat
 def test_the_settle_example_duplicate_decimals_emits_nothing(tmp_path, capsys):
     """The incident: ``decimals: 6`` then ``decimals: 18`` in a settlement spec made settle exit 0
     with payouts 10**12 too large. Now: exit 2, both lines named, no file, nothing recorded."""
-    from abs_engine.ledger import Ledger
+    from abs_engine.servicing.ledger import Ledger
 
     ledger = tmp_path / "ledger.sqlite"
     assert main(["distribute", str(ROOT / "tranches/nonagency_rmbs.yaml"), "--ledger", str(ledger),
@@ -369,9 +369,9 @@ def test_work_is_bounded_before_it_is_allocated(deck, needle):
 
 
 def test_a_full_run_past_its_table_budget_says_how_to_go_beyond(monkeypatch):
-    from abs_engine import engine
+    from abs_engine.engine import run as run_module
 
-    monkeypatch.setattr(engine, "MAX_TABLE_SCENARIO_PERIODS", 1_000)
+    monkeypatch.setattr(run_module, "MAX_TABLE_SCENARIO_PERIODS", 1_000)
     deck = {"base": {"rates": {"SOFR": 0.043}},
             "grid": {"prepay": [{"abs": x / 10} for x in range(1, 21)], "default": [{"cdr": 0.0}, {"cdr": 0.01}]}}
     with pytest.raises(ae.SpecError, match="summary_only=True"):

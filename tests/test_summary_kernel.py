@@ -1,7 +1,7 @@
 """Two parts of summary runs that full runs do not share (abs_engine.kernels.summaries):
 
 * the yield search, every note of a block at once in the monthly discount factor, must give what
-  abs_engine.analytics gives (BMA section G) on any cash flows, prices and payment delays,
+  abs_engine.results.analytics gives (BMA section G) on any cash flows, prices and payment delays,
   including cash flows with no yield in range (NaN);
 * a block whose deals have retired stops once no later month can add to its pool loss; the pool
   loss must still be the full horizon's.
@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import abs_engine as ae
-from abs_engine import analytics as A
 from abs_engine.kernels import summaries as KS
+from abs_engine.results import analytics as A
 
 from .test_scale_and_plots import assert_same_summaries
 
@@ -47,7 +47,7 @@ def blocks(draw):
 @given(blocks())
 def test_block_yields_equal_the_analytics_formulas(block):
     """Yield at a price and modified duration per note and lane: the kernel's Newton steps in
-    x = (1 + y/2)^(-1/6) against abs_engine.analytics (Newton and bisection in y, with exp and
+    x = (1 + y/2)^(-1/6) against abs_engine.results.analytics (Newton and bisection in y, with exp and
     log per cash flow). Both settle the price to 1e-12 of itself."""
     cf, price, delay = block
     n_per, n_notes, sb = cf.shape
@@ -67,7 +67,7 @@ def test_block_yields_equal_the_analytics_formulas(block):
 def test_streams_newton_leaves_unsettled_are_bisected():
     """Two far-apart cash flows (100 now, 10^6 in 30 years) priced at 99, beside bullets,
     scattered and one-off flows: some lanes are still off the price after the Newton steps and
-    are bisected, some have no yield; all as abs_engine.analytics."""
+    are bisected, some have no yield; all as abs_engine.results.analytics."""
     n_per, rng = 360, np.random.default_rng(0)
     cf = np.zeros((n_per, 1, KS.SB))
     for lane in range(KS.SB):

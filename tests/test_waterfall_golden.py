@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.waterfall import DealState, compile_waterfall, initial_state, pool_inputs, run_waterfall
+from abs_engine.compile.waterfall import DealState, compile_waterfall, initial_state
+from abs_engine.engine.waterfall import pool_inputs, run_waterfall
 
 LEVEL_12 = 1e6 * 0.005 / (1 - 1.005 ** -12)  # level payment, 1,000,000 at 6% over 12 months = 86,066.40
 

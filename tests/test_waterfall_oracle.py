@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import abs_engine as ae
-from abs_engine.waterfall import pool_inputs
+from abs_engine.engine.waterfall import pool_inputs
 
 from . import reference_waterfall
 from .strategies import scenarios

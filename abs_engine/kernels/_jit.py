@@ -31,7 +31,7 @@ def kernel(fn=None, *, parallel: bool = False, inline: bool = False, reassociate
     return wrap(fn) if fn is not None else wrap
 
 
-# A generated period (abs_engine.codegen): ``period(S, P)`` on the flat state and parameter
+# A generated period (abs_engine.engine.codegen): ``period(S, P)`` on the flat state and parameter
 # arrays of abs_engine.kernels.summaries. A C-callable function is passed to the summary
 # kernel as a first-class function, so that kernel is compiled (and cached) once for all
 # structures and only the period is compiled per structure.

@@ -2,7 +2,7 @@
 
 Every path that runs a waterfall calls these functions: the step-table interpreter of full
 runs and servicing (:func:`abs_engine.kernels.waterfall.period`) and the straight-line period
-generated per structure for summary runs (:mod:`abs_engine.codegen`). Each works on one
+generated per structure for summary runs (:mod:`abs_engine.engine.codegen`). Each works on one
 scenario lane's numbers and returns numbers (``inline="always"``: after inlining, the caller's
 lane loop is the loop LLVM sees, so the interpreter keeps its vectorized lane loops and the
 generated period its vectorized lane body). A new operation, or a change to one, is made here

@@ -5,14 +5,14 @@ waterfall writes about 100 numbers per scenario-period, which at 10,000 scenario
 months is 2.9 GB of memory traffic for tables nobody reads. :func:`project_summaries` projects
 each block of ``SB`` scenarios one month at a time (scenarios in the lanes, loans in loan order,
 as :func:`abs_engine.kernels.collateral.project_scenario_blocks`), runs the month's waterfall
-period (generated for the deal's structure by :mod:`abs_engine.codegen`), and folds it into
+period (generated for the deal's structure by :mod:`abs_engine.engine.codegen`), and folds it into
 running sums. A block keeps only its tranches' cash flows per 100 of face (for the yield); its
 waterfall stops once every deal in it has retired, its pool once no later month can add to the
 pool loss (:func:`_no_loss_ahead`).
 
 The numbers are the ones a full run gives: the same month step, the waterfall's arithmetic in the
 same order, the same order of every sum, no re-association; WAL, yield and duration are the
-formulas of :mod:`abs_engine.analytics` (BMA section G), the yield searched for every note of a
+formulas of :mod:`abs_engine.results.analytics` (BMA section G), the yield searched for every note of a
 block at once (:func:`_yields`).
 
 Every lane loop here is written to vectorize: a block's values live in a few flat arrays at
@@ -30,9 +30,9 @@ from numba import prange, types
 from numba.extending import intrinsic
 
 from . import waterfall as KW
-from .ops import BASIS_ORIGINAL
 from ._jit import kernel
 from .collateral import fmax, fmin, loan_setup
+from .ops import BASIS_ORIGINAL
 
 __all__ = ["SB", "S_WAL", "S_FIRST", "S_LAST", "S_INTEREST", "S_PRINCIPAL", "S_WRITEDOWN", "S_YIELD", "S_PRICE",
            "S_MOD_DURATION", "N_STATS", "X_RESIDUAL", "X_POOL_LOSS", "N_EXTRA", "layout", "quiet_from",
@@ -47,7 +47,7 @@ N_STATS = 9
 X_RESIDUAL, X_POOL_LOSS = range(2)
 N_EXTRA = 2
 
-# The flat arrays a generated period works on (abs_engine.codegen). State ``S``: row r of lane l
+# The flat arrays a generated period works on (abs_engine.engine.codegen). State ``S``: row r of lane l
 # at ``S[r * SB + l]``; first these rows (the month's pool flows as the waterfall sees them, what
 # the period carries, the month's severity and 60+ delinquency, flags), then per loan its
 # performing weight, foreclosure weight, the new defaults of ``lag`` months ago (plain, and
@@ -70,7 +70,7 @@ N_RUN = 6
 P_FIXED = 12
 N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
-YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.analytics
+YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.results.analytics
 # the monthly discount factor (1 + y/2)^(-1/6) at those bounds
 X_AT_LO, X_AT_HI = ((1.0 + y / 2.0) ** (-1.0 / 6.0) for y in (YIELD_LO, YIELD_HI))
 NEWTON_STEPS = 12
@@ -220,7 +220,7 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     lane (item ``i < m``) from their cash flows per 100 of face in periods ``0..n_per-1`` of
     ``cf`` (``[period, note, lane]``, flat).
 
-    The formulas of :mod:`abs_engine.analytics` (BMA section G): with ``T_k = (30 (k+1) +
+    The formulas of :mod:`abs_engine.results.analytics` (BMA section G): with ``T_k = (30 (k+1) +
     delay)/360`` years, price ``P(y) = Σ CF_k (1 + y/2)^(-2 T_k)``. In the monthly discount factor
     ``x = (1 + y/2)^(-1/6)`` that is ``x^c A(x)`` with ``c = delay/30`` and ``A`` a polynomial
     (:func:`_sums`), increasing in ``x`` (no cash flow is negative). Newton steps on ``ln P``
@@ -228,7 +228,7 @@ def _yields(cf, n_per, m, price, delay, out_y, out_md):
     forms ``ln r ≈ 2 (r-1)/(r+1)`` and ``e^z ≈ (2+z)/(2-z)`` (third-order exact, so the steps stay
     quadratic; ``|z| < 2`` since ``D >= 1``), the first one from a zero yield (``x = 1``, where
     ``A`` and ``B`` are the scan's plain sums); clamped to [-99%, 1000%]. An item at a bound with
-    the price beyond it has no yield (NaN, as :func:`abs_engine.analytics.yield_from_price`);
+    the price beyond it has no yield (NaN, as :func:`abs_engine.results.analytics.yield_from_price`);
     items the steps leave unsettled are bisected. Then ``y = 2 (x^-6 - 1)`` and the modified
     duration
     ``Σ T_k CF_k (1 + y/2)^(-2 T_k) / (P (1 + y/2)) = (B + c A) / (12 A (1 + y/2))``."""
@@ -382,7 +382,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     holds ``-1 - index`` of a scenario it repeats and is not written).
 
     ``period``: the month of the pool and the waterfall, generated for the deal's pool and
-    structure (:func:`abs_engine.codegen.summary_period`); it reads them from its code and the
+    structure (:func:`abs_engine.engine.codegen.summary_period`); it reads them from its code and the
     numbers from ``P``. Collateral: a small pool (its loans in every lane), rate tables ``[row,
     month, class]`` and severities ``[row, month]`` with each scenario's rows
     ``prow``/``drow``/``srow``, and per MDR row the month index from which it is 0 everywhere

@@ -9,7 +9,7 @@ passed in and updated in place, so a run can stop after any period and resume fr
 
 :func:`period` runs periods of one block; :func:`run_waterfall` calls it for stored pool
 flows (full runs, servicing). Summary runs use a month generated for the deal's structure by
-:mod:`abs_engine.codegen`. Both only sequence the operations of :mod:`abs_engine.kernels.ops`,
+:mod:`abs_engine.engine.codegen`. Both only sequence the operations of :mod:`abs_engine.kernels.ops`,
 where each operation's arithmetic is written once; neither restates it.
 
 Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
@@ -23,9 +23,28 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .ops import (BASIS_ORIGINAL, BASIS_POOL, call_exercised, carry, draw, fee_base, fee_due, interest_due,
-                  oc_principal, pay, principal_need, principal_pay, pro_rata_share, reserve_move, reserve_target,
-                  settle, trigger_breached, trigger_value, uncovered, writedown)
+from .ops import (
+    BASIS_ORIGINAL,
+    BASIS_POOL,
+    call_exercised,
+    carry,
+    draw,
+    fee_base,
+    fee_due,
+    interest_due,
+    oc_principal,
+    pay,
+    principal_need,
+    principal_pay,
+    pro_rata_share,
+    reserve_move,
+    reserve_target,
+    settle,
+    trigger_breached,
+    trigger_value,
+    uncovered,
+    writedown,
+)
 
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",

@@ -6,7 +6,6 @@ ids unique and known to the accounts that cover them, the residual only where it
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from pathlib import Path
 from typing import Any, Self

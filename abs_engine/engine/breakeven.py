@@ -12,9 +12,10 @@ from typing import Literal
 
 import numpy as np
 
-from .engine import run
-from .loading import DealSource, ScenarioSource, load_deal, load_scenario
-from .spec import Scenario
+from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
+from ..kernels.waterfall import TR_WD
+from ..spec import Scenario
+from .run import run
 
 __all__ = ["breakevens", "with_default_level"]
 
@@ -68,7 +69,6 @@ def _bracket(deal, scenario, kind, upper, passes, tol, points, max_rounds):
 
 
 def _no_writedown(res) -> np.ndarray:
-    from .kernels.waterfall import TR_WD
 
     return res.waterfall.tranches[..., TR_WD].sum(axis=1) <= 1e-6   # [scenario, note]
 
@@ -83,7 +83,7 @@ def breakevens(deal: DealSource, scenario: ScenarioSource, *, kind: Kind = "cdr"
 
     Returns a DataFrame indexed by tranche: ``breakeven_<kind>`` (and ``yield_breakeven_<kind>``).
     """
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     deal = load_deal(deal)
     scenario = load_scenario(scenario)

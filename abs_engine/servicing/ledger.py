@@ -89,7 +89,7 @@ def keccak_hex(text: str | bytes) -> str:
     >>> keccak_hex("")
     '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470'
     """
-    from eth_utils import keccak
+    from eth_utils import keccak  # deferred: only onchain encodings need eth-utils
 
     data = text.encode("utf-8") if isinstance(text, str) else text
     return "0x" + keccak(data).hex()

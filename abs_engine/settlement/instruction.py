@@ -25,6 +25,7 @@ Settlement reads period reports (or a projection's periods); it never imports th
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,15 +33,16 @@ from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpecError
-from .ledger import Ledger, LedgerError, keccak_hex
-from .files import read_table
-from .spec.settlement import SettlementSpec, base_units
+from ..errors import SpecError
+from ..io.files import load_spec, read_table
+from ..servicing.ledger import Ledger, LedgerError, keccak_hex
+from ..servicing.reports import PeriodReport, deal_id
+from ..spec.settlement import SettlementSpec, base_units
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .reports import PeriodReport
+    from ..servicing.reports import PeriodReport
 
 __all__ = ["Holders", "Instruction", "Batch", "BATCH_SIZE", "MAX_BATCH_SIZE", "Settlement", "load_settlement_spec", "split_largest_remainder",
            "period_amounts", "settle", "record", "advance", "reconcile", "release_withheld", "BackingError",
@@ -121,7 +123,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 def _checksummed(value: str, where: str, file: str | None) -> str:
     """An EIP-55 checksummed address other than the zero address (nothing can be paid to, from or
     in it: a transfer to it burns the payout)."""
-    from eth_utils import is_checksum_address
+    from eth_utils import is_checksum_address  # deferred: only onchain encodings need eth-utils
 
     if not isinstance(value, str) or not is_checksum_address(value):
         raise SpecError(where, value, "an EIP-55 checksummed address", file=file)
@@ -181,7 +183,6 @@ def _allow_list(spec: SettlementSpec, base: Path | None, file: str | None) -> se
         return None
     if not isinstance(src, str):
         return {_checksummed(a, f"allow_list[{k}]", file) for k, a in enumerate(src)}
-    import pandas as pd
 
     path = Path(src) if base is None or Path(src).is_absolute() else base / src
     if not path.is_file():
@@ -214,7 +215,6 @@ def load_settlement_spec(source: SettlementSpec | str | os.PathLike[str] | Mappi
     """``(spec, holders, allow_list)``: validated, every address checksummed, every snapshot's
     balances summing to its total supply; a token that charges a fee on transfer or rebases is
     refused. Errors name the file, the row and the value."""
-    from .files import load_spec
 
     spec, file = load_spec(SettlementSpec, source)
     fname = str(file) if file else None
@@ -253,9 +253,8 @@ class PeriodAmounts:
 
 
 def period_amounts(source: PeriodReport | Any, period: int | None = None) -> PeriodAmounts:
-    """From a :class:`~abs_engine.servicing.PeriodReport`, or from a one-scenario projection
-    (:class:`~abs_engine.results.RunResult`) and a ``period``."""
-    from .reports import PeriodReport
+    """From a :class:`~abs_engine.servicing.servicer.PeriodReport`, or from a one-scenario projection
+    (:class:`~abs_engine.results.tables.RunResult`) and a ``period``."""
 
     if isinstance(source, PeriodReport):
         d = source.data
@@ -283,7 +282,6 @@ def period_amounts(source: PeriodReport | Any, period: int | None = None) -> Per
             bal[t.name] = float(tr.loc[t.name, "ending_balance"])
             orig[t.name] = float(t.balance)
     acc = res.accounts.xs(period, level="period")["ending_balance"].sum() if res.deal.accounts else 0.0
-    from .reports import deal_id
 
     date = res.dates[period - 1]
     when = None if date is None or date != date else str(date.date())  # NaT without a first payment date
@@ -308,7 +306,7 @@ class _Payout:
         return sum(a for _, a in self.transfers)
 
     def encoded(self) -> bytes:
-        from eth_abi import encode
+        from eth_abi import encode  # deferred: only onchain encodings need eth-abi
 
         head = self._head()
         return encode([t for t, _ in head] + ["address[]", "uint256[]"],
@@ -384,7 +382,7 @@ class Settlement:
     nav: dict[str, dict] = field(default_factory=dict)
 
     def allocation_frame(self) -> pd.DataFrame:
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         return pd.DataFrame(self.allocations, columns=["tranche", "chain_id", "holder", "kind", "amount", "withheld"])
 
@@ -518,8 +516,6 @@ def _check_amounts(pa: PeriodAmounts, decimals: int) -> None:
 
 
 def _timestamp(pa: PeriodAmounts) -> int:
-    import datetime as dt
-
     if pa.payment_date is None:
         return 0
     d = dt.date.fromisoformat(pa.payment_date)
@@ -611,7 +607,7 @@ def reconcile(instruction: Instruction, observed: Sequence[Any]) -> pd.DataFrame
     """Compare observed transfers (ERC-20 ``Transfer`` events as dicts with ``to`` and ``value``,
     or ``(to, value)`` pairs) with the instruction; one row per recipient whose received amount
     differs (missing, short, over, or not in the instruction). Empty when it all matches."""
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     got: dict[str, int] = {}
     for e in observed:

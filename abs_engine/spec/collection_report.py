@@ -8,7 +8,6 @@ less scheduled principal, prepayment and default.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Self
 
 from pydantic import Field, model_validator

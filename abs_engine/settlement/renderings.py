@@ -1,4 +1,4 @@
-"""Renderings of an :class:`~abs_engine.settlement.Instruction` for the tools that execute it.
+"""Renderings of an :class:`~abs_engine.settlement.instruction.Instruction` for the tools that execute it.
 
 * ERC-20 ``transfer`` calldata (eth-abi), and the batch distributor's ``distribute`` call;
 * a Safe Transaction Builder batch (JSON the Safe app imports, with its ``meta.checksum``:
@@ -9,7 +9,7 @@
   ``contracts/MerkleDistributor.vy``;
 * the tranche's NAV per token as an oracle update payload.
 
-The Vyper sources of the two distributors ship in ``abs_engine/contracts/``.
+The Vyper sources of the two distributors ship in ``abs_engine/settlement/contracts/``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import json
 from importlib import resources
 from typing import Any
 
+from ..servicing.ledger import keccak_hex
+from .instruction import BATCH_SIZE, Batch, Instruction, Settlement
 from .merkle import StandardMerkleTree
-from .settlement import BATCH_SIZE, Batch, Instruction, Settlement
 
 __all__ = ["TRANSFER_SELECTOR", "transfer_calldata", "distribute_calldata", "calldata", "safe_batch",
            "safe_checksum", "merkle_claims", "nav_payloads", "contract_source", "MERKLE_LEAF_ENCODING"]
@@ -31,7 +32,7 @@ TX_BUILDER_VERSION = "1.18.0"
 
 
 def _selector(signature: str) -> bytes:
-    from eth_utils import keccak
+    from eth_utils import keccak  # deferred: only onchain encodings need eth-utils
 
     return keccak(text=signature)[:4]
 
@@ -46,7 +47,7 @@ def transfer_calldata(recipient: str, amount: int) -> str:
     >>> transfer_calldata("0x1111111111111111111111111111111111111111", 5)[:10]
     '0xa9059cbb'
     """
-    from eth_abi import encode
+    from eth_abi import encode  # deferred: only onchain encodings need eth-abi
 
     args = encode(["address", "uint256"], [recipient, int(amount)])
     return "0x" + (_selector("transfer(address,uint256)") + args).hex()
@@ -54,8 +55,8 @@ def transfer_calldata(recipient: str, amount: int) -> str:
 
 def distribute_calldata(batch: Batch) -> str:
     """``distribute(period, batch, content_id, recipients, amounts, total)`` of the batch
-    distributor, for one :class:`~abs_engine.settlement.Batch` of an instruction."""
-    from eth_abi import encode
+    distributor, for one :class:`~abs_engine.settlement.instruction.Batch` of an instruction."""
+    from eth_abi import encode  # deferred: only onchain encodings need eth-abi
 
     sig = "distribute(uint256,uint256,bytes32,address[],uint256[],uint256)"
     args = encode(["uint256", "uint256", "bytes32", "address[]", "uint256[]", "uint256"],
@@ -89,7 +90,6 @@ def _serialize(x: Any) -> str:
 
 def safe_checksum(batch: dict) -> str:
     """``meta.checksum`` of a Transaction Builder batch."""
-    from .ledger import keccak_hex
 
     meta = {k: v for k, v in batch["meta"].items() if k != "checksum"}
     return keccak_hex(_serialize({**batch, "meta": {**meta, "name": None}}))
@@ -139,4 +139,4 @@ def nav_payloads(settlement: Settlement) -> dict:
 
 def contract_source(name: str) -> str:
     """The Vyper source of ``BatchDistributor`` or ``MerkleDistributor``."""
-    return resources.files("abs_engine.contracts").joinpath(f"{name}.vy").read_text()
+    return resources.files("abs_engine.settlement.contracts").joinpath(f"{name}.vy").read_text()

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..units import to_base_units
 from .reports import PeriodReport
-from .units import to_base_units
 
 __all__ = ["typed_data", "head_typed_data", "sign", "recover_signer", "DOMAIN_NAME", "HEAD_DOMAIN_NAME",
            "DOMAIN_VERSION"]
@@ -54,7 +54,7 @@ HEAD_TYPES = {
 def _domain(types: dict, name: str, chain_id: int, verifying_contract: str | None) -> dict[str, Any]:
     domain: dict[str, Any] = {"name": name, "version": DOMAIN_VERSION, "chainId": str(int(chain_id))}
     if verifying_contract is not None:
-        from eth_utils import to_checksum_address
+        from eth_utils import to_checksum_address  # deferred: only onchain encodings need eth-utils
 
         types["EIP712Domain"] = [*types["EIP712Domain"], {"name": "verifyingContract", "type": "address"}]
         domain["verifyingContract"] = to_checksum_address(verifying_contract)
@@ -62,7 +62,7 @@ def _domain(types: dict, name: str, chain_id: int, verifying_contract: str | Non
 
 
 def head_typed_data(head: dict, *, chain_id: int, verifying_contract: str | None = None) -> dict[str, Any]:
-    """The EIP-712 typed data of a ledger head (:meth:`abs_engine.ledger.Ledger.head`).
+    """The EIP-712 typed data of a ledger head (:meth:`abs_engine.servicing.ledger.Ledger.head`).
 
     >>> typed = head_typed_data({"deal_id": "0x" + "ab" * 32, "seq": 7, "period": 3, "hash": "0x" + "cd" * 32},
     ...                         chain_id=8453)
@@ -91,7 +91,7 @@ def typed_data(report: PeriodReport, *, chain_id: int, decimals: int = 6,
 
 def sign(typed: dict[str, Any], private_key: str | bytes) -> str:
     """Sign typed data with ``private_key`` (eth-account); returns the ``0x`` signature."""
-    from eth_account import Account
+    from eth_account import Account  # deferred: only signing needs eth-account
 
     signed = Account.sign_typed_data(private_key, full_message=typed)
     return "0x" + bytes(signed.signature).hex()
@@ -99,7 +99,7 @@ def sign(typed: dict[str, Any], private_key: str | bytes) -> str:
 
 def recover_signer(typed: dict[str, Any], signature: str | bytes) -> str:
     """The checksummed address that signed ``typed``."""
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
+    from eth_account import Account  # deferred: only signing needs eth-account
+    from eth_account.messages import encode_typed_data  # deferred: only signing needs eth-account
 
     return Account.recover_message(encode_typed_data(full_message=typed), signature=signature)

@@ -12,14 +12,14 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .results import RunResult
+    from .tables import RunResult
 
 __all__ = ["pool_flows", "tranche_balances", "loss_distribution"]
 
 
 def _figure(rows: int = 1, cols: int = 1, size=(9, 4.5)):
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # optional extra: plot
     except ImportError as exc:  # pragma: no cover - the message is the point
         raise ImportError('plots need matplotlib: pip install -e ".[plot]"') from exc
     fig = Figure(figsize=size, layout="constrained")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
-from .compile import CollateralProgram
-from .kernels import collateral as K
-from .kernels import waterfall as KW
-from .loans import FORECLOSURE
-from .spec import Deal, Scenario
-from .vocabulary import (
+from ..compile.collateral import CollateralProgram, monthly_vector
+from ..dates import payment_dates
+from ..errors import SpecError
+from ..io.loans import FORECLOSURE
+from ..kernels import collateral as K
+from ..kernels import summaries as KS
+from ..kernels import waterfall as KW
+from ..spec import Deal, Scenario
+from ..spec.structure import FloatingCoupon
+from ..vocabulary import (
     ACCOUNT_COLUMNS,
     ANALYTICS_COLUMNS,
     CASH_COLUMNS,
@@ -28,30 +29,12 @@ from .vocabulary import (
     TRANCHE_COLUMNS,
     TRIGGER_COLUMNS,
 )
+from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RunResult", "SummaryResult", "distribution_of", "payment_dates"]
-
-
-def add_months(d: dt.date, k: int) -> dt.date:
-    y, m = divmod(d.month - 1 + k, 12)
-    year, month = d.year + y, m + 1
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def payment_dates(first: dt.date | None, n: int) -> pd.DatetimeIndex:
-    """Monthly payment dates from ``first`` (same day of month, clipped to the month's end).
-
-    >>> payment_dates(dt.date(2024, 1, 31), 3).strftime("%Y-%m-%d").tolist()
-    ['2024-01-31', '2024-02-29', '2024-03-31']
-    """
-    import pandas as pd
-
-    if first is None:
-        return pd.DatetimeIndex([pd.NaT] * n)
-    return pd.DatetimeIndex([add_months(first, k) for k in range(n)])
+__all__ = ["RunResult", "SummaryResult", "distribution_of"]
 
 
 def _previous(values: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -93,7 +76,7 @@ def _derived(flows: np.ndarray, perf_start, fcl_start) -> dict[str, np.ndarray]:
 def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:
     """Mean and percentiles, across the ``scenario`` level of a summary, of each note's ``loss``
     (writedowns / original face), ``wal`` and ``yield``. Index (tranche, metric)."""
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     face = {t.name: t.balance for t in deal.notes}
     s = summary[summary.index.get_level_values("tranche").isin(list(face))]
@@ -117,9 +100,8 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
     """The summary table (``SUMMARY_COLUMNS``, index scenario, tranche) from the fused kernel's
     ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``; the residual class, if any,
     is one more row per scenario with its cash in ``total_residual``."""
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    from .kernels import summaries as KS
 
     notes = [t.name for t in deal.notes]
     residual = next((t.name for t in deal.tranches if t.residual), None)
@@ -221,7 +203,7 @@ class RunResult:
         ``per_period``): index (scenario,) (period,) (item), rows after each scenario's last period
         (a clean-up call) left out. Built in one piece: the index from its levels and codes (no
         factorizing), the float columns as one block, each column copied once."""
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         k = len(self.scenarios) if self.scenario_level else 1
         shape = next(iter(columns.values()))[:k].shape  # (scenario, period[, item]) or (scenario, item)
@@ -334,7 +316,6 @@ class RunResult:
         if isinstance(value, dict):
             unknown = sorted(set(value) - set(names))
             if unknown:
-                from .errors import SpecError
 
                 raise SpecError(name, unknown, f"tranches of the deal (notes: {names})")
             return np.array([value.get(n, np.nan) for n in names], dtype=np.float64)
@@ -347,8 +328,6 @@ class RunResult:
         ``yield_`` (price from yield), each a number or ``{tranche: value}``; neither prices at par.
         """
 
-        from .compile import monthly_vector
-        from .spec.structure import FloatingCoupon
 
         cf = self.tranche_cash_flows()                      # [scenario, note, period]
         wf = self._need_waterfall()
@@ -381,7 +360,7 @@ class RunResult:
                      delay_days: float = 0.0) -> pd.DataFrame:
         """Across scenarios, per note: mean and percentiles of ``loss`` (writedowns as a share of
         original face), ``wal`` and ``yield`` (at par unless priced). Index (tranche, metric)."""
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         s = self.summary(price, yield_, delay_days)
         if not self.scenario_level:
@@ -429,7 +408,7 @@ class RunResult:
     @cached_property
     def loans(self) -> pd.DataFrame:
         """Per-loan flows, index ``loan_id``, ``period`` (run with ``loan_level=True``)."""
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         if self._loan_flows is None:
             raise ValueError("per-loan flows were not kept: run(..., loan_level=True)")

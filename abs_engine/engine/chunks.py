@@ -1,4 +1,4 @@
-"""Scale-out: the same ``ae.run`` on any ``concurrent.futures``-style executor.
+"""Scale-out: the same ``ae.run`` in chunks, as tasks of an executor (:mod:`abs_engine.engine.executors`).
 
 Work is split into chunks and each chunk is one task; the tasks are plain functions of this
 module (picklable), so a ``ProcessPoolExecutor`` and a ``dask.distributed.Client`` both run
@@ -24,82 +24,24 @@ the on-disk JIT cache, or compiles once) on every worker before the first real t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from .compile import ScenarioArrays, compile_collateral, scenario_arrays
-from .errors import SpecError
+from ..compile.collateral import ScenarioArrays, compile_collateral, scenario_arrays
+from ..compile.waterfall import compile_waterfall, initial_state
+from ..errors import SpecError
+from ..io.loading import load_deal
+from ..io.loans import tape_from_frame
+from ..results.tables import RunResult
+from ..spec import Scenario
+from .collateral import project_collateral
+from .executors import is_dask, map_chunks, scenario_chunks, scenario_labels
+from .full import run_full
+from .summaries import run_summaries
+from .waterfall import WaterfallFlows, pool_inputs, run_waterfall
 
-__all__ = ["ChunkError", "map_chunks", "scenario_labels", "run_chunked", "run_tape_chunks", "full_chunk", "tape_chunk",
-           "warm_workers"]
-
-
-class ChunkError(RuntimeError):
-    """A chunk's task failed; ``chunk`` and ``label`` say which, ``__cause__`` why."""
-
-    def __init__(self, chunk: int, label: str, cause: BaseException):
-        self.chunk = chunk
-        self.label = label
-        super().__init__(f"chunk {chunk} ({label}) failed: {type(cause).__name__}: {cause}")
-
-
-def _is_dask(executor) -> bool:
-    return hasattr(executor, "scheduler_info") and hasattr(executor, "scatter")
-
-
-def _submit(executor, fn, *args):
-    """``executor.submit``. On a Dask client the arguments go as one pickled blob, without
-    hashing (``pure=False``): Dask walks a tuple of thousands of scenario specs item by item,
-    which costs several times the task itself."""
-    if _is_dask(executor):
-        import pickle
-
-        return executor.submit(_unpack, fn, pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL), pure=False)
-    return executor.submit(fn, *args)
-
-
-def _unpack(fn, blob: bytes):
-    import pickle
-
-    return fn(*pickle.loads(blob))
-
-
-def scenario_labels(chunks: Sequence[Sequence[Any]]) -> list[str]:
-    """``"scenarios lo..hi"`` of each consecutive chunk."""
-    out, lo = [], 0
-    for c in chunks:
-        out.append(f"scenarios {lo}..{lo + len(c) - 1}")
-        lo += len(c)
-    return out
-
-
-def map_chunks(fn: Callable, tasks: Sequence[tuple], labels: Sequence[str], executor=None, *,
-               progress: bool = False, desc: str = "") -> list:
-    """``[fn(*args) for args in tasks]``, in order: in this process, or as tasks of ``executor``.
-    A failure is a :class:`ChunkError` naming the task's label; the remaining tasks are cancelled
-    and no result is returned."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), disable=not progress, desc=desc, unit="chunk")
-    futures = None if executor is None else [_submit(executor, fn, *args) for args in tasks]
-    out = []
-    try:
-        for k, args in enumerate(tasks):
-            try:
-                out.append(fn(*args) if futures is None else futures[k].result())
-            except BaseException as exc:
-                for f in (futures or [])[k + 1:]:
-                    f.cancel()
-                if isinstance(exc, SpecError) or not isinstance(exc, Exception):
-                    raise
-                raise ChunkError(k, labels[k], exc) from exc
-            bar.update()
-        return out
-    finally:
-        bar.close()
+__all__ = ["run_chunked", "run_tape_chunks", "full_chunk", "tape_chunk", "warm_workers", "PoolTotals"]
 
 
 # ---------------------------------------------------------------- chunks of scenarios
@@ -107,20 +49,13 @@ def map_chunks(fn: Callable, tasks: Sequence[tuple], labels: Sequence[str], exec
 
 def full_chunk(deal, scenarios) -> tuple:
     """A task of a full run: pool flows and the waterfall's tables in scenario order."""
-    from .engine import run
-    from .waterfall import WaterfallFlows
-
-    res = run(deal, list(scenarios))
+    res = run_full(deal, tuple(scenarios))
     wf = res.waterfall
     return res.flows, None if wf is None else {n: getattr(wf, n) for n in WaterfallFlows.NAMES}
 
 
 def run_chunked(deal, scenarios, chunk_size: int, executor, *, progress: bool = False, scenario_level: bool = True):
     """A full run in chunks of scenarios on ``executor``; equal to a local run bitwise."""
-    from .engine import scenario_chunks
-    from .results import RunResult
-    from .waterfall import WaterfallFlows
-
     chunks = scenario_chunks(scenarios, chunk_size)
     parts = map_chunks(full_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
                        progress=progress, desc=deal.name)
@@ -152,10 +87,7 @@ class PoolTotals:
 def tape_chunk(deal, scenarios, path: str, groups: tuple[int, ...]) -> tuple:
     """A task: read row groups ``groups`` of the Parquet tape and project them under every
     scenario. Returns (pool flows, original balance, balance in foreclosure at cut-off)."""
-    import pyarrow.parquet as pq
-
-    from .engine import project_collateral
-    from .loans import tape_from_frame
+    import pyarrow.parquet as pq  # deferred: only tapes in Parquet need pyarrow
 
     frame = pq.ParquetFile(path).read_row_groups(list(groups)).to_pandas()
     loans = tape_from_frame(frame, file=f"{path} (row groups {groups[0]}..{groups[-1]})",
@@ -169,11 +101,7 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
                     scenario_level: bool = True):
     """A full run of a deal on a Parquet tape, the pool projected in chunks of ``tape_chunks``
     row groups (tasks of ``executor``, or in this process); pool flows summed in chunk order."""
-    import pyarrow.parquet as pq
-
-    from .engine import scenario_chunks
-    from .results import RunResult
-    from .waterfall import compile_waterfall, initial_state, pool_inputs, run_waterfall
+    import pyarrow.parquet as pq  # deferred: only tapes in Parquet need pyarrow
 
     path = deal.tape_path()
     if path is None or path.suffix.lower() != ".parquet":
@@ -206,21 +134,19 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
 
 def _warm() -> bool:
     """Run a tiny deal through every kernel, so a worker has them loaded before real tasks."""
-    from .engine import run
-
-    deal = {"name": "warm", "collateral": {"rep_lines": [{"balance": 100.0, "wac": 0.06, "wam": 12}]},
+    deal = load_deal({"name": "warm", "collateral": {"rep_lines": [{"balance": 100.0, "wac": 0.06, "wam": 12}]},
             "tranches": [{"name": "A", "balance": 90.0, "coupon": 0.05, "priority": 1}],
             "waterfall": [{"pay": "interest", "tranches": ["A"]},
-                          {"pay": "principal", "tranches": ["A"], "amount": "collections"}]}
-    run(deal, [{"name": "a"}, {"name": "b"}])
-    run(deal, [{"name": "a"}], summary_only=True, progress=False)
+                          {"pay": "principal", "tranches": ["A"], "amount": "collections"}]})
+    run_full(deal, (Scenario(name="a"), Scenario(name="b")))
+    run_summaries(deal, (Scenario(name="a"),), 2048, False)
     return True
 
 
 def warm_workers(executor, n: int | None = None) -> int:
     """Load the kernels on every worker once: ``Client.run`` on a Dask client (each worker),
     else ``n`` warm-up tasks (default: the executor's ``_max_workers``). Returns how many ran."""
-    if _is_dask(executor):  # dask.distributed.Client
+    if is_dask(executor):  # dask.distributed.Client
         return len(executor.run(_warm))
     n = n or getattr(executor, "_max_workers", 1)
     return sum(f.result() for f in [executor.submit(_warm) for _ in range(n)])

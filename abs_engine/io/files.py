@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 from pydantic import BaseModel
 
-from .errors import SpecError
-from .spec.base import validate_spec
+from ..errors import SpecError
+from ..spec.base import validate_spec
 
 __all__ = ["read_structured_file", "parse_structured_text", "load_spec", "read_table", "unique_columns", "MAX_SPEC_BYTES"]
 
@@ -142,13 +142,13 @@ def read_table(path: Path, dtypes: dict[str, type] | type, what: str) -> pd.Data
     """A CSV or Parquet table (by its extension) as a DataFrame, for tapes of loans and of
     collections. A repeated column name is refused (pandas would rename the second ``rate.1``
     and read the first); so is a file that is not UTF-8 CSV or Parquet."""
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     file = str(path)
     parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
         if parquet:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # deferred: only Parquet files need pyarrow
 
             names = list(pq.read_schema(path).names)
         else:

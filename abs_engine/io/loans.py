@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import SpecError
+from ..errors import SpecError
+from ..spec import Deal
+from ..spec.collateral import AMORTIZATION, RepLine
+from ..spec.fields import MAX_AMOUNT, MAX_MONTHS
 from .files import read_table, unique_columns
-from .spec.collateral import AMORTIZATION, RepLine
-from .spec.fields import MAX_AMOUNT, MAX_MONTHS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LoanArrays", "from_rep_lines", "read_tape", "TAPE_REQUIRED", "TAPE_OPTIONAL", "STATUS_CODES"]
+__all__ = ["LoanArrays", "deal_loans", "from_rep_lines", "read_tape", "TAPE_REQUIRED", "TAPE_OPTIONAL", "STATUS_CODES"]
 
 TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")
 TAPE_OPTIONAL = ("servicing_fee_rate", "original_term", "status", "amortization", "balloon_month")
@@ -90,7 +91,6 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
     ``servicing_fee_rate`` (else the collateral's), ``original_term`` (else age +
     remaining_term), ``status``, ``amortization``, ``balloon_month``. Other columns are ignored.
     """
-    import pandas as pd  # only tapes need pandas; rep-line runs never import it
 
     path = Path(path)
     if not path.is_file():
@@ -103,7 +103,7 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
 def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
                     servicing_fee_rate: float = 0.0) -> LoanArrays:
     """Validate a tape already in a DataFrame (see :func:`read_tape`)."""
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in TAPE_REQUIRED if c not in frame.columns]
@@ -206,3 +206,13 @@ def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
 def _plain(x):
     """numpy scalars as plain Python values for messages."""
     return x.item() if hasattr(x, "item") else x
+
+
+def deal_loans(deal: Deal) -> LoanArrays:
+    """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""
+    coll = deal.collateral
+    if coll.rep_lines is not None:
+        return from_rep_lines(coll.rep_lines)
+    if deal._tape is None:
+        deal._tape = read_tape(deal.tape_path(), servicing_fee_rate=coll.servicing_fee_rate)
+    return deal._tape

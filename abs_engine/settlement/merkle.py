@@ -27,14 +27,14 @@ __all__ = ["StandardMerkleTree", "leaf_hash", "verify_proof"]
 
 
 def _keccak(data: bytes) -> bytes:
-    from eth_utils import keccak
+    from eth_utils import keccak  # deferred: only onchain encodings need eth-utils
 
     return keccak(data)
 
 
 def leaf_hash(value: Sequence[Any], encoding: Sequence[str]) -> bytes:
     """``keccak256(keccak256(abi.encode(value)))``."""
-    from eth_abi import encode
+    from eth_abi import encode  # deferred: only onchain encodings need eth-abi
 
     return _keccak(_keccak(encode(list(encoding), list(value))))
 

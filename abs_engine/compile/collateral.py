@@ -3,20 +3,22 @@ the spec; kernels never see a spec, a dict or a DataFrame."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from .errors import SpecError
-from .kernels import curves
-from .loans import FORECLOSURE, LoanArrays, from_rep_lines, read_tape
-from .spec import Deal, Scenario
-from .spec.collateral import AMORTIZATION
+from ..errors import SpecError
+from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
+from ..kernels import curves
+from ..kernels.collateral import W
+from ..spec import Deal, Scenario
+from ..spec.collateral import AMORTIZATION
 
-__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "deal_loans", "monthly_vector",
-           "scenario_arrays"]
+__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector",
+           "scenario_arrays", "unique_names"]
 
 _PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
            "abs": curves.PREPAY_ABS}
@@ -98,10 +100,8 @@ class ScenarioArrays:
                     or np.isin(self.default_kind, list(_BY_LOAN_MONTH[1])).any())
 
 
-def _unique_names(names: list[str]) -> tuple[str, ...]:
+def unique_names(names: list[str]) -> tuple[str, ...]:
     """Scenario names as given; a repeated name gets its position appended."""
-    from collections import Counter
-
     counts = Counter(names)
     return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
 
@@ -118,7 +118,7 @@ def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bo
     p_row, d_row, s_row, lag = (np.array(x, dtype=np.int64) for x in (p_row, d_row, s_row, lag))
     advancing = np.array(advancing, dtype=bool)
     return ScenarioArrays(
-        names=_unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
+        names=unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
         prepay_kind=np.array([_PREPAY[kind] for kind in prepay.kinds], dtype=np.int64),
         prepay_rows=prepay.table(),
         prepay_row=p_row,
@@ -135,7 +135,7 @@ def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bo
 @dataclass(frozen=True, eq=False)
 class CollateralProgram:
     """Kernel-ready collateral: performing loans sorted by rate class, and the loans that were
-    in foreclosure at cut-off (projected separately, see :mod:`abs_engine.engine`)."""
+    in foreclosure at cut-off (projected separately, see :mod:`abs_engine.engine.run`)."""
 
     loans: LoanArrays            # every loan, in tape order
     index: np.ndarray            # tape positions of the kernel's loans, in kernel order
@@ -163,24 +163,12 @@ class CollateralProgram:
         return self.original_balance - fcl, fcl
 
 
-def deal_loans(deal: Deal) -> LoanArrays:
-    """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""
-    coll = deal.collateral
-    if coll.rep_lines is not None:
-        return from_rep_lines(coll.rep_lines)
-    if deal._tape is None:
-        deal._tape = read_tape(deal.tape_path(), servicing_fee_rate=coll.servicing_fee_rate)
-    return deal._tape
-
-
 CHUNK_BLOCKS = 16  # blocks of loans per work item (4,096 loans)
 
 
 def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None) -> CollateralProgram:
     """Compile the deal's collateral (or ``loans``, e.g. the pool as it stands at a later
     period) and the scenarios into kernel arrays."""
-    from .kernels.collateral import W
-
     if not scenarios:
         raise SpecError("scenarios", [], "at least one scenario")
     loans = deal_loans(deal) if loans is None else loans

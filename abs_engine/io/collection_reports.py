@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import SpecError
-from .files import read_table, unique_columns
+from ..errors import SpecError
+from ..spec.collection_report import COLLECTION_COLUMNS, COLLECTION_OPTIONAL, CollectionReport
+from ..spec.fields import MAX_AMOUNT
+from .files import load_spec, read_table, unique_columns
 from .loans import STATUS_CODES, _plain
-from .spec.fields import MAX_AMOUNT
-from .spec.collections import COLLECTION_COLUMNS, COLLECTION_OPTIONAL, CollectionReport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +40,7 @@ class Collections:
 
     ``report`` is the header (its ``loans`` path is not part of the content); for a loan-level
     report ``loan_id`` (sorted), ``amounts[field]`` (``LOAN_FIELDS``, NaN where a column was not
-    given) and ``status`` (codes of :data:`abs_engine.loans.STATUS_CODES`); ``file`` names the
+    given) and ``status`` (codes of :data:`abs_engine.io.loans.STATUS_CODES`); ``file`` names the
     tape (or the report) for errors.
     """
 
@@ -93,7 +93,6 @@ def load_collections(source: CollectionSource | Collections) -> Collections:
     """Read a servicer report: a YAML/JSON file (its ``loans`` tape relative to it), a dict, or a
     :class:`CollectionReport`. Errors name the file, the row (row 1 is the first loan), the
     column and the value."""
-    from .files import load_spec
 
     if isinstance(source, Collections):
         return source
@@ -109,7 +108,6 @@ def load_collections(source: CollectionSource | Collections) -> Collections:
 def collections_from_frame(report: CollectionReport | Mapping[str, Any], frame: pd.DataFrame,
                            file: str | None = None) -> Collections:
     """A loan-level report whose tape is already a DataFrame (columns as a tape file's)."""
-    from .files import load_spec
 
     if not isinstance(report, CollectionReport):
         report = load_spec(CollectionReport, {**report, "loans": report.get("loans") or "(in memory)"})[0]
@@ -124,7 +122,7 @@ def _read_tape(report: CollectionReport, path: Path) -> Collections:
 
 
 def _from_frame(report: CollectionReport, frame: pd.DataFrame, file: str | None) -> Collections:
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
     unique_columns([str(c) for c in frame.columns], file)
     missing = [c for c in COLLECTION_COLUMNS if c not in frame.columns]

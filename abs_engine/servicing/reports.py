@@ -8,14 +8,14 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..vocabulary import CASH_COLUMNS
 from .ledger import canonical_json, keccak_hex
-from .vocabulary import CASH_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .loans import LoanArrays
-    from .spec import Deal
+    from ..io.loans import LoanArrays
+    from ..spec import Deal
 
 __all__ = ["PeriodReport", "deal_id", "SERVICING_POOL_COLUMNS", "REALISED"]
 
@@ -100,14 +100,14 @@ class PeriodReport:
         return cls(_unplain(json.loads(text)))
 
     def _table(self, key: str, level: str) -> pd.DataFrame:
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         rows = self.data[key]
         return pd.DataFrame([{k: v for k, v in r.items() if k != "name"} for r in rows],
                             index=pd.Index([r["name"] for r in rows], name=level))
 
     def _series(self, key: str, names: tuple[str, ...]) -> pd.Series:
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         return pd.Series({k: self.data[key][k] for k in names}, name=self.period, dtype=float)
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .spec import Scenario
-from .spec.base import validate_spec
-from .spec.deck import Deck, Distribution, ShortRateModel
+from ..errors import SpecError
+from ..spec import Scenario
+from ..spec.base import validate_spec
+from ..spec.deck import Deck, Distribution, ShortRateModel
 
 __all__ = ["expand_deck", "draw", "short_rate_paths"]
 

@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .compile import deal_loans
-from .errors import SpecError
+from ..errors import SpecError
+from ..spec import Deal, Scenario
+from ..spec.base import validate_spec
+from ..spec.deck import DECK_KEYS, Deck
+from .decks import expand_deck
 from .files import load_spec, read_structured_file
-from .spec import Deal, Scenario
-from .spec.base import validate_spec
+from .loans import deal_loans
 
 __all__ = ["load_deal", "load_scenario", "load_deck", "is_deck", "load_spec", "read_structured_file", "DealSource",
            "ScenarioSource"]
@@ -66,8 +68,6 @@ def load_deck(source: ScenarioSource) -> tuple[Scenario, ...]:
     >>> [s.name for s in load_deck({"grid": {"prepay": [{"cpr": 0.05}, {"cpr": 0.1}], "severity": [0.3]}})]
     ['cpr=0.05 severity=0.3', 'cpr=0.1 severity=0.3']
     """
-    from .decks import expand_deck
-    from .spec.deck import DECK_KEYS, Deck
 
     if isinstance(source, Scenario):
         return (source,)
@@ -85,7 +85,6 @@ def load_deck(source: ScenarioSource) -> tuple[Scenario, ...]:
 
 def is_deck(source: Any) -> bool:
     """Whether ``source`` (a path or a mapping) holds a deck rather than one scenario."""
-    from .spec.deck import DECK_KEYS
 
     if isinstance(source, str | os.PathLike):
         data = read_structured_file(source)

@@ -1,8 +1,9 @@
 """Compile a deal's capital structure and waterfall into the step table and arrays of
-:mod:`abs_engine.kernels.waterfall`, and run it on projected (or actual) pool flows.
+:mod:`abs_engine.kernels.waterfall`: the structure (the same in every scenario) and each
+scenario's coupons, delinquency and call election, plus the deal's initial :class:`DealState`.
 
 Every name, reference and order check happens in the spec or here; the kernel sees integers
-and floats only. Arrays are in the kernel's scenario-block layout ``[block, ..., lane]``.
+and floats only.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .compile import monthly_vector
-from .errors import SpecError
-from .kernels import collateral as KC
-from .kernels import ops as KO
-from .kernels import waterfall as KW
-from .spec import Deal, Scenario
-from .spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
+from ..dates import add_months
+from ..errors import SpecError
+from ..kernels import ops as KO
+from ..kernels import waterfall as KW
+from ..spec import Deal, Scenario
+from ..spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
+from .collateral import monthly_vector
+from .layout import blocks
 
-__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "run_waterfall",
-           "WaterfallFlows", "blocks", "unblock", "day_count_fractions"]
+__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions"]
 
 _OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINCIPAL,
         "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL}
@@ -31,28 +32,10 @@ _METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 
 _BASIS = {"pool_balance": KO.BASIS_POOL, "original_pool_balance": KO.BASIS_ORIGINAL, "note_balance": KO.BASIS_NOTES}
 
 
-def blocks(x: np.ndarray) -> np.ndarray:
-    """``[scenario, ...]`` -> ``[block, ..., lane]`` (scenarios padded with zeros to whole blocks)."""
-    s = x.shape[0]
-    nb = -(-s // KW.SB)
-    pad = np.zeros((nb * KW.SB, *x.shape[1:]), dtype=x.dtype)
-    pad[:s] = x
-    out = pad.reshape(nb, KW.SB, *x.shape[1:])
-    return np.ascontiguousarray(np.moveaxis(out, 1, -1))
-
-
-def unblock(x: np.ndarray, n_scen: int) -> np.ndarray:
-    """``[block, ..., lane]`` -> ``[scenario, ...]``."""
-    y = np.moveaxis(x, -1, 1)
-    return y.reshape(y.shape[0] * y.shape[1], *y.shape[2:])[:n_scen]
-
-
 def _accrual_starts(deal: Deal, n: int) -> list:
     """The first day of each period's accrual: the closing date (or one month before the first
     payment) for period 1, then the previous payment date; ``n + 1`` dates, the last one the end
     of period ``n``."""
-    from .results import add_months
-
     first = deal.first_payment_date
     return [deal.closing_date or add_months(first, -1)] + [add_months(first, k) for k in range(n)]
 
@@ -324,71 +307,3 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     residual = next((t.name for t in deal.tranches if t.residual), None)
     return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),
                             n_periods, len(scenarios), float(orig_pool), arrays)
-
-
-class WaterfallFlows:
-    """Kernel outputs as ``[scenario, period, item, column]`` (cash: ``[scenario, period, column]``).
-
-    The kernel writes scenario blocks (``[block, period, item, column, lane]``); each array is
-    put in scenario order the first time it is read, so a caller that needs one table pays for
-    one transpose.
-    """
-
-    NAMES = ("tranches", "fees", "accounts", "triggers", "cash")
-
-    def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int):
-        self.blocked = blocked
-        self.n_scenarios = n_scenarios
-
-    def column(self, name: str, col: int) -> np.ndarray:
-        """One column of an item table in scenario order, ``[scenario, period, item]``, without
-        putting the whole table in scenario order."""
-        if name in self.__dict__:
-            return self.__dict__[name][..., col]
-        return unblock(np.ascontiguousarray(self.blocked[name][..., col, :]), self.n_scenarios)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name not in WaterfallFlows.NAMES:
-            raise AttributeError(name)
-        value = unblock(self.blocked[name], self.n_scenarios)
-        setattr(self, name, value)
-        return value
-
-
-def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[str, np.ndarray]:
-    """The waterfall's view of pool flows ``[scenario, period, column]``."""
-    end = flows[..., KC.PERF] + flows[..., KC.FCL]
-    beg = np.concatenate([np.full((flows.shape[0], 1), perf_start + fcl_start), end[:, :-1]], axis=1)
-    return dict(int_coll=flows[..., KC.NET],
-                prin_coll=flows[..., KC.SCHED] + flows[..., KC.PREPAY] + flows[..., KC.RECOVERY],
-                loss=flows[..., KC.LOSS], pool_beg=beg, pool_end=end)
-
-
-def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state: DealState,
-                  periods: int | None = None) -> WaterfallFlows:
-    """Run ``periods`` periods (default: to the end) from ``state``, which is advanced in place.
-
-    ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
-    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
-    """
-    n, s = program.n_periods, program.n_scenarios
-    i0 = state.period
-    i1 = n if periods is None else min(n, i0 + periods)
-    st = {k: blocks(getattr(state, k)) for k in DealState.ARRAYS}
-    nb = st["called"].shape[0]
-    tr = np.zeros((nb, n, len(program.note_names), KW.TR_COLS, KW.SB))
-    fe = np.zeros((nb, n, len(program.fee_names), KW.FEE_COLS, KW.SB))
-    ac = np.zeros((nb, n, len(program.account_names), KW.ACCT_COLS, KW.SB))
-    tg = np.zeros((nb, n, len(program.trigger_names), KW.TRIG_COLS, KW.SB))
-    ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
-    KW.run_waterfall(
-        blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
-        blocks(pool["pool_end"]), *program.blocked_paths(), *program.structure(),
-        st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
-        st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
-    for k, v in st.items():
-        getattr(state, k)[...] = unblock(v, s)
-    state.period = i1
-    return WaterfallFlows({"tranches": tr, "fees": fe, "accounts": ac, "triggers": tg, "cash": ca}, s)
-
-

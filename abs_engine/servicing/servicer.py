@@ -30,19 +30,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .collections import Collections, CollectionSource, load_collections
-from .compile import compile_collateral, deal_loans
-from .errors import SpecError
-from .kernels import collateral as KC
-from .kernels import waterfall as KW
+from ..compile.collateral import compile_collateral
+from ..compile.waterfall import DealState, compile_waterfall, initial_state
+from ..dates import add_months
+from ..engine.collateral import project_collateral
+from ..engine.waterfall import run_waterfall
+from ..errors import SpecError
+from ..io.collection_reports import Collections, CollectionSource, load_collections
+from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
+from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
+from ..kernels import collateral as KC
+from ..kernels import waterfall as KW
+from ..spec import Deal, Scenario
+from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
 from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
-from .loading import DealSource, ScenarioSource, load_deal, load_scenario
-from .loans import FORECLOSURE, LoanArrays
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _unplain
 from .reports import deal_id as _deal_id
-from .spec import Deal, Scenario
-from .vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
-from .waterfall import DealState, compile_waterfall, initial_state, run_waterfall
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,9 +74,8 @@ def projected_collections(result, period: int, *, loan_level: bool = True) -> tu
     charge-off (``default``) of a period is the balance liquidated, recovery plus loss. Useful to
     test a servicing pipeline, and a feed a bot can be rehearsed on.
     """
-    import pandas as pd
+    import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    from .results import add_months
 
     first = result.deal.first_payment_date or dt.date(2000, 1, 1)
     pay = add_months(first, period - 1)
@@ -326,7 +328,7 @@ class Servicer:
         tranche's interest and principal, with the deal's base scenario projected one period from
         the state recorded before it (the period's actual index fixings); and the realised rates
         beside the scenario's. Columns ``actual``, ``projected``, ``difference``."""
-        import pandas as pd
+        import pandas as pd  # deferred: a projection without tables never imports pandas
 
         current = self.ledger.current()
         if period not in current:
@@ -405,7 +407,6 @@ class Servicer:
     def _dcf(self, dcf: np.ndarray, i: int, payment_date: dt.date, prev_payment: str | None) -> np.ndarray:
         """ACT/360 notes accrue over the actual days from the previous payment date (or the
         closing date, or one month before the first payment date) to this one."""
-        from .results import add_months
 
         out = dcf.copy()
         act = [k for k, t in enumerate(self.deal.notes) if t.day_count == "ACT/360"]
@@ -454,7 +455,6 @@ class Servicer:
                 original_term=loans.original_term[orig], amortization=loans.amortization[orig],
                 balloon_month=loans.balloon_month[orig],
                 status=np.zeros(orig.size, dtype=np.int8))
-            from .engine import project_collateral
 
             program = compile_collateral(self.deal, [scenario], loans=current)
             flows += project_collateral(program)[0, 0]

@@ -1,1 +1,0 @@
-"""Vyper sources of the distributors (see abs_engine.onchain.contract_source)."""

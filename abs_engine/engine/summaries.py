@@ -1,0 +1,92 @@
+"""Summary-only runs: per-scenario, per-tranche summaries without the per-period tables, each
+chunk of scenarios fused per scenario block for a small pool (:mod:`abs_engine.kernels.summaries`
+with the deal's generated period, :mod:`abs_engine.engine.codegen`), through the full engine
+otherwise."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..compile.collateral import CollateralProgram, compile_collateral
+from ..compile.waterfall import compile_waterfall
+from ..errors import SpecError
+from ..io.loans import FORECLOSURE, deal_loans
+from ..kernels import collateral as K
+from ..kernels import summaries as KS
+from ..results.tables import SummaryResult, summary_frame
+from .codegen import summary_period
+from .collateral import SMALL_POOL, rate_rows, scenario_lanes
+from .executors import map_chunks, scenario_chunks, scenario_labels
+from .full import run_full
+
+__all__ = ["run_summaries", "summary_chunk", "summarize"]
+
+
+def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=None) -> SummaryResult:
+    """Run ``scenarios`` keeping per-scenario summaries only, ``chunk_size`` scenarios at a time
+    (each chunk fused per scenario block for a small pool, :mod:`abs_engine.kernels.summaries`;
+    through the full engine otherwise), locally or as tasks of ``executor``."""
+    import pandas as pd  # deferred: a projection without tables never imports pandas
+
+    if not deal.tranches:
+        raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
+    chunks = scenario_chunks(scenarios, chunk_size)
+    parts = map_chunks(summary_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
+                       progress=progress, desc=deal.name)
+    if all(p[0] == "arrays" for p in parts):  # one table for every chunk
+        names = tuple(n for p in parts for n in p[1])
+        stats = np.concatenate([p[2] for p in parts])
+        extra = np.concatenate([p[3] for p in parts])
+        return SummaryResult(deal, scenarios, summary_frame(deal, names, stats, extra), extra[:, KS.X_POOL_LOSS].copy())
+    return SummaryResult(deal, scenarios, pd.concat([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+
+
+def summary_chunk(deal, scenarios) -> tuple:
+    """A task of a summary-only run: ``("arrays", names, stats, extra)`` of the fused kernel for a
+    small pool, else ``("frame", summary table, pool losses)``."""
+    loans = deal_loans(deal)
+    if len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any():
+        program = compile_collateral(deal, scenarios)
+        wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
+        stats, extra = summarize(deal, program, wprog, chunk_size=max(len(scenarios), 1))
+        return "arrays", program.scenarios.names, stats, extra
+    res = run_full(deal, tuple(scenarios))
+    return "frame", res.summary(), res.flows[..., K.LOSS].sum(axis=1)
+
+
+def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, delay_days: float = 0.0,
+              chunk_size: int = 2048, bar=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
+    for a compiled small pool (no loan in foreclosure at cut-off) and waterfall: one kernel call
+    per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    s = program.scenarios
+    smm, mdr = rate_rows(program)
+    mdr_end = KS.quiet_from(mdr)
+    lanes = scenario_lanes(s.lag, s.advancing)
+    first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
+    lag_b, adv_b = s.lag[first], s.advancing[first]
+    a = wprog.arrays
+    n, notes = len(s.names), deal.notes
+    face = np.array([t.balance for t in notes], dtype=np.float64)
+    acct0 = np.array([x.initial for x in deal.accounts], dtype=np.float64)
+    stats = np.full((n, len(notes), KS.N_STATS), np.nan)
+    extra = np.zeros((n, KS.N_EXTRA))
+    structure = wprog.structure()
+    period = summary_period(smm.shape[2], program.cls, structure)
+    per_call = max(1, chunk_size // KS.SB)
+    starts = range(0, len(lanes), per_call)
+    chunk = numba.get_parallel_chunksize()
+    numba.set_parallel_chunksize(1)  # blocks differ in length (each stops when its deals retire): one at a time
+    try:
+        for lo in (bar(starts, len(starts)) if bar is not None else starts):
+            hi = lo + per_call
+            KS.project_summaries(
+                period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
+                program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row,
+                s.severity_row, lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0],
+                a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"], *structure,
+                face.copy(), acct0, face, np.full(len(notes), float(price)), float(delay_days), stats, extra)
+    finally:
+        numba.set_parallel_chunksize(chunk)
+    return stats, extra
