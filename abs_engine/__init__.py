@@ -10,6 +10,7 @@
 
 import importlib
 
+from .compile.program import Program, compile_deal
 from .engine.run import run
 from .errors import SpecError
 from .io.loading import load_deal, load_deck, load_scenario
@@ -28,6 +29,6 @@ def __getattr__(name: str):
         return value
     raise AttributeError(f"module 'abs_engine' has no attribute {name!r}")
 
-__all__ = ["run", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
+__all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
            "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
 __version__ = "0.1.0"

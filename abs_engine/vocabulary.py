@@ -1,9 +1,10 @@
-"""Column names of every result table, declared once (see shared VOCABULARY.md)."""
+"""Column names of every result table, declared once (see shared VOCABULARY.md), and where each
+sits in the kernels' arrays (:data:`KERNEL_COLUMNS`)."""
 
 from __future__ import annotations
 
-__all__ = ["POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS", "FEE_COLUMNS", "ACCOUNT_COLUMNS",
-           "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS"]
+__all__ = ["KERNEL_COLUMNS", "POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS", "FEE_COLUMNS",
+           "ACCOUNT_COLUMNS", "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS"]
 
 POOL_COLUMNS = (
     "date", "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -47,3 +48,33 @@ ANALYTICS_COLUMNS = ("wal", "price", "yield", "mortgage_yield", "macaulay_durati
                      "convexity", "discount_margin")
 """``analytics()`` per tranche (BMA section G): yield bond-equivalent, price per 100 of original
 face, durations in years; ``discount_margin`` for floating tranches."""
+
+# ---------------------------------------------------------------- where each column sits in the kernels' arrays
+# The one map from the names above to kernel positions: results, summaries and servicing read a
+# kernel's output through it, never by a bare column number. It is plain data (settlement reads
+# this module and never reaches the kernels); tests/test_layout.py holds it equal to the
+# kernels' own constants.
+
+def _at(*names: str) -> dict[str, int]:
+    return {name: k for k, name in enumerate(names)}
+
+
+KERNEL_COLUMNS: dict[str, dict[str, int]] = {
+    # pool accumulators [..., period, column] of abs_engine.kernels.collateral; ``amortized_balance``
+    # (the balance scheduled principal is taken from, the base of SMM) is internal, not a table column
+    "pool": _at("scheduled_principal", "prepayment", "default", "recovery", "loss", "gross_interest", "net_interest",
+                "performing_balance", "foreclosure_balance", "amortized_balance"),
+    # the waterfall's [..., item, column] (abs_engine.kernels.waterfall); the tranche table adds
+    # ``residual_paid`` after the kernel's columns
+    "tranches": _at(*TRANCHE_COLUMNS),
+    "fees": _at(*FEE_COLUMNS),
+    "accounts": _at(*ACCOUNT_COLUMNS),
+    "triggers": _at(*TRIGGER_COLUMNS),
+    "cash": _at(*CASH_COLUMNS),
+    # the fused summary kernel's stats[scenario, note, column] and extra[scenario, column]
+    "summary": _at("wal", "first_principal_period", "last_principal_period", "total_interest", "total_principal",
+                   "total_writedown", "yield", "price", "modified_duration"),
+    "summary_extra": _at("total_residual", "pool_loss"),
+}
+"""``KERNEL_COLUMNS[table][column]``: the position of a named column in the kernel array behind a
+table (see the comments for which array)."""

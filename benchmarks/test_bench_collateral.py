@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.compile.collateral import compile_collateral
-from abs_engine.engine.collateral import _rate_tables, project_collateral
+from abs_engine.engine.collateral import rate_tables, project_collateral
 
 from .conftest import FULL, size
 from .pools import project_numpy, synthetic_loans, tape_deal
@@ -33,14 +32,14 @@ def test_loan_level_projection_vs_numpy(benchmark, report):
     loans = synthetic_loans(n)
     deal, scen = tape_deal(loans), ae.load_scenario(SCENARIO)
     t = time.perf_counter()
-    program = compile_collateral(deal, [scen])
+    program = ae.compile_deal(deal, [scen]).collateral
     compile_s = time.perf_counter() - t
     project_collateral(program)  # warm
     flows = benchmark.pedantic(project_collateral, args=(program,), rounds=5 if FULL else 2, iterations=1)
     engine_s = benchmark.stats.stats.median
     loan_periods = n * program.n_periods
 
-    smm, mdr = _rate_tables(program)
+    smm, mdr = rate_tables(program)
     cls = np.empty(n, dtype=np.int64)
     cls[program.index] = program.cls
     t = time.perf_counter()
@@ -105,7 +104,7 @@ SHAPES = {
 def test_loan_level_throughput_by_scenario_shape(benchmark, report, shape):
     """Every scenario shape takes the vectorized path (a lag-0 ring once fell back to scalar code)."""
     n = size(1_000_000, 20_000)
-    program = compile_collateral(tape_deal(synthetic_loans(n)), [ae.load_scenario(SHAPES[shape])])
+    program = ae.compile_deal(tape_deal(synthetic_loans(n)), [ae.load_scenario(SHAPES[shape])]).collateral
     project_collateral(program)
     benchmark.pedantic(project_collateral, args=(program,), rounds=3 if FULL else 1, iterations=1)
     rate = n * program.n_periods / benchmark.stats.stats.median

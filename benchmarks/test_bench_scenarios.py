@@ -24,8 +24,6 @@ import numpy as np
 import yaml
 
 import abs_engine as ae
-from abs_engine.compile.collateral import compile_collateral
-from abs_engine.compile.waterfall import compile_waterfall
 from abs_engine.engine.breakeven import breakevens
 from abs_engine.engine.summaries import summarize
 from abs_engine.io.loading import load_deck
@@ -68,14 +66,13 @@ def test_grid_throughput(benchmark, report):
     for label, deal in (("auto deal", ae.load_deal(DEAL)), ("auto deal, 360-month rep lines", _deal_360())):
         scenarios = _grid(n)
         t = time.perf_counter()
-        program = compile_collateral(deal, scenarios)
-        wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
+        program = ae.compile_deal(deal, scenarios)
         compile_s = time.perf_counter() - t
         t = time.perf_counter()
-        summarize(deal, program, wprog)  # warm: the generated period is written and compiled once (then cached)
+        summarize(program)  # warm: the generated period is written and compiled once (then cached)
         warm_s = time.perf_counter() - t
         ae.run(deal, scenarios[:100], summary_only=True, progress=False)
-        kernel_s = _best(summarize, deal, program, wprog)
+        kernel_s = _best(summarize, program)
         e2e_s = _best(ae.run, deal, scenarios, summary_only=True, progress=False)
         summary = ae.run(deal, scenarios, summary_only=True, progress=False).summary()
         abs_speed = np.array([x.prepay.value for x in scenarios])

@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 
 import abs_engine as ae
-from abs_engine.compile.collateral import compile_collateral
-from abs_engine.compile.waterfall import compile_waterfall, initial_state
 from abs_engine.engine.collateral import project_collateral
 from abs_engine.engine.waterfall import pool_inputs, run_waterfall
 from abs_engine.io.loading import read_structured_file
@@ -47,15 +45,14 @@ def test_waterfall_vs_collateral_per_scenario_period(benchmark, report):
     n = size(10_000, 256)
     deal = ae.load_deal(ROOT / "tranches/auto_prime_abs.yaml")
     scenarios = _scenarios(n)
-    program = compile_collateral(deal, scenarios)
-    flows = project_collateral(program)
-    wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
+    program = ae.compile_deal(deal, scenarios)
+    flows = project_collateral(program.collateral)
     pool = pool_inputs(flows, *program.start_balances)
     rounds = 5 if FULL else 2
 
-    collateral_s = _best(lambda: project_collateral(program), rounds)
-    benchmark.pedantic(lambda: run_waterfall(wprog, pool, initial_state(deal, n)), rounds=rounds, iterations=1,
-                       warmup_rounds=1)
+    collateral_s = _best(lambda: project_collateral(program.collateral), rounds)
+    benchmark.pedantic(lambda: run_waterfall(program.waterfall, pool, program.initial_state()), rounds=rounds,
+                       iterations=1, warmup_rounds=1)
     waterfall_s = benchmark.stats.stats.min
     sp = n * program.n_periods
     benchmark.extra_info.update(collateral_ns_per_sp=collateral_s / sp * 1e9,
@@ -75,8 +72,7 @@ def test_compile_a_deal_spec(report):
 
     def compile_once():
         deal = validate_spec(ae.Deal, data, str(path))
-        program = compile_collateral(deal, [scenario])
-        compile_waterfall(deal, [scenario], program.n_periods, program.original_balance)
+        ae.compile_deal(deal, [scenario])
 
     best = _best(compile_once, 20)
     report(f"compile the auto deal spec (validate + collateral + waterfall arrays): {best * 1e3:.2f} ms")

@@ -190,3 +190,40 @@ def test_settlement_never_reaches_the_kernels_or_the_engine(stage):
         seen.add(path)
         assert path.relative_to(PKG).parts[0] not in {"kernels", "engine"}, f"{stage} reaches {_name(path)}"
         todo += graph[path]
+
+
+def test_the_vocabulary_map_of_kernel_columns_is_the_kernels_layout():
+    """``vocabulary.KERNEL_COLUMNS`` (plain data) names the positions the kernels write."""
+    from abs_engine.kernels import collateral as KC
+    from abs_engine.kernels import summaries as KS
+    from abs_engine.kernels import waterfall as KW
+    from abs_engine.vocabulary import KERNEL_COLUMNS as K
+
+    expected = {
+        "pool": {"scheduled_principal": KC.SCHED, "prepayment": KC.PREPAY, "default": KC.DEFAULT,
+                 "recovery": KC.RECOVERY, "loss": KC.LOSS, "gross_interest": KC.GROSS, "net_interest": KC.NET,
+                 "performing_balance": KC.PERF, "foreclosure_balance": KC.FCL, "amortized_balance": KC.AMORTIZED},
+        "tranches": {"beginning_balance": KW.TR_BEG, "coupon": KW.TR_COUPON, "interest_due": KW.TR_DUE,
+                     "interest_paid": KW.TR_PAID, "interest_shortfall": KW.TR_SHORT, "principal_paid": KW.TR_PRIN,
+                     "writedown": KW.TR_WD, "ending_balance": KW.TR_END, "residual_paid": KW.TR_COLS},
+        "fees": {"due": KW.FEE_DUE, "paid": KW.FEE_PAID, "shortfall": KW.FEE_SHORT},
+        "accounts": {"beginning_balance": KW.AC_BEG, "deposit": KW.AC_DEP, "draw": KW.AC_DRAW,
+                     "release": KW.AC_REL, "ending_balance": KW.AC_END, "target": KW.AC_TARGET},
+        "triggers": {"value": KW.TG_VALUE, "threshold": KW.TG_THRESHOLD, "breached": KW.TG_BREACHED},
+        "cash": {"interest_collections": KW.C_INTEREST, "principal_collections": KW.C_PRINCIPAL,
+                 "call_proceeds": KW.C_CALL, "loss": KW.C_LOSS, "reserve_draws": KW.C_DRAWS,
+                 "reserve_releases": KW.C_RELEASES, "fees_paid": KW.C_FEES, "interest_paid": KW.C_NOTE_INTEREST,
+                 "principal_paid": KW.C_NOTE_PRINCIPAL, "reserve_deposits": KW.C_DEPOSITS,
+                 "residual_paid": KW.C_RESIDUAL, "unallocated": KW.C_UNALLOCATED, "writedown": KW.C_WRITEDOWN,
+                 "note_balance_beginning": KW.C_NOTES_BEG, "note_balance_ending": KW.C_NOTES_END,
+                 "pool_balance_beginning": KW.C_POOL_BEG, "pool_balance_ending": KW.C_POOL_END},
+        "summary": {"wal": KS.S_WAL, "first_principal_period": KS.S_FIRST, "last_principal_period": KS.S_LAST,
+                    "total_interest": KS.S_INTEREST, "total_principal": KS.S_PRINCIPAL,
+                    "total_writedown": KS.S_WRITEDOWN, "yield": KS.S_YIELD, "price": KS.S_PRICE,
+                    "modified_duration": KS.S_MOD_DURATION},
+        "summary_extra": {"total_residual": KS.X_RESIDUAL, "pool_loss": KS.X_POOL_LOSS},
+    }
+    assert K == expected
+    widths = {"pool": KC.NCOL, "tranches": KW.TR_COLS + 1, "fees": KW.FEE_COLS, "accounts": KW.ACCT_COLS,
+              "triggers": KW.TRIG_COLS, "cash": KW.CASH_COLS, "summary": KS.N_STATS, "summary_extra": KS.N_EXTRA}
+    assert {t: len(cols) for t, cols in K.items()} == widths  # every kernel column is named

@@ -8,7 +8,7 @@ and floats only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,16 +40,20 @@ def _accrual_starts(deal: Deal, n: int) -> list:
     return [deal.closing_date or add_months(first, -1)] + [add_months(first, k) for k in range(n)]
 
 
-def day_count_fractions(deal: Deal, n: int) -> np.ndarray:
+def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None) -> np.ndarray:
     """``[period, note]``: 1/12 under 30/360; actual days / 360 under ACT/360, from the closing
-    date (or one month before the first payment) to each payment date."""
+    date (or one month before the first payment) to each payment date; ``accruals`` ``{period
+    index: (start, end)}`` replaces the schedule's dates of those periods (actual payment dates)."""
     notes = deal.notes
     out = np.full((n, len(notes)), 1.0 / 12.0)
     act = [k for k, t in enumerate(notes) if t.day_count == "ACT/360"]
     if act:
-        dates = _accrual_starts(deal, n)
-        days = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)], dtype=np.float64)
-        out[:, act] = (days / 360.0)[:, None]
+        if deal.first_payment_date is not None:
+            dates = _accrual_starts(deal, n)
+            days = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)], dtype=np.float64)
+            out[:, act] = (days / 360.0)[:, None]
+        for i, (start, end) in (accruals or {}).items():
+            out[i, act] = (end - start).days / 360.0
     return out
 
 
@@ -218,8 +222,10 @@ def _fee_amounts(deal: Deal, n: int) -> np.ndarray:
     return out
 
 
-def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int, orig_pool: float) -> WaterfallProgram:
-    """Compile the deal's structure for ``scenarios`` over ``n_periods``."""
+def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int, orig_pool: float, *,
+                      accruals: Mapping[int, tuple] | None = None) -> WaterfallProgram:
+    """Compile the deal's structure for ``scenarios`` over ``n_periods`` (``accruals``: see
+    :func:`day_count_fractions`)."""
     notes = deal.notes
     note_ix = {t.name: k for k, t in enumerate(notes)}
     fee_ix = {f.name: k for k, f in enumerate(deal.fees)}
@@ -279,7 +285,7 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         exercise=np.array([float(s.exercise_call) for s in scenarios]),
         delinq_rows=delinq_rows, delinq_row=delinq_row,
         coupon_rows=coupon_rows, coupon_row=coupon_row,
-        dcf=day_count_fractions(deal, n_periods),
+        dcf=day_count_fractions(deal, n_periods, accruals),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),
         fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),
         fee_amount=_fee_amounts(deal, n_periods),

@@ -13,8 +13,8 @@ from typing import Literal
 import numpy as np
 
 from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
-from ..kernels.waterfall import TR_WD
 from ..spec import Scenario
+from ..vocabulary import KERNEL_COLUMNS
 from .run import run
 
 __all__ = ["breakevens", "with_default_level"]
@@ -70,7 +70,7 @@ def _bracket(deal, scenario, kind, upper, passes, tol, points, max_rounds):
 
 def _no_writedown(res) -> np.ndarray:
 
-    return res.waterfall.tranches[..., TR_WD].sum(axis=1) <= 1e-6   # [scenario, note]
+    return res.waterfall.tranches[..., KERNEL_COLUMNS["tranches"]["writedown"]].sum(axis=1) <= 1e-6   # [scenario, note]
 
 
 def breakevens(deal: DealSource, scenario: ScenarioSource, *, kind: Kind = "cdr", yield_floor: float | None = None,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compile.collateral import ScenarioArrays, compile_collateral, scenario_arrays
+from ..compile.program import Program, compile_deal
 from ..compile.waterfall import compile_waterfall, initial_state
 from ..errors import SpecError
 from ..io.loading import load_deal
@@ -60,14 +61,14 @@ def run_chunked(deal, scenarios, chunk_size: int, executor, *, progress: bool = 
     parts = map_chunks(full_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
                        progress=progress, desc=deal.name)
     named = tuple(s for c in chunks for s in c)
-    program = compile_collateral(deal, named)
+    program = compile_deal(deal, named)
     flows = np.concatenate([f for f, _ in parts])
     waterfall = None
     if parts and parts[0][1] is not None:
         waterfall = WaterfallFlows({}, len(named))
         for name in WaterfallFlows.NAMES:
             setattr(waterfall, name, np.concatenate([w[name] for _, w in parts]))
-    return RunResult(deal, named, program, flows, None, waterfall, scenario_level=scenario_level)
+    return RunResult(program, flows, None, waterfall, scenario_level=scenario_level)
 
 
 # ---------------------------------------------------------------- chunks of a loan tape
@@ -126,7 +127,8 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
     if deal.tranches:
         wprog = compile_waterfall(deal, named, n, float(original))
         waterfall = run_waterfall(wprog, pool_inputs(flows, *totals.start_balances), initial_state(deal, len(named)))
-    return RunResult(deal, named, totals, flows, None, waterfall, scenario_level=scenario_level)
+    return RunResult(Program(deal, named, totals, wprog if deal.tranches else None), flows, None, waterfall,
+                     scenario_level=scenario_level)
 
 
 # ---------------------------------------------------------------- workers

@@ -10,7 +10,7 @@ from ..errors import SpecError
 from ..kernels import collateral as K
 from ..kernels import curves
 
-__all__ = ["project_collateral", "project_loan_level", "rate_rows", "scenario_lanes", "SMALL_POOL"]
+__all__ = ["project_collateral", "project_loan_level", "rate_rows", "rate_tables", "scenario_lanes", "SMALL_POOL"]
 
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 
@@ -21,7 +21,7 @@ def rate_rows(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
     return curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, program.ages)
 
 
-def _rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
+def rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
     """SMM and MDR ``[scenario, month, class]``."""
     smm, mdr = rate_rows(program)
     s = program.scenarios
@@ -51,7 +51,7 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
     loans side by side, in chunks of a fixed size. Either way a scenario's flows do not depend
     on which other scenarios run with it: a grid's scenario k equals a single run of it."""
     s = program.scenarios
-    smm, mdr = _rate_tables(program)
+    smm, mdr = rate_tables(program)
     if program.balance.size <= SMALL_POOL:
         lanes = scenario_lanes(s.lag, s.advancing)
         take = np.where(lanes >= 0, lanes, -1 - lanes)
@@ -82,7 +82,7 @@ def project_loan_level(program: CollateralProgram, scenario: int) -> np.ndarray:
         raise SpecError("loan_level", n_loans, f"at most {LOAN_LEVEL_LIMIT // (program.n_periods * K.NCOL)} "
                         f"loans for per-loan output over {program.n_periods} periods")
     s = program.scenarios
-    smm, mdr = _rate_tables(program)
+    smm, mdr = rate_tables(program)
     out = np.zeros((n_loans, program.n_periods, K.NCOL))
     out[program.index] = K.project_loans(
         program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,

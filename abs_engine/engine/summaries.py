@@ -8,8 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..compile.collateral import CollateralProgram, compile_collateral
-from ..compile.waterfall import compile_waterfall
+from ..compile.program import Program, compile_deal
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, deal_loans
 from ..kernels import collateral as K
@@ -18,7 +17,7 @@ from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
 from .collateral import SMALL_POOL, rate_rows, scenario_lanes
 from .executors import map_chunks, scenario_chunks, scenario_labels
-from .full import run_full
+from .full import run_program
 
 __all__ = ["run_summaries", "summary_chunk", "summarize"]
 
@@ -46,20 +45,22 @@ def summary_chunk(deal, scenarios) -> tuple:
     """A task of a summary-only run: ``("arrays", names, stats, extra)`` of the fused kernel for a
     small pool, else ``("frame", summary table, pool losses)``."""
     loans = deal_loans(deal)
+    program = compile_deal(deal, scenarios)
     if len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any():
-        program = compile_collateral(deal, scenarios)
-        wprog = compile_waterfall(deal, scenarios, program.n_periods, program.original_balance)
-        stats, extra = summarize(deal, program, wprog, chunk_size=max(len(scenarios), 1))
-        return "arrays", program.scenarios.names, stats, extra
-    res = run_full(deal, tuple(scenarios))
+        stats, extra = summarize(program, chunk_size=max(len(scenarios), 1))
+        return "arrays", program.names, stats, extra
+    res = run_program(program)
     return "frame", res.summary(), res.flows[..., K.LOSS].sum(axis=1)
 
 
-def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, delay_days: float = 0.0,
-              chunk_size: int = 2048, bar=None) -> tuple[np.ndarray, np.ndarray]:
+def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0, chunk_size: int = 2048,
+              bar=None) -> tuple[np.ndarray, np.ndarray]:
     """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
-    for a compiled small pool (no loan in foreclosure at cut-off) and waterfall: one kernel call
-    per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    for a compiled program of a small pool (no loan in foreclosure at cut-off) with a waterfall:
+    one kernel call per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    wprog = program.waterfall
+    state = program.initial_state()
+    program = program.collateral
     s = program.scenarios
     smm, mdr = rate_rows(program)
     mdr_end = KS.quiet_from(mdr)
@@ -67,10 +68,10 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     lag_b, adv_b = s.lag[first], s.advancing[first]
     a = wprog.arrays
-    n, notes = len(s.names), deal.notes
-    face = np.array([t.balance for t in notes], dtype=np.float64)
-    acct0 = np.array([x.initial for x in deal.accounts], dtype=np.float64)
-    stats = np.full((n, len(notes), KS.N_STATS), np.nan)
+    n = len(s.names)
+    face = np.ascontiguousarray(state.balance[0])  # the notes' original balances, and the accounts' initial ones
+    acct0 = np.ascontiguousarray(state.accounts[0])
+    stats = np.full((n, face.size, KS.N_STATS), np.nan)
     extra = np.zeros((n, KS.N_EXTRA))
     structure = wprog.structure()
     period = summary_period(smm.shape[2], program.cls, structure)
@@ -86,7 +87,7 @@ def summarize(deal, program: CollateralProgram, wprog, *, price: float = 100.0, 
                 program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row,
                 s.severity_row, lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0],
                 a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"], *structure,
-                face.copy(), acct0, face, np.full(len(notes), float(price)), float(delay_days), stats, extra)
+                face.copy(), acct0, face, np.full(face.size, float(price)), float(delay_days), stats, extra)
     finally:
         numba.set_parallel_chunksize(chunk)
     return stats, extra

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..compile.layout import blocks, unblock
+from ..compile.program import Program
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
 from ..kernels import waterfall as KW
 
-__all__ = ["WaterfallFlows", "pool_inputs", "run_waterfall"]
+__all__ = ["WaterfallFlows", "pool_inputs", "run_waterfall", "run_period"]
 
 
 class WaterfallFlows:
@@ -77,3 +78,19 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
         getattr(state, k)[...] = unblock(v, s)
     state.period = i1
     return WaterfallFlows({"tranches": tr, "fees": fe, "accounts": ac, "triggers": tg, "cash": ca}, s)
+
+
+def run_period(program: Program, flows: np.ndarray, beginning: np.ndarray, state: DealState) -> WaterfallFlows:
+    """The waterfall's next period (``state.period + 1``) on the pool's actual flows of that
+    period, from ``state`` (advanced in place): how servicing distributes a period.
+
+    ``flows``: ``[scenario, column]`` in the columns of :mod:`abs_engine.kernels.collateral` (the
+    ending balance in ``PERF`` and ``FCL``); ``beginning``: the pool balance at the start of the
+    period, per scenario. The waterfall sees them as it sees a projection's
+    (:func:`pool_inputs`)."""
+    i = state.period
+    whole = np.zeros((program.n_scenarios, program.n_periods, KC.NCOL))
+    whole[:, i] = flows
+    pool = pool_inputs(whole, 0.0, 0.0)
+    pool["pool_beg"][:, i] = beginning
+    return run_waterfall(program.waterfall, pool, state, periods=1)

@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..compile.collateral import CollateralProgram, monthly_vector
+from ..compile.collateral import monthly_vector
+from ..compile.program import Program
 from ..dates import payment_dates
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE
-from ..kernels import collateral as K
-from ..kernels import summaries as KS
-from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from ..spec.structure import FloatingCoupon
 from ..vocabulary import (
@@ -23,6 +21,7 @@ from ..vocabulary import (
     CASH_COLUMNS,
     CHECK_COLUMNS,
     FEE_COLUMNS,
+    KERNEL_COLUMNS,
     LOAN_COLUMNS,
     POOL_COLUMNS,
     SUMMARY_COLUMNS,
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunResult", "SummaryResult", "distribution_of"]
 
+POOL, CASH, TRANCHE = (KERNEL_COLUMNS[k] for k in ("pool", "cash", "tranches"))
+
 
 def _previous(values: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Each period's beginning value: ``start``, then the previous period's ending value."""
@@ -46,30 +47,31 @@ def _derived(flows: np.ndarray, perf_start, fcl_start) -> dict[str, np.ndarray]:
     """Vocabulary columns from kernel accumulators ``[..., period, column]`` and the balances
     performing and in foreclosure at cut-off."""
     f = flows
-    perf0 = _previous(f[..., K.PERF], np.asarray(perf_start, dtype=np.float64))
-    fcl0 = _previous(f[..., K.FCL], np.asarray(fcl_start, dtype=np.float64))
+    perf0 = _previous(f[..., POOL["performing_balance"]], np.asarray(perf_start, dtype=np.float64))
+    fcl0 = _previous(f[..., POOL["foreclosure_balance"]], np.asarray(fcl_start, dtype=np.float64))
     # a rate is reported where the balance it divides is a normal number: below that (a pool
     # paid down to under 2.2e-308) a float holds too few bits for the ratio to mean anything
     tiny = np.finfo(np.float64).tiny
     with np.errstate(invalid="ignore", divide="ignore"):
-        smm = np.where(f[..., K.AMORTIZED] >= tiny, f[..., K.PREPAY] / f[..., K.AMORTIZED], 0.0)
-        mdr = np.where(perf0 >= tiny, f[..., K.DEFAULT] / perf0, 0.0)
+        amortized = f[..., POOL["amortized_balance"]]
+        smm = np.where(amortized >= tiny, f[..., POOL["prepayment"]] / amortized, 0.0)
+        mdr = np.where(perf0 >= tiny, f[..., POOL["default"]] / perf0, 0.0)
     return {
         "beginning_balance": perf0 + fcl0,
-        "scheduled_principal": f[..., K.SCHED],
-        "prepayment": f[..., K.PREPAY],
-        "default": f[..., K.DEFAULT],
-        "recovery": f[..., K.RECOVERY],
-        "loss": f[..., K.LOSS],
-        "gross_interest": f[..., K.GROSS],
-        "servicing_fee": f[..., K.GROSS] - f[..., K.NET],
-        "net_interest": f[..., K.NET],
-        "ending_balance": f[..., K.PERF] + f[..., K.FCL],
-        "performing_balance": f[..., K.PERF],
-        "foreclosure_balance": f[..., K.FCL],
+        "scheduled_principal": f[..., POOL["scheduled_principal"]],
+        "prepayment": f[..., POOL["prepayment"]],
+        "default": f[..., POOL["default"]],
+        "recovery": f[..., POOL["recovery"]],
+        "loss": f[..., POOL["loss"]],
+        "gross_interest": f[..., POOL["gross_interest"]],
+        "servicing_fee": f[..., POOL["gross_interest"]] - f[..., POOL["net_interest"]],
+        "net_interest": f[..., POOL["net_interest"]],
+        "ending_balance": f[..., POOL["performing_balance"]] + f[..., POOL["foreclosure_balance"]],
+        "performing_balance": f[..., POOL["performing_balance"]],
+        "foreclosure_balance": f[..., POOL["foreclosure_balance"]],
         "smm": smm,
         "mdr": mdr,
-        "cumulative_loss": np.cumsum(f[..., K.LOSS], axis=-1),
+        "cumulative_loss": np.cumsum(f[..., POOL["loss"]], axis=-1),
     }
 
 
@@ -109,13 +111,10 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
     items = [*notes, residual] if residual is not None else notes
     col = {c: k for k, c in enumerate(SUMMARY_COLUMNS)}
     data = np.zeros((n, len(items), len(SUMMARY_COLUMNS)))  # one block, filled in place
-    for c, k in (("wal", KS.S_WAL), ("first_principal_period", KS.S_FIRST), ("last_principal_period", KS.S_LAST),
-                 ("total_interest", KS.S_INTEREST), ("total_principal", KS.S_PRINCIPAL),
-                 ("total_writedown", KS.S_WRITEDOWN), ("yield", KS.S_YIELD), ("price", KS.S_PRICE),
-                 ("modified_duration", KS.S_MOD_DURATION)):
+    for c, k in KERNEL_COLUMNS["summary"].items():
         data[:, :n_notes, col[c]] = stats[:, :, k]
     if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
-        data[:, n_notes, col["total_residual"]] = extra[:, KS.X_RESIDUAL]
+        data[:, n_notes, col["total_residual"]] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
         data[:, n_notes, [col["wal"], col["yield"], col["price"], col["modified_duration"]]] = np.nan
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
@@ -152,15 +151,16 @@ class RunResult:
     ----------
     deal, scenarios
         The specs that were run.
+    program : Program
+        What was compiled for them (:func:`abs_engine.compile_deal`).
     flows : ndarray ``[scenario, period, column]``
         Pool accumulators (columns of :mod:`abs_engine.kernels.collateral`).
     """
 
-    def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], program: CollateralProgram,
-                 flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
+    def __init__(self, program: Program, flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
                  scenario_level: bool | None = None):
-        self.deal = deal
-        self.scenarios = scenarios
+        self.deal = program.deal
+        self.scenarios = scenarios = program.specs
         self.program = program
         self.flows = flows
         self._loan_flows = loan_flows
@@ -193,7 +193,7 @@ class RunResult:
         """Each scenario's last period: the clean-up call's, if exercised, else the horizon."""
         last = np.full(len(self.scenarios), self.n_periods)
         if self.waterfall is not None:
-            call = self.waterfall.cash[:, :, KW.C_CALL] > 0
+            call = self.waterfall.cash[:, :, CASH["call_proceeds"]] > 0
             last = np.where(call.any(axis=1), call.argmax(axis=1) + 1, last)
         return last
 
@@ -253,9 +253,12 @@ class RunResult:
             raise ValueError(f"deal {self.deal.name!r} has no tranches: only the pool table exists")
         return self.waterfall
 
-    def _items_table(self, values: np.ndarray, names: tuple[str, ...], level: str, columns: tuple[str, ...]):
-        """``[scenario, period, item, column]`` -> one table, index (scenario,) period, item."""
-        return self._frame({c: values[..., k] for k, c in enumerate(columns)}, names, level)
+    def _items_table(self, values: np.ndarray, names: tuple[str, ...], level: str, columns: tuple[str, ...],
+                     table: str):
+        """``[scenario, period, item, kernel column]`` -> one table of ``columns``, index (scenario,)
+        period, item; each column read where :data:`KERNEL_COLUMNS` says it is."""
+        at = KERNEL_COLUMNS[table]
+        return self._frame({c: values[..., at[c]] for c in columns}, names, level)
 
     @cached_property
     def tranches(self) -> pd.DataFrame:
@@ -270,40 +273,40 @@ class RunResult:
         values = np.zeros((*notes.shape[:2], len(names), notes.shape[-1] + 1))  # filled in place
         values[:, :, :notes.shape[2], :-1] = notes
         if residual is not None:
-            values[:, :, -1, -1] = wf.cash[:, :, KW.C_RESIDUAL]
-        return self._items_table(values, names, "tranche", TRANCHE_COLUMNS)
+            values[:, :, -1, TRANCHE["residual_paid"]] = wf.cash[:, :, CASH["residual_paid"]]
+        return self._items_table(values, names, "tranche", TRANCHE_COLUMNS, "tranches")
 
     @cached_property
     def fees(self) -> pd.DataFrame:
         """Per period and fee: ``due`` (with arrears), ``paid``, ``shortfall`` (carried forward)."""
         return self._items_table(self._need_waterfall().fees, tuple(f.name for f in self.deal.fees), "fee",
-                                 FEE_COLUMNS)
+                                 FEE_COLUMNS, "fees")
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
         """Per period and account: ``beginning_balance``, ``deposit``, ``draw``, ``release``,
         ``ending_balance``, ``target``."""
         return self._items_table(self._need_waterfall().accounts, tuple(a.name for a in self.deal.accounts),
-                                 "account", ACCOUNT_COLUMNS)
+                                 "account", ACCOUNT_COLUMNS, "accounts")
 
     @cached_property
     def triggers(self) -> pd.DataFrame:
         """Per period and trigger: tested ``value``, ``threshold``, ``breached``."""
         t = self._items_table(self._need_waterfall().triggers, tuple(g.name for g in self.deal.triggers),
-                              "trigger", TRIGGER_COLUMNS)
+                              "trigger", TRIGGER_COLUMNS, "triggers")
         return t.astype({"breached": bool})
 
     @cached_property
     def cash(self) -> pd.DataFrame:
         """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
         c = self._need_waterfall().cash
-        return self._frame({name: c[..., k] for k, name in enumerate(CASH_COLUMNS)})
+        return self._frame({name: c[..., CASH[name]] for name in CASH_COLUMNS})
 
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
         wf = self._need_waterfall()
         face = np.array([t.balance for t in self.deal.notes], dtype=np.float64)
-        flows = wf.column("tranches", KW.TR_PAID) + wf.column("tranches", KW.TR_PRIN)
+        flows = wf.column("tranches", TRANCHE["interest_paid"]) + wf.column("tranches", TRANCHE["principal_paid"])
         with np.errstate(invalid="ignore", divide="ignore"):
             per100 = np.where(face > 0, flows * 100.0 / face, 0.0)
         return np.moveaxis(per100, 1, 2)
@@ -341,7 +344,7 @@ class RunResult:
         else:
             y = np.broadcast_to(yields, cf.shape[:2])
             p = price_from_yield(cf, y, delay_days)
-        prin = np.moveaxis(wf.column("tranches", KW.TR_PRIN), 1, 2)
+        prin = np.moveaxis(wf.column("tranches", TRANCHE["principal_paid"]), 1, 2)
         dm = np.full(cf.shape[:2], np.nan)
         for k, t in enumerate(notes):  # every scenario at once
             if isinstance(t.coupon, FloatingCoupon):
@@ -377,7 +380,7 @@ class RunResult:
         names = [t.name for t in self.deal.notes]
         residual = next((t.name for t in self.deal.tranches if t.residual), None)
         priced = self.analytics(price, yield_, delay_days)
-        prin = wf.column("tranches", KW.TR_PRIN)                  # [scenario, period, note]
+        prin = wf.column("tranches", TRANCHE["principal_paid"])  # [scenario, period, note]
         paid = prin > 0
         n = prin.shape[1]
         any_paid = paid.any(axis=1)
@@ -385,9 +388,9 @@ class RunResult:
             "wal": wal(np.moveaxis(prin, 1, 2), delay_days),
             "first_principal_period": np.where(any_paid, paid.argmax(axis=1) + 1, 0),
             "last_principal_period": np.where(any_paid, n - paid[:, ::-1].argmax(axis=1), 0),
-            "total_interest": wf.column("tranches", KW.TR_PAID).sum(axis=1),
+            "total_interest": wf.column("tranches", TRANCHE["interest_paid"]).sum(axis=1),
             "total_principal": prin.sum(axis=1),
-            "total_writedown": wf.column("tranches", KW.TR_WD).sum(axis=1),
+            "total_writedown": wf.column("tranches", TRANCHE["writedown"]).sum(axis=1),
             "total_residual": np.zeros(prin.shape[::2]),
         }
         shape = cols["wal"].shape
@@ -399,7 +402,7 @@ class RunResult:
                 extra[c] = np.zeros((shape[0], 1))
             for c in ("total_interest", "total_principal", "total_writedown"):
                 extra[c] = np.zeros((shape[0], 1))
-            extra["total_residual"] = wf.cash[:, :, KW.C_RESIDUAL].sum(axis=1)[:, None]
+            extra["total_residual"] = wf.cash[:, :, CASH["residual_paid"]].sum(axis=1)[:, None]
             cols = {c: np.concatenate([v, extra[c]], axis=1) for c, v in cols.items()}
             names = [*names, residual]
         frame = self._frame({c: cols[c] for c in SUMMARY_COLUMNS}, tuple(names), "tranche", per_period=False)
@@ -437,13 +440,16 @@ class RunResult:
         }
         if self.waterfall is not None:
             w = self.waterfall.cash
-            inflow = w[..., KW.C_INTEREST] + w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL]
-            cols["cash"] = inflow + w[..., KW.C_DRAWS] + w[..., KW.C_RELEASES] - (
-                w[..., KW.C_FEES] + w[..., KW.C_NOTE_INTEREST] + w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_DEPOSITS]
-                + w[..., KW.C_RESIDUAL] + w[..., KW.C_UNALLOCATED])
-            oc_beg = w[..., KW.C_POOL_BEG] - w[..., KW.C_NOTES_BEG]
-            oc_fall = oc_beg - (w[..., KW.C_POOL_END] - w[..., KW.C_NOTES_END])
-            cols["principal"] = (w[..., KW.C_PRINCIPAL] + w[..., KW.C_CALL] + w[..., KW.C_LOSS]) - (
-                w[..., KW.C_NOTE_PRINCIPAL] + w[..., KW.C_WRITEDOWN] + oc_fall)
+            def c(name: str) -> np.ndarray:
+                return w[..., CASH[name]]
+
+            inflow = c("interest_collections") + c("principal_collections") + c("call_proceeds")
+            cols["cash"] = inflow + c("reserve_draws") + c("reserve_releases") - (
+                c("fees_paid") + c("interest_paid") + c("principal_paid") + c("reserve_deposits")
+                + c("residual_paid") + c("unallocated"))
+            oc_beg = c("pool_balance_beginning") - c("note_balance_beginning")
+            oc_fall = oc_beg - (c("pool_balance_ending") - c("note_balance_ending"))
+            cols["principal"] = (c("principal_collections") + c("call_proceeds") + c("loss")) - (
+                c("principal_paid") + c("writedown") + oc_fall)
 
         return self._frame({k: cols[k] for k in CHECK_COLUMNS if k in cols})

@@ -31,18 +31,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..compile.collateral import compile_collateral
-from ..compile.waterfall import DealState, compile_waterfall, initial_state
+from ..compile.program import compile_deal
+from ..compile.waterfall import DealState, initial_state
 from ..dates import add_months
 from ..engine.collateral import project_collateral
-from ..engine.waterfall import run_waterfall
+from ..engine.waterfall import run_period
 from ..errors import SpecError
 from ..io.collection_reports import Collections, CollectionSource, load_collections
 from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
 from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
 from ..kernels import collateral as KC
-from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
-from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
+from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, KERNEL_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
 from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _unplain
 from .reports import deal_id as _deal_id
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["Servicer", "PeriodReport", "VerifyReport", "deal_id", "projected_collections", "SERVICING_POOL_COLUMNS",
            "TOLERANCE"]
 
+POOL, CASH = KERNEL_COLUMNS["pool"], KERNEL_COLUMNS["cash"]
 TOLERANCE = 0.01
 """Reported amounts must reconcile (ending = beginning - principal - default) to within a cent."""
 INTEREST_TOLERANCE_MONTHS = 12
@@ -404,22 +405,15 @@ class Servicer:
         return Scenario(rates=rates, delinquency_60=r.delinquency_60 if r.delinquency_60 is not None
                         else delinquency, exercise_call=r.exercise_call)
 
-    def _dcf(self, dcf: np.ndarray, i: int, payment_date: dt.date, prev_payment: str | None) -> np.ndarray:
-        """ACT/360 notes accrue over the actual days from the previous payment date (or the
-        closing date, or one month before the first payment date) to this one."""
-
-        out = dcf.copy()
-        act = [k for k, t in enumerate(self.deal.notes) if t.day_count == "ACT/360"]
-        if not act:
-            return out
+    def _accrual_start(self, prev_payment: str | None) -> dt.date | None:
+        """Where this period's accrual starts: the previous actual payment date, else the closing
+        date, else one month before the first payment date (ACT/360 notes accrue over the actual
+        days from there to this period's payment date)."""
         if prev_payment is not None:
-            start = dt.date.fromisoformat(prev_payment)
-        elif self.deal.closing_date is not None:
-            start = self.deal.closing_date
-        else:
-            start = add_months(self.deal.first_payment_date or payment_date, -1)
-        out[i, act] = (payment_date - start).days / 360.0
-        return out
+            return dt.date.fromisoformat(prev_payment)
+        if self.deal.closing_date is not None:
+            return self.deal.closing_date
+        return add_months(self.deal.first_payment_date, -1) if self.deal.first_payment_date else None
 
     def _project_one(self, prev: _State, coll: Collections) -> dict:
         """One period of the base scenario from ``prev``, the state recorded before it: each loan's
@@ -458,11 +452,12 @@ class Servicer:
 
             program = compile_collateral(self.deal, [scenario], loans=current)
             flows += project_collateral(program)[0, 0]
-        f = flows
-        pool.update(scheduled_principal=f[KC.SCHED], prepayment=f[KC.PREPAY], recovery=f[KC.RECOVERY],
-                    default=f[KC.RECOVERY] + f[KC.LOSS], loss=f[KC.LOSS], gross_interest=f[KC.GROSS],
-                    servicing_fee=f[KC.GROSS] - f[KC.NET], net_interest=f[KC.NET],
-                    ending_balance=prev.pool_balance - f[KC.SCHED] - f[KC.PREPAY] - f[KC.RECOVERY] - f[KC.LOSS])
+        f = {name: flows[k] for name, k in POOL.items()}
+        pool.update(scheduled_principal=f["scheduled_principal"], prepayment=f["prepayment"], recovery=f["recovery"],
+                    default=f["recovery"] + f["loss"], loss=f["loss"], gross_interest=f["gross_interest"],
+                    servicing_fee=f["gross_interest"] - f["net_interest"], net_interest=f["net_interest"],
+                    ending_balance=prev.pool_balance - f["scheduled_principal"] - f["prepayment"] - f["recovery"]
+                    - f["loss"])
         pool = {k: float(v) for k, v in pool.items()}
         flows_w, _ = self._waterfall_period(coll, prev, pool, float(np.asarray(scenario.delinquency_60).ravel()[0]))
         return {"pool": pool, "tranches": _tranche_rows(self.deal, flows_w, elapsed), "realised": _realised(pool)}
@@ -487,34 +482,32 @@ class Servicer:
             net = float(loans.net_rate[j]) if j is not None else 0.0
             for entry, at_default, now, amortizes in cohorts:
                 if adv:
-                    out[KC.GROSS] += now * gross / 12.0
-                    out[KC.NET] += now * net / 12.0
+                    out[POOL["gross_interest"]] += now * gross / 12.0
+                    out[POOL["net_interest"]] += now * net / 12.0
                 if final or month >= max(int(entry) + lag, 1):
                     loss = min(sev * at_default, now)
-                    out[KC.LOSS] += loss
-                    out[KC.RECOVERY] += now - loss
+                    out[POOL["loss"]] += loss
+                    out[POOL["recovery"]] += now - loss
                 elif adv and amortizes:
-                    out[KC.SCHED] += now * (1.0 - ratio)
-                    out[KC.FCL] += now * ratio
+                    out[POOL["scheduled_principal"]] += now * (1.0 - ratio)
+                    out[POOL["foreclosure_balance"]] += now * ratio
                 else:
-                    out[KC.FCL] += now
+                    out[POOL["foreclosure_balance"]] += now
         return out
 
     def _waterfall_period(self, coll: Collections, prev: _State, pool: dict, delinquency: float):
         """The compiled waterfall for period ``prev.period + 1`` on ``pool``'s collections, from
         ``prev``'s deal state: ``(flows, state after)``."""
         i = prev.period
-        n = self.horizon
-        wprog = compile_waterfall(self.deal, [self._scenario(coll, delinquency)], n, self._loans.original_balance)
-        wprog.arrays["dcf"] = self._dcf(wprog.arrays["dcf"], i, coll.report.payment_date, prev.payment_date)
-        inputs = {k: np.zeros((1, n)) for k in ("int_coll", "prin_coll", "loss", "pool_beg", "pool_end")}
-        inputs["int_coll"][0, i] = pool["net_interest"]
-        inputs["prin_coll"][0, i] = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
-        inputs["loss"][0, i] = pool["loss"]
-        inputs["pool_beg"][0, i] = pool["beginning_balance"]
-        inputs["pool_end"][0, i] = pool["ending_balance"]
+        program = compile_deal(self.deal, [self._scenario(coll, delinquency)],
+                          accruals={i: (self._accrual_start(prev.payment_date), coll.report.payment_date)})
+        flows = np.zeros((1, KC.NCOL))
+        for name in ("net_interest", "gross_interest", "scheduled_principal", "prepayment", "recovery", "loss",
+                     "default"):
+            flows[0, POOL[name]] = pool[name]
+        flows[0, POOL["performing_balance"]] = pool["ending_balance"]  # the waterfall reads the ending balance
         ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
-        return run_waterfall(wprog, inputs, ds, periods=1), ds
+        return run_period(program, flows, np.array([pool["beginning_balance"]]), ds), ds
 
 
 def _from_month(scenario: Scenario, month: int) -> Scenario:
@@ -793,11 +786,12 @@ def _realised(pool: dict) -> dict:
 
 def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
     tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
-    rows = [{"name": t.name, **{c: float(tr[k, j, 0]) for j, c in enumerate(TRANCHE_COLUMNS[:-1])},
+    at = KERNEL_COLUMNS["tranches"]
+    rows = [{"name": t.name, **{c: float(tr[k, at[c], 0]) for c in TRANCHE_COLUMNS[:-1]},
              "original_balance": float(t.balance)} for k, t in enumerate(deal.notes)]
     residual = next((t.name for t in deal.tranches if t.residual), None)
     if residual is not None:
-        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, KW.C_RESIDUAL, 0])})
+        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, CASH["residual_paid"], 0])})
     return rows
 
 
@@ -806,10 +800,10 @@ def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: 
     r = coll.report
 
     def items(name, names, columns):
-        x = b[name][0, i]
-        return [{"name": n, **{c: float(x[k, j, 0]) for j, c in enumerate(columns)}} for k, n in enumerate(names)]
+        x, at = b[name][0, i], KERNEL_COLUMNS[name]
+        return [{"name": n, **{c: float(x[k, at[c], 0]) for c in columns}} for k, n in enumerate(names)]
 
-    cash = {c: float(b["cash"][0, i, k, 0]) for k, c in enumerate(CASH_COLUMNS)}
+    cash = {c: float(b["cash"][0, i, CASH[c], 0]) for c in CASH_COLUMNS}
     inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
     oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
     oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
