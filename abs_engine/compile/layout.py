@@ -1,5 +1,10 @@
 """The kernels' scenario-block layout: scenarios in blocks of ``SB`` lanes, arrays ``[block, ...,
-lane]``, so the lane loop is innermost and contiguous."""
+lane]``, so the lane loop is innermost and contiguous.
+
+Two layouts: :func:`blocks` puts scenario ``k`` in block ``k // SB``, lane ``k % SB`` (the
+waterfall on given pool flows); :func:`scenario_lanes` groups scenarios that share a recovery lag
+and an advancing flag, as the pool's kernels need (one lag per block), and a deal run month by
+month uses it for the pool and the waterfall alike (:func:`gather`, :func:`scatter`)."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import numpy as np
 
 from ..kernels.waterfall import SB
 
-__all__ = ["SB", "blocks", "unblock"]
+__all__ = ["SB", "blocks", "unblock", "scenario_lanes", "gather", "scatter"]
 
 
 def blocks(x: np.ndarray) -> np.ndarray:
@@ -24,3 +29,32 @@ def unblock(x: np.ndarray, n_scen: int) -> np.ndarray:
     """``[block, ..., lane]`` -> ``[scenario, ...]``."""
     y = np.moveaxis(x, -1, 1)
     return y.reshape(y.shape[0] * y.shape[1], *y.shape[2:])[:n_scen]
+
+
+def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
+    """``[block, lane]`` scenario indices, blocks sharing one (recovery lag, advancing); a group's
+    last block is padded with repeats of its first scenario, marked ``-1 - index``."""
+    key = lag.astype(np.int64) * 2 + advancing.astype(np.int64)
+    rows = []
+    for value in np.unique(key):
+        members = np.flatnonzero(key == value)
+        pad = -len(members) % SB
+        lanes = np.concatenate([members, np.full(pad, -1 - members[0])])
+        rows.append(lanes.reshape(-1, SB))
+    return np.concatenate(rows)
+
+
+def gather(x: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+    """``[scenario, ...]`` -> ``[block, ..., lane]`` in the layout ``lanes`` (:func:`scenario_lanes`;
+    a padding lane repeats the scenario it names)."""
+    take = np.where(lanes >= 0, lanes, -1 - lanes)
+    return np.ascontiguousarray(np.moveaxis(x[take], 1, -1))
+
+
+def scatter(x: np.ndarray, lanes: np.ndarray, n_scen: int) -> np.ndarray:
+    """``[block, ..., lane]`` in the layout ``lanes`` -> ``[scenario, ...]`` (padding lanes dropped)."""
+    y = np.moveaxis(x, -1, 1)
+    valid = lanes >= 0
+    out = np.empty((n_scen, *y.shape[2:]), dtype=x.dtype)
+    out[lanes[valid]] = y[valid]
+    return out

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..compile.collateral import CollateralProgram
+from ..compile.layout import scenario_lanes
 from ..errors import SpecError
 from ..kernels import collateral as K
 from ..kernels import curves
 
-__all__ = ["project_collateral", "project_loan_level", "rate_rows", "rate_tables", "scenario_lanes", "SMALL_POOL"]
+__all__ = ["project_collateral", "project_loan_level", "rate_rows", "rate_tables", "cutoff_foreclosures", "SMALL_POOL"]
 
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 
@@ -29,19 +30,6 @@ def rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
 
 
 SMALL_POOL = 64  # at most this many loans: scenarios side by side (else loans side by side)
-
-
-def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
-    """``[block, lane]`` scenario indices, blocks sharing one (recovery lag, advancing); a group's
-    last block is padded with repeats of its first scenario, marked ``-1 - index``."""
-    key = lag.astype(np.int64) * 2 + advancing.astype(np.int64)
-    rows = []
-    for value in np.unique(key):
-        members = np.flatnonzero(key == value)
-        pad = -len(members) % K.SB
-        lanes = np.concatenate([members, np.full(pad, -1 - members[0])])
-        rows.append(lanes.reshape(-1, K.SB))
-    return np.concatenate(rows)
 
 
 def project_collateral(program: CollateralProgram) -> np.ndarray:
@@ -71,7 +59,7 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
                                smm, mdr, s.severity, s.lag, s.advancing, program.n_periods)
         flows = out.sum(axis=1)
     if program.foreclosed.size:
-        flows += _cutoff_foreclosures(program)
+        flows += cutoff_foreclosures(program)
     return flows
 
 
@@ -112,6 +100,7 @@ def _foreclosed_flows(program: CollateralProgram, scenario: int, which: np.ndarr
     return out
 
 
-def _cutoff_foreclosures(program: CollateralProgram) -> np.ndarray:
+def cutoff_foreclosures(program: CollateralProgram) -> np.ndarray:
+    """``[scenario, period, column]``: the flows of the loans in foreclosure at cut-off."""
     n_scen = len(program.scenarios.names)
     return np.stack([_foreclosed_flows(program, j, program.foreclosed) for j in range(n_scen)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..compile.layout import scenario_lanes
 from ..compile.program import Program, compile_deal
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, deal_loans
@@ -15,7 +16,7 @@ from ..kernels import collateral as K
 from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
-from .collateral import SMALL_POOL, rate_rows, scenario_lanes
+from .collateral import SMALL_POOL, rate_rows
 from .executors import map_chunks, scenario_chunks, scenario_labels
 from .full import run_program
 

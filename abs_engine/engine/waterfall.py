@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile.layout import blocks, unblock
+from ..compile.layout import blocks, scatter, unblock
 from ..compile.program import Program
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
@@ -24,21 +24,25 @@ class WaterfallFlows:
 
     NAMES = ("tranches", "fees", "accounts", "triggers", "cash")
 
-    def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int):
+    def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int, lanes: np.ndarray | None = None):
         self.blocked = blocked
         self.n_scenarios = n_scenarios
+        self.lanes = lanes  # the layout of :func:`abs_engine.compile.layout.scenario_lanes`, or None: blocks()
+
+    def _unblock(self, x: np.ndarray) -> np.ndarray:
+        return unblock(x, self.n_scenarios) if self.lanes is None else scatter(x, self.lanes, self.n_scenarios)
 
     def column(self, name: str, col: int) -> np.ndarray:
         """One column of an item table in scenario order, ``[scenario, period, item]``, without
         putting the whole table in scenario order."""
         if name in self.__dict__:
             return self.__dict__[name][..., col]
-        return unblock(np.ascontiguousarray(self.blocked[name][..., col, :]), self.n_scenarios)
+        return self._unblock(np.ascontiguousarray(self.blocked[name][..., col, :]))
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in WaterfallFlows.NAMES:
             raise AttributeError(name)
-        value = unblock(self.blocked[name], self.n_scenarios)
+        value = self._unblock(self.blocked[name])
         setattr(self, name, value)
         return value
 
@@ -71,7 +75,7 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
     KW.run_waterfall(
         blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
-        blocks(pool["pool_end"]), *program.blocked_paths(), *program.structure(),
+        blocks(pool["pool_end"]), *program.blocked_paths(), program.structure(),
         st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
         st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
     for k, v in st.items():

@@ -315,30 +315,22 @@ def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
 
 
 @kernel(parallel=True)
-def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call,
-                  coupon, dcf, ios, fee_rate, fee_amount, fee_basis,
-                  acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
-                  trig_metric, trig_below, trig_curable, trig_threshold,
-                  op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
-                  oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, structure,
                   bal, short, arrears, acct, breached, cum_loss, called,
                   i0, i1, tr_out, fee_out, acct_out, trig_out, cash_out):
     """Run periods ``i0..i1-1`` (0-based) for every scenario block; see the module doc.
 
     Inputs per block are ``[block, period, lane]`` (pool), ``[block, period, tranche, lane]``
-    (coupons); state ``[block, item, lane]``; outputs ``[block, period, item, column, lane]``.
-    ``oc_params``: pct, basis, floor, step-down period (0-based, or -1), step-down pct,
-    step-down blocking trigger (or -1).
+    (coupons); ``structure``: the tuple of
+    :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, in the order :func:`period`
+    takes it (``oc_params``: pct, basis, floor, step-down period (0-based, or -1), step-down pct,
+    step-down blocking trigger (or -1)); state ``[block, item, lane]``; outputs ``[block, period,
+    item, column, lane]``.
     """
     n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]
     for b in prange(int_coll.shape[0]):
         w = np.zeros((n_rows, SB))
-        period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
-               dcf, ios, fee_rate, fee_amount, fee_basis,
-               acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
-               trig_metric, trig_below, trig_curable, trig_threshold,
-               op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
-               oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+        period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1, *structure,
                b, bal, short, arrears, acct, breached, cum_loss, called, w,
                tr_out, fee_out, acct_out, trig_out, cash_out)
 
