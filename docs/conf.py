@@ -23,6 +23,7 @@ myst_heading_anchors = 3
 exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_type_aliases = {"Program": "abs_engine.compile.program.Program"}  # one target, not the re-export
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False

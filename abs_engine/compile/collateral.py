@@ -3,7 +3,6 @@ the spec; kernels never see a spec, a dict or a DataFrame."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,13 +11,14 @@ import numpy as np
 
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
+from ..io.scenario_set import Draws, ScenarioSet
 from ..kernels import curves
 from ..kernels.collateral import W
 from ..spec import Deal, Scenario
 from ..spec.collateral import AMORTIZATION
 
 __all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector",
-           "scenario_arrays", "unique_names"]
+           "scenario_arrays", "vector_rows", "per_scenario"]
 
 _PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
            "abs": curves.PREPAY_ABS}
@@ -38,28 +38,29 @@ def monthly_vector(value: float | Sequence[float], n: int) -> np.ndarray:
     return np.concatenate([v, np.full(n - v.size, v[-1])]) if v.size < n else v
 
 
-class _Rows:
-    """Distinct monthly vectors, each built once: ``row(key, spec)`` returns the row of the curve
-    ``spec`` whose field values are ``key`` (a curve's fields say everything about it, so equal
-    fields are one row; 10,000 scenarios make this a hot loop: one dictionary lookup each)."""
+def vector_rows(values, n: int) -> np.ndarray:
+    """``[row, month]``: a column of distinct values (numbers or monthly vectors, or a
+    :class:`~abs_engine.io.scenario_set.Draws` column), each as ``n`` months."""
+    if isinstance(values, Draws):
+        return np.repeat(values.values.astype(np.float64)[:, None], n, axis=1)
+    return np.stack([monthly_vector(v, n) for v in values])
 
-    def __init__(self, n: int):
-        self.n = n
-        self.rows: dict = {}
-        self.kinds: list[str] = []
-        self.values: list[np.ndarray] = []
 
-    def row(self, key, spec) -> int:
-        row = self.rows.get(key)
-        if row is None:
-            row = self.rows[key] = len(self.values)
-            kind = spec.kind if spec is not None else None
-            self.kinds.append(kind)
-            self.values.append(monthly_vector(getattr(spec, kind) if spec is not None else key, self.n))
-        return row
+def _curves(values, n: int, codes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Curve codes ``[row]`` and monthly values ``[row, month]`` of a column of prepayment or
+    default curves."""
+    if isinstance(values, Draws):
+        return np.full(len(values), codes[values.kind], dtype=np.int64), vector_rows(values, n)
+    return (np.array([codes[v.kind] for v in values], dtype=np.int64),
+            np.stack([monthly_vector(v.value, n) for v in values]))
 
-    def table(self) -> np.ndarray:
-        return np.stack(self.values)
+
+def per_scenario(scenarios: ScenarioSet, field: str, dtype, default=None) -> np.ndarray:
+    """A field of plain values (a number or a flag, ``None`` read as ``default``) per scenario."""
+    values = scenarios.values[field]
+    table = values.values if isinstance(values, Draws) else \
+        np.array([default if v is None else v for v in values], dtype=dtype)
+    return table.astype(dtype)[scenarios.rows[field]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,35 +101,24 @@ class ScenarioArrays:
                     or np.isin(self.default_kind, list(_BY_LOAN_MONTH[1])).any())
 
 
-def unique_names(names: list[str]) -> tuple[str, ...]:
-    """Scenario names as given; a repeated name gets its position appended."""
-    counts = Counter(names)
-    return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
-
-
 def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
-    prepay, default, severity = _Rows(n), _Rows(n), _Rows(n)
-    p_row, d_row, s_row, lag, advancing = [], [], [], [], []
-    for s in scenarios:  # one pass; a curve is looked up by its fields' values
-        p_row.append(prepay.row(tuple(s.prepay.__dict__.values()), s.prepay))
-        d_row.append(default.row(tuple(s.default.__dict__.values()), s.default))
-        s_row.append(severity.row(s.severity, None))
-        lag.append(s.recovery_lag)
-        advancing.append(advancing_default if s.advancing is None else s.advancing)
-    p_row, d_row, s_row, lag = (np.array(x, dtype=np.int64) for x in (p_row, d_row, s_row, lag))
-    advancing = np.array(advancing, dtype=bool)
+    """The scenarios' curves as ``[row, month]`` tables, one row per distinct value of each field
+    (:class:`~abs_engine.io.scenario_set.ScenarioSet` columns), and each scenario's rows."""
+    s = ScenarioSet.of(scenarios)
+    prepay_kind, prepay_rows = _curves(s.values["prepay"], n, _PREPAY)
+    default_kind, default_rows = _curves(s.values["default"], n, _DEFAULT)
     return ScenarioArrays(
-        names=unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)]),
-        prepay_kind=np.array([_PREPAY[kind] for kind in prepay.kinds], dtype=np.int64),
-        prepay_rows=prepay.table(),
-        prepay_row=p_row,
-        default_kind=np.array([_DEFAULT[kind] for kind in default.kinds], dtype=np.int64),
-        default_rows=default.table(),
-        default_row=d_row,
-        severity_rows=severity.table(),
-        severity_row=s_row,
-        lag=lag,
-        advancing=advancing,
+        names=s.names,
+        prepay_kind=prepay_kind,
+        prepay_rows=prepay_rows,
+        prepay_row=s.rows["prepay"],
+        default_kind=default_kind,
+        default_rows=default_rows,
+        default_row=s.rows["default"],
+        severity_rows=vector_rows(s.values["severity"], n),
+        severity_row=s.rows["severity"],
+        lag=per_scenario(s, "recovery_lag", np.int64),
+        advancing=per_scenario(s, "advancing", np.bool_, advancing_default),
     )
 
 

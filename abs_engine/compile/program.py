@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..io.loans import LoanArrays
+from ..io.scenario_set import ScenarioSet
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from .collateral import CollateralProgram, ScenarioArrays, compile_collateral
@@ -27,21 +28,15 @@ __all__ = ["Program", "compile_deal"]
 
 @dataclass(frozen=True, eq=False)
 class Program:
-    """A deal compiled for its scenarios.
-
-    Attributes
-    ----------
-    deal, specs
-        The specs compiled: the deal, and the scenarios (with their unique names).
-    collateral : CollateralProgram
-        Kernel-ready loans and scenario arrays (:mod:`abs_engine.compile.collateral`).
-    waterfall : WaterfallProgram or None
-        The step table, parameters and per-scenario coupons, delinquency and call elections
-        (:mod:`abs_engine.compile.waterfall`); ``None`` for a deal that is only a pool.
-    """
+    """A deal compiled for its scenarios: ``deal`` and ``specs`` (the scenarios, as a
+    :class:`~abs_engine.io.scenario_set.ScenarioSet`) are what was compiled; ``collateral``
+    holds the kernel-ready loans and scenario arrays (:mod:`abs_engine.compile.collateral`);
+    ``waterfall`` the step table, its parameters and the per-scenario coupons, delinquency and
+    call elections (:mod:`abs_engine.compile.waterfall`), or ``None`` for a deal that is only a
+    pool."""
 
     deal: Deal
-    specs: tuple[Scenario, ...]
+    specs: ScenarioSet
     collateral: CollateralProgram
     waterfall: WaterfallProgram | None
 
@@ -148,7 +143,7 @@ def compile_deal(deal: Deal, scenarios: Sequence[Scenario], *, loans: LoanArrays
     >>> program.n_periods, program.n_scenarios
     (4, 1)
     """
-    scenarios = tuple(scenarios)
+    scenarios = ScenarioSet.of(scenarios)
     collateral = compile_collateral(deal, scenarios, loans=loans)
     waterfall = None
     if deal.tranches:

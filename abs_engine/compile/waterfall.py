@@ -15,11 +15,12 @@ import numpy as np
 
 from ..dates import add_months
 from ..errors import SpecError
+from ..io.scenario_set import RatePaths, ScenarioSet
 from ..kernels import ops as KO
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from ..spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
-from .collateral import monthly_vector
+from .collateral import monthly_vector, per_scenario, vector_rows
 from .layout import blocks
 
 __all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions"]
@@ -140,51 +141,39 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
     )
 
 
-def _coupons(deal: Deal, scenarios: Sequence[Scenario], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``([row, period, note], [scenario])``: annual coupon rates, one row per distinct set of the
-    floating notes' index paths, and each scenario's row."""
+def _coupons(deal: Deal, scenarios: ScenarioSet, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``([row, period, note], [scenario])``: annual coupon rates, one row per distinct value of
+    the scenarios' ``rates`` (or per drawn path), and each scenario's row."""
     notes = deal.notes
     floating = [(k, t) for k, t in enumerate(notes) if isinstance(t.coupon, FloatingCoupon)]
     stepped = {k: _step_up_period(deal, k, n) for k, t in enumerate(notes) if t.step_up is not None}
-    rows: dict = {}
-    table: list[np.ndarray] = []
-    which = np.empty(len(scenarios), dtype=np.int64)
-    for j, scen in enumerate(scenarios):
-        paths = []
-        for _k, t in floating:
-            if t.coupon.index not in scen.rates:
-                field_index = deal.tranches.index(t)
-                raise SpecError(f"tranches[{field_index}].coupon.index", t.coupon.index,
-                                f"an index the scenario {scen.name or j!r} provides in rates "
-                                f"(it has {sorted(scen.rates)})", file=deal._file)
-            paths.append(scen.rates[t.coupon.index])
-        key = tuple(paths)
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = len(table)
-            out = np.zeros((n, len(notes)))
-            for k, t in enumerate(notes):
-                if not isinstance(t.coupon, FloatingCoupon):
-                    out[:, k] = t.coupon
-            for (k, t), path in zip(floating, paths, strict=True):
-                c = t.coupon
-                out[:, k] = np.clip(monthly_vector(path, n) + c.spread, c.floor if c.floor is not None else 0.0,
-                                    c.cap if c.cap is not None else np.inf)
-            for k in stepped:  # the step-up, on top of the coupon formula (CONVENTIONS R2.7.1)
-                out[stepped[k] - 1:, k] += notes[k].step_up.by
-            table.append(out)
-        which[j] = row
-    return np.stack(table), which
-
-
-def _delinquency(scenarios: Sequence[Scenario], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``([row, period], [scenario])``: 60+ delinquency paths, one row per distinct path."""
-    rows: dict = {}
-    table: list[np.ndarray] = []
-    which = np.array([rows.setdefault(s.delinquency_60, len(rows)) for s in scenarios], dtype=np.int64)
-    for value in rows:
-        table.append(monthly_vector(value, n))
-    return np.stack(table), which
+    rates, which = scenarios.values["rates"], scenarios.rows["rates"]
+    m = len(rates)
+    table = np.zeros((m, n, len(notes)))
+    for k, t in enumerate(notes):
+        if not isinstance(t.coupon, FloatingCoupon):
+            table[:, :, k] = t.coupon
+    for k, t in floating:
+        c = t.coupon
+        if isinstance(rates, RatePaths) and c.index in rates.paths:
+            index = rates.paths[c.index][:, :n]
+            if index.shape[1] < n:  # the last month carries forward
+                index = np.concatenate([index, np.repeat(index[:, -1:], n - index.shape[1], axis=1)], axis=1)
+        else:
+            rows = [rates.base if isinstance(rates, RatePaths) else r for r in
+                    ((rates,) if isinstance(rates, RatePaths) else rates)]
+            for j, r in enumerate(rows):
+                if c.index not in r:
+                    first = int(np.flatnonzero(which == j)[0]) if (which == j).any() else 0
+                    raise SpecError(f"tranches[{deal.tranches.index(t)}].coupon.index", c.index,
+                                    f"an index the scenario {scenarios.names[first]!r} provides in rates "
+                                    f"(it has {sorted(r)})", file=deal._file)
+            index = np.stack([monthly_vector(r[c.index], n) for r in rows])
+        table[:, :, k] = np.clip(index + c.spread, c.floor if c.floor is not None else 0.0,
+                                 c.cap if c.cap is not None else np.inf)
+    for k in stepped:  # the step-up, on top of the coupon formula (CONVENTIONS R2.7.1)
+        table[:, stepped[k] - 1:, k] += notes[k].step_up.by
+    return table, which
 
 
 def _thresholds(deal: Deal, n: int) -> np.ndarray:
@@ -279,11 +268,12 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
 
     targets = [target(a) for a in deal.accounts]
     col = list(zip(*targets, strict=True)) if targets else [()] * 5
+    scenarios = ScenarioSet.of(scenarios)
     coupon_rows, coupon_row = _coupons(deal, scenarios, n_periods)
-    delinq_rows, delinq_row = _delinquency(scenarios, n_periods)
     arrays = dict(
-        exercise=np.array([float(s.exercise_call) for s in scenarios]),
-        delinq_rows=delinq_rows, delinq_row=delinq_row,
+        exercise=per_scenario(scenarios, "exercise_call", np.float64),
+        delinq_rows=vector_rows(scenarios.values["delinquency_60"], n_periods),
+        delinq_row=scenarios.rows["delinquency_60"],
         coupon_rows=coupon_rows, coupon_row=coupon_row,
         dcf=day_count_fractions(deal, n_periods, accruals),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),

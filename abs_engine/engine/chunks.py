@@ -34,6 +34,7 @@ from ..compile.waterfall import compile_waterfall, initial_state
 from ..errors import SpecError
 from ..io.loading import load_deal
 from ..io.loans import tape_from_frame
+from ..io.scenario_set import ScenarioSet
 from ..results.tables import RunResult
 from ..spec import Scenario
 from .collateral import project_collateral
@@ -60,7 +61,7 @@ def run_chunked(deal, scenarios, chunk_size: int, executor, *, progress: bool = 
     chunks = scenario_chunks(scenarios, chunk_size)
     parts = map_chunks(full_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
                        progress=progress, desc=deal.name)
-    named = tuple(s for c in chunks for s in c)
+    named = ScenarioSet.of(scenarios)
     program = compile_deal(deal, named)
     flows = np.concatenate([f for f, _ in parts])
     waterfall = None
@@ -112,7 +113,7 @@ def run_tape_chunks(deal, scenarios, tape_chunks: int, executor=None, *, progres
         raise SpecError("tape_chunks", tape_chunks, "a number of row groups >= 1")
     n_groups = pq.ParquetFile(path).num_row_groups
     groups = [tuple(range(k, min(k + tape_chunks, n_groups))) for k in range(0, n_groups, tape_chunks)]
-    named = scenario_chunks(scenarios, max(len(scenarios), 1))[0]
+    named = ScenarioSet.of(scenarios)
     parts = map_chunks(tape_chunk, [(deal, named, str(path), g) for g in groups],
                        [f"row groups {g[0]}..{g[-1]}" for g in groups], executor, progress=progress, desc=deal.name)
     n = max(f.shape[1] for f, _, _ in parts)

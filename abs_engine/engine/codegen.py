@@ -15,7 +15,7 @@ module writes the period as straight-line code over one scenario lane:
 
 The arithmetic is :func:`~abs_engine.kernels.waterfall.period`'s, operation for operation and in
 the same order, and it is compiled without re-association, so the summaries equal a full run's
-(``tests/test_scale_and_plots.py`` and the random-deal oracle check this). The numbers of the
+(``tests/results/test_scale_and_plots.py`` and the random-deal oracle check this). The numbers of the
 structure (fee rates, targets, thresholds, coupons) stay in the parameter array ``P``: deals
 that differ only in numbers share one period.
 

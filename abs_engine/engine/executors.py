@@ -10,8 +10,8 @@ import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..compile.collateral import unique_names
 from ..errors import SpecError
+from ..io.scenario_set import ScenarioSet
 
 __all__ = ["ChunkError", "is_dask", "map_chunks", "scenario_labels", "scenario_chunks"]
 
@@ -77,11 +77,10 @@ def map_chunks(fn: Callable, tasks: Sequence[tuple], labels: Sequence[str], exec
         bar.close()
 
 
-def scenario_chunks(scenarios, chunk_size: int) -> list[tuple]:
-    """Consecutive chunks of ``chunk_size`` scenarios, each named as in the whole list (so names
-    made unique across the list stay so in every chunk)."""
+def scenario_chunks(scenarios, chunk_size: int) -> list[ScenarioSet]:
+    """Consecutive chunks of ``chunk_size`` scenarios (slices of their :class:`ScenarioSet`), each
+    named as in the whole set (so names made unique across the set stay so in every chunk)."""
     if chunk_size < 1:
         raise SpecError("chunk_size", chunk_size, "a number of scenarios >= 1")
-    names = unique_names([s.name or f"scenario-{k}" for k, s in enumerate(scenarios)])
-    named = [s if s.name == n else s.model_copy(update={"name": n}) for s, n in zip(scenarios, names, strict=True)]
-    return [tuple(named[k:k + chunk_size]) for k in range(0, len(named), chunk_size)]
+    whole = ScenarioSet.of(scenarios)
+    return [whole[k:k + chunk_size] for k in range(0, len(whole), chunk_size)]

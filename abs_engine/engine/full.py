@@ -1,4 +1,4 @@
-"""A full run: every per-period table of every scenario of a compiled :class:`Program`.
+"""A full run: every per-period table of every scenario of a compiled :class:`~abs_engine.compile.program.Program`.
 
 A pool of few loans runs month by month with its waterfall (:func:`run_deal`: in each block of
 scenarios, each period the pool's month, then the waterfall's); a larger pool is projected

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..errors import SpecError
 from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
 from ..io.loans import deal_loans
+from ..io.scenario_set import ScenarioSet
 from ..results.tables import RunResult, SummaryResult
 from ..spec import Scenario
 from .chunks import run_chunked, run_tape_chunks
@@ -67,11 +68,13 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     [25.0, 25.0, 25.0, 25.0]
     """
     deal = load_deal(deal, read_tape=tape_chunks is None)
-    several = isinstance(scenario, list | tuple) or (not isinstance(scenario, Scenario) and is_deck(scenario))
-    if isinstance(scenario, list | tuple):
-        scenarios = tuple(load_scenario(s) for s in scenario)
+    several = isinstance(scenario, list | tuple | ScenarioSet) or (not isinstance(scenario, Scenario) and is_deck(scenario))
+    if isinstance(scenario, ScenarioSet):
+        scenarios = scenario
+    elif isinstance(scenario, list | tuple):
+        scenarios = ScenarioSet.of([load_scenario(s) for s in scenario])
     else:
-        scenarios = load_deck(scenario)
+        scenarios = ScenarioSet.of(load_deck(scenario))
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
     show = _interactive() if progress is None else progress

@@ -12,6 +12,7 @@ from ..compile.layout import scenario_lanes
 from ..compile.program import Program, compile_deal
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, deal_loans
+from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as K
 from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
@@ -31,6 +32,12 @@ def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=Non
 
     if not deal.tranches:
         raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
+    scenarios = ScenarioSet.of(scenarios)
+    if executor is None and _fused(deal):  # compiled once, the kernel called chunk by chunk
+        program = compile_deal(deal, scenarios)
+        stats, extra = summarize(program, chunk_size=chunk_size, bar=_bar(progress, deal.name))
+        return SummaryResult(deal, scenarios, summary_frame(deal, program.names, stats, extra),
+                             extra[:, KS.X_POOL_LOSS].copy())
     chunks = scenario_chunks(scenarios, chunk_size)
     parts = map_chunks(summary_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
                        progress=progress, desc=deal.name)
@@ -42,12 +49,31 @@ def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=Non
     return SummaryResult(deal, scenarios, pd.concat([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
 
 
+def _fused(deal) -> bool:
+    """Whether summaries run fused (:mod:`abs_engine.kernels.summaries`): a pool of few loans, none
+    in foreclosure at cut-off."""
+    loans = deal_loans(deal)
+    return len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any()
+
+
+def _bar(progress: bool, desc: str):
+    """A progress bar over an iterable of known length, or None."""
+    if not progress:
+        return None
+
+    def bar(items, total):
+        from tqdm.auto import tqdm  # deferred: only runs that show progress need tqdm
+
+        return tqdm(items, total=total, desc=desc, unit="chunk")
+
+    return bar
+
+
 def summary_chunk(deal, scenarios) -> tuple:
     """A task of a summary-only run: ``("arrays", names, stats, extra)`` of the fused kernel for a
     small pool, else ``("frame", summary table, pool losses)``."""
-    loans = deal_loans(deal)
     program = compile_deal(deal, scenarios)
-    if len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any():
+    if _fused(deal):
         stats, extra = summarize(program, chunk_size=max(len(scenarios), 1))
         return "arrays", program.names, stats, extra
     res = run_program(program)
@@ -58,16 +84,18 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
               bar=None) -> tuple[np.ndarray, np.ndarray]:
     """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
     for a compiled program of a small pool (no loan in foreclosure at cut-off) with a waterfall:
-    one kernel call per ``chunk_size`` scenarios, each parallel over its scenario blocks."""
+    one kernel call per ``chunk_size`` scenarios, each parallel over its scenario blocks.
+
+    The blocks of a chunk are laid out from that chunk's scenarios alone
+    (:func:`~abs_engine.compile.layout.scenario_lanes`), as a task of a distributed run lays out
+    its chunk: a block's yield search runs its lanes together, so the same chunks give the same
+    bits, here or on an executor."""
     wprog = program.waterfall
     state = program.initial_state()
     program = program.collateral
     s = program.scenarios
     smm, mdr = rate_rows(program)
     mdr_end = KS.quiet_from(mdr)
-    lanes = scenario_lanes(s.lag, s.advancing)
-    first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
-    lag_b, adv_b = s.lag[first], s.advancing[first]
     a = wprog.arrays
     n = len(s.names)
     face = np.ascontiguousarray(state.balance[0])  # the notes' original balances, and the accounts' initial ones
@@ -76,17 +104,19 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     extra = np.zeros((n, KS.N_EXTRA))
     structure = wprog.structure()
     period = summary_period(smm.shape[2], program.cls, structure)
-    per_call = max(1, chunk_size // KS.SB)
-    starts = range(0, len(lanes), per_call)
+    starts = range(0, n, max(chunk_size, 1))
     chunk = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)  # blocks differ in length (each stops when its deals retire): one at a time
     try:
         for lo in (bar(starts, len(starts)) if bar is not None else starts):
-            hi = lo + per_call
+            hi = min(lo + max(chunk_size, 1), n)
+            lanes = scenario_lanes(s.lag[lo:hi], s.advancing[lo:hi])
+            lanes = np.where(lanes >= 0, lanes + lo, lanes - lo)  # positions in the whole set
+            first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
             KS.project_summaries(
                 period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
                 program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row,
-                s.severity_row, lanes[lo:hi], lag_b[lo:hi], adv_b[lo:hi], program.start_balances[0],
+                s.severity_row, lanes, s.lag[first], s.advancing[first], program.start_balances[0],
                 a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"], *structure,
                 face.copy(), acct0, face, np.full(face.size, float(price)), float(delay_days), stats, extra)
     finally:

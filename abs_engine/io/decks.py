@@ -3,7 +3,6 @@ seed (the same seed always gives the same scenarios, in the same order)."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from ..errors import SpecError
 from ..spec import Scenario
 from ..spec.base import validate_spec
 from ..spec.deck import Deck, Distribution, ShortRateModel
+from .scenario_set import FIELDS, Draws, RatePaths, ScenarioSet
 
 __all__ = ["expand_deck", "draw", "short_rate_paths"]
 
@@ -39,33 +39,48 @@ def _label(axis: str, value: Any, k: int) -> str:
     return f"{axis}={value}" if isinstance(value, int | float) else f"{axis}[{k}]"
 
 
-def expand_deck(deck: Deck, file: str | None = None) -> tuple[Scenario, ...]:
-    """The deck's scenarios, each named."""
+def expand_deck(deck: Deck, file: str | None = None) -> ScenarioSet:
+    """The deck's scenarios, each named, as columns (:class:`ScenarioSet`): every value a grid
+    axis or a Monte Carlo draw gives a field is validated once, and no scenario object is built
+    until one is asked for."""
     base = dict(deck.base)
-    _scenario(base, "base", file)   # on its own first, so an error in base names base
+    first = _scenario(base, "base", file)   # on its own first, so an error in base names base
     if deck.scenarios is not None:
         out = []
         for k, s in enumerate(deck.scenarios):
             data = {**base, **s.model_dump(exclude_unset=True)}
             data.setdefault("name", f"scenario-{k}")
             out.append(_scenario(data, f"scenarios[{k}]", file))
-        return tuple(out)
+        return ScenarioSet.of(out)
     if deck.grid is not None:
-        axes = deck.grid.axes()
-        for axis, values in axes.items():  # each value on its own first, so an error names its place
-            for k, value in enumerate(values):
-                _scenario({**base, axis: value}, f"grid.{axis}[{k}]", file, axis)
-        out = []
-        for combo in itertools.product(*(list(enumerate(v)) for v in axes.values())):
-            data = dict(base)
-            labels = []
-            for axis, (k, value) in zip(axes, combo, strict=True):
-                data[axis] = value
-                labels.append(_label(axis, value, k))
-            data["name"] = " ".join(labels)
-            out.append(_scenario(data, "grid", file))
-        return tuple(out)
-    return _monte_carlo(deck, base, file)
+        return _grid(deck.grid.axes(), base, first, file)
+    return _monte_carlo(deck, base, first, file)
+
+
+def _grid(axes: dict[str, tuple], base: dict[str, Any], first: Scenario, file: str | None) -> ScenarioSet:
+    """The cartesian product of the axes (the first axis varies slowest), each axis value
+    validated once on top of ``base``."""
+    sizes = [len(v) for v in axes.values()]
+    n = int(np.prod(sizes))
+    values = {f: (getattr(first, f),) for f in FIELDS}
+    rows = {f: np.zeros(n, dtype=np.int64) for f in FIELDS}
+    labels = []
+    stride = n
+    for (axis, axis_values), size in zip(axes.items(), sizes, strict=True):
+        stride //= size
+        values[axis] = tuple(getattr(_scenario({**base, axis: value}, f"grid.{axis}[{k}]", file, axis), axis)
+                             for k, value in enumerate(axis_values))
+        rows[axis] = np.arange(n, dtype=np.int64) // stride % size
+        labels.append([_label(axis, value, k) for k, value in enumerate(axis_values)])
+
+    def names() -> list[str]:
+        parts = [np.array(lab, dtype=object)[rows[axis]] for lab, axis in zip(labels, axes, strict=True)]
+        out = parts[0]
+        for p in parts[1:]:
+            out = out + " " + p
+        return list(out)
+
+    return ScenarioSet(n, values, rows, names)
 
 
 def draw(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -108,27 +123,32 @@ def short_rate_paths(model: ShortRateModel, rng: np.random.Generator, n: int) ->
     return out
 
 
-def _monte_carlo(deck: Deck, base: dict[str, Any], file: str | None) -> tuple[Scenario, ...]:
+def _monte_carlo(deck: Deck, base: dict[str, Any], first: Scenario, file: str | None) -> ScenarioSet:
+    """``paths`` scenarios: each drawn field a column of numbers (validated as an array), the
+    others from ``base``."""
     mc = deck.monte_carlo
     rng = np.random.default_rng(mc.seed)
     n = mc.paths
-    fields: dict[str, Any] = {}
+    values: dict[str, Any] = {f: (getattr(first, f),) for f in FIELDS}
+    rows = {f: np.zeros(n, dtype=np.int64) for f in FIELDS}
     bounded = {"cpr", "smm", "cdr", "mdr"}
     for group in ("prepay", "default"):
         spec = getattr(mc, group)
         if spec is not None:
             (kind, dist), = spec.items()
-            values = np.clip(draw(dist, rng, n), 0.0, 1.0 if kind in bounded else np.inf)
-            fields[group] = [{kind: float(v)} for v in values]
+            drawn = np.clip(draw(dist, rng, n), 0.0, 1.0 if kind in bounded else np.inf)
+            if kind == "abs" and (drawn >= 100).any():
+                raise SpecError(f"monte_carlo.prepay.{kind}", float(drawn.max()),
+                                "an ABS speed in percent below 100", file=file)
+            values[group], rows[group] = Draws(kind, drawn), np.arange(n, dtype=np.int64)
     if mc.severity is not None:
-        fields["severity"] = np.clip(draw(mc.severity, rng, n), 0.0, 1.0).tolist()
+        values["severity"] = Draws(None, np.clip(draw(mc.severity, rng, n), 0.0, 1.0))
+        rows["severity"] = np.arange(n, dtype=np.int64)
     rates = {name: short_rate_paths(model, rng, n) for name, model in sorted(mc.rates.items())}
-    out = []
-    for k in range(n):
-        data = {**base, "name": f"path-{k:05d}"}
-        for key, values in fields.items():
-            data[key] = values[k]
-        if rates:
-            data["rates"] = {**base.get("rates", {}), **{name: paths[k].tolist() for name, paths in rates.items()}}
-        out.append(_scenario(data, "monte_carlo", file))
-    return tuple(out)
+    for name, paths in rates.items():
+        if not np.isfinite(paths).all():
+            raise SpecError(f"monte_carlo.rates.{name}", "a path that is not finite", "finite index levels",
+                            file=file)
+    if rates:
+        values["rates"], rows["rates"] = RatePaths(dict(first.rates), rates), np.arange(n, dtype=np.int64)
+    return ScenarioSet(n, values, rows, lambda: [f"path-{k:05d}" for k in range(n)])

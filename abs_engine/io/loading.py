@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,11 @@ def load_scenario(source: ScenarioSource) -> Scenario:
     return scenario
 
 
-def load_deck(source: ScenarioSource) -> tuple[Scenario, ...]:
-    """Load a scenario file: a single scenario, or a deck (``scenarios``, ``grid`` or
-    ``monte_carlo``) expanded into its named scenarios.
+def load_deck(source: ScenarioSource) -> Sequence[Scenario]:
+    """Load a scenario file: a single scenario (a tuple of one), or a deck (``scenarios``,
+    ``grid`` or ``monte_carlo``) expanded into its named scenarios, as columns
+    (:class:`~abs_engine.io.scenario_set.ScenarioSet`: a sequence of scenarios that builds each
+    one only when asked).
 
     >>> [s.name for s in load_deck({"grid": {"prepay": [{"cpr": 0.05}, {"cpr": 0.1}], "severity": [0.3]}})]
     ['cpr=0.05 severity=0.3', 'cpr=0.1 severity=0.3']

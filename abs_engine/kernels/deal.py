@@ -21,8 +21,21 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .collateral import (AMORTIZED, DEFAULT, FCL, GROSS, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED, loan_setup,
-                         month_step)
+from .collateral import (
+    AMORTIZED,
+    DEFAULT,
+    FCL,
+    GROSS,
+    LOSS,
+    NCOL,
+    NET,
+    PERF,
+    PREPAY,
+    RECOVERY,
+    SCHED,
+    loan_setup,
+    month_step,
+)
 from .waterfall import SB, W_FIXED, period
 
 __all__ = ["run_deal"]

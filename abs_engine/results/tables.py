@@ -151,7 +151,7 @@ class RunResult:
     ----------
     deal, scenarios
         The specs that were run.
-    program : Program
+    program : abs_engine.compile.program.Program
         What was compiled for them (:func:`abs_engine.compile_deal`).
     flows : ndarray ``[scenario, period, column]``
         Pool accumulators (columns of :mod:`abs_engine.kernels.collateral`).

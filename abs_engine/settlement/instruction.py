@@ -55,7 +55,7 @@ as of which it releases), so the distributors' once-per-period guard covers it t
 KINDS = ("interest", "principal", "residual")
 BATCH_SIZE = 256
 """Recipients per call of the batch distributor (``Instruction.batches``). Measured in the EVM
-(tests/test_settlement.py, a 100,000-holder chain): a median of 25,607 gas per recipient whose
+(tests/settlement/test_settlement.py, a 100,000-holder chain): a median of 25,607 gas per recipient whose
 token balance was zero, so a batch of 256 costs about 6.6 M gas, well inside a 30 M block."""
 MAX_BATCH_SIZE = 512
 """``MAX_RECIPIENTS`` of ``contracts/BatchDistributor.vy``."""

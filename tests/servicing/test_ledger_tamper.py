@@ -20,7 +20,7 @@ from abs_engine.servicing.ledger import Ledger, LedgerError, canonical_json, kec
 from abs_engine.servicing.servicer import projected_collections
 from abs_engine.settlement.instruction import advance, record, settle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 SCENARIO = {"prepay": {"abs": 1.5}, "default": {"cdr": 0.03}, "severity": 0.5, "recovery_lag": 3,
             "rates": {"SOFR": 0.043}, "exercise_call": False}

@@ -12,7 +12,7 @@ import pytest
 import abs_engine as ae
 from abs_engine.results import plots
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_same_summaries(streamed, full):

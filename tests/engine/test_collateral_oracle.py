@@ -1,4 +1,4 @@
-"""The kernel against the independent reference in tests/reference.py, on random pools and
+"""The kernel against the independent reference in tests/oracles/collateral.py, on random pools and
 scenarios, to 1e-9 relative; and the properties every projection must keep."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import abs_engine as ae
 
-from . import reference
-from .strategies import rep_lines, scenarios
+from ..oracles import collateral as reference
+from ..strategies import rep_lines, scenarios
 
 
 def tape_deal(tape: pd.DataFrame, directory: str) -> ae.Deal:

@@ -14,7 +14,7 @@ from abs_engine.cli import main
 from abs_engine.engine.breakeven import breakevens, with_default_level
 from abs_engine.kernels.waterfall import TR_WD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 BASE = ROOT / "scenarios/auto_base.yaml"
 

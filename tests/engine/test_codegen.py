@@ -16,9 +16,9 @@ from abs_engine.compile.waterfall import compile_waterfall
 from abs_engine.engine import codegen
 from abs_engine.io.loading import load_deck
 
-from .test_scale_and_plots import assert_same_summaries
+from ..results.test_scale_and_plots import assert_same_summaries
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every kind of item and step the generator has a branch for: fees on each basis, a fixed fee and
 # a share of interest; two accounts (a percentage target with a floor, a fixed one kept after the

@@ -24,7 +24,7 @@ from abs_engine.cli import main
 from abs_engine.io.collection_reports import load_collections
 from abs_engine.settlement.instruction import load_settlement_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICING = ROOT / "tranches/data/servicing/nonagency_rmbs"
 SETTLEMENT = ROOT / "tranches/data/settlement"
 

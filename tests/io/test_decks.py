@@ -12,7 +12,7 @@ import abs_engine as ae
 from abs_engine.io.decks import short_rate_paths
 from abs_engine.spec.deck import ShortRateModel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_grid_is_the_cartesian_product_with_named_scenarios():

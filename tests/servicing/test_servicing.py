@@ -21,7 +21,7 @@ from abs_engine.io.collection_reports import collections_from_frame
 from abs_engine.servicing.attestation import recover_signer, sign, typed_data
 from abs_engine.servicing.servicer import projected_collections
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 SCENARIO = {"name": "base", "prepay": {"abs": 1.5}, "default": {"cdr": 0.03}, "severity": 0.5, "recovery_lag": 3,
             "rates": {"SOFR": 0.043}, "exercise_call": False}

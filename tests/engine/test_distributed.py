@@ -15,7 +15,7 @@ from abs_engine.engine.chunks import warm_workers
 from abs_engine.engine.executors import ChunkError
 from abs_engine.io.loading import load_deck
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 
 

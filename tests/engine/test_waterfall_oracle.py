@@ -1,4 +1,4 @@
-"""The waterfall kernel against tests/reference_waterfall.py on random deals and scenarios
+"""The waterfall kernel against tests/oracles/waterfall.py on random deals and scenarios
 (hypothesis), with triggers, reserve draws, writedowns, calls and both waterfall forms; and the
 properties every run keeps."""
 
@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 import abs_engine as ae
 from abs_engine.engine.waterfall import pool_inputs
 
-from . import reference_waterfall
-from .strategies import scenarios
+from ..oracles import waterfall as reference_waterfall
+from ..strategies import scenarios
 
 NAMES = ["S1", "S2", "M", "J"]
 
@@ -190,7 +190,7 @@ def test_pro_rata_shares_proportional_to_beginning_balances(balances, cpr, wam):
 def test_summary_only_equals_the_full_run_on_random_deals(deal_dict, scen_dicts):
     """The fused summary kernel (collateral, the deal's generated period, running sums) gives the
     full run's summaries on any deal: the generated code and the interpreter agree."""
-    from .test_scale_and_plots import assert_same_summaries
+    from ..results.test_scale_and_plots import assert_same_summaries
 
     deck = [{**s, "name": f"s{k}"} for k, s in enumerate(scen_dicts)]
     assert_same_summaries(ae.run(deal_dict, deck, summary_only=True, progress=False), ae.run(deal_dict, deck))

@@ -1,5 +1,5 @@
 """Coupon step-ups (CONVENTIONS R2.7.1) and one-off or scheduled fees, by hand; the random-deal
-oracle (tests/test_waterfall_oracle.py) draws both too, and checks summaries against full runs."""
+oracle (tests/engine/test_waterfall_oracle.py) draws both too, and checks summaries against full runs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import abs_engine as ae
 from abs_engine.errors import SpecError
 
-from .test_scale_and_plots import assert_same_summaries
-from .test_waterfall_golden import deal
+from ..engine.test_waterfall_golden import deal
+from ..results.test_scale_and_plots import assert_same_summaries
 
 # a 12-month pool of 1,000,000 at 6%: interest collections 5,000 in period 1, ample for the notes
 NOTES = [{"name": "A", "balance": 800_000, "coupon": 0.04, "priority": 1},

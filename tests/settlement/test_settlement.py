@@ -31,7 +31,7 @@ from abs_engine.settlement.instruction import (
 )
 from abs_engine.settlement.merkle import StandardMerkleTree, leaf_hash, verify_proof
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 SCEN = {"prepay": {"abs": 1.5}, "default": {"cdr": 0.02}, "severity": 0.5, "recovery_lag": 3,
         "rates": {"SOFR": 0.043}, "exercise_call": False}
@@ -279,7 +279,7 @@ def evm(auto_deal_id):
     with boa.env.anchor():
         owner = boa.env.generate_address("owner")
         with boa.env.prank(owner):
-            tokens = {c: boa.load(str(ROOT / "tests/contracts/Token.vy")) for c in (1, 8453)}
+            tokens = {c: boa.load(str(ROOT / "tests/settlement/contracts/Token.vy")) for c in (1, 8453)}
             batch = {c: boa.loads(onchain.contract_source("BatchDistributor"), tokens[c].address,
                                   bytes.fromhex(auto_deal_id[2:])) for c in (1, 8453)}
             merkle = {c: boa.loads(onchain.contract_source("MerkleDistributor"), tokens[c].address)
@@ -666,7 +666,7 @@ def test_the_readme_bot_walkthrough(tmp_path):
     for p in (1, 2, 3):
         servicer.distribute(ROOT / f"tranches/data/servicing/nonagency_rmbs/period_{p}.yaml")
     with boa.env.anchor():
-        token = boa.load(str(ROOT / "tests/contracts/Token.vy"))
+        token = boa.load(str(ROOT / "tests/settlement/contracts/Token.vy"))
         dist = boa.loads(onchain.contract_source("MerkleDistributor"), token.address)
         folder = ROOT / "tranches/data/settlement"
         spec_ = yaml.safe_load((folder / "nonagency_rmbs.yaml").read_text())

@@ -20,9 +20,9 @@ import abs_engine as ae
 from abs_engine.kernels import summaries as KS
 from abs_engine.results import analytics as A
 
-from .test_scale_and_plots import assert_same_summaries
+from ..results.test_scale_and_plots import assert_same_summaries
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"
 
 
