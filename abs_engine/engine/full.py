@@ -34,7 +34,6 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     nb = lanes.shape[0]
     smm, mdr = rate_tables(c)
-    extra = cutoff_foreclosures(c) if c.foreclosed.size else np.zeros((n_scen, n, KC.NCOL))
     a = w.arrays
     state = program.initial_state()
     st = {k: gather(getattr(state, k), lanes) for k in DealState.ARRAYS}
@@ -46,8 +45,10 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
               "triggers": np.zeros((nb, n, len(w.trigger_names), KW.TRIG_COLS, KW.SB)),
               "cash": np.zeros((nb, n, KW.CASH_COLS, KW.SB))}
     start = np.full(n_scen, sum(c.start_balances))
+    # loans in foreclosure at cut-off: their flows added to each month's (zeros, never written, without them)
+    extra = gather(cutoff_foreclosures(c), lanes) if c.foreclosed.size else np.zeros((nb, n, KC.NCOL, KW.SB))
     _run_deal(c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls, gather(smm, lanes),
-              gather(mdr, lanes), gather(s.severity, lanes), s.lag[first], s.advancing[first], gather(extra, lanes),
+              gather(mdr, lanes), gather(s.severity, lanes), s.lag[first], s.advancing[first], extra,
               gather(start, lanes), gather(a["delinq_rows"][a["delinq_row"]], lanes), gather(a["exercise"], lanes),
               gather(a["coupon_rows"][a["coupon_row"]], lanes), w.structure(),
               st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],

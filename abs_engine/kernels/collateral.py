@@ -31,7 +31,7 @@ from ._jit import kernel
 
 __all__ = [
     "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
-    "loan_setup", "month_step", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
+    "loan_setup", "month_step", "advance_scenarios", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
 ]
 
 W = 256  # loans per block (loan lanes)
@@ -275,7 +275,7 @@ def project_loans(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm
 
 
 @kernel(inline=True)
-def _advance_scenarios(adv, i, mat, lag, smm_b, mdr_b, severity_b, b, c, w, s_prev, d, growth, f, gr, nr,
+def advance_scenarios(adv, i, mat, lag, smm_b, mdr_b, severity_b, b, c, w, s_prev, d, growth, f, gr, nr,
                        ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9):
     """One loan, month ``i``, in every scenario lane of block ``b``; flows added to ``a0..a9[i-1, lane]``
     (one array per column). Arrays are indexed, never sliced: a view of a shared array would
@@ -340,10 +340,10 @@ def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat
                 ws = i % (L + 1)
                 rs = (i + 1) % (L + 1) if L > 0 else L + 1
                 if adv:
-                    _advance_scenarios(True, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f, gross_m[k],
+                    advance_scenarios(True, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f, gross_m[k],
                                        net_m[k], ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
                 else:
-                    _advance_scenarios(False, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f,
+                    advance_scenarios(False, i, mk, L, smm_b, mdr_b, severity_b, b, c, w, s, d, growth, f,
                                        gross_m[k], net_m[k], ring_nd, ring_norm, rs, ws, a0, a1, a2, a3, a4, a5, a6,
                                        a7, a8, a9)
                 s = 0.0 if i >= mk else s - d  # the loan's schedule, as month_step advances it

@@ -331,7 +331,7 @@ def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercis
     for b in prange(int_coll.shape[0]):
         w = np.zeros((n_rows, SB))
         period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1, *structure,
-               b, bal, short, arrears, acct, breached, cum_loss, called, w,
+               np.int64(b), bal, short, arrears, acct, breached, cum_loss, called, w,
                tr_out, fee_out, acct_out, trig_out, cash_out)
 
 

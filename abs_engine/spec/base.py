@@ -24,7 +24,10 @@ class Spec(BaseModel):
     Sequences are written as lists (:data:`~abs_engine.spec.fields.Seq`), dates as dates or ISO
     strings (:data:`~abs_engine.spec.fields.IsoDate`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, strict=True, allow_inf_nan=False)
+    # defer_build: a model builds its validator when first used, so importing the package does not
+    # build the ones a run never meets (settlement, servicer reports, decks)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, strict=True, allow_inf_nan=False,
+                              defer_build=True)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
