@@ -3,6 +3,7 @@ seed (the same seed always gives the same scenarios, in the same order)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -73,12 +74,8 @@ def _grid(axes: dict[str, tuple], base: dict[str, Any], first: Scenario, file: s
         rows[axis] = np.arange(n, dtype=np.int64) // stride % size
         labels.append([_label(axis, value, k) for k, value in enumerate(axis_values)])
 
-    def names() -> list[str]:
-        parts = [np.array(lab, dtype=object)[rows[axis]] for lab, axis in zip(labels, axes, strict=True)]
-        out = parts[0]
-        for p in parts[1:]:
-            out = out + " " + p
-        return list(out)
+    def names() -> list[str]:  # the product's order: the first axis varies slowest
+        return list(map(" ".join, itertools.product(*labels)))
 
     return ScenarioSet(n, values, rows, names)
 

@@ -109,21 +109,20 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
     residual = next((t.name for t in deal.tranches if t.residual), None)
     n, n_notes = stats.shape[:2]
     items = [*notes, residual] if residual is not None else notes
-    col = {c: k for k, c in enumerate(SUMMARY_COLUMNS)}
-    data = np.zeros((n, len(items), len(SUMMARY_COLUMNS)))  # one block, filled in place
+    columns = {c: np.zeros((n, len(items))) for c in SUMMARY_COLUMNS}  # [scenario, tranche] each
     for c, k in KERNEL_COLUMNS["summary"].items():
-        data[:, :n_notes, col[c]] = stats[:, :, k]
+        columns[c][:, :n_notes] = stats[:, :, k]
     if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
-        data[:, n_notes, col["total_residual"]] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
-        data[:, n_notes, [col["wal"], col["yield"], col["price"], col["modified_duration"]]] = np.nan
+        columns["total_residual"][:, n_notes] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
+        for c in ("wal", "yield", "price", "modified_duration"):
+            columns[c][:, n_notes] = np.nan
+    for c in ("first_principal_period", "last_principal_period"):
+        columns[c] = columns[c].astype(np.int64)
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
                           codes=[np.repeat(np.arange(n), len(items)), np.tile(np.arange(len(items)), n)],
                           names=["scenario", "tranche"], verify_integrity=False)
-    frame = pd.DataFrame(data.reshape(n * len(items), len(SUMMARY_COLUMNS)), index=index,
-                         columns=list(SUMMARY_COLUMNS), copy=False)
-    for c in ("first_principal_period", "last_principal_period"):
-        frame[c] = frame[c].to_numpy().astype(np.int64)
+    frame = pd.DataFrame({c: v.ravel() for c, v in columns.items()}, index=index, copy=False)
     return frame
 
 
