@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from ..io.scenario_set import ScenarioSet
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from .collateral import CollateralProgram, ScenarioArrays, compile_collateral
+from .layout import scenario_lanes
 from .waterfall import DealState, WaterfallProgram, compile_waterfall, initial_state
 
 __all__ = ["Program", "compile_deal"]
@@ -70,6 +72,13 @@ class Program:
     def start_balances(self) -> tuple[float, float]:
         """Pool balance performing and in foreclosure at cut-off."""
         return self.collateral.start_balances
+
+    @cached_property
+    def lanes(self) -> np.ndarray:
+        """The block layout ``[block, lane]`` of a run month by month (scenarios grouped by recovery
+        lag and advancing, :func:`~abs_engine.compile.layout.scenario_lanes`)."""
+        s = self.collateral.scenarios
+        return scenario_lanes(s.lag, s.advancing)
 
     def initial_state(self) -> DealState:
         """A fresh copy of the deal's state before period 1, for every scenario."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile.layout import gather, scatter, scenario_lanes
+from ..compile.layout import gather, scatter
 from ..compile.program import Program, compile_deal
 from ..compile.waterfall import DealState
 from ..kernels import collateral as KC
@@ -30,7 +30,7 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
     c, w = program.collateral, program.waterfall
     s = c.scenarios
     n, n_scen = c.n_periods, program.n_scenarios
-    lanes = scenario_lanes(s.lag, s.advancing)
+    lanes = program.lanes
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     nb = lanes.shape[0]
     smm, mdr = rate_tables(c)

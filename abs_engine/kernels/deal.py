@@ -21,8 +21,20 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .collateral import (AMORTIZED, DEFAULT, FCL, GROSS, LOSS, NET, PERF, PREPAY, RECOVERY, SCHED, advance_scenarios,
-                         loan_setup)
+from .collateral import (
+    AMORTIZED,
+    DEFAULT,
+    FCL,
+    GROSS,
+    LOSS,
+    NET,
+    PERF,
+    PREPAY,
+    RECOVERY,
+    SCHED,
+    advance_scenarios,
+    loan_setup,
+)
 from .waterfall import SB, W_FIXED, period
 
 __all__ = ["run_deal", "deal_block"]
