@@ -24,7 +24,8 @@ from .servicing.attestation import head_typed_data
 from .servicing.ledger import Ledger, LedgerError
 from .servicing.reports import PeriodReport
 from .servicing.servicer import Servicer
-from .settlement.instruction import BackingError, record, settle
+from .settlement.instruction import BackingError, settle
+from .settlement.lifecycle import record
 from .settlement.renderings import calldata, merkle_claims, safe_batch
 from .spec import Deal, Scenario
 from .spec.collection_report import CollectionReport

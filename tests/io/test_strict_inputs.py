@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import abs_engine as ae
 from abs_engine.cli import main
 from abs_engine.io.collection_reports import load_collections
-from abs_engine.settlement.instruction import load_settlement_spec
+from abs_engine.settlement.allocation import load_settlement_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICING = ROOT / "tranches/data/servicing/nonagency_rmbs"

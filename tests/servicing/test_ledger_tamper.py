@@ -18,7 +18,7 @@ from abs_engine.cli import main
 from abs_engine.io.collection_reports import collections_from_frame
 from abs_engine.servicing.ledger import Ledger, LedgerError, canonical_json, keccak_hex
 from abs_engine.servicing.servicer import projected_collections
-from abs_engine.settlement.instruction import advance, record, settle
+from abs_engine.settlement import advance, record, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTO = ROOT / "tranches/auto_prime_abs.yaml"

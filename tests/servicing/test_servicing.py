@@ -412,7 +412,8 @@ def test_new_loans_must_name_tape_rows(projection, tmp_path):
 
 
 def test_settlement_refuses_amounts_outside_the_token_and_the_tranche():
-    from abs_engine.settlement.instruction import PeriodAmounts, settle
+    from abs_engine.settlement.allocation import PeriodAmounts
+    from abs_engine.settlement.instruction import settle
 
     def pa(principal=10.0, interest=1.0, ending=90.0, original=100.0):
         return PeriodAmounts("d", "0x" + "ab" * 32, 1, "2026-12-15", {"A": {"interest": interest,

@@ -20,15 +20,9 @@ import abs_engine as ae
 from abs_engine.servicing.ledger import Ledger
 from abs_engine.servicing.servicer import deal_id
 from abs_engine.settlement import renderings as onchain
-from abs_engine.settlement.instruction import (
-    BackingError,
-    advance,
-    period_amounts,
-    reconcile,
-    record,
-    settle,
-    split_largest_remainder,
-)
+from abs_engine.settlement.allocation import period_amounts, split_largest_remainder
+from abs_engine.settlement.instruction import BackingError, settle
+from abs_engine.settlement.lifecycle import advance, reconcile, record
 from abs_engine.settlement.merkle import StandardMerkleTree, leaf_hash, verify_proof
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +101,7 @@ def test_withholding_conserves_and_content_id_ignores_file_order(total_units, bo
 
 
 def _pa(principal: float, interest: float = 0.0):
-    from abs_engine.settlement.instruction import PeriodAmounts
+    from abs_engine.settlement.allocation import PeriodAmounts
 
     return PeriodAmounts("Prime Auto Owner Trust 2026-A", "0x" + "ab" * 32, 1, "2026-12-15",
                          {"A-1": {"interest": interest, "principal": principal}}, {"A-1": 0.0}, {"A-1": principal},
@@ -705,7 +699,8 @@ def test_the_readme_bot_walkthrough(tmp_path):
 def test_withheld_payouts_are_claimable_once_allowed(projection, evm, tmp_path):
     """The claimable bucket: a holder withheld in period 1 is paid exactly its withheld amount by
     a release once on the allow list; the distributor is then empty; a release is built once."""
-    from abs_engine.settlement.instruction import RELEASE_BASE, release_withheld
+    from abs_engine.settlement.instruction import RELEASE_BASE
+    from abs_engine.settlement.lifecycle import release_withheld
 
     owner, tokens, batch, _ = evm
     ledger = Ledger(tmp_path / "l.sqlite", deal_id(ae.load_deal(AUTO)))
