@@ -8,12 +8,15 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..vocabulary import CASH_COLUMNS
+from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, KERNEL_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
 from .ledger import canonical_json, keccak_hex
+
+CASH = KERNEL_COLUMNS["cash"]
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..io.collection_reports import Collections
     from ..io.loans import LoanArrays
     from ..spec import Deal
 
@@ -123,3 +126,65 @@ def _unplain(x: Any) -> Any:
     if isinstance(x, list):
         return [_unplain(v) for v in x]
     return x
+
+
+# ---------------------------------------------------------------- a period's report from the engine's outputs
+
+
+def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
+    tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
+    at = KERNEL_COLUMNS["tranches"]
+    rows = [{"name": t.name, **{c: float(tr[k, at[c], 0]) for c in TRANCHE_COLUMNS[:-1]},
+             "original_balance": float(t.balance)} for k, t in enumerate(deal.notes)]
+    residual = next((t.name for t in deal.tranches if t.residual), None)
+    if residual is not None:
+        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, CASH["residual_paid"], 0])})
+    return rows
+
+
+def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: int) -> dict:
+    b = flows.blocked
+    r = coll.report
+
+    def items(name, names, columns):
+        x, at = b[name][0, i], KERNEL_COLUMNS[name]
+        return [{"name": n, **{c: float(x[k, at[c], 0]) for c in columns}} for k, n in enumerate(names)]
+
+    cash = {c: float(b["cash"][0, i, CASH[c], 0]) for c in CASH_COLUMNS}
+    inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
+    oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
+    oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
+    check = {
+        "pool_roll_forward": pool["beginning_balance"] - pool["scheduled_principal"] - pool["prepayment"]
+        - pool["default"] - pool["ending_balance"],
+        "cash": inflow + cash["reserve_draws"] + cash["reserve_releases"] - (
+            cash["fees_paid"] + cash["interest_paid"] + cash["principal_paid"] + cash["reserve_deposits"]
+            + cash["residual_paid"] + cash["unallocated"]),
+        "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] - (
+            cash["principal_paid"] + cash["writedown"] + oc_fall),
+    }
+    return {
+        "deal": deal.name, "deal_id": did, "period": coll.period,
+        "period_start": None if r.period_start is None else str(r.period_start),
+        "period_end": str(r.period_end), "payment_date": str(r.payment_date),
+        "pool": pool,
+        "tranches": _tranche_rows(deal, flows, i),
+        "fees": items("fees", [f.name for f in deal.fees], FEE_COLUMNS),
+        "accounts": items("accounts", [a.name for a in deal.accounts], ACCOUNT_COLUMNS),
+        "triggers": items("triggers", [t.name for t in deal.triggers], TRIGGER_COLUMNS),
+        "cash": cash, "check": check, "realised": _realised(pool),
+    }
+
+
+def _realised(pool: dict) -> dict:
+    """SMM = prepayment / (beginning - scheduled - default); MDR = default / beginning; CPR and CDR
+    annualise them (``1 - (1 - x)^12``); severity = (default - recovery) / default."""
+    beg = pool["beginning_balance"]
+    base = beg - pool["scheduled_principal"] - pool["default"]
+    smm = pool["prepayment"] / base if base > 0 else 0.0
+    mdr = pool["default"] / beg if beg > 0 else 0.0
+    sev = pool["loss"] / pool["default"] if pool["default"] > 0 else float("nan")
+    return {"smm": smm, "cpr": 1.0 - (1.0 - smm) ** 12, "mdr": mdr, "cdr": 1.0 - (1.0 - mdr) ** 12, "severity": sev}
+
+
+# ---------------------------------------------------------------- flows -> report

@@ -23,29 +23,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..compile.collateral import compile_collateral
 from ..compile.program import compile_deal
-from ..compile.waterfall import DealState, initial_state
+from ..compile.waterfall import DealState
 from ..dates import add_months
 from ..engine.collateral import project_collateral
 from ..engine.waterfall import run_period
 from ..errors import SpecError
 from ..io.collection_reports import Collections, CollectionSource, load_collections
 from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
-from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
+from ..io.loans import LoanArrays, deal_loans
 from ..kernels import collateral as KC
 from ..spec import Deal, Scenario
-from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, KERNEL_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
+from ..vocabulary import KERNEL_COLUMNS
+from .actuals import TOLERANCE, _loan_level, _pool_level, _schedule_ratio
 from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
-from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _unplain
+from .projection import projected_collections
+from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _realised, _report_data, _tranche_rows
 from .reports import deal_id as _deal_id
+from .state import _initial, _State
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,136 +55,12 @@ if TYPE_CHECKING:
 __all__ = ["Servicer", "PeriodReport", "VerifyReport", "deal_id", "projected_collections", "SERVICING_POOL_COLUMNS",
            "TOLERANCE"]
 
-POOL, CASH = KERNEL_COLUMNS["pool"], KERNEL_COLUMNS["cash"]
-TOLERANCE = 0.01
-"""Reported amounts must reconcile (ending = beginning - principal - default) to within a cent."""
-INTEREST_TOLERANCE_MONTHS = 12
-"""Plausibility: a loan's interest collected in one period is at most this many months of interest
-at its gross rate on its beginning balance (``beginning x rate x 12 / 12``: a borrower catching up
-on a year of arrears), plus a cent; for loans added after cut-off and for pool totals, at the
-highest gross rate of the cut-off pool. A larger figure needs the report's ``override_reason``,
-which is recorded with it."""
+# the servicer's parts, re-exported where the servicer's users find them
 
+POOL, CASH = KERNEL_COLUMNS["pool"], KERNEL_COLUMNS["cash"]
 def deal_id(deal: Deal) -> str:
     """keccak-256 of the deal's canonical JSON and its loans (so a tape's content counts)."""
     return _deal_id(deal, deal_loans(deal))
-
-
-def projected_collections(result, period: int, *, loan_level: bool = True) -> tuple[dict, pd.DataFrame | None]:
-    """A servicer report that says exactly what a one-scenario projection (run with
-    ``loan_level=True`` for a tape) has the borrowers pay in ``period``: ``(report header,
-    tape)``, the tape ``None`` with ``loan_level=False`` (pool totals in the header). The
-    charge-off (``default``) of a period is the balance liquidated, recovery plus loss. Useful to
-    test a servicing pipeline, and a feed a bot can be rehearsed on.
-    """
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
-
-    first = result.deal.first_payment_date or dt.date(2000, 1, 1)
-    pay = add_months(first, period - 1)
-    end = add_months(dt.date(pay.year, pay.month, 1), 0) - dt.timedelta(days=1)
-    head: dict[str, Any] = {"deal": result.deal.name, "period": period, "period_end": str(end),
-                            "payment_date": str(pay), "exercise_call": False,
-                            "advancing": bool(result.program.scenarios.advancing[0])}
-    scen = result.scenarios[0]
-    head["rates"] = {k: float(np.asarray(v).ravel()[min(period - 1, np.asarray(v).size - 1)])
-                     for k, v in scen.rates.items()}
-    if not loan_level:
-        p = result.pool.loc[period]
-        head["pool"] = {"scheduled_principal": float(p["scheduled_principal"]),
-                        "prepayment": float(p["prepayment"]), "interest_collected": float(p["gross_interest"]),
-                        "servicing_fee": float(p["servicing_fee"]), "default": float(p["recovery"] + p["loss"]),
-                        "recovery": float(p["recovery"]), "ending_balance": float(p["ending_balance"]),
-                        "delinquent_60": float(p["foreclosure_balance"])}
-        return head, None
-    loans = result.loans.xs(period, level="period")
-    tape = pd.DataFrame({
-        "loan_id": loans.index.astype(str),
-        "scheduled_principal": loans["scheduled_principal"].to_numpy(),
-        "prepayment": loans["prepayment"].to_numpy(),
-        "interest_collected": loans["gross_interest"].to_numpy(),
-        "servicing_fee": loans["servicing_fee"].to_numpy(),
-        "default": (loans["recovery"] + loans["loss"]).to_numpy(),
-        "recovery": loans["recovery"].to_numpy(),
-        # a loan is in foreclosure when all of it is (a rep line partly in foreclosure stays current)
-        "delinquency_status": np.where((loans["foreclosure_balance"].to_numpy() > 0)
-                                       & (loans["performing_balance"].to_numpy() <= 0), "foreclosure", "current"),
-        "ending_balance": loans["ending_balance"].to_numpy(),
-        "foreclosure_balance": loans["foreclosure_balance"].to_numpy(),
-    })
-    active = (loans["beginning_balance"].to_numpy() > 0) | (tape["recovery"].to_numpy() > 0)
-    amounts = tape.columns.drop(["loan_id", "delinquency_status"])
-    tape[amounts] = tape[amounts].clip(lower=0.0)   # a projection's -1e-11 of rounding is no negative amount
-    return head, tape[active].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------- servicer state
-
-
-@dataclass(eq=False)
-class _State:
-    """What the servicer carries between periods (stored as canonical JSON in the ledger)."""
-
-    period: int
-    deal: DealState                      # one scenario
-    loan_id: tuple[str, ...] | None      # None once a period was reported as pool totals only
-    balance: np.ndarray | None           # each loan's balance
-    fee_rate: np.ndarray | None          # each loan's annual servicing fee rate
-    status: np.ndarray | None
-    pool_balance: float
-    fee_rate_pool: float                 # balance-weighted servicing fee rate at the last loan-level point
-    period_end: str | None
-    payment_date: str | None
-    unrecovered: float = 0.0             # cumulative charge-offs (default) less cumulative recoveries
-    pipeline: dict = field(default_factory=dict)
-    """Loans in foreclosure by the period they entered it: loan id -> cohorts ``[period, balance at
-    default, balance now, amortizes]`` (see :func:`_roll_pipeline`)."""
-
-    def to_json(self) -> str:
-        d = self.deal
-        return canonical_json({
-            "period": self.period,
-            "deal_state": {f: getattr(d, f).tolist() for f in DealState.ARRAYS},
-            "loans": None if self.loan_id is None else {
-                "loan_id": list(self.loan_id), "balance": self.balance.tolist(), "fee_rate": self.fee_rate.tolist(),
-                "status": self.status.tolist()},
-            "pool_balance": self.pool_balance, "fee_rate_pool": self.fee_rate_pool,
-            "period_end": self.period_end, "payment_date": self.payment_date, "unrecovered": self.unrecovered,
-            "pipeline": {k: self.pipeline[k] for k in sorted(self.pipeline)},
-        })
-
-    @classmethod
-    def from_json(cls, text: str) -> _State:
-        x = _unplain(json.loads(text))
-        ds = x["deal_state"]
-        deal = DealState(x["period"], *(np.array(ds[f], dtype=np.float64) for f in DealState.ARRAYS))
-        for f in ("balance", "shortfall", "fee_arrears", "accounts", "breached"):  # keep [1, n] shapes
-            setattr(deal, f, getattr(deal, f).reshape(1, -1))
-        loans = x["loans"]
-        return cls(
-            period=x["period"], deal=deal,
-            loan_id=None if loans is None else tuple(loans["loan_id"]),
-            balance=None if loans is None else np.array(loans["balance"], dtype=np.float64),
-            fee_rate=None if loans is None else np.array(loans["fee_rate"], dtype=np.float64),
-            status=None if loans is None else np.array(loans["status"], dtype=np.int8),
-            pool_balance=x["pool_balance"], fee_rate_pool=x["fee_rate_pool"],
-            period_end=x["period_end"], payment_date=x["payment_date"], unrecovered=x["unrecovered"],
-            pipeline=x["pipeline"])
-
-
-def _initial(deal: Deal) -> _State:
-    loans = deal_loans(deal)
-    fee = loans.rate - loans.net_rate
-    total = float(loans.balance.sum())
-    # loans in foreclosure at cut-off entered it before period 1 and, as in a projection, do not amortize
-    pipeline = {str(x): [[0, float(b), float(b), 0]] for x, b, st in zip(loans.loan_id, loans.balance, loans.status,
-                                                                          strict=True) if st == FORECLOSURE and b > 0}
-    return _State(0, initial_state(deal, 1), tuple(str(x) for x in loans.loan_id), loans.balance.copy(), fee,
-                  loans.status.copy(), total, float((fee * loans.balance).sum() / total) if total > 0 else 0.0,
-                  None, None, pipeline=pipeline)
-
-
-# ---------------------------------------------------------------- the servicer
 
 
 @dataclass(frozen=True)
@@ -558,272 +436,3 @@ def _first_diff(stored: str, rep: PeriodReport) -> str:
 # ---------------------------------------------------------------- collections -> pool
 
 
-def _check_roll(coll: Collections, where: str, beg: float, sched: float, prep: float, default: float,
-                end: float) -> None:
-    beg, sched, prep, default, end = (float(x) for x in (beg, sched, prep, default, end))
-    expected = beg - sched - prep - default
-    if abs(expected - end) > TOLERANCE:
-        raise SpecError(where, end, f"beginning balance {beg!r} - scheduled_principal - prepayment - default = "
-                        f"{expected!r} (to within {TOLERANCE})", file=coll.file)
-
-
-def _loan_level(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> tuple[dict, _State]:
-    if prev.loan_id is None:
-        raise SpecError("loans", coll.report.loans, "pool totals: after a period reported as pool totals, loan "
-                        "balances are no longer known", file=coll.file)
-    a = coll.amounts
-    known = {x: k for k, x in enumerate(prev.loan_id)}
-    new = set(coll.report.new_loans)
-    seen = np.zeros(len(prev.loan_id), dtype=bool)
-    beg = np.empty(len(coll.loan_id))
-    fee_rate = np.zeros(len(coll.loan_id))
-    for k, loan in enumerate(coll.loan_id):
-        j = known.get(loan)
-        given = a["beginning_balance"][k]
-        if j is None:
-            if loan not in new:
-                raise SpecError(coll.where(k, "loan_id"), loan, "a loan of the deal (or one listed in new_loans)",
-                                file=coll.file)
-            if np.isnan(given):
-                raise SpecError(coll.where(k, "beginning_balance"), None, "the beginning balance of a new loan",
-                                file=coll.file)
-            beg[k] = given
-        else:
-            if loan in new:
-                raise SpecError("new_loans", loan, "loans not already in the pool", file=coll.file)
-            seen[j] = True
-            beg[k] = prev.balance[j]
-            fee_rate[k] = prev.fee_rate[j]
-            if not np.isnan(given) and abs(given - beg[k]) > TOLERANCE:
-                raise SpecError(coll.where(k, "beginning_balance"), float(given),
-                                f"the recorded balance {beg[k]!r}", file=coll.file)
-        _check_roll(coll, coll.where(k, "ending_balance"), float(beg[k]), a["scheduled_principal"][k],
-                    a["prepayment"][k], a["default"][k], a["ending_balance"][k])
-    _plausible_loans(coll, beg, loans)
-    dangling = sorted(new - set(coll.loan_id))
-    if dangling:
-        raise SpecError("new_loans", dangling[:5], "loan ids that have a row in the tape", file=coll.file)
-    missing = [prev.loan_id[j] for j in np.flatnonzero(~seen & (prev.balance > TOLERANCE))]
-    if missing:
-        raise SpecError("loans", missing[:5], f"a row for every loan with a balance ({len(missing)} missing)",
-                        file=coll.file)
-    fee = np.where(np.isnan(a["servicing_fee"]), beg * fee_rate / 12.0, a["servicing_fee"])
-    gross = float(a["interest_collected"].sum())
-    fee_total = float(fee.sum())
-    if fee_total > gross + TOLERANCE:
-        raise SpecError("servicing_fee", fee_total, f"at most the interest collected ({gross!r})", file=coll.file)
-    end = a["ending_balance"]
-    ending = float(end.sum())
-    delinquent = float(end[coll.status >= 2].sum())
-    pool = _pool_dict(float(beg.sum()), a["scheduled_principal"].sum(), a["prepayment"].sum(), a["default"].sum(),
-                      a["recovery"].sum(), gross, fee_total, ending, delinquent)
-    # next state: every loan of the tape (new loans included), plus recorded loans at zero
-    ids = list(coll.loan_id) + [prev.loan_id[j] for j in np.flatnonzero(~seen)]
-    bal = np.concatenate([end, np.zeros(int((~seen).sum()))])
-    rates = np.concatenate([fee_rate, prev.fee_rate[~seen]])
-    status = np.concatenate([coll.status, prev.status[~seen]])
-    order = np.argsort(np.array(ids, dtype=str), kind="stable")
-    state = _State(prev.period, prev.deal, tuple(ids[k] for k in order), bal[order], rates[order], status[order],
-                   ending, float((rates * bal).sum() / bal.sum()) if bal.sum() > 0 else prev.fee_rate_pool, None, None,
-                   _recoverable(coll, "recovery", prev, pool),
-                   _roll_pipeline(coll, prev, loans, advancing if coll.report.advancing is None
-                                  else coll.report.advancing))
-    return pool, state
-
-
-def _roll_pipeline(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> dict:
-    """Each loan's foreclosure pipeline after the period, from its cohorts before it, its charge-off
-    (``default``: the liquidated balance) and its ``foreclosure_balance``:
-
-    * liquidations take the oldest cohorts first (a projection liquidates the defaults of ``lag``
-      months ago);
-    * with advancing, the cohorts left amortize on the loan's schedule (by the ratio of its
-      scheduled balances this month and last), as a projection's defaulted balances do;
-    * what the foreclosure balance holds beyond them entered foreclosure this period: a new cohort,
-      whose balance at default is its balance now undone by this month's amortization; less than
-      them is a cure, taken from the newest cohorts.
-    """
-    index = loans.position
-    a = coll.amounts
-    fc = np.where(np.isnan(a["foreclosure_balance"]),
-                  np.where(coll.status >= FORECLOSURE, a["ending_balance"], 0.0), a["foreclosure_balance"])
-    out: dict[str, list] = {}
-    period = coll.period
-    for k, loan in enumerate(coll.loan_id):
-        cohorts = [list(c) for c in prev.pipeline.get(loan, [])]
-        if not cohorts and fc[k] <= TOLERANCE:
-            continue
-        left = float(a["default"][k])
-        kept = []
-        for c in sorted(cohorts, key=lambda c: c[0]):
-            take = min(left, c[2])
-            left -= take
-            if _shrink(c, take):
-                kept.append(c)
-        j = index.get(loan)
-        ratio = _schedule_ratio(loans, j, period) if advancing and j is not None else 1.0
-        for c in kept:
-            if c[3]:
-                c[2] *= ratio
-        extra = float(fc[k]) - sum(c[2] for c in kept)
-        if extra > TOLERANCE:
-            kept.append([period, extra / ratio if ratio > 0 else extra, extra, 1])
-        while extra < -TOLERANCE and kept:   # cured: the newest cohorts leave foreclosure first
-            take = min(-extra, kept[-1][2])
-            extra += take
-            if not _shrink(kept[-1], take):
-                kept.pop()
-        if kept:
-            out[loan] = kept
-    return out
-
-
-def _shrink(cohort: list, take: float) -> bool:
-    """Take ``take`` of a cohort's balance now (its balance at default in proportion); whether any
-    of it is left."""
-    if cohort[2] - take <= TOLERANCE:
-        return False
-    cohort[1] *= (cohort[2] - take) / cohort[2]
-    cohort[2] -= take
-    return True
-
-
-def _schedule_ratio(loans: LoanArrays, j: int, month: int) -> float:
-    """``S(month) / S(month - 1)`` of cut-off loan ``j``: how much of a balance on its schedule is
-    left after the month's scheduled payment (level at the gross rate over the remaining term;
-    interest-only 1; 0 from the final or balloon payment on), as in the collateral kernel."""
-    if month >= int(loans.maturity[j]):
-        return 0.0
-    if loans.amortization[j] == 1:   # interest_only
-        return 1.0
-    n = int(loans.remaining_term[j]) - month   # payments left after this month's
-    r = float(loans.rate[j]) / 12.0
-    if r == 0.0:
-        return n / (n + 1.0)
-    v = 1.0 / (1.0 + r)
-    return -math.expm1(n * math.log(v)) / -math.expm1((n + 1) * math.log(v))
-
-
-def _pool_level(coll: Collections, prev: _State, loans: LoanArrays, advancing: bool) -> tuple[dict, _State]:
-    p = coll.report.pool
-    beg = prev.pool_balance
-    _check_roll(coll, "pool.ending_balance", beg, p.scheduled_principal, p.prepayment, p.default, p.ending_balance)
-    fee = p.servicing_fee if p.servicing_fee is not None else beg * prev.fee_rate_pool / 12.0
-    if fee > p.interest_collected + TOLERANCE:
-        raise SpecError("pool.servicing_fee", fee, f"at most interest_collected ({p.interest_collected!r})",
-                        file=coll.file)
-    if p.delinquent_60 > p.ending_balance + TOLERANCE:
-        raise SpecError("pool.delinquent_60", p.delinquent_60, f"at most ending_balance ({p.ending_balance!r})",
-                        file=coll.file)
-    cap = beg * float(loans.rate.max(initial=0.0)) * INTEREST_TOLERANCE_MONTHS / 12.0 + TOLERANCE
-    if p.interest_collected > cap and not coll.report.override_reason:
-        raise SpecError("pool.interest_collected", p.interest_collected, _interest_expected(cap), file=coll.file)
-    pool = _pool_dict(beg, p.scheduled_principal, p.prepayment, p.default, p.recovery, p.interest_collected, fee,
-                      p.ending_balance, p.delinquent_60)
-    state = _State(prev.period, prev.deal, None, None, None, None, p.ending_balance, prev.fee_rate_pool, None, None,
-                   _recoverable(coll, "pool.recovery", prev, pool))
-    return pool, state
-
-
-def _interest_expected(cap: float) -> str:
-    return (f"at most {cap:,.2f} ({INTEREST_TOLERANCE_MONTHS} months of interest on the beginning balance at the "
-            "gross rate; state override_reason in the report to record a larger figure)")
-
-
-def _plausible_loans(coll: Collections, beg: np.ndarray, loans: LoanArrays) -> None:
-    """Interest within the tolerance of :data:`INTEREST_TOLERANCE_MONTHS`; a recovery only on a loan
-    charged off this period or before (its recorded balance is zero)."""
-    a = coll.amounts
-    index = loans.position
-    top = float(loans.rate.max(initial=0.0))
-    rate = np.array([loans.rate[index[x]] if x in index else top for x in coll.loan_id])
-    cap = beg * rate * INTEREST_TOLERANCE_MONTHS / 12.0 + TOLERANCE
-    bad = a["interest_collected"] > cap
-    if bad.any() and not coll.report.override_reason:
-        k = int(np.argmax(bad))
-        raise SpecError(coll.where(k, "interest_collected"), float(a["interest_collected"][k]),
-                        _interest_expected(float(cap[k])), file=coll.file)
-    bad = (a["recovery"] > a["default"] + TOLERANCE) & (beg > TOLERANCE)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise SpecError(coll.where(k, "recovery"), float(a["recovery"][k]),
-                        f"a recovery on a charged-off balance: at most this period's default ({a['default'][k]!r}) "
-                        f"while the loan still has a balance ({beg[k]!r})", file=coll.file)
-
-
-def _recoverable(coll: Collections, field: str, prev: _State, pool: dict) -> float:
-    """Charge-offs not yet recovered after this period; a recovery beyond them is refused."""
-    left = prev.unrecovered + pool["default"]
-    if pool["recovery"] > left + TOLERANCE:
-        raise SpecError(field, pool["recovery"], f"recoveries of at most the balance charged off and not yet "
-                        f"recovered ({left!r})", file=coll.file)
-    return max(left - pool["recovery"], 0.0)
-
-
-def _pool_dict(beg, sched, prep, default, recovery, gross, fee, end, delinquent) -> dict:
-    pool = {
-        "beginning_balance": beg, "scheduled_principal": sched, "prepayment": prep, "default": default,
-        "recovery": recovery, "loss": default - recovery, "gross_interest": gross, "servicing_fee": fee,
-        "net_interest": gross - fee, "ending_balance": end,
-        "delinquency_60": delinquent / end if end > 0 else 0.0, "cumulative_loss": 0.0,
-    }
-    return {k: float(v) for k, v in pool.items()}
-
-
-def _realised(pool: dict) -> dict:
-    """SMM = prepayment / (beginning - scheduled - default); MDR = default / beginning; CPR and CDR
-    annualise them (``1 - (1 - x)^12``); severity = (default - recovery) / default."""
-    beg = pool["beginning_balance"]
-    base = beg - pool["scheduled_principal"] - pool["default"]
-    smm = pool["prepayment"] / base if base > 0 else 0.0
-    mdr = pool["default"] / beg if beg > 0 else 0.0
-    sev = pool["loss"] / pool["default"] if pool["default"] > 0 else float("nan")
-    return {"smm": smm, "cpr": 1.0 - (1.0 - smm) ** 12, "mdr": mdr, "cdr": 1.0 - (1.0 - mdr) ** 12, "severity": sev}
-
-
-# ---------------------------------------------------------------- flows -> report
-
-
-def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
-    tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
-    at = KERNEL_COLUMNS["tranches"]
-    rows = [{"name": t.name, **{c: float(tr[k, at[c], 0]) for c in TRANCHE_COLUMNS[:-1]},
-             "original_balance": float(t.balance)} for k, t in enumerate(deal.notes)]
-    residual = next((t.name for t in deal.tranches if t.residual), None)
-    if residual is not None:
-        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, CASH["residual_paid"], 0])})
-    return rows
-
-
-def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: int) -> dict:
-    b = flows.blocked
-    r = coll.report
-
-    def items(name, names, columns):
-        x, at = b[name][0, i], KERNEL_COLUMNS[name]
-        return [{"name": n, **{c: float(x[k, at[c], 0]) for c in columns}} for k, n in enumerate(names)]
-
-    cash = {c: float(b["cash"][0, i, CASH[c], 0]) for c in CASH_COLUMNS}
-    inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
-    oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
-    oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
-    check = {
-        "pool_roll_forward": pool["beginning_balance"] - pool["scheduled_principal"] - pool["prepayment"]
-        - pool["default"] - pool["ending_balance"],
-        "cash": inflow + cash["reserve_draws"] + cash["reserve_releases"] - (
-            cash["fees_paid"] + cash["interest_paid"] + cash["principal_paid"] + cash["reserve_deposits"]
-            + cash["residual_paid"] + cash["unallocated"]),
-        "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] - (
-            cash["principal_paid"] + cash["writedown"] + oc_fall),
-    }
-    return {
-        "deal": deal.name, "deal_id": did, "period": coll.period,
-        "period_start": None if r.period_start is None else str(r.period_start),
-        "period_end": str(r.period_end), "payment_date": str(r.payment_date),
-        "pool": pool,
-        "tranches": _tranche_rows(deal, flows, i),
-        "fees": items("fees", [f.name for f in deal.fees], FEE_COLUMNS),
-        "accounts": items("accounts", [a.name for a in deal.accounts], ACCOUNT_COLUMNS),
-        "triggers": items("triggers", [t.name for t in deal.triggers], TRIGGER_COLUMNS),
-        "cash": cash, "check": check, "realised": _realised(pool),
-    }

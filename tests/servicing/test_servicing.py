@@ -351,7 +351,7 @@ def test_interest_far_above_balance_times_rate_needs_a_recorded_override(project
     """``interest_collected: 1e308`` on one loan, or just more than a year of interest: refused, one
     line, nothing recorded; with ``override_reason`` the figure is accepted and the reason is part
     of the recorded (hashed) inputs."""
-    from abs_engine.servicing.servicer import INTEREST_TOLERANCE_MONTHS
+    from abs_engine.servicing.actuals import INTEREST_TOLERANCE_MONTHS
 
     path = tmp_path / "l.sqlite"
     servicer = ae.Servicer(AUTO, path)
