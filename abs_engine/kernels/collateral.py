@@ -31,7 +31,7 @@ from ._jit import kernel
 
 __all__ = [
     "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
-    "loan_setup", "month_step", "advance_scenarios", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
+    "loan_setup", "month_step", "advance_scenarios", "accumulators", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
 ]
 
 W = 256  # loans per block (loan lanes)
@@ -300,6 +300,16 @@ def advance_scenarios(adv, i, mat, lag, smm_b, mdr_b, severity_b, b, c, w, s_pre
         a9[j, l] += r[15]
 
 
+@kernel(inline=True)
+def accumulators(n_periods):
+    """A block's monthly flows, one ``[month, lane]`` array per column (:func:`advance_scenarios`
+    adds to them): ten arrays rather than one, so each lane loop writes one contiguous row."""
+    return (np.zeros((n_periods, SB)), np.zeros((n_periods, SB)), np.zeros((n_periods, SB)),
+            np.zeros((n_periods, SB)), np.zeros((n_periods, SB)), np.zeros((n_periods, SB)),
+            np.zeros((n_periods, SB)), np.zeros((n_periods, SB)), np.zeros((n_periods, SB)),
+            np.zeros((n_periods, SB)))
+
+
 @kernel(parallel=True)
 def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b,
                             lag_b, advancing_b, n_periods):
@@ -317,16 +327,7 @@ def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat
         f = np.empty(SB)
         ring_nd = np.zeros((L + 2, SB))
         ring_norm = np.zeros((L + 2, SB))
-        a0 = np.zeros((n_periods, SB))
-        a1 = np.zeros((n_periods, SB))
-        a2 = np.zeros((n_periods, SB))
-        a3 = np.zeros((n_periods, SB))
-        a4 = np.zeros((n_periods, SB))
-        a5 = np.zeros((n_periods, SB))
-        a6 = np.zeros((n_periods, SB))
-        a7 = np.zeros((n_periods, SB))
-        a8 = np.zeros((n_periods, SB))
-        a9 = np.zeros((n_periods, SB))
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = accumulators(n_periods)
         for k in range(n):
             d, growth = loan_setup(gross_m[k], amort_n[k], interest_only[k])
             s = 1.0

@@ -32,6 +32,7 @@ from .collateral import (
     PREPAY,
     RECOVERY,
     SCHED,
+    accumulators,
     advance_scenarios,
     loan_setup,
 )
@@ -85,17 +86,7 @@ def deal_block(b, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm
         d[k], growth[k] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
         for l in range(SB):
             w[k, l] = balance[k]
-    # the month's flows, one array per column as project_scenario_blocks keeps them
-    a0 = np.zeros((n_periods, SB))
-    a1 = np.zeros((n_periods, SB))
-    a2 = np.zeros((n_periods, SB))
-    a3 = np.zeros((n_periods, SB))
-    a4 = np.zeros((n_periods, SB))
-    a5 = np.zeros((n_periods, SB))
-    a6 = np.zeros((n_periods, SB))
-    a7 = np.zeros((n_periods, SB))
-    a8 = np.zeros((n_periods, SB))
-    a9 = np.zeros((n_periods, SB))
+    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = accumulators(n_periods)  # the months' flows, per column
     work = np.zeros((n_rows, SB))
     for i in range(1, n_periods + 1):
         j = i - 1
