@@ -87,12 +87,17 @@ class WaterfallProgram:
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
                  "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
 
+    def paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each scenario's 60+ delinquency ``[scenario, period]``, call election ``[scenario]`` and
+        coupons ``[scenario, period, note]``, from their rows."""
+        a = self.arrays
+        return a["delinq_rows"][a["delinq_row"]], a["exercise"], a["coupon_rows"][a["coupon_row"]]
+
     def blocked_paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Delinquency, call elections and coupons in the kernel's block layout (built once)."""
+        """:meth:`paths` in the kernel's block layout (built once)."""
         a = self.arrays
         if "_blocked" not in a:
-            a["_blocked"] = (blocks(a["delinq_rows"][a["delinq_row"]]), blocks(a["exercise"]),
-                             blocks(a["coupon_rows"][a["coupon_row"]]))
+            a["_blocked"] = tuple(blocks(x) for x in self.paths())
         return a["_blocked"]
 
     def structure(self) -> tuple:

@@ -34,7 +34,6 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     nb = lanes.shape[0]
     smm, mdr = rate_tables(c)
-    a = w.arrays
     state = program.initial_state()
     st = {k: gather(getattr(state, k), lanes) for k in DealState.ARRAYS}
     out = {name: np.zeros((nb, n, KC.NCOL, KW.SB)) if name == "pool" else np.zeros((nb, n, KW.SB))
@@ -49,8 +48,7 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
     extra = gather(cutoff_foreclosures(c), lanes) if c.foreclosed.size else np.zeros((nb, n, KC.NCOL, KW.SB))
     _run_deal(c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls, gather(smm, lanes),
               gather(mdr, lanes), gather(s.severity, lanes), s.lag[first], s.advancing[first], extra,
-              gather(start, lanes), gather(a["delinq_rows"][a["delinq_row"]], lanes), gather(a["exercise"], lanes),
-              gather(a["coupon_rows"][a["coupon_row"]], lanes), w.structure(),
+              gather(start, lanes), *(gather(x, lanes) for x in w.paths()), w.structure(),
               st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
               st["cumulative_loss"], st["called"], out["pool"], out["int_coll"], out["prin_coll"], out["loss"],
               out["pool_beg"], out["pool_end"], tables["tranches"], tables["fees"], tables["accounts"],

@@ -120,6 +120,14 @@ def short_rate_paths(model: ShortRateModel, rng: np.random.Generator, n: int) ->
     return out
 
 
+def _extremes(values: np.ndarray, field: str, base: dict[str, Any], file: str | None, make) -> np.ndarray:
+    """Drawn values, checked by the scenario's own rules on their least and greatest (every rule
+    on a drawn number is a bound, so those two stand for all; a NaN is refused as itself)."""
+    for x in (values.min(), values.max()):
+        _scenario({**base, field: make(float(x))}, "monte_carlo", file)
+    return values
+
+
 def _monte_carlo(deck: Deck, base: dict[str, Any], first: Scenario, file: str | None) -> ScenarioSet:
     """``paths`` scenarios: each drawn field a column of numbers (validated as an array), the
     others from ``base``."""
@@ -133,19 +141,16 @@ def _monte_carlo(deck: Deck, base: dict[str, Any], first: Scenario, file: str | 
         spec = getattr(mc, group)
         if spec is not None:
             (kind, dist), = spec.items()
-            drawn = np.clip(draw(dist, rng, n), 0.0, 1.0 if kind in bounded else np.inf)
-            if kind == "abs" and (drawn >= 100).any():
-                raise SpecError(f"monte_carlo.prepay.{kind}", float(drawn.max()),
-                                "an ABS speed in percent below 100", file=file)
+            drawn = _extremes(np.clip(draw(dist, rng, n), 0.0, 1.0 if kind in bounded else np.inf), group, base,
+                              file, lambda x, kind=kind: {kind: x})
             values[group], rows[group] = Draws(kind, drawn), np.arange(n, dtype=np.int64)
     if mc.severity is not None:
-        values["severity"] = Draws(None, np.clip(draw(mc.severity, rng, n), 0.0, 1.0))
+        values["severity"] = Draws(None, _extremes(np.clip(draw(mc.severity, rng, n), 0.0, 1.0), "severity", base,
+                                                   file, lambda x: x))
         rows["severity"] = np.arange(n, dtype=np.int64)
     rates = {name: short_rate_paths(model, rng, n) for name, model in sorted(mc.rates.items())}
     for name, paths in rates.items():
-        if not np.isfinite(paths).all():
-            raise SpecError(f"monte_carlo.rates.{name}", "a path that is not finite", "finite index levels",
-                            file=file)
+        _extremes(paths, "rates", base, file, lambda x, name=name: {**base.get("rates", {}), name: x})
     if rates:
         values["rates"], rows["rates"] = RatePaths(dict(first.rates), rates), np.arange(n, dtype=np.int64)
     return ScenarioSet(n, values, rows, lambda: [f"path-{k:05d}" for k in range(n)])

@@ -89,6 +89,7 @@ class ScenarioSet(Sequence[Scenario]):
         self.values = values
         self.rows = rows
         self._names = names
+        self._unique_names: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, scenarios: Sequence[Scenario]) -> ScenarioSet:
@@ -114,12 +115,9 @@ class ScenarioSet(Sequence[Scenario]):
     @property
     def names(self) -> tuple[str, ...]:
         """Each scenario's name, made unique (a repeated name gets its position appended)."""
-        if callable(self._names):
-            self._names = unique_names(list(self._names()))
-        elif not getattr(self, "_unique", False):
-            self._names = unique_names(list(self._names))
-        self._unique = True
-        return self._names
+        if self._unique_names is None:
+            self._unique_names = unique_names(list(self._names() if callable(self._names) else self._names))
+        return self._unique_names
 
     def __len__(self) -> int:
         return self._n

@@ -78,3 +78,12 @@ def test_a_million_scenario_grid_is_arrays_not_objects():
     assert s.rows["prepay"].nbytes == 8_000_000 and len(s.values["prepay"]) == 1000
     assert elapsed < 5.0  # 2,000 axis values validated; 10^6 scenario objects would take minutes
     assert s[999_999].prepay.cpr == 0.999 and s[999_999].default.cdr == 0.0999
+
+
+def test_a_monte_carlo_draw_that_is_not_finite_is_refused_naming_the_field():
+    # normal(mean 1e308, sd 1e308) overflows to inf for about a third of the draws: a speed no
+    # scenario may have (a scenario with psa: .inf is refused the same way)
+    deck = {"monte_carlo": {"paths": 50, "seed": 1,
+                            "prepay": {"psa": {"distribution": "normal", "mean": 1e308, "sd": 1e308}}}}
+    with pytest.raises(ae.SpecError, match=r"monte_carlo\.prepay\.psa"):
+        ae.load_deck(deck)
