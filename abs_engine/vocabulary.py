@@ -71,7 +71,7 @@ KERNEL_COLUMNS: dict[str, dict[str, int]] = {
     "accounts": _at(*ACCOUNT_COLUMNS),
     "triggers": _at(*TRIGGER_COLUMNS),
     "cash": _at(*CASH_COLUMNS),
-    # the fused summary kernel's stats[scenario, note, column] and extra[scenario, column]
+    # the fused summary kernel's stats[column, scenario, note] and extra[scenario, column]
     "summary": _at("wal", "first_principal_period", "last_principal_period", "total_interest", "total_principal",
                    "total_writedown", "yield", "price", "modified_duration"),
     "summary_extra": _at("total_residual", "pool_loss"),

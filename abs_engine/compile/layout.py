@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.lanes import gather_rows, scatter_lanes
 from ..kernels.waterfall import SB
 
 __all__ = ["SB", "blocks", "unblock", "scenario_lanes", "gather", "scatter"]
@@ -44,17 +45,22 @@ def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def gather(x: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """``[scenario, ...]`` -> ``[block, ..., lane]`` in the layout ``lanes`` (:func:`scenario_lanes`;
-    a padding lane repeats the scenario it names)."""
+    a padding lane repeats the scenario it names). With ``rows``, ``x`` is a table of distinct
+    values and scenario ``k``'s is ``x[rows[k]]``."""
     take = np.where(lanes >= 0, lanes, -1 - lanes)
-    return np.ascontiguousarray(np.moveaxis(x[take], 1, -1))
+    flat = np.ascontiguousarray(x).reshape(x.shape[0], -1)
+    if rows is None:
+        rows = np.arange(x.shape[0], dtype=np.int64)
+    out = np.empty((lanes.shape[0], flat.shape[1], lanes.shape[1]), dtype=x.dtype)
+    gather_rows(flat, np.ascontiguousarray(rows, dtype=np.int64), take, out)
+    return out.reshape(lanes.shape[0], *x.shape[1:], lanes.shape[1])
 
 
 def scatter(x: np.ndarray, lanes: np.ndarray, n_scen: int) -> np.ndarray:
     """``[block, ..., lane]`` in the layout ``lanes`` -> ``[scenario, ...]`` (padding lanes dropped)."""
-    y = np.moveaxis(x, -1, 1)
-    valid = lanes >= 0
-    out = np.empty((n_scen, *y.shape[2:]), dtype=x.dtype)
-    out[lanes[valid]] = y[valid]
-    return out
+    flat = np.ascontiguousarray(x).reshape(x.shape[0], -1, x.shape[-1])
+    out = np.empty((n_scen, flat.shape[1]), dtype=x.dtype)
+    scatter_lanes(flat, lanes, out)
+    return out.reshape(n_scen, *x.shape[1:-1])

@@ -87,11 +87,17 @@ class WaterfallProgram:
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
                  "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
 
+    def path_rows(self) -> tuple[tuple[np.ndarray, np.ndarray | None], ...]:
+        """The tables and rows behind :meth:`paths`: ``(table, rows)`` for 60+ delinquency and
+        coupons (scenario ``k``'s is ``table[rows[k]]``), ``(per scenario, None)`` for the call
+        election."""
+        a = self.arrays
+        return (a["delinq_rows"], a["delinq_row"]), (a["exercise"], None), (a["coupon_rows"], a["coupon_row"])
+
     def paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each scenario's 60+ delinquency ``[scenario, period]``, call election ``[scenario]`` and
         coupons ``[scenario, period, note]``, from their rows."""
-        a = self.arrays
-        return a["delinq_rows"][a["delinq_row"]], a["exercise"], a["coupon_rows"][a["coupon_row"]]
+        return tuple(x if rows is None else x[rows] for x, rows in self.path_rows())
 
     def blocked_paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`paths` in the kernel's block layout (built once)."""

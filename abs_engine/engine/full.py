@@ -17,7 +17,7 @@ from ..kernels import waterfall as KW
 from ..kernels.deal import run_deal as _run_deal
 from ..results.tables import RunResult
 from ..spec import Deal, Scenario
-from .collateral import SMALL_POOL, cutoff_foreclosures, project_collateral, project_loan_level, rate_tables
+from .collateral import SMALL_POOL, cutoff_foreclosures, project_collateral, project_loan_level, rate_rows
 from .waterfall import WaterfallFlows, pool_inputs, run_waterfall
 
 __all__ = ["run_program", "run_full", "run_deal"]
@@ -33,7 +33,7 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
     lanes = program.lanes
     first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
     nb = lanes.shape[0]
-    smm, mdr = rate_tables(c)
+    smm, mdr = rate_rows(c)  # [row, month, class]: each scenario's rows gathered into its lane
     state = program.initial_state()
     st = {k: gather(getattr(state, k), lanes) for k in DealState.ARRAYS}
     out = {name: np.zeros((nb, n, KC.NCOL, KW.SB)) if name == "pool" else np.zeros((nb, n, KW.SB))
@@ -43,12 +43,14 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
               "accounts": np.zeros((nb, n, len(w.account_names), KW.ACCT_COLS, KW.SB)),
               "triggers": np.zeros((nb, n, len(w.trigger_names), KW.TRIG_COLS, KW.SB)),
               "cash": np.zeros((nb, n, KW.CASH_COLS, KW.SB))}
-    start = np.full(n_scen, sum(c.start_balances))
+    start = np.full(1, sum(c.start_balances))
+    zero = np.zeros(n_scen, dtype=np.int64)
     # loans in foreclosure at cut-off: their flows added to each month's (zeros, never written, without them)
     extra = gather(cutoff_foreclosures(c), lanes) if c.foreclosed.size else np.zeros((nb, n, KC.NCOL, KW.SB))
-    _run_deal(c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls, gather(smm, lanes),
-              gather(mdr, lanes), gather(s.severity, lanes), s.lag[first], s.advancing[first], extra,
-              gather(start, lanes), *(gather(x, lanes) for x in w.paths()), w.structure(),
+    _run_deal(c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls,
+              gather(smm, lanes, s.prepay_row), gather(mdr, lanes, s.default_row),
+              gather(s.severity_rows, lanes, s.severity_row), s.lag[first], s.advancing[first], extra,
+              gather(start, lanes, zero), *(gather(x, lanes, rows) for x, rows in w.path_rows()), w.structure(),
               st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
               st["cumulative_loss"], st["called"], out["pool"], out["int_coll"], out["prin_coll"], out["loss"],
               out["pool_beg"], out["pool_end"], tables["tranches"], tables["fees"], tables["accounts"],

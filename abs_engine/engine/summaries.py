@@ -43,7 +43,7 @@ def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=Non
                        progress=progress, desc=deal.name)
     if all(p[0] == "arrays" for p in parts):  # one table for every chunk
         names = tuple(n for p in parts for n in p[1])
-        stats = np.concatenate([p[2] for p in parts])
+        stats = np.concatenate([p[2] for p in parts], axis=1)
         extra = np.concatenate([p[3] for p in parts])
         return SummaryResult(deal, scenarios, summary_frame(deal, names, stats, extra), extra[:, KS.X_POOL_LOSS].copy())
     return SummaryResult(deal, scenarios, pd.concat([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
@@ -82,7 +82,7 @@ def summary_chunk(deal, scenarios) -> tuple:
 
 def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0, chunk_size: int = 2048,
               bar=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(stats[scenario, note, S_*], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
+    """``(stats[S_*, scenario, note], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
     for a compiled program of a small pool (no loan in foreclosure at cut-off) with a waterfall:
     one kernel call per ``chunk_size`` scenarios, each parallel over its scenario blocks.
 
@@ -100,7 +100,7 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     n = len(s.names)
     face = np.ascontiguousarray(state.balance[0])  # the notes' original balances, and the accounts' initial ones
     acct0 = np.ascontiguousarray(state.accounts[0])
-    stats = np.full((n, face.size, KS.N_STATS), np.nan)
+    stats = np.full((KS.N_STATS, n, face.size), np.nan)  # a row per statistic: a summary column each
     extra = np.zeros((n, KS.N_EXTRA))
     structure = wprog.structure()
     period = summary_period(smm.shape[2], program.cls, structure)

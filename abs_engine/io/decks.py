@@ -69,8 +69,9 @@ def _grid(axes: dict[str, tuple], base: dict[str, Any], first: Scenario, file: s
     stride = n
     for (axis, axis_values), size in zip(axes.items(), sizes, strict=True):
         stride //= size
-        values[axis] = tuple(getattr(_scenario({**base, axis: value}, f"grid.{axis}[{k}]", file, axis), axis)
-                             for k, value in enumerate(axis_values))
+        values[axis] = _numbers(axis, axis_values, base, file) or tuple(
+            getattr(_scenario({**base, axis: value}, f"grid.{axis}[{k}]", file, axis), axis)
+            for k, value in enumerate(axis_values))
         rows[axis] = np.arange(n, dtype=np.int64) // stride % size
         labels.append([_label(axis, value, k) for k, value in enumerate(axis_values)])
 
@@ -78,6 +79,29 @@ def _grid(axes: dict[str, tuple], base: dict[str, Any], first: Scenario, file: s
         return list(map(" ".join, itertools.product(*labels)))
 
     return ScenarioSet(n, values, rows, names)
+
+
+def _numbers(axis: str, axis_values: tuple, base: dict[str, Any], file: str | None) -> Draws | None:
+    """An axis of plain numbers (``severity: [0.3, 0.5]``) or of one curve kind given as a
+    number (``prepay: [{abs: 0.5}, {abs: 1.0}]``) as a column of numbers, checked by the
+    scenario's own rules on its least and greatest value (every rule on such a number is a
+    bound); ``None`` for any other axis, or when a check fails (the caller then validates each
+    value, so the error names the one at fault)."""
+    if axis in ("severity", "delinquency_60"):
+        kinds, numbers = {None}, axis_values
+    elif axis in ("prepay", "default") and all(isinstance(v, dict) and len(v) == 1 for v in axis_values):
+        kinds, numbers = {k for v in axis_values for k in v}, [x for v in axis_values for x in v.values()]
+    else:
+        return None
+    if len(kinds) != 1 or not all(type(x) in (int, float) for x in numbers):  # a bool is not a number here
+        return None
+    kind = kinds.pop()
+    try:
+        column = np.array(numbers, dtype=np.float64)
+        _extremes(column, axis, base, file, (lambda x: x) if kind is None else (lambda x: {kind: x}))
+    except (SpecError, OverflowError):
+        return None
+    return Draws(kind, column)
 
 
 def draw(dist: Distribution, rng: np.random.Generator, n: int) -> np.ndarray:

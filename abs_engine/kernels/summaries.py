@@ -315,16 +315,16 @@ def finish_block(cf, n_per, run, residual, pool_loss, lanes, face, price, delay,
             if j < 0:
                 continue
             total = run[t, 0, l]
-            stats[j, t, S_WAL] = (30.0 * run[t, 1, l] + delay * total) / (360.0 * total) if total > 0.0 \
+            stats[S_WAL, j, t] = (30.0 * run[t, 1, l] + delay * total) / (360.0 * total) if total > 0.0 \
                 else np.nan
-            stats[j, t, S_FIRST] = run[t, 4, l]
-            stats[j, t, S_LAST] = run[t, 5, l]
-            stats[j, t, S_INTEREST] = run[t, 2, l]
-            stats[j, t, S_PRINCIPAL] = total
-            stats[j, t, S_WRITEDOWN] = run[t, 3, l]
-            stats[j, t, S_YIELD] = y[t * SB + l]
-            stats[j, t, S_PRICE] = price[t]
-            stats[j, t, S_MOD_DURATION] = md[t * SB + l]
+            stats[S_FIRST, j, t] = run[t, 4, l]
+            stats[S_LAST, j, t] = run[t, 5, l]
+            stats[S_INTEREST, j, t] = run[t, 2, l]
+            stats[S_PRINCIPAL, j, t] = total
+            stats[S_WRITEDOWN, j, t] = run[t, 3, l]
+            stats[S_YIELD, j, t] = y[t * SB + l]
+            stats[S_PRICE, j, t] = price[t]
+            stats[S_MOD_DURATION, j, t] = md[t * SB + l]
     for l in range(SB):
         j = lanes[l]
         if j >= 0:
@@ -396,7 +396,7 @@ def project_summaries(period, balance, gross_m, net_m, amort_n, interest_only, m
     Once every lane's deal has retired (pool called or gone, no note or account balance: nothing
     can be collected, paid or written down later) a block projects its pool alone, for the pool
     loss, and stops once no later month can add to it (:func:`_no_loss_ahead`). Writes
-    ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``.
+    ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]``.
     """
     n_loans = balance.size
     n_per = dcf.shape[0]

@@ -100,30 +100,32 @@ def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 7
 
 def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np.ndarray) -> pd.DataFrame:
     """The summary table (``SUMMARY_COLUMNS``, index scenario, tranche) from the fused kernel's
-    ``stats[scenario, note, S_*]`` and ``extra[scenario, X_*]``; the residual class, if any,
-    is one more row per scenario with its cash in ``total_residual``."""
+    ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]``; the residual class, if any,
+    is one more row per scenario with its cash in ``total_residual``. Each column is one
+    contiguous copy of a kernel row (a note column per scenario, the residual's after it)."""
     import pandas as pd  # deferred: a projection without tables never imports pandas
-
 
     notes = [t.name for t in deal.notes]
     residual = next((t.name for t in deal.tranches if t.residual), None)
-    n, n_notes = stats.shape[:2]
+    n, n_notes = stats.shape[1:]
     items = [*notes, residual] if residual is not None else notes
-    columns = {c: np.zeros((n, len(items))) for c in SUMMARY_COLUMNS}  # [scenario, tranche] each
-    for c, k in KERNEL_COLUMNS["summary"].items():
-        columns[c][:, :n_notes] = stats[:, :, k]
-    if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
-        columns["total_residual"][:, n_notes] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
-        for c in ("wal", "yield", "price", "modified_duration"):
-            columns[c][:, n_notes] = np.nan
-    for c in ("first_principal_period", "last_principal_period"):
-        columns[c] = columns[c].astype(np.int64)
+    data = {}
+    for c in SUMMARY_COLUMNS:
+        column = np.empty((n, len(items)), dtype=np.int64 if c in _PERIOD_COLUMNS else np.float64)
+        k = KERNEL_COLUMNS["summary"].get(c)
+        column[:, :n_notes] = 0.0 if k is None else stats[k]
+        if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
+            column[:, n_notes] = (extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]] if c == "total_residual"
+                                  else np.nan if c in ("wal", "yield", "price", "modified_duration") else 0)
+        data[c] = column.reshape(-1)
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
                           codes=[np.repeat(np.arange(n), len(items)), np.tile(np.arange(len(items)), n)],
                           names=["scenario", "tranche"], verify_integrity=False)
-    frame = pd.DataFrame({c: v.ravel() for c, v in columns.items()}, index=index, copy=False)
-    return frame
+    return pd.DataFrame(data, index=index, copy=False)
+
+
+_PERIOD_COLUMNS = ("first_principal_period", "last_principal_period")
 
 
 class SummaryResult:
