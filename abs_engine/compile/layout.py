@@ -58,9 +58,14 @@ def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> 
     return out.reshape(lanes.shape[0], *x.shape[1:], lanes.shape[1])
 
 
-def scatter(x: np.ndarray, lanes: np.ndarray, n_scen: int) -> np.ndarray:
-    """``[block, ..., lane]`` in the layout ``lanes`` -> ``[scenario, ...]`` (padding lanes dropped)."""
+def scatter(x: np.ndarray, lanes: np.ndarray, n_scen: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``[block, ..., lane]`` in the layout ``lanes`` -> ``[scenario, ...]`` (padding lanes dropped);
+    into ``out`` (C-contiguous) when given, whose other scenarios are left as they are."""
     flat = np.ascontiguousarray(x).reshape(x.shape[0], -1, x.shape[-1])
-    out = np.empty((n_scen, flat.shape[1]), dtype=x.dtype)
-    scatter_lanes(flat, lanes, out)
-    return out.reshape(n_scen, *x.shape[1:-1])
+    if out is None:
+        out = np.empty((n_scen, *x.shape[1:-1]), dtype=x.dtype)
+    elif not out.flags.c_contiguous:
+        out[...] = scatter(x, lanes, n_scen, np.ascontiguousarray(out))
+        return out
+    scatter_lanes(flat, lanes, out.reshape(out.shape[0], -1))
+    return out

@@ -1,6 +1,6 @@
 """The waterfall period of summary runs, generated for one waterfall structure.
 
-:func:`abs_engine.kernels.waterfall.period` interprets the step table: its loops go step ->
+:func:`abs_engine.kernels.waterfall.interpret` interprets the step table: its loops go step ->
 group member -> scenario lane, with rows chosen at run time. LLVM cannot tell those rows apart,
 so most of its lane loops run one lane at a time. For summary runs, the deal's structure (steps,
 members, fee bases, trigger metrics, the order of writedowns) is known before the run, so this
@@ -9,18 +9,18 @@ module writes the period as straight-line code over one scenario lane:
 * the lane loop is outermost, and its body is one period of one lane: the call, amounts due,
   triggers, every step, writedowns, carry-forwards and the running sums;
 * every value the period carries over lives in one flat array at a row fixed when the code is
-  written (``S[row * SB + l]``, the layout of :func:`abs_engine.kernels.summaries.layout`), the
+  written (``S[row * SB + l]``, the layout of :func:`abs_engine.kernels.state.layout`), the
   period's working values are local variables, and every branch is a select, so LLVM
   vectorizes the lane loop (``SB`` lanes, AVX-512 where present).
 
-The arithmetic is :func:`~abs_engine.kernels.waterfall.period`'s, operation for operation and in
+The arithmetic is :func:`~abs_engine.kernels.waterfall.interpret`'s, operation for operation and in
 the same order, and it is compiled without re-association, so the summaries equal a full run's
 (``tests/results/test_scale_and_plots.py`` and the random-deal oracle check this). The numbers of the
 structure (fee rates, targets, thresholds, coupons) stay in the parameter array ``P``: deals
 that differ only in numbers share one period.
 
 The period is a C-callable function (``period(S, P)``), passed to
-:func:`abs_engine.kernels.summaries.project_summaries` as a first-class function: that kernel is
+:func:`abs_engine.kernels.deal.run_blocks` as a first-class function: that kernel is
 compiled once for every structure, and a new structure costs only its period (a few seconds,
 once). The source is written to a cache directory (``ABS_ENGINE_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/abs_engine``, else ``~/.cache/abs_engine``; a temporary directory if that is
@@ -43,7 +43,7 @@ import threading
 from pathlib import Path
 
 from ..kernels import ops as KO
-from ..kernels import summaries as KS
+from ..kernels import state as KST
 from ..kernels import waterfall as KW
 from ..kernels.collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED
 
@@ -75,7 +75,7 @@ UNROLL = 8  # pools of at most this many loans are written out loan by loan (the
 
 class _Writer:
     """Lines of generated code; cells of the flat state array ``S`` at the rows of
-    :func:`abs_engine.kernels.summaries.layout`."""
+    :func:`abs_engine.kernels.state.layout`."""
 
     def __init__(self, pool: tuple, key: tuple, indent: int):
         n_cls, cls = pool
@@ -83,21 +83,21 @@ class _Writer:
         self.lines: list[str] = []
         self.pad = " " * indent
         (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
-            KS.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig)
+            KST.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig)
         self.params = p
         self.r_loan, self.r_cls = r_loan, r_cls
-        rows = {"exercise": KS.R_EXERCISE, "in_end": KS.R_IN_END, "in_beg": KS.R_IN_BEG, "in_ic": KS.R_IN_IC,
-                "in_pc": KS.R_IN_PC, "in_loss": KS.R_IN_LOSS, "called": KS.R_CALLED, "residual": KS.R_RESIDUAL,
-                "cum_loss": KS.R_CUM_LOSS, "delinq": KS.R_DELINQ, "done": KS.R_DONE, "sev": KS.R_SEV,
-                "pool_loss": KS.R_POOL_LOSS}
+        rows = {"exercise": KST.R_EXERCISE, "in_end": KST.R_IN_END, "in_beg": KST.R_IN_BEG, "in_ic": KST.R_IN_IC,
+                "in_pc": KST.R_IN_PC, "in_loss": KST.R_IN_LOSS, "called": KST.R_CALLED, "residual": KST.R_RESIDUAL,
+                "cum_loss": KST.R_CUM_LOSS, "delinq": KST.R_DELINQ, "done": KST.R_DONE, "sev": KST.R_SEV,
+                "pool_loss": KST.R_POOL_LOSS}
         for k, c in enumerate(cls):
-            base = r_loan + KS.N_LOAN_ROWS * k
-            rows |= {f"w{k}": base + KS.L_W, f"f{k}": base + KS.L_F, f"ndj{k}": base + KS.L_ND_J,
-                     f"normj{k}": base + KS.L_NORM_J, f"nd{k}": base + KS.L_ND, f"norm{k}": base + KS.L_NORM,
+            base = r_loan + KST.N_LOAN_ROWS * k
+            rows |= {f"w{k}": base + KST.L_W, f"f{k}": base + KST.L_F, f"ndj{k}": base + KST.L_ND_J,
+                     f"normj{k}": base + KST.L_NORM_J, f"nd{k}": base + KST.L_ND, f"norm{k}": base + KST.L_NORM,
                      f"smm{k}": r_cls + 2 * c, f"mdr{k}": r_cls + 2 * c + 1}
         for t in range(n_notes):
             rows |= {f"cf{t}": r_cf + t, f"bal{t}": r_bal + t, f"short{t}": r_short + t, f"coupon{t}": r_coupon + t}
-            rows |= {f"run{t}_{c}": r_run + KS.N_RUN * t + c for c in range(KS.N_RUN)}
+            rows |= {f"run{t}_{c}": r_run + KST.N_RUN * t + c for c in range(KST.N_RUN)}
         rows |= {f"arrears{f}": r_arrears + f for f in range(n_fees)}
         rows |= {f"acct{a}": r_acct + a for a in range(n_acct)}
         rows |= {f"breached{g}": r_breached + g for g in range(n_trig)}
@@ -167,11 +167,11 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
     else:
         w("for k in range(N_LOANS):")
         w.pad += "    "
-        q = f"{w.params[0]} + {KS.N_LOAN_PARAMS} * k"
+        q = f"{w.params[0]} + {KST.N_LOAN_PARAMS} * k"
         w(f"mat_k = int(P[{q} + 5])")
-        cells = {x: f"S[(R_LOAN + {KS.N_LOAN_ROWS} * k + {j}) * SB + l]"
-                 for x, j in (("w", KS.L_W), ("f", KS.L_F), ("ndj", KS.L_ND_J), ("normj", KS.L_NORM_J),
-                              ("nd", KS.L_ND), ("norm", KS.L_NORM))}
+        cells = {x: f"S[(R_LOAN + {KST.N_LOAN_ROWS} * k + {j}) * SB + l]"
+                 for x, j in (("w", KST.L_W), ("f", KST.L_F), ("ndj", KST.L_ND_J), ("normj", KST.L_NORM_J),
+                              ("nd", KST.L_ND), ("norm", KST.L_NORM))}
         cells |= {"smm": "S[(R_CLS + 2 * CLS[k]) * SB + l]", "mdr": "S[(R_CLS + 2 * CLS[k] + 1) * SB + l]"}
         loans = [("k", cells, {"sched": f"P[{q}]", "dec": f"P[{q} + 1]", "growth": f"P[{q} + 2]",
                                "gross": f"P[{q} + 3]", "net": f"P[{q} + 4]", "mat": "mat_k", "live": "m1 <= mat_k"})]
@@ -204,7 +204,7 @@ _AMOUNT_NAMES = {KW.AMOUNT_COLLECTIONS: "principal collections", KW.AMOUNT_OC_TA
 
 
 def _lane_body(key: tuple, w: _Writer) -> None:
-    """One period of lane ``l``: :func:`abs_engine.kernels.waterfall.period`'s sequence of
+    """One period of lane ``l``: :func:`abs_engine.kernels.waterfall.interpret`'s sequence of
     :mod:`abs_engine.kernels.ops` calls, unrolled for the structure ``key``."""
     (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
      trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
@@ -417,7 +417,7 @@ CLS = {cls!r}
 def period(s_ptr, p_ptr):
     """One month of the pool, then (unless ``P`` says the block's deals have retired) the
     waterfall's period, in every lane: state ``S[row * SB + lane]``, parameters ``P`` (the
-    layout of abs_engine.kernels.summaries)."""
+    layout of abs_engine.kernels.state)."""
     S = carray(s_ptr, (N_ROWS * SB,))
     P = carray(p_ptr, (N_PARAMS,))
 {params}
@@ -442,14 +442,14 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     _pool_month(pool, pm)
     (p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
      n_params) = w.params
-    params = [f"call_level = P[{KS.P_CALL_LEVEL}]", f"orig_pool = P[{KS.P_ORIG_POOL}]", f"oc_pct = P[{KS.P_OC_PCT}]",
-              f"oc_original = P[{KS.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KS.P_OC_FLOOR}]",
-              f"oc_step_pct = P[{KS.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KS.P_OC_BLOCKER}])",
-              f"oc_stepped = P[{KS.P_OC_STEPPED}] != 0.0", f"m1 = int(P[{KS.P_M1}])", "m1f = float(m1)",
-              f"lag = int(P[{KS.P_LAG}])", f"adv = P[{KS.P_ADV}] != 0.0", f"waterfall = P[{KS.P_WATERFALL}] != 0.0"]
+    params = [f"call_level = P[{KST.P_CALL_LEVEL}]", f"orig_pool = P[{KST.P_ORIG_POOL}]", f"oc_pct = P[{KST.P_OC_PCT}]",
+              f"oc_original = P[{KST.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KST.P_OC_FLOOR}]",
+              f"oc_step_pct = P[{KST.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KST.P_OC_BLOCKER}])",
+              f"oc_stepped = P[{KST.P_OC_STEPPED}] != 0.0", f"m1 = int(P[{KST.P_M1}])", "m1f = float(m1)",
+              f"lag = int(P[{KST.P_LAG}])", f"adv = P[{KST.P_ADV}] != 0.0", f"waterfall = P[{KST.P_WATERFALL}] != 0.0"]
     if len(cls) <= UNROLL:
         for k in range(len(cls)):
-            q = p_loan + KS.N_LOAN_PARAMS * k
+            q = p_loan + KST.N_LOAN_PARAMS * k
             params += [f"sched{k} = P[{q}]", f"dec{k} = P[{q + 1}]", f"growth{k} = P[{q + 2}]",
                        f"gross{k} = P[{q + 3}]", f"net{k} = P[{q + 4}]", f"mat{k} = int(P[{q + 5}])",
                        f"live{k} = m1 <= mat{k}"]
@@ -509,7 +509,7 @@ def _engine_digest() -> str:
     """A hash of the engine's code a generated month depends on (read once per process)."""
     h = hashlib.sha256()
     h.update(Path(__file__).read_bytes())
-    for name in ("summaries.py", "collateral.py", "ops.py", "waterfall.py", "_jit.py"):
+    for name in ("state.py", "deal.py", "summaries.py", "collateral.py", "ops.py", "waterfall.py", "_jit.py"):
         h.update((_KERNELS / name).read_bytes())
     return h.hexdigest()
 
@@ -517,7 +517,7 @@ def _engine_digest() -> str:
 def summary_period(n_cls: int, cls, structure: tuple):
     """The compiled month of a pool (``n_cls`` rate classes, each loan's class ``cls``) and a
     waterfall structure (arguments of :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`),
-    a C-callable function for :func:`abs_engine.kernels.summaries.project_summaries`; generated,
+    a C-callable function for :func:`abs_engine.kernels.deal.run_blocks`; generated,
     written and imported once per pool shape, structure and engine version."""
     source = kernel_source((int(n_cls), tuple(int(c) for c in cls)), structure_key(structure))
     name = "abs_engine_summaries_" + hashlib.sha256((_engine_digest() + source).encode()).hexdigest()[:20]

@@ -17,9 +17,10 @@ from ..kernels import collateral as K
 from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
-from .collateral import SMALL_POOL, rate_rows
+from .collateral import SMALL_POOL
 from .executors import map_chunks, scenario_chunks, scenario_labels
 from .full import run_program
+from .loop import SummarySink, pool_arguments, run_loop
 
 __all__ = ["run_summaries", "summary_chunk", "summarize"]
 
@@ -90,20 +91,15 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     (:func:`~abs_engine.compile.layout.scenario_lanes`), as a task of a distributed run lays out
     its chunk: a block's yield search runs its lanes together, so the same chunks give the same
     bits, here or on an executor."""
-    wprog = program.waterfall
+    wprog, c = program.waterfall, program.collateral
     state = program.initial_state()
-    program = program.collateral
-    s = program.scenarios
-    smm, mdr = rate_rows(program)
-    mdr_end = KS.quiet_from(mdr)
-    a = wprog.arrays
+    s = c.scenarios
     n = len(s.names)
-    face = np.ascontiguousarray(state.balance[0])  # the notes' original balances, and the accounts' initial ones
-    acct0 = np.ascontiguousarray(state.accounts[0])
-    stats = np.full((KS.N_STATS, n, face.size), np.nan)  # a row per statistic: a summary column each
-    extra = np.zeros((n, KS.N_EXTRA))
-    structure = wprog.structure()
-    period = summary_period(smm.shape[2], program.cls, structure)
+    face = state.balance[0].copy()  # the notes' original balances (the state advances, chunk by chunk)
+    sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days),
+                       np.full((KS.N_STATS, n, face.size), np.nan), np.zeros((n, KS.N_EXTRA)))
+    pool_args = pool_arguments(c, n, program.n_periods)  # once for every chunk
+    period = summary_period(pool_args[7].shape[2], c.cls, wprog.structure())  # [row, month, class] SMM
     starts = range(0, n, max(chunk_size, 1))
     chunk = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)  # blocks differ in length (each stops when its deals retire): one at a time
@@ -112,13 +108,9 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
             hi = min(lo + max(chunk_size, 1), n)
             lanes = scenario_lanes(s.lag[lo:hi], s.advancing[lo:hi])
             lanes = np.where(lanes >= 0, lanes + lo, lanes - lo)  # positions in the whole set
-            first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
-            KS.project_summaries(
-                period, program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
-                program.mat, program.cls, smm, mdr, mdr_end, s.severity_rows, s.prepay_row, s.default_row,
-                s.severity_row, lanes, s.lag[first], s.advancing[first], program.start_balances[0],
-                a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"], *structure,
-                face.copy(), acct0, face, np.full(face.size, float(price)), float(delay_days), stats, extra)
+            state.period = 0
+            run_loop(wprog, lanes, state, collateral=c, pool_start=c.start_balances[0], tables=False, summary=sink,
+                     period=period, pool_args=pool_args)
     finally:
         numba.set_parallel_chunksize(chunk)
-    return stats, extra
+    return sink.stats, sink.extra

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile.layout import blocks, scatter, unblock
+from ..compile.layout import scatter, scenario_lanes, unblock
 from ..compile.program import Program
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
-from ..kernels import waterfall as KW
+from ..kernels import deal as KD
+from .loop import run_loop
 
 __all__ = ["WaterfallFlows", "pool_inputs", "run_waterfall", "run_period"]
 
@@ -58,30 +59,21 @@ def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[
 
 def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state: DealState,
                   periods: int | None = None) -> WaterfallFlows:
-    """Run ``periods`` periods (default: to the end) from ``state``, which is advanced in place.
+    """Run ``periods`` periods (default: to the end) from ``state``, which is advanced in place:
+    the one loop (:func:`~abs_engine.engine.loop.run_loop`) with the pool given.
 
     ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
     ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
     """
-    n, s = program.n_periods, program.n_scenarios
-    i0 = state.period
-    i1 = n if periods is None else min(n, i0 + periods)
-    st = {k: blocks(getattr(state, k)) for k in DealState.ARRAYS}
-    nb = st["called"].shape[0]
-    tr = np.zeros((nb, n, len(program.note_names), KW.TR_COLS, KW.SB))
-    fe = np.zeros((nb, n, len(program.fee_names), KW.FEE_COLS, KW.SB))
-    ac = np.zeros((nb, n, len(program.account_names), KW.ACCT_COLS, KW.SB))
-    tg = np.zeros((nb, n, len(program.trigger_names), KW.TRIG_COLS, KW.SB))
-    ca = np.zeros((nb, n, KW.CASH_COLS, KW.SB))
-    KW.run_waterfall(
-        blocks(pool["int_coll"]), blocks(pool["prin_coll"]), blocks(pool["loss"]), blocks(pool["pool_beg"]),
-        blocks(pool["pool_end"]), *program.blocked_paths(), program.structure(),
-        st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"], st["breached"],
-        st["cumulative_loss"], st["called"], i0, i1, tr, fe, ac, tg, ca)
-    for k, v in st.items():
-        getattr(state, k)[...] = unblock(v, s)
-    state.period = i1
-    return WaterfallFlows({"tranches": tr, "fees": fe, "accounts": ac, "triggers": tg, "cash": ca}, s)
+    s = program.n_scenarios
+    given = np.stack([pool[_GIVEN[c]] for c in range(KD.GIVEN_COLS)], axis=-1)
+    lanes = scenario_lanes(np.zeros(s, dtype=np.int64), np.zeros(s, dtype=np.bool_))  # scenario k: block k // SB
+    out = run_loop(program, lanes, state, given=given, periods=periods)
+    return WaterfallFlows(out.tables, s, lanes)
+
+
+_GIVEN = {KD.GIVEN_IC: "int_coll", KD.GIVEN_PC: "prin_coll", KD.GIVEN_LOSS: "loss", KD.GIVEN_BEG: "pool_beg",
+          KD.GIVEN_END: "pool_end"}
 
 
 def run_period(program: Program, flows: np.ndarray, beginning: np.ndarray, state: DealState) -> WaterfallFlows:

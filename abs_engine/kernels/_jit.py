@@ -33,16 +33,22 @@ def kernel(fn=None, *, parallel: bool = False, inline: bool = False, reassociate
     return wrap(fn) if fn is not None else wrap
 
 
-# A generated period (abs_engine.engine.codegen): ``period(S, P)`` on the flat state and parameter
-# arrays of abs_engine.kernels.summaries. A C-callable function is passed to the summary
-# kernel as a first-class function, so that kernel is compiled (and cached) once for all
-# structures and only the period is compiled per structure.
+# A period (abs_engine.kernels.state): ``period(S, P)`` on a block's flat state and parameter
+# arrays, the interpreter (abs_engine.kernels.waterfall) or one generated for a structure
+# (abs_engine.engine.codegen). A C-callable function is passed to the loop
+# (abs_engine.kernels.deal) as a first-class function, so the loop is compiled (and cached) once
+# for all structures and only a generated period is compiled per structure.
 PERIOD_SIGNATURE = numba.types.void(numba.types.CPointer(numba.types.float64),
                                     numba.types.CPointer(numba.types.float64))
 
 
-def period_cfunc(fn):
-    """Compile a generated period: sums in the order written (no re-association), so it adds
-    up exactly as the interpreter it mirrors."""
-    return numba.cfunc(PERIOD_SIGNATURE, cache=True, nogil=True, fastmath=set(FASTMATH) - {"reassoc"},
-                       error_model="numpy")(fn)
+def period_cfunc(fn=None, *, reassociate: bool = False):
+    """Compile a period. A generated one adds up in the order written (no re-association), so
+    its sums are the interpreter's; ``reassociate=True`` for the interpreter, whose sums run over
+    memory in order anyway, and which LLVM then contracts as the engine always has."""
+    flags = set(FASTMATH) if reassociate else set(FASTMATH) - {"reassoc"}
+
+    def wrap(f):
+        return numba.cfunc(PERIOD_SIGNATURE, cache=True, nogil=True, fastmath=flags, error_model="numpy")(f)
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,133 +1,424 @@
-"""A deal month by month: in each block of scenarios, each period runs the pool's month, then the
-waterfall's month on it.
+"""The one loop: every block of scenarios, period by period, the pool's month then the
+waterfall's, into one of two sinks.
 
-Loops go block (parallel) -> period -> (the pool: loan -> scenario lane; then the waterfall
-period of :mod:`abs_engine.kernels.waterfall`). Because the pool and the waterfall advance
-together, a waterfall step can act on the pool before its next month (buy receivables, call it)
-and the pool's month can read the deal's state (revolving or amortizing, trigger states): the
-place new structures hook in. Pools of few loans run here with scenarios in the lanes; a pool
-projected loan-blocked (:func:`abs_engine.kernels.collateral.project_blocks`) feeds its monthly
-totals to the same waterfall period (:func:`abs_engine.kernels.waterfall.run_waterfall`).
+:func:`run_blocks` runs each block of ``SB`` scenarios (in parallel) through periods
+``i0..i1-1``. Per period it fills the block's flat state and parameters
+(:mod:`abs_engine.kernels.state`: this month's rates, severity, coupons, delinquency, day count
+fractions, thresholds), calls a period on them, and hands the result to its sink:
 
-Each loan's month is :func:`abs_engine.kernels.collateral.month_step`, and each lane adds its
-loans in loan order, so the pool's flows are those of
-:func:`~abs_engine.kernels.collateral.project_scenario_blocks`, bit for bit; the waterfall's view of
-them is :func:`abs_engine.engine.waterfall.pool_inputs`', operation for operation.
+* **tables**: the period's rows (pool flows, tranches, fees, accounts, triggers, cash) are copied
+  into ``[block, period, item, column, lane]`` arrays (full runs, servicing);
+* **summaries**: the running sums the period keeps are folded, at the end of the block, into
+  per-scenario statistics (:func:`abs_engine.kernels.summaries.finish_block`: WAL, yield,
+  duration...); a block stops once every deal in it has retired and no later month can add to
+  its pool loss.
+
+The period is a C-callable function of ``(S, P)``: the interpreter
+(:func:`abs_engine.kernels.waterfall.interpret`, every structure, compiled once) or a period
+generated for one structure (:mod:`abs_engine.engine.codegen`: the same operations in the same
+order, unrolled, summaries only). Because the pool and the waterfall advance together, a
+waterfall step can act on the pool before its next month and the pool's month can read the
+deal's state: the place new structures hook in. A pool projected elsewhere (loan-blocked, or a
+servicer's actual collections) is given to the loop as the waterfall sees it (``given``) and the
+period skips the pool's month.
+
+Each loan's month is :func:`abs_engine.kernels.collateral.month_step`, each lane adding its loans
+in loan order, so the pool's flows are those of
+:func:`~abs_engine.kernels.collateral.project_scenario_blocks`, bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import intrinsic
 
 from ._jit import kernel
-from .collateral import (
-    AMORTIZED,
-    DEFAULT,
-    FCL,
-    GROSS,
-    LOSS,
-    NET,
-    PERF,
-    PREPAY,
-    RECOVERY,
-    SCHED,
-    accumulators,
-    advance_scenarios,
-    loan_setup,
+from .collateral import NCOL, loan_setup
+from .ops import BASIS_ORIGINAL
+from .state import (
+    ACCT_COLS,
+    CASH_COLS,
+    FEE_COLS,
+    L_ND,
+    L_ND_J,
+    L_NORM,
+    L_NORM_J,
+    L_W,
+    N_LOAN_PARAMS,
+    N_LOAN_ROWS,
+    N_RUN,
+    P_ADV,
+    P_CALL_LEVEL,
+    P_HAS_CALL,
+    P_LAG,
+    P_M1,
+    P_N_ACCT,
+    P_N_CLS,
+    P_N_COV,
+    P_N_FEES,
+    P_N_LOANS,
+    P_N_MEMBERS,
+    P_N_NOTES,
+    P_N_STEPS,
+    P_N_TRIG,
+    P_OC_BLOCKER,
+    P_OC_FLOOR,
+    P_OC_ORIGINAL,
+    P_OC_PCT,
+    P_OC_STEP_PCT,
+    P_OC_STEPPED,
+    P_ORIG_POOL,
+    P_POOL_GIVEN,
+    P_PRINCIPAL_PHASE,
+    P_WATERFALL,
+    P_WD_ACCOUNTS,
+    R_CALLED,
+    R_CUM_LOSS,
+    R_DELINQ,
+    R_DONE,
+    R_EXERCISE,
+    R_IN_BEG,
+    R_IN_END,
+    R_IN_IC,
+    R_IN_LOSS,
+    R_IN_PC,
+    R_POOL_LOSS,
+    R_RESIDUAL,
+    R_SEV,
+    SB,
+    TR_COLS,
+    TRIG_COLS,
+    cell,
+    code_layout,
+    layout,
+    work_layout,
 )
-from .waterfall import SB, W_FIXED, period
+from .summaries import finish_block, no_loss_ahead
 
-__all__ = ["run_deal", "deal_block"]
+__all__ = ["run_blocks", "GIVEN_IC", "GIVEN_PC", "GIVEN_LOSS", "GIVEN_BEG", "GIVEN_END", "GIVEN_COLS"]
 
-
-@kernel(parallel=True)
-def run_deal(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b, lag_b, advancing_b,
-             extra_b, start_b, delinq, exercise_call, coupon, structure,
-             bal, short, arrears, acct, breached, cum_loss, called,
-             pool_out, int_coll, prin_coll, loss, pool_beg, pool_end, tr_out, fee_out, acct_out, trig_out, cash_out):
-    """Every period of every block. Pool: the loans' arrays, rate tables ``[block, month, class,
-    lane]`` and severities ``[block, month, lane]``; every lane of a block shares ``lag_b[block]``
-    and ``advancing_b[block]``; ``extra_b[block, period, column, lane]`` is added to each month's
-    flows (loans in foreclosure at cut-off); ``start_b[block, lane]`` is the pool balance at
-    cut-off. Waterfall: delinquency, call elections and coupons in block layout, ``structure``
-    (the tuple of :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`), the deal's
-    state ``[block, item, lane]`` (advanced in place). Writes the pool's flows ``pool_out[block,
-    period, column, lane]``, the waterfall's view of them (``int_coll`` ... ``pool_end``,
-    ``[block, period, lane]``) and the waterfall's tables."""
-    for b in prange(smm_b.shape[0]):
-        deal_block(np.int64(b), balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b, lag_b,
-                   advancing_b, extra_b, start_b, delinq, exercise_call, coupon, structure,
-                   bal, short, arrears, acct, breached, cum_loss, called,
-                   pool_out, int_coll, prin_coll, loss, pool_beg, pool_end, tr_out, fee_out, acct_out, trig_out,
-                   cash_out)
+# a given pool's columns (``given[block, period, column, lane]``): the waterfall's view of its month
+GIVEN_IC, GIVEN_PC, GIVEN_LOSS, GIVEN_BEG, GIVEN_END = range(5)
+GIVEN_COLS = 5
 
 
-@kernel
-def deal_block(b, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b, lag_b,
-               advancing_b, extra_b, start_b, delinq, exercise_call, coupon, structure,
-               bal, short, arrears, acct, breached, cum_loss, called,
-               pool_out, int_coll, prin_coll, loss, pool_beg, pool_end, tr_out, fee_out, acct_out, trig_out, cash_out):
-    """Every period of block ``b`` (see :func:`run_deal`): a function of its own, so the parallel
-    loop's body is one call and compiles as quickly as the waterfall's."""
-    n = balance.size
-    n_periods = pool_out.shape[1]
-    n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]
-    lag = lag_b[b]
-    adv = advancing_b[b]
-    w = np.empty((n, SB))            # per loan and lane: performing weight
-    f = np.zeros((n, SB))            # foreclosure weight
-    ring_nd = np.zeros((n, lag + 2, SB))    # new defaults of the last lag + 1 months
-    ring_norm = np.zeros((n, lag + 2, SB))  # the same, per unit of the scheduled fraction
-    s = np.ones(n)                   # per loan: scheduled fraction, its decrement and growth
-    d = np.empty(n)
-    growth = np.empty(n)
-    for k in range(n):
-        d[k], growth[k] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+@intrinsic
+def _address(typingctx, arr):
+    """The data pointer of a contiguous array, for a C-callable period."""
+    def codegen(context, builder, sig, args):
+        return context.make_array(sig.args[0])(context, builder, args[0]).data
+    return types.CPointer(arr.dtype)(arr), codegen
+
+
+@kernel(inline=True)
+def _same(at):
+    """Whether every lane reads the same row of a table."""
+    for l in range(at.size):
+        if at[l] != at[0]:
+            return False
+    return True
+
+
+@kernel(inline=True)
+def _fill(S, row, table, at, one, offset, nl):
+    """Row ``row`` of ``S``: each lane's value ``table[at[lane] + offset]``; one load, broadcast,
+    when every lane reads the same row."""
+    if one:
+        x = table[at[0] + offset]
+        for l in range(nl):
+            S[cell(row, l)] = x
+    else:
+        for l in range(nl):
+            S[cell(row, l)] = table[at[l] + offset]
+
+
+@kernel(parallel=True, reassociate=False)
+def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls,
+               smm_rows, mdr_rows, mdr_end, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start,
+               coupon_rows, crow, delinq_rows, qrow, exercise,
+               dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
+               acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
+               trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
+               oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+               bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
+               pool_out, tr_out, fee_out, acct_out, trig_out, cash_out,
+               face, price, delay, stats, extra):
+    """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
+    indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
+
+    ``period``: a C-callable ``(S, P)`` period (see the module doc). Collateral: a small pool (its
+    loans in every lane), rate tables ``[row, month, class]`` and severities ``[row, month]``
+    with each scenario's rows ``prow``/``drow``/``srow``, and per MDR row the month index from
+    which it is 0 everywhere (``mdr_end``); every lane of a block shares ``lag_b[block]`` and
+    ``adv_b[block]``; ``pool_start``: the pool balance at cut-off. Or ``given[block, period,
+    GIVEN_*, lane]``, the pool as the waterfall sees it (then no loans). ``cutoff[block, period,
+    column, lane]``: flows of loans in foreclosure at cut-off, added to the month's (or empty).
+    Waterfall: the structure arguments of
+    :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, coupons ``[row, period,
+    note]`` and 60+ delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections
+    ``exercise[scenario]``. The deal's state ``bal``, ``short``, ``arrears``, ``acct``,
+    ``breached`` (``[block, item, lane]``), ``cum_loss``, ``called`` (``[block, lane]``) is read at
+    ``i0`` and written back at ``i1``.
+
+    Sinks: with ``cash_out`` non-empty, tables ``pool_out[block, period, column, lane]``,
+    ``*_out[block, period, item, column, lane]`` and ``cash_out[block, period, column, lane]``;
+    with ``stats`` non-empty, ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]`` for
+    ``face`` (each note's original balance), ``price`` (per note, per 100 of face) and ``delay``
+    (payment delay in days), the block stopping early once retired.
+    """
+    n_loans = balance.size
+    n_per = dcf.shape[0]
+    n_notes = bal.shape[1]
+    n_fees = fee_rate.size
+    n_acct = acct.shape[1]
+    n_trig = trig_metric.size
+    n_steps = op.size
+    n_cpn = coupon_rows.shape[2]
+    n_cls = smm_rows.shape[2]
+    tables = cash_out.shape[0] > 0
+    summaries = stats.shape[0] > 0
+    pool_given = given.shape[0] > 0
+    has_cutoff = cutoff.shape[0] > 0
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig)
+    (r_work, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, members.size, cov_acct.size)
+    step_period = int(oc_params[3])
+    nl = lanes.shape[1]  # = SB, but a run-time number: a loop of constant length is unrolled, not vectorized
+    smm_flat = smm_rows.ravel()
+    mdr_flat = mdr_rows.ravel()
+    cpn_flat = coupon_rows.ravel()
+    sev_flat = sev_rows.ravel()
+    dq_flat = delinq_rows.ravel()
+    for b in prange(lanes.shape[0]):
+        lag = lag_b[b]
+        S = np.zeros(n_total * SB)
+        P = np.zeros(p_total)
+        P[P_CALL_LEVEL] = call_pct * orig_pool
+        P[P_ORIG_POOL] = orig_pool
+        P[P_OC_PCT] = oc_params[0]
+        P[P_OC_ORIGINAL] = 1.0 if oc_params[1] == BASIS_ORIGINAL else 0.0
+        P[P_OC_FLOOR] = oc_params[2]
+        P[P_OC_STEP_PCT] = oc_params[4]
+        P[P_OC_BLOCKER] = oc_params[5]
+        P[P_LAG] = lag
+        P[P_ADV] = 1.0 if adv_b[b] else 0.0
+        # the structure as numbers, for the interpreter (a generated period has it in its code)
+        P[P_N_LOANS] = n_loans
+        P[P_N_CLS] = n_cls
+        P[P_N_NOTES] = n_notes
+        P[P_N_FEES] = n_fees
+        P[P_N_ACCT] = n_acct
+        P[P_N_TRIG] = n_trig
+        P[P_N_STEPS] = n_steps
+        P[P_N_MEMBERS] = members.size
+        P[P_N_COV] = cov_acct.size
+        P[P_POOL_GIVEN] = 1.0 if pool_given else 0.0
+        P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 else 0.0
+        P[P_WD_ACCOUNTS] = 1.0 if wd_accounts else 0.0
+        P[P_PRINCIPAL_PHASE] = principal_phase
+        for k in range(n_loans):
+            P[p_cls + k] = cls[k]
+        for f in range(n_fees):
+            P[p_fee_basis + f] = fee_basis[f]
+        for a in range(n_acct):
+            P[p_acct_fixed + a] = 1.0 if acct_fixed[a] else 0.0
+            P[p_acct_basis + a] = acct_basis[a]
+            P[p_acct_keep + a] = acct_keep[a]
+        for g in range(n_trig):
+            P[p_trig_metric + g] = trig_metric[g]
+            P[p_trig_below + g] = 1.0 if trig_below[g] else 0.0
+            P[p_trig_curable + g] = trig_curable[g]
+        for k in range(n_steps):
+            P[p_op + k] = op[k]
+            for c in range(3):
+                P[p_arg + 3 * k + c] = arg[k, c]
+        for k in range(n_steps + 1):
+            P[p_mem_ptr + k] = mem_ptr[k]
+            P[p_cov_ptr + k] = cov_ptr[k]
+        for j in range(members.size):
+            P[p_members + j] = members[j]
+        for j in range(cov_acct.size):
+            P[p_cov_acct + j] = cov_acct[j]
+        for t in range(n_notes):
+            P[p_wd_order + t] = wd_order[t]
+        for k in range(n_loans):
+            q = p_loan + N_LOAN_PARAMS * k
+            d0, g0 = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+            P[q] = 1.0
+            P[q + 1] = d0
+            P[q + 2] = g0
+            P[q + 3] = gross_m[k]
+            P[q + 4] = net_m[k]
+            P[q + 5] = mat[k]
+        for t in range(n_notes):
+            P[p_ios + t] = ios[t]
+            P[p_face + t] = 100.0 / face[t] if summaries and face[t] > 0.0 else 0.0  # per 100 of face: a product
+        for f in range(n_fees):
+            P[p_fee_rate + f] = fee_rate[f]
+        for a in range(n_acct):
+            P[p_acct_amount + a] = acct_amount[a]
+            P[p_acct_pct + a] = acct_pct[a]
+            P[p_acct_floor + a] = acct_floor[a]
+        # each lane's rows of the scenario tables, as offsets into the flat tables
+        smm_at = np.empty(SB, dtype=np.uint64)  # + month * n_cls + class
+        mdr_at = np.empty(SB, dtype=np.uint64)
+        sev_at = np.empty(SB, dtype=np.uint64)  # + month
+        cpn_at = np.empty(SB, dtype=np.uint64)  # + month * n_cpn + note
+        dq_at = np.empty(SB, dtype=np.uint64)  # + month
+        quiet_at = np.empty(SB, dtype=np.int64)  # months from which the lane's MDR is 0
         for l in range(SB):
-            w[k, l] = balance[k]
-    a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = accumulators(n_periods)  # the months' flows, per column
-    work = np.zeros((n_rows, SB))
-    for i in range(1, n_periods + 1):
-        j = i - 1
-        # ---- the pool's month: each loan in every lane, in loan order (the views are of this
-        # block's own arrays, so no shared reference count is touched)
-        ws = i % (lag + 1)
-        rs = (i + 1) % (lag + 1) if lag > 0 else lag + 1
-        for k in range(n):
-            mk = mat[k]
-            if i > mk:
-                continue
-            if adv:
-                advance_scenarios(True, i, mk, lag, smm_b, mdr_b, severity_b, b, cls[k], w[k], s[k], d[k],
-                                   growth[k], f[k], gross_m[k], net_m[k], ring_nd[k], ring_norm[k], rs, ws,
-                                   a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
+            x = lanes[b, l]
+            j = x if x >= 0 else -1 - x
+            smm_at[l] = prow[j] * n_per * n_cls
+            mdr_at[l] = drow[j] * n_per * n_cls
+            sev_at[l] = srow[j] * n_per
+            cpn_at[l] = crow[j] * n_per * n_cpn
+            dq_at[l] = qrow[j] * n_per
+            quiet_at[l] = mdr_end[drow[j]]
+            S[R_EXERCISE * SB + l] = exercise[j]
+            S[R_IN_END * SB + l] = pool_start
+            S[R_CUM_LOSS * SB + l] = cum_loss[b, l]
+            S[R_CALLED * SB + l] = called[b, l]
+            for k in range(n_loans):
+                S[(r_loan + N_LOAN_ROWS * k + L_W) * SB + l] = balance[k]
+            for t in range(n_notes):
+                S[(r_bal + t) * SB + l] = bal[b, t, l]
+                S[(r_short + t) * SB + l] = short[b, t, l]
+            for f in range(n_fees):
+                S[(r_arrears + f) * SB + l] = arrears[b, f, l]
+            for a in range(n_acct):
+                S[(r_acct + a) * SB + l] = acct[b, a, l]
+            for g in range(n_trig):
+                S[(r_breached + g) * SB + l] = breached[b, g, l]
+        one_smm = _same(smm_at)
+        one_mdr = _same(mdr_at)
+        one_sev = _same(sev_at)
+        one_cpn = _same(cpn_at)
+        one_dq = _same(dq_at)
+        ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
+        cf = np.empty(n_per * n_notes * SB if summaries else 0)  # [period, note, lane], flat, of the periods run
+        n_run = 0  # periods the waterfall has run
+        retired = False
+        for i in range(i0, i1):
+            m1 = i + 1
+            if pool_given:
+                for l in range(nl):
+                    S[cell(R_IN_IC, l)] = given[b, i, GIVEN_IC, l]
+                    S[cell(R_IN_PC, l)] = given[b, i, GIVEN_PC, l]
+                    S[cell(R_IN_LOSS, l)] = given[b, i, GIVEN_LOSS, l]
+                    S[cell(R_IN_BEG, l)] = given[b, i, GIVEN_BEG, l]
+                    S[cell(R_IN_END, l)] = given[b, i, GIVEN_END, l]
             else:
-                advance_scenarios(False, i, mk, lag, smm_b, mdr_b, severity_b, b, cls[k], w[k], s[k], d[k],
-                                   growth[k], f[k], gross_m[k], net_m[k], ring_nd[k], ring_norm[k], rs, ws,
-                                   a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
-            s[k] = 0.0 if i >= mk else s[k] - d[k]  # the loan's schedule, as month_step advances it
-            d[k] *= growth[k]
-        for l in range(SB):
-            pool_out[b, j, SCHED, l] = a0[j, l] + extra_b[b, j, SCHED, l]
-            pool_out[b, j, PREPAY, l] = a1[j, l] + extra_b[b, j, PREPAY, l]
-            pool_out[b, j, DEFAULT, l] = a2[j, l] + extra_b[b, j, DEFAULT, l]
-            pool_out[b, j, RECOVERY, l] = a3[j, l] + extra_b[b, j, RECOVERY, l]
-            pool_out[b, j, LOSS, l] = a4[j, l] + extra_b[b, j, LOSS, l]
-            pool_out[b, j, GROSS, l] = a5[j, l] + extra_b[b, j, GROSS, l]
-            pool_out[b, j, NET, l] = a6[j, l] + extra_b[b, j, NET, l]
-            pool_out[b, j, PERF, l] = a7[j, l] + extra_b[b, j, PERF, l]
-            pool_out[b, j, FCL, l] = a8[j, l] + extra_b[b, j, FCL, l]
-            pool_out[b, j, AMORTIZED, l] = a9[j, l] + extra_b[b, j, AMORTIZED, l]
-        # ---- the waterfall's view of the month (as abs_engine.engine.waterfall.pool_inputs)
-        for l in range(SB):
-            end = pool_out[b, j, PERF, l] + pool_out[b, j, FCL, l]
-            int_coll[b, j, l] = pool_out[b, j, NET, l]
-            prin_coll[b, j, l] = pool_out[b, j, SCHED, l] + pool_out[b, j, PREPAY, l] + pool_out[b, j, RECOVERY, l]
-            loss[b, j, l] = pool_out[b, j, LOSS, l]
-            pool_beg[b, j, l] = start_b[b, l] if j == 0 else pool_end[b, j - 1, l]
-            pool_end[b, j, l] = end
-        # ---- the waterfall's month
-        period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, j, i, *structure,
-               b, bal, short, arrears, acct, breached, cum_loss, called, work,
-               tr_out, fee_out, acct_out, trig_out, cash_out)
+                for c in range(n_cls):  # this month's rates
+                    mi = np.uint64(i * n_cls + c)
+                    _fill(S, r_cls + 2 * c, smm_flat, smm_at, one_smm, mi, nl)
+                    _fill(S, r_cls + 2 * c + 1, mdr_flat, mdr_at, one_mdr, mi, nl)
+                _fill(S, R_SEV, sev_flat, sev_at, one_sev, np.uint64(i), nl)
+                if has_cutoff:
+                    for c in range(NCOL):
+                        for l in range(nl):
+                            S[cell(r_extra + c, l)] = cutoff[b, i, c, l]
+                ws = m1 % (lag + 1)
+                rs = (m1 + 1) % (lag + 1) if lag > 0 else lag + 1
+                for k in range(n_loans):  # the ring's defaults of lag months ago, into the loan's rows
+                    c0 = r_loan + N_LOAN_ROWS * k
+                    r0 = k * (lag + 2) * 2
+                    for l in range(nl):
+                        S[cell(c0 + L_ND_J, l)] = ring[cell(r0 + 2 * rs, l)]
+                        S[cell(c0 + L_NORM_J, l)] = ring[cell(r0 + 2 * rs + 1, l)]
+            P[P_M1] = m1
+            P[P_WATERFALL] = 0.0 if retired else 1.0
+            if not retired:
+                mc = np.uint64(i * n_cpn)
+                for t in range(n_notes):  # this period's coupons and delinquency
+                    _fill(S, r_coupon + t, cpn_flat, cpn_at, one_cpn, mc + np.uint64(t), nl)
+                _fill(S, R_DELINQ, dq_flat, dq_at, one_dq, np.uint64(i), nl)
+                P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
+                for t in range(n_notes):
+                    P[p_dcf + t] = dcf[i, t]
+                for g in range(n_trig):
+                    P[p_thr + g] = trig_threshold[i, g]
+                for f in range(n_fees):
+                    P[p_fee_amount + f] = fee_amount[i, f]
+            period(_address(S), _address(P))
+            if not pool_given:
+                ws = m1 % (lag + 1)
+                for k in range(n_loans):
+                    if m1 <= mat[k]:  # this month's defaults into the ring; the schedule, the same in every lane
+                        c0 = r_loan + N_LOAN_ROWS * k
+                        r0 = k * (lag + 2) * 2
+                        for l in range(nl):
+                            ring[cell(r0 + 2 * ws, l)] = S[cell(c0 + L_ND, l)]
+                            ring[cell(r0 + 2 * ws + 1, l)] = S[cell(c0 + L_NORM, l)]
+                        q = p_loan + N_LOAN_PARAMS * k
+                        P[q] = 0.0 if m1 >= mat[k] else P[q] - P[q + 1]
+                        P[q + 1] *= P[q + 2]
+            if tables:  # the table sink: the period's rows, as written
+                for c in range(NCOL):
+                    for l in range(nl):
+                        pool_out[b, i, c, l] = S[cell(r_flow + c, l)]
+                for t in range(n_notes):
+                    for c in range(TR_COLS):
+                        for l in range(nl):
+                            tr_out[b, i, t, c, l] = S[cell(r_tr + TR_COLS * t + c, l)]
+                for f in range(n_fees):
+                    for c in range(FEE_COLS):
+                        for l in range(nl):
+                            fee_out[b, i, f, c, l] = S[cell(r_fee + FEE_COLS * f + c, l)]
+                for a in range(n_acct):
+                    for c in range(ACCT_COLS):
+                        for l in range(nl):
+                            acct_out[b, i, a, c, l] = S[cell(r_ac + ACCT_COLS * a + c, l)]
+                for g in range(n_trig):
+                    for c in range(TRIG_COLS):
+                        for l in range(nl):
+                            trig_out[b, i, g, c, l] = S[cell(r_tg + TRIG_COLS * g + c, l)]
+                for c in range(CASH_COLS):
+                    for l in range(nl):
+                        cash_out[b, i, c, l] = S[cell(r_cash + c, l)]
+            if not summaries:
+                continue
+            # the summary sink: a block whose deals have all retired projects its pool alone, for
+            # the pool loss, while a loss can still come
+            if retired:
+                if no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
+                    break
+                continue
+            n_run = m1
+            done = 1.0
+            for l in range(nl):
+                done = min(done, S[cell(R_DONE, l)])
+            retired = done > 0.0
+            for t in range(n_notes):
+                row = i * n_notes + t
+                for l in range(nl):
+                    cf[cell(row, l)] = S[cell(r_cf + t, l)]
+        for l in range(SB):  # the state the next period starts from
+            cum_loss[b, l] = S[R_CUM_LOSS * SB + l]
+            called[b, l] = S[R_CALLED * SB + l]
+            for t in range(n_notes):
+                bal[b, t, l] = S[(r_bal + t) * SB + l]
+                short[b, t, l] = S[(r_short + t) * SB + l]
+            for f in range(n_fees):
+                arrears[b, f, l] = S[(r_arrears + f) * SB + l]
+            for a in range(n_acct):
+                acct[b, a, l] = S[(r_acct + a) * SB + l]
+            for g in range(n_trig):
+                breached[b, g, l] = S[(r_breached + g) * SB + l]
+        if summaries:
+            run = np.empty((n_notes, N_RUN, SB))
+            residual = np.empty(SB)
+            pool_loss = np.empty(SB)
+            for l in range(SB):
+                residual[l] = S[R_RESIDUAL * SB + l]
+                pool_loss[l] = S[R_POOL_LOSS * SB + l]
+                for t in range(n_notes):
+                    for c in range(N_RUN):
+                        run[t, c, l] = S[(r_run + N_RUN * t + c) * SB + l]
+            finish_block(cf, n_run, run, residual, pool_loss, lanes[b], face, price, delay, stats, extra)

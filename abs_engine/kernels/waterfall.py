@@ -1,30 +1,29 @@
-"""The waterfall kernel: a small interpreter of the compiled step table.
+"""The waterfall interpreter: one period of a block of scenarios, for any structure.
 
-Scenarios run in blocks of ``SB`` side by side: the loops go block (parallel) -> period ->
-step -> group member -> scenario lane, and the lane loop is branch-free (LLVM vectorizes only
-some of these loops: see docs/benchmarks.md).
-Every array is laid out ``[block, ..., lane]``. The deal's state (note balances, interest
-shortfalls, fee arrears, account balances, trigger states, cumulative loss, call flag) is
-passed in and updated in place, so a run can stop after any period and resume from it.
+:func:`interpret` is a period in the sense of :mod:`abs_engine.kernels.state`: it works on a
+block's flat state ``S`` and parameters ``P`` and is called by the one loop,
+:func:`abs_engine.kernels.deal.run_blocks`, once per period. It runs the pool's month (each
+loan's :func:`~abs_engine.kernels.collateral.month_step`, or the pool's flows the loop was given:
+actual collections, a loan-level projection), then the waterfall's period, reading the
+structure (step table, members, each item's kind) from ``P``, then the running sums of a
+summary. It writes the period's table rows too (:func:`~abs_engine.kernels.state.work_layout`),
+which the loop copies out when it keeps tables. Compiled once, for every structure (a C-callable
+function, as the periods :mod:`abs_engine.engine.codegen` generates for one structure).
 
-:func:`period` runs periods of one block; :func:`run_waterfall` calls it for stored pool
-flows (full runs, servicing). Summary runs use a month generated for the deal's structure by
-:mod:`abs_engine.engine.codegen`. Both only sequence the operations of :mod:`abs_engine.kernels.ops`,
-where each operation's arithmetic is written once; neither restates it.
-
-Its working values live in one ``[row, lane]`` array: rows ``W_*``, then per
-note its beginning balance, interest due and interest unpaid, then per fee its amount due and
-unpaid. They are indexed rather than sliced, so no array view is made inside the period.
+Its loops go step -> group member -> scenario lane, each lane loop branch-free. It only
+sequences the operations of :mod:`abs_engine.kernels.ops`, where each operation's arithmetic
+is written once; a generated period sequences the same calls in the same order, so the two give
+the same numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import carray
 
-from ._jit import kernel
+from ._jit import kernel, period_cfunc
+from .collateral import AMORTIZED, DEFAULT, FCL, GROSS, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED, month_step
 from .ops import (
-    BASIS_ORIGINAL,
     BASIS_POOL,
     call_exercised,
     carry,
@@ -45,355 +44,601 @@ from .ops import (
     uncovered,
     writedown,
 )
+from .state import (
+    AC_BEG,
+    AC_DEP,
+    AC_DRAW,
+    AC_END,
+    AC_REL,
+    AC_TARGET,
+    ACCT_COLS,
+    C_CALL,
+    C_DEPOSITS,
+    C_DRAWS,
+    C_FEES,
+    C_INTEREST,
+    C_LOSS,
+    C_NOTE_INTEREST,
+    C_NOTE_PRINCIPAL,
+    C_NOTES_BEG,
+    C_NOTES_END,
+    C_POOL_BEG,
+    C_POOL_END,
+    C_PRINCIPAL,
+    C_RELEASES,
+    C_RESIDUAL,
+    C_UNALLOCATED,
+    C_WRITEDOWN,
+    CASH_COLS,
+    FEE_COLS,
+    FEE_DUE,
+    FEE_PAID,
+    FEE_SHORT,
+    L_F,
+    L_ND,
+    L_ND_J,
+    L_NORM,
+    L_NORM_J,
+    L_W,
+    N_LOAN_PARAMS,
+    N_LOAN_ROWS,
+    N_RUN,
+    P_ADV,
+    P_CALL_LEVEL,
+    P_FIXED,
+    P_HAS_CALL,
+    P_LAG,
+    P_M1,
+    P_N_ACCT,
+    P_N_CLS,
+    P_N_COV,
+    P_N_FEES,
+    P_N_LOANS,
+    P_N_MEMBERS,
+    P_N_NOTES,
+    P_N_STEPS,
+    P_N_TRIG,
+    P_OC_BLOCKER,
+    P_OC_FLOOR,
+    P_OC_ORIGINAL,
+    P_OC_PCT,
+    P_OC_STEP_PCT,
+    P_OC_STEPPED,
+    P_ORIG_POOL,
+    P_POOL_GIVEN,
+    P_PRINCIPAL_PHASE,
+    P_WATERFALL,
+    P_WD_ACCOUNTS,
+    R_CALLED,
+    R_CUM_LOSS,
+    R_DELINQ,
+    R_DONE,
+    R_EXERCISE,
+    R_IN_BEG,
+    R_IN_END,
+    R_IN_IC,
+    R_IN_LOSS,
+    R_IN_PC,
+    R_POOL_LOSS,
+    R_RESIDUAL,
+    R_SEV,
+    SB,
+    TG_BREACHED,
+    TG_THRESHOLD,
+    TG_VALUE,
+    TR_BEG,
+    TR_COLS,
+    TR_COUPON,
+    TR_DUE,
+    TR_END,
+    TR_PAID,
+    TR_PRIN,
+    TR_SHORT,
+    TR_WD,
+    TRIG_COLS,
+    W_AVAIL,
+    W_GOT,
+    W_GRP,
+    W_IC,
+    W_NBSUM,
+    W_NEED,
+    W_NOW,
+    W_PAIDP,
+    W_PC,
+    W_PEND,
+    W_PLOSS,
+    W_PROCEEDS,
+    W_REM,
+    W_SEQ,
+    W_TOT,
+    cell,
+    code_layout,
+    layout,
+    work_layout,
+)
 
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",
     "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE",
-    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "run_waterfall", "period",
+    "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "interpret",
 ]
-
-SB = 32  # scenarios per block
 
 OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL = range(5)
 AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE = range(3)
 
-# output columns
-TR_BEG, TR_COUPON, TR_DUE, TR_PAID, TR_SHORT, TR_PRIN, TR_WD, TR_END = range(8)
-TR_COLS = 8
-FEE_DUE, FEE_PAID, FEE_SHORT = range(3)
-FEE_COLS = 3
-AC_BEG, AC_DEP, AC_DRAW, AC_REL, AC_END, AC_TARGET = range(6)
-ACCT_COLS = 6
-TG_VALUE, TG_THRESHOLD, TG_BREACHED = range(3)
-TRIG_COLS = 3
-(C_INTEREST, C_PRINCIPAL, C_CALL, C_LOSS, C_DRAWS, C_RELEASES, C_FEES, C_NOTE_INTEREST, C_NOTE_PRINCIPAL,
- C_DEPOSITS, C_RESIDUAL, C_UNALLOCATED, C_WRITEDOWN, C_NOTES_BEG, C_NOTES_END, C_POOL_BEG, C_POOL_END) = range(17)
-CASH_COLS = 17
-
-# rows of the working array
-(W_AVAIL, W_PAIDP, W_NEED, W_GOT, W_REM, W_TOT, W_SEQ, W_IC, W_PC, W_PLOSS, W_PEND, W_PROCEEDS, W_NBSUM, W_NOW,
- W_GRP) = range(15)
-W_FIXED = 15
-
-
-@kernel
-def period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1,
-           dcf, ios, fee_rate, fee_amount, fee_basis,
-           acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
-           trig_metric, trig_below, trig_curable, trig_threshold,
-           op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
-           oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
-           b, bal, short, arrears, acct, breached, cum_loss, called, w,
-           tro, feo, aco, tgo, co):
-    """Periods ``i0..i1-1`` (0-based) of block ``b``: pool inputs ``[b, i, lane]`` (coupons
-    ``[b, i, note, lane]``, call election ``[b, lane]``), outputs ``[b, i, item, column, lane]``
-    (cash ``[b, i, column, lane]``). ``w`` is the working array (see the module doc). One call
-    runs many periods, so the call's cost (dozens of array arguments) is paid once per block.
-    """
-    n_notes = bal.shape[1]
-    n_fees = arrears.shape[1]
-    n_acct = acct.shape[1]
-    n_trig = breached.shape[1]
-    n_steps = op.size
-    r_nbeg = W_FIXED  # the rows after W_FIXED: see the module doc
-    r_idue = r_nbeg + n_notes
-    r_ileft = r_idue + n_notes
-    r_fdue = r_ileft + n_notes
-    r_fleft = r_fdue + n_fees
-    for i in range(i0, i1):
-        # ---- collections (nothing after a clean-up call) and the call itself
-        for l in range(SB):
-            live = 1.0 - called[b, l]
-            w[W_IC, l] = int_coll[b, i, l] * live
-            w[W_PC, l] = prin_coll[b, i, l] * live
-            w[W_PLOSS, l] = loss[b, i, l] * live
-            w[W_PEND, l] = pool_end[b, i, l] * live
-            co[b, i, C_POOL_BEG, l] = pool_beg[b, i, l] * live
-            cum_loss[b, l] += w[W_PLOSS, l]
-            w[W_PROCEEDS, l] = 0.0
-        if call_pct >= 0.0:
-            for l in range(SB):
-                pend = w[W_PEND, l]
-                if call_exercised(called[b, l], exercise_call[b, l], pend, call_pct * orig_pool):
-                    w[W_PROCEEDS, l] = pend
-                    w[W_PEND, l] = 0.0
-                    called[b, l] = 1.0
-        # ---- amounts due
-        for l in range(SB):
-            w[W_TOT, l] = 0.0
-        for t in range(n_notes):
-            for l in range(SB):
-                w[r_nbeg + t, l] = bal[b, t, l]
-                due = interest_due(bal[b, t, l], coupon[b, i, t, l], dcf[i, t], short[b, t, l], ios[t])
-                w[r_idue + t, l] = due
-                w[r_ileft + t, l] = due
-                w[W_TOT, l] += due
-                tro[b, i, t, TR_BEG, l] = bal[b, t, l]
-                tro[b, i, t, TR_COUPON, l] = coupon[b, i, t, l]
-                tro[b, i, t, TR_DUE, l] = due
-                tro[b, i, t, TR_PRIN, l] = 0.0
-                tro[b, i, t, TR_WD, l] = 0.0
-        _sum_items(bal, b, w, W_NBSUM)
-        for f in range(n_fees):
-            basis = fee_basis[f]
-            for l in range(SB):
-                beg = co[b, i, C_POOL_BEG, l]
-                base = fee_base(basis, beg, orig_pool, w[W_NBSUM, l], w[W_IC, l])
-                due = fee_due(fee_rate[f], base, fee_amount[i, f], beg, arrears[b, f, l])
-                w[r_fdue + f, l] = due
-                w[r_fleft + f, l] = due
-                feo[b, i, f, FEE_DUE, l] = due
-                feo[b, i, f, FEE_PAID, l] = 0.0
-                w[W_TOT, l] += due
-        # ---- triggers, on values that include this period
-        for g in range(n_trig):
-            thr = trig_threshold[i, g]
-            m = trig_metric[g]
-            for l in range(SB):
-                v = trigger_value(m, cum_loss[b, l], orig_pool, w[W_PEND, l], w[W_NBSUM, l], delinq[b, i, l],
-                                  w[W_IC, l], w[W_TOT, l])
-                breached[b, g, l] = trigger_breached(v, thr, trig_below[g], trig_curable[g], breached[b, g, l])
-                tgo[b, i, g, TG_VALUE, l] = v
-                tgo[b, i, g, TG_THRESHOLD, l] = thr
-                tgo[b, i, g, TG_BREACHED, l] = breached[b, g, l]
-        # ---- accounts start
-        for a in range(n_acct):
-            for l in range(SB):
-                aco[b, i, a, AC_BEG, l] = acct[b, a, l]
-                aco[b, i, a, AC_DEP, l] = 0.0
-                aco[b, i, a, AC_DRAW, l] = 0.0
-                aco[b, i, a, AC_REL, l] = 0.0
-                aco[b, i, a, AC_TARGET, l] = 0.0
-        for l in range(SB):
-            w[W_AVAIL, l] = w[W_IC, l] + (w[W_PC, l] + w[W_PROCEEDS, l] if principal_phase < 0 else 0.0)
-            w[W_PAIDP, l] = 0.0
-            co[b, i, C_RESIDUAL, l] = 0.0
-        # ---- the steps
-        for k in range(n_steps):
-            if k == principal_phase:
-                for l in range(SB):
-                    w[W_AVAIL, l] += w[W_PC, l] + w[W_PROCEEDS, l]
-            o = op[k]
-            lo = mem_ptr[k]
-            hi = mem_ptr[k + 1]
-            if o == OP_FEES or o == OP_INTEREST:
-                left = r_fleft if o == OP_FEES else r_ileft
-                _take(w, left, members, lo, hi)
-                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, i)
-                _settle(w, left, members, lo, hi)
-            elif o == OP_PRINCIPAL:
-                kind = arg[k, 0]
-                switch = arg[k, 2]
-                always_seq = arg[k, 1] == 0
-                for l in range(SB):
-                    w[W_GRP, l] = 0.0
-                    w[W_TOT, l] = 0.0
-                for j in range(lo, hi):
-                    m = members[j]
-                    for l in range(SB):
-                        w[W_GRP, l] += bal[b, m, l]
-                        w[W_TOT, l] += w[r_nbeg + m, l]
-                if kind == AMOUNT_OC_TARGET:
-                    _oc_pda(oc_params, orig_pool, w, i, breached, b)
-                for l in range(SB):
-                    if kind == AMOUNT_COLLECTIONS:
-                        cap = w[W_PC, l] + w[W_PROCEEDS, l]
-                    elif kind == AMOUNT_OC_TARGET:
-                        cap = w[W_NEED, l]
-                    else:
-                        cap = np.inf
-                    need = principal_need(cap, w[W_PAIDP, l], w[W_GRP, l])
-                    got, avail = pay(need, w[W_AVAIL, l])
-                    w[W_NEED, l] = need
-                    w[W_GOT, l] = got
-                    w[W_AVAIL, l] = avail
-                    hit = switch >= 0 and breached[b, switch if switch >= 0 else 0, l] > 0.0
-                    w[W_SEQ, l] = 1.0 if always_seq or hit else 0.0
-                _draw(acct, b, cov_acct, cov_ptr[k], cov_ptr[k + 1], w, aco, i)
-                for l in range(SB):
-                    w[W_PAIDP, l] += w[W_GOT, l]
-                    w[W_REM, l] = w[W_GOT, l]
-                for j in range(lo, hi):  # sequential, or pro rata by beginning balances
-                    m = members[j]
-                    for l in range(SB):
-                        rem = w[W_REM, l]
-                        pro = pro_rata_share(w[W_GOT, l], w[r_nbeg + m, l], w[W_TOT, l])
-                        p = principal_pay(rem, pro, w[W_SEQ, l] > 0.0, bal[b, m, l])
-                        bal[b, m, l] -= p
-                        tro[b, i, m, TR_PRIN, l] += p
-                        w[W_REM, l] = rem - p
-                for j in range(lo, hi):  # what caps left over, in priority order
-                    m = members[j]
-                    for l in range(SB):
-                        p = principal_pay(w[W_REM, l], w[W_REM, l], True, bal[b, m, l])
-                        bal[b, m, l] -= p
-                        tro[b, i, m, TR_PRIN, l] += p
-                        w[W_REM, l] -= p
-            elif o == OP_RESERVE:
-                a = arg[k, 0]
-                _sum_items(bal, b, w, W_NOW)
-                for l in range(SB):
-                    base = w[W_PEND, l] if acct_basis[a] == BASIS_POOL else orig_pool
-                    target = reserve_target(acct_fixed[a], acct_amount[a], acct_pct[a], base, acct_floor[a],
-                                            acct_keep[a], w[W_NOW, l])
-                    x = acct[b, a, l]
-                    dep, rel = reserve_move(x, target, w[W_AVAIL, l])
-                    acct[b, a, l] = x + dep - rel
-                    w[W_AVAIL, l] += rel - dep
-                    aco[b, i, a, AC_DEP, l] += dep
-                    aco[b, i, a, AC_REL, l] += rel
-                    aco[b, i, a, AC_TARGET, l] = target
-            else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
-                for kk in range(k):
-                    if op[kk] == OP_FEES or op[kk] == OP_INTEREST:
-                        left = r_fleft if op[kk] == OP_FEES else r_ileft
-                        _take(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
-                        _settle(w, left, members, mem_ptr[kk], mem_ptr[kk + 1])
-                for l in range(SB):
-                    co[b, i, C_RESIDUAL, l] += w[W_AVAIL, l]
-                    w[W_AVAIL, l] = 0.0
-        # ---- writedowns in reverse priority, carry-forwards, period totals
-        _sum_items(bal, b, w, W_NOW)
-        if wd_accounts:
-            _sum_items(acct, b, w, W_GRP)
-        for l in range(SB):
-            cover = w[W_PEND, l] + (w[W_GRP, l] if wd_accounts else 0.0)
-            w[W_REM, l] = uncovered(w[W_NOW, l], cover)
-        for j in range(n_notes):
-            t = wd_order[j]
-            for l in range(SB):
-                wd, x, rem = writedown(w[W_REM, l], bal[b, t, l])
-                w[W_REM, l] = rem
-                bal[b, t, l] = x
-                tro[b, i, t, TR_WD, l] = wd
-        for t in range(n_notes):
-            for l in range(SB):
-                s = w[r_ileft + t, l]
-                short[b, t, l] = carry(s)
-                tro[b, i, t, TR_PAID, l] = w[r_idue + t, l] - s
-                tro[b, i, t, TR_SHORT, l] = short[b, t, l]
-                tro[b, i, t, TR_END, l] = bal[b, t, l]
-        for f in range(n_fees):
-            for l in range(SB):
-                s = w[r_fleft + f, l]
-                arrears[b, f, l] = carry(s)
-                feo[b, i, f, FEE_PAID, l] = w[r_fdue + f, l] - s
-                feo[b, i, f, FEE_SHORT, l] = arrears[b, f, l]
-        for a in range(n_acct):
-            for l in range(SB):
-                aco[b, i, a, AC_END, l] = acct[b, a, l]
-        for l in range(SB):
-            co[b, i, C_INTEREST, l] = w[W_IC, l]
-            co[b, i, C_PRINCIPAL, l] = w[W_PC, l]
-            co[b, i, C_CALL, l] = w[W_PROCEEDS, l]
-            co[b, i, C_LOSS, l] = w[W_PLOSS, l]
-            co[b, i, C_UNALLOCATED, l] = w[W_AVAIL, l]
-            co[b, i, C_POOL_END, l] = w[W_PEND, l]
-            co[b, i, C_NOTES_BEG, l] = w[W_NBSUM, l]
-            co[b, i, C_FEES, l] = 0.0
-            co[b, i, C_NOTE_INTEREST, l] = 0.0
-            co[b, i, C_NOTE_PRINCIPAL, l] = 0.0
-            co[b, i, C_WRITEDOWN, l] = 0.0
-            co[b, i, C_NOTES_END, l] = 0.0
-            co[b, i, C_DRAWS, l] = 0.0
-            co[b, i, C_DEPOSITS, l] = 0.0
-            co[b, i, C_RELEASES, l] = 0.0
-        for f in range(n_fees):
-            for l in range(SB):
-                co[b, i, C_FEES, l] += feo[b, i, f, FEE_PAID, l]
-        for t in range(n_notes):
-            for l in range(SB):
-                co[b, i, C_NOTE_INTEREST, l] += tro[b, i, t, TR_PAID, l]
-                co[b, i, C_NOTE_PRINCIPAL, l] += tro[b, i, t, TR_PRIN, l]
-                co[b, i, C_WRITEDOWN, l] += tro[b, i, t, TR_WD, l]
-                co[b, i, C_NOTES_END, l] += bal[b, t, l]
-        for a in range(n_acct):
-            for l in range(SB):
-                co[b, i, C_DRAWS, l] += aco[b, i, a, AC_DRAW, l]
-                co[b, i, C_DEPOSITS, l] += aco[b, i, a, AC_DEP, l]
-                co[b, i, C_RELEASES, l] += aco[b, i, a, AC_REL, l]
-
-
-@kernel(parallel=True)
-def run_waterfall(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, structure,
-                  bal, short, arrears, acct, breached, cum_loss, called,
-                  i0, i1, tr_out, fee_out, acct_out, trig_out, cash_out):
-    """Run periods ``i0..i1-1`` (0-based) for every scenario block; see the module doc.
-
-    Inputs per block are ``[block, period, lane]`` (pool), ``[block, period, tranche, lane]``
-    (coupons); ``structure``: the tuple of
-    :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, in the order :func:`period`
-    takes it (``oc_params``: pct, basis, floor, step-down period (0-based, or -1), step-down pct,
-    step-down blocking trigger (or -1)); state ``[block, item, lane]``; outputs ``[block, period,
-    item, column, lane]``.
-    """
-    n_rows = W_FIXED + 3 * bal.shape[1] + 2 * arrears.shape[1]
-    for b in prange(int_coll.shape[0]):
-        w = np.zeros((n_rows, SB))
-        period(int_coll, prin_coll, loss, pool_beg, pool_end, delinq, exercise_call, coupon, i0, i1, *structure,
-               np.int64(b), bal, short, arrears, acct, breached, cum_loss, called, w,
-               tr_out, fee_out, acct_out, trig_out, cash_out)
 
 
 @kernel(inline=True)
-def _sum_items(x, b, w, row):
-    """``w[row, l] = sum_t x[b, t, l]`` with the lane loop innermost."""
+def _pool_month(S, P):
+    """Each loan's month in every lane, its flows added in loan order, plus the flows of loans in
+    foreclosure at cut-off; then the waterfall's view of the month (as
+    :func:`abs_engine.engine.waterfall.pool_inputs`)."""
+    n_loans = int(P[P_N_LOANS])
+    n_notes = int(P[P_N_NOTES])
+    n_fees = int(P[P_N_FEES])
+    n_acct = int(P[P_N_ACCT])
+    n_trig = int(P[P_N_TRIG])
+    n_steps = int(P[P_N_STEPS])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
+    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
+                    int(P[P_N_COV]))
+    m1 = int(P[P_M1])
+    lag = int(P[P_LAG])
+    adv = P[P_ADV] != 0.0
+    for c in range(NCOL):
+        for l in range(SB):
+            S[cell(r_flow + c, l)] = 0.0
+    for k in range(n_loans):
+        q = p_loan + N_LOAN_PARAMS * k
+        mat = int(P[q + 5])
+        if m1 > mat:  # past its maturity: left as it is, adds nothing
+            continue
+        c0 = r_loan + N_LOAN_ROWS * k
+        rc = r_cls + 2 * int(P[p_cls + k])
+        sched, dec, growth, gross, net = P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4]
+        for l in range(SB):
+            r = month_step(m1, mat, lag, adv, S[cell(rc, l)], S[cell(rc + 1, l)], S[cell(R_SEV, l)],
+                           S[cell(c0 + L_W, l)], sched, dec, growth, S[cell(c0 + L_F, l)], gross, net,
+                           S[cell(c0 + L_ND_J, l)], S[cell(c0 + L_NORM_J, l)])
+            S[cell(c0 + L_W, l)] = r[0]
+            S[cell(c0 + L_F, l)] = r[3]
+            S[cell(c0 + L_ND, l)] = r[4]
+            S[cell(c0 + L_NORM, l)] = r[5]
+            S[cell(r_flow + SCHED, l)] += r[6 + SCHED]
+            S[cell(r_flow + PREPAY, l)] += r[6 + PREPAY]
+            S[cell(r_flow + DEFAULT, l)] += r[6 + DEFAULT]
+            S[cell(r_flow + RECOVERY, l)] += r[6 + RECOVERY]
+            S[cell(r_flow + LOSS, l)] += r[6 + LOSS]
+            S[cell(r_flow + GROSS, l)] += r[6 + GROSS]
+            S[cell(r_flow + NET, l)] += r[6 + NET]
+            S[cell(r_flow + PERF, l)] += r[6 + PERF]
+            S[cell(r_flow + FCL, l)] += r[6 + FCL]
+            S[cell(r_flow + AMORTIZED, l)] += r[6 + AMORTIZED]
+    for c in range(NCOL):
+        for l in range(SB):
+            S[cell(r_flow + c, l)] += S[cell(r_extra + c, l)]
     for l in range(SB):
-        w[row, l] = 0.0
-    for t in range(x.shape[1]):
-        for l in range(SB):
-            w[row, l] += x[b, t, l]
+        S[cell(R_IN_BEG, l)] = S[cell(R_IN_END, l)]
+        S[cell(R_IN_IC, l)] = S[cell(r_flow + NET, l)]
+        S[cell(R_IN_PC, l)] = S[cell(r_flow + SCHED, l)] + S[cell(r_flow + PREPAY, l)] + S[cell(r_flow + RECOVERY, l)]
+        S[cell(R_IN_LOSS, l)] = S[cell(r_flow + LOSS, l)]
+        S[cell(R_IN_END, l)] = S[cell(r_flow + PERF, l)] + S[cell(r_flow + FCL, l)]
+        S[cell(R_POOL_LOSS, l)] += S[cell(r_flow + LOSS, l)]
 
 
 @kernel(inline=True)
-def _take(w, left, members, lo, hi):
-    """A group's remaining dues (row ``W_NEED``) and what available funds pay of them (``W_GOT``);
+def _waterfall(S, P):
+    """The waterfall's period on the month's pool flows as it sees them (rows ``R_IN_*``)."""
+    n_loans = int(P[P_N_LOANS])
+    n_notes = int(P[P_N_NOTES])
+    n_fees = int(P[P_N_FEES])
+    n_acct = int(P[P_N_ACCT])
+    n_trig = int(P[P_N_TRIG])
+    n_steps = int(P[P_N_STEPS])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
+    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
+                    int(P[P_N_COV]))
+    orig_pool = P[P_ORIG_POOL]
+    principal_phase = int(P[P_PRINCIPAL_PHASE])
+    # ---- collections (nothing after a clean-up call) and the call itself
+    for l in range(SB):
+        live = 1.0 - S[cell(R_CALLED, l)]
+        S[cell(w0 + W_IC, l)] = S[cell(R_IN_IC, l)] * live
+        S[cell(w0 + W_PC, l)] = S[cell(R_IN_PC, l)] * live
+        S[cell(w0 + W_PLOSS, l)] = S[cell(R_IN_LOSS, l)] * live
+        S[cell(w0 + W_PEND, l)] = S[cell(R_IN_END, l)] * live
+        S[cell(r_cash + C_POOL_BEG, l)] = S[cell(R_IN_BEG, l)] * live
+        S[cell(R_CUM_LOSS, l)] += S[cell(w0 + W_PLOSS, l)]
+        S[cell(w0 + W_PROCEEDS, l)] = 0.0
+    if P[P_HAS_CALL] != 0.0:
+        level = P[P_CALL_LEVEL]
+        for l in range(SB):
+            pend = S[cell(w0 + W_PEND, l)]
+            if call_exercised(S[cell(R_CALLED, l)], S[cell(R_EXERCISE, l)], pend, level):
+                S[cell(w0 + W_PROCEEDS, l)] = pend
+                S[cell(w0 + W_PEND, l)] = 0.0
+                S[cell(R_CALLED, l)] = 1.0
+    # ---- amounts due
+    for l in range(SB):
+        S[cell(w0 + W_TOT, l)] = 0.0
+    for t in range(n_notes):
+        dcf = P[p_dcf + t]
+        ios = P[p_ios + t]
+        tr = r_tr + TR_COLS * t
+        for l in range(SB):
+            b = S[cell(r_bal + t, l)]
+            cpn = S[cell(r_coupon + t, l)]
+            S[cell(r_nbeg + t, l)] = b
+            due = interest_due(b, cpn, dcf, S[cell(r_short + t, l)], ios)
+            S[cell(r_idue + t, l)] = due
+            S[cell(r_ileft + t, l)] = due
+            S[cell(w0 + W_TOT, l)] += due
+            S[cell(tr + TR_BEG, l)] = b
+            S[cell(tr + TR_COUPON, l)] = cpn
+            S[cell(tr + TR_DUE, l)] = due
+            S[cell(tr + TR_PRIN, l)] = 0.0
+            S[cell(tr + TR_WD, l)] = 0.0
+    _sum_rows(S, r_bal, n_notes, w0 + W_NBSUM)
+    for f in range(n_fees):
+        basis = int(P[p_fee_basis + f])
+        rate = P[p_fee_rate + f]
+        amount = P[p_fee_amount + f]
+        fe = r_fee + FEE_COLS * f
+        for l in range(SB):
+            beg = S[cell(r_cash + C_POOL_BEG, l)]
+            base = fee_base(basis, beg, orig_pool, S[cell(w0 + W_NBSUM, l)], S[cell(w0 + W_IC, l)])
+            due = fee_due(rate, base, amount, beg, S[cell(r_arrears + f, l)])
+            S[cell(r_fdue + f, l)] = due
+            S[cell(r_fleft + f, l)] = due
+            S[cell(fe + FEE_DUE, l)] = due
+            S[cell(fe + FEE_PAID, l)] = 0.0
+            S[cell(w0 + W_TOT, l)] += due
+    # ---- triggers, on values that include this period
+    for g in range(n_trig):
+        thr = P[p_thr + g]
+        metric = int(P[p_trig_metric + g])
+        below = P[p_trig_below + g] != 0.0
+        curable = int(P[p_trig_curable + g])
+        tg = r_tg + TRIG_COLS * g
+        for l in range(SB):
+            v = trigger_value(metric, S[cell(R_CUM_LOSS, l)], orig_pool, S[cell(w0 + W_PEND, l)],
+                              S[cell(w0 + W_NBSUM, l)], S[cell(R_DELINQ, l)], S[cell(w0 + W_IC, l)],
+                              S[cell(w0 + W_TOT, l)])
+            x = trigger_breached(v, thr, below, curable, S[cell(r_breached + g, l)])
+            S[cell(r_breached + g, l)] = x
+            S[cell(tg + TG_VALUE, l)] = v
+            S[cell(tg + TG_THRESHOLD, l)] = thr
+            S[cell(tg + TG_BREACHED, l)] = x
+    # ---- accounts start
+    for a in range(n_acct):
+        ac = r_ac + ACCT_COLS * a
+        for l in range(SB):
+            S[cell(ac + AC_BEG, l)] = S[cell(r_acct + a, l)]
+            S[cell(ac + AC_DEP, l)] = 0.0
+            S[cell(ac + AC_DRAW, l)] = 0.0
+            S[cell(ac + AC_REL, l)] = 0.0
+            S[cell(ac + AC_TARGET, l)] = 0.0
+    for l in range(SB):
+        extra = S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)] if principal_phase < 0 else 0.0
+        S[cell(w0 + W_AVAIL, l)] = S[cell(w0 + W_IC, l)] + extra
+        S[cell(w0 + W_PAIDP, l)] = 0.0
+        S[cell(r_cash + C_RESIDUAL, l)] = 0.0
+    # ---- the steps
+    for k in range(n_steps):
+        if k == principal_phase:
+            for l in range(SB):
+                S[cell(w0 + W_AVAIL, l)] += S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)]
+        o = int(P[p_op + k])
+        lo = int(P[p_mem_ptr + k])
+        hi = int(P[p_mem_ptr + k + 1])
+        c_lo = int(P[p_cov_ptr + k])
+        c_hi = int(P[p_cov_ptr + k + 1])
+        if o == OP_FEES or o == OP_INTEREST:
+            left = r_fleft if o == OP_FEES else r_ileft
+            _take(S, P, w0, left, p_members, lo, hi)
+            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
+            _settle(S, P, w0, left, p_members, lo, hi)
+        elif o == OP_PRINCIPAL:
+            kind = int(P[p_arg + 3 * k])
+            always_seq = int(P[p_arg + 3 * k + 1]) == 0
+            switch = int(P[p_arg + 3 * k + 2])
+            for l in range(SB):
+                S[cell(w0 + W_GRP, l)] = 0.0
+                S[cell(w0 + W_TOT, l)] = 0.0
+            for j in range(lo, hi):
+                m = int(P[p_members + j])
+                for l in range(SB):
+                    S[cell(w0 + W_GRP, l)] += S[cell(r_bal + m, l)]
+                    S[cell(w0 + W_TOT, l)] += S[cell(r_nbeg + m, l)]
+            if kind == AMOUNT_OC_TARGET:
+                _oc_pda(S, P, w0, r_breached, orig_pool)
+            for l in range(SB):
+                if kind == AMOUNT_COLLECTIONS:
+                    cap = S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)]
+                elif kind == AMOUNT_OC_TARGET:
+                    cap = S[cell(w0 + W_NEED, l)]
+                else:
+                    cap = np.inf
+                need = principal_need(cap, S[cell(w0 + W_PAIDP, l)], S[cell(w0 + W_GRP, l)])
+                got, avail = pay(need, S[cell(w0 + W_AVAIL, l)])
+                S[cell(w0 + W_NEED, l)] = need
+                S[cell(w0 + W_GOT, l)] = got
+                S[cell(w0 + W_AVAIL, l)] = avail
+                hit = switch >= 0 and S[cell(r_breached + (switch if switch >= 0 else 0), l)] > 0.0
+                S[cell(w0 + W_SEQ, l)] = 1.0 if always_seq or hit else 0.0
+            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
+            for l in range(SB):
+                S[cell(w0 + W_PAIDP, l)] += S[cell(w0 + W_GOT, l)]
+                S[cell(w0 + W_REM, l)] = S[cell(w0 + W_GOT, l)]
+            for j in range(lo, hi):  # sequential, or pro rata by beginning balances
+                m = int(P[p_members + j])
+                tr = r_tr + TR_COLS * m
+                for l in range(SB):
+                    rem = S[cell(w0 + W_REM, l)]
+                    pro = pro_rata_share(S[cell(w0 + W_GOT, l)], S[cell(r_nbeg + m, l)], S[cell(w0 + W_TOT, l)])
+                    p = principal_pay(rem, pro, S[cell(w0 + W_SEQ, l)] > 0.0, S[cell(r_bal + m, l)])
+                    S[cell(r_bal + m, l)] -= p
+                    S[cell(tr + TR_PRIN, l)] += p
+                    S[cell(w0 + W_REM, l)] = rem - p
+            for j in range(lo, hi):  # what caps left over, in priority order
+                m = int(P[p_members + j])
+                tr = r_tr + TR_COLS * m
+                for l in range(SB):
+                    rem = S[cell(w0 + W_REM, l)]
+                    p = principal_pay(rem, rem, True, S[cell(r_bal + m, l)])
+                    S[cell(r_bal + m, l)] -= p
+                    S[cell(tr + TR_PRIN, l)] += p
+                    S[cell(w0 + W_REM, l)] -= p
+        elif o == OP_RESERVE:
+            a = int(P[p_arg + 3 * k])
+            fixed = P[p_acct_fixed + a] != 0.0
+            on_pool = int(P[p_acct_basis + a]) == BASIS_POOL
+            keep = int(P[p_acct_keep + a])
+            amount, pct, floor = P[p_acct_amount + a], P[p_acct_pct + a], P[p_acct_floor + a]
+            ac = r_ac + ACCT_COLS * a
+            _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+            for l in range(SB):
+                base = S[cell(w0 + W_PEND, l)] if on_pool else orig_pool
+                target = reserve_target(fixed, amount, pct, base, floor, keep, S[cell(w0 + W_NOW, l)])
+                x = S[cell(r_acct + a, l)]
+                dep, rel = reserve_move(x, target, S[cell(w0 + W_AVAIL, l)])
+                S[cell(r_acct + a, l)] = x + dep - rel
+                S[cell(w0 + W_AVAIL, l)] += rel - dep
+                S[cell(ac + AC_DEP, l)] += dep
+                S[cell(ac + AC_REL, l)] += rel
+                S[cell(ac + AC_TARGET, l)] = target
+        else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
+            for kk in range(k):
+                ok = int(P[p_op + kk])
+                if ok == OP_FEES or ok == OP_INTEREST:
+                    left = r_fleft if ok == OP_FEES else r_ileft
+                    lo2 = int(P[p_mem_ptr + kk])
+                    hi2 = int(P[p_mem_ptr + kk + 1])
+                    _take(S, P, w0, left, p_members, lo2, hi2)
+                    _settle(S, P, w0, left, p_members, lo2, hi2)
+            for l in range(SB):
+                S[cell(r_cash + C_RESIDUAL, l)] += S[cell(w0 + W_AVAIL, l)]
+                S[cell(w0 + W_AVAIL, l)] = 0.0
+    # ---- writedowns in reverse priority, carry-forwards, period totals
+    wd_accounts = P[P_WD_ACCOUNTS] != 0.0
+    _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+    if wd_accounts:
+        _sum_rows(S, r_acct, n_acct, w0 + W_GRP)
+    for l in range(SB):
+        cover = S[cell(w0 + W_PEND, l)] + (S[cell(w0 + W_GRP, l)] if wd_accounts else 0.0)
+        S[cell(w0 + W_REM, l)] = uncovered(S[cell(w0 + W_NOW, l)], cover)
+    for j in range(n_notes):
+        t = int(P[p_wd_order + j])
+        tr = r_tr + TR_COLS * t
+        for l in range(SB):
+            wd, x, rem = writedown(S[cell(w0 + W_REM, l)], S[cell(r_bal + t, l)])
+            S[cell(w0 + W_REM, l)] = rem
+            S[cell(r_bal + t, l)] = x
+            S[cell(tr + TR_WD, l)] = wd
+    for t in range(n_notes):
+        tr = r_tr + TR_COLS * t
+        for l in range(SB):
+            s = S[cell(r_ileft + t, l)]
+            c = carry(s)
+            S[cell(r_short + t, l)] = c
+            S[cell(tr + TR_PAID, l)] = S[cell(r_idue + t, l)] - s
+            S[cell(tr + TR_SHORT, l)] = c
+            S[cell(tr + TR_END, l)] = S[cell(r_bal + t, l)]
+    for f in range(n_fees):
+        fe = r_fee + FEE_COLS * f
+        for l in range(SB):
+            s = S[cell(r_fleft + f, l)]
+            c = carry(s)
+            S[cell(r_arrears + f, l)] = c
+            S[cell(fe + FEE_PAID, l)] = S[cell(r_fdue + f, l)] - s
+            S[cell(fe + FEE_SHORT, l)] = c
+    for a in range(n_acct):
+        for l in range(SB):
+            S[cell(r_ac + ACCT_COLS * a + AC_END, l)] = S[cell(r_acct + a, l)]
+    for l in range(SB):
+        S[cell(r_cash + C_INTEREST, l)] = S[cell(w0 + W_IC, l)]
+        S[cell(r_cash + C_PRINCIPAL, l)] = S[cell(w0 + W_PC, l)]
+        S[cell(r_cash + C_CALL, l)] = S[cell(w0 + W_PROCEEDS, l)]
+        S[cell(r_cash + C_LOSS, l)] = S[cell(w0 + W_PLOSS, l)]
+        S[cell(r_cash + C_UNALLOCATED, l)] = S[cell(w0 + W_AVAIL, l)]
+        S[cell(r_cash + C_POOL_END, l)] = S[cell(w0 + W_PEND, l)]
+        S[cell(r_cash + C_NOTES_BEG, l)] = S[cell(w0 + W_NBSUM, l)]
+        S[cell(r_cash + C_FEES, l)] = 0.0
+        S[cell(r_cash + C_NOTE_INTEREST, l)] = 0.0
+        S[cell(r_cash + C_NOTE_PRINCIPAL, l)] = 0.0
+        S[cell(r_cash + C_WRITEDOWN, l)] = 0.0
+        S[cell(r_cash + C_NOTES_END, l)] = 0.0
+        S[cell(r_cash + C_DRAWS, l)] = 0.0
+        S[cell(r_cash + C_DEPOSITS, l)] = 0.0
+        S[cell(r_cash + C_RELEASES, l)] = 0.0
+    for f in range(n_fees):
+        for l in range(SB):
+            S[cell(r_cash + C_FEES, l)] += S[cell(r_fee + FEE_COLS * f + FEE_PAID, l)]
+    for t in range(n_notes):
+        tr = r_tr + TR_COLS * t
+        for l in range(SB):
+            S[cell(r_cash + C_NOTE_INTEREST, l)] += S[cell(tr + TR_PAID, l)]
+            S[cell(r_cash + C_NOTE_PRINCIPAL, l)] += S[cell(tr + TR_PRIN, l)]
+            S[cell(r_cash + C_WRITEDOWN, l)] += S[cell(tr + TR_WD, l)]
+            S[cell(r_cash + C_NOTES_END, l)] += S[cell(r_bal + t, l)]
+    for a in range(n_acct):
+        ac = r_ac + ACCT_COLS * a
+        for l in range(SB):
+            S[cell(r_cash + C_DRAWS, l)] += S[cell(ac + AC_DRAW, l)]
+            S[cell(r_cash + C_DEPOSITS, l)] += S[cell(ac + AC_DEP, l)]
+            S[cell(r_cash + C_RELEASES, l)] += S[cell(ac + AC_REL, l)]
+
+
+@kernel(inline=True)
+def _running_sums(S, P):
+    """What a summary keeps of the period, as a generated period keeps it: the residual paid, per
+    note its running sums and its cash flow per 100 of face, and whether the deal has retired."""
+    n_loans = int(P[P_N_LOANS])
+    n_notes = int(P[P_N_NOTES])
+    n_fees = int(P[P_N_FEES])
+    n_acct = int(P[P_N_ACCT])
+    n_trig = int(P[P_N_TRIG])
+    n_steps = int(P[P_N_STEPS])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
+    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
+                    int(P[P_N_COV]))
+    m1f = float(P[P_M1])
+    for l in range(SB):
+        S[cell(R_RESIDUAL, l)] += S[cell(r_cash + C_RESIDUAL, l)]
+    for t in range(n_notes):
+        tr = r_tr + TR_COLS * t
+        run = r_run + N_RUN * t
+        per_face = P[p_face + t]
+        for l in range(SB):
+            prin = S[cell(tr + TR_PRIN, l)]
+            paid = S[cell(tr + TR_PAID, l)]
+            S[cell(run, l)] += prin
+            S[cell(run + 1, l)] += m1f * prin
+            S[cell(run + 2, l)] += paid
+            S[cell(run + 3, l)] += S[cell(tr + TR_WD, l)]
+            if prin > 0.0 and S[cell(run + 4, l)] == 0.0:
+                S[cell(run + 4, l)] = m1f
+            if prin > 0.0:
+                S[cell(run + 5, l)] = m1f
+            S[cell(r_cf + t, l)] = (paid + prin) * per_face
+    for l in range(SB):  # retired: no pool left (or called), no note or account balance
+        done = not S[cell(R_IN_END, l)] > 0.0 or S[cell(R_CALLED, l)] > 0.0
+        for t in range(n_notes):
+            done = done and not S[cell(r_bal + t, l)] > 0.0
+        for a in range(n_acct):
+            done = done and not S[cell(r_acct + a, l)] > 0.0
+        S[cell(R_DONE, l)] = 1.0 if done else 0.0
+
+
+@kernel(inline=True)
+def _sizes(H):
+    """``(rows of S, numbers in P)`` for the counts in ``P``'s first ``P_FIXED`` numbers ``H``."""
+    n_loans = int(H[P_N_LOANS])
+    n_notes = int(H[P_N_NOTES])
+    n_fees = int(H[P_N_FEES])
+    n_acct = int(H[P_N_ACCT])
+    n_trig = int(H[P_N_TRIG])
+    n_rows, n_params = layout(n_loans, int(H[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)[10::11]
+    n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)[13]
+    p_total = code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]), int(H[P_N_MEMBERS]),
+                          int(H[P_N_COV]))[15]
+    return n_total, p_total
+
+
+@kernel(inline=True)
+def _sum_rows(S, first, n, row):
+    """``S[row] = sum of rows first .. first + n - 1``, lane by lane, in row order."""
+    for l in range(SB):
+        S[cell(row, l)] = 0.0
+    for t in range(n):
+        for l in range(SB):
+            S[cell(row, l)] += S[cell(first + t, l)]
+
+
+@kernel(inline=True)
+def _take(S, P, w0, left, p_members, lo, hi):
+    """A group's remaining dues (``W_NEED``) and what available funds pay of them (``W_GOT``);
     ``left``: the first row of the dues (interest or fees)."""
     for l in range(SB):
-        w[W_NEED, l] = 0.0
+        S[cell(w0 + W_NEED, l)] = 0.0
     for j in range(lo, hi):
-        r = left + members[j]
+        r = left + int(P[p_members + j])
         for l in range(SB):
-            w[W_NEED, l] += w[r, l]
+            S[cell(w0 + W_NEED, l)] += S[cell(r, l)]
     for l in range(SB):
-        got, avail = pay(w[W_NEED, l], w[W_AVAIL, l])
-        w[W_GOT, l] = got
-        w[W_AVAIL, l] = avail
+        got, avail = pay(S[cell(w0 + W_NEED, l)], S[cell(w0 + W_AVAIL, l)])
+        S[cell(w0 + W_GOT, l)] = got
+        S[cell(w0 + W_AVAIL, l)] = avail
 
 
 @kernel(inline=True)
-def _settle(w, left, members, lo, hi):
+def _settle(S, P, w0, left, p_members, lo, hi):
     """Reduce each member's dues pro rata by the share of the group's dues that was paid."""
     for j in range(lo, hi):
-        r = left + members[j]
+        r = left + int(P[p_members + j])
         for l in range(SB):
-            w[r, l] = settle(w[r, l], w[W_GOT, l], w[W_NEED, l])
+            S[cell(r, l)] = settle(S[cell(r, l)], S[cell(w0 + W_GOT, l)], S[cell(w0 + W_NEED, l)])
 
 
 @kernel(inline=True)
-def _draw(acct, b, cov_acct, lo, hi, w, aco, i):
+def _draw(S, P, w0, r_acct, r_ac, p_cov_acct, lo, hi):
     """Cover a step's shortfall (``W_NEED - W_GOT``) from its accounts, in order."""
     for j in range(lo, hi):
-        a = cov_acct[j]
+        a = int(P[p_cov_acct + j])
         for l in range(SB):
-            d = draw(w[W_NEED, l], w[W_GOT, l], acct[b, a, l])
-            acct[b, a, l] -= d
-            w[W_GOT, l] += d
-            aco[b, i, a, AC_DRAW, l] += d
+            d = draw(S[cell(w0 + W_NEED, l)], S[cell(w0 + W_GOT, l)], S[cell(r_acct + a, l)])
+            S[cell(r_acct + a, l)] -= d
+            S[cell(w0 + W_GOT, l)] += d
+            S[cell(r_ac + ACCT_COLS * a + AC_DRAW, l)] += d
 
 
 @kernel(inline=True)
-def _oc_pda(oc_params, orig_pool, w, i, breached, b):
+def _oc_pda(S, P, w0, r_breached, orig_pool):
     """Principal distribution amount of an OC target, per lane, into ``W_NEED``:
     ``max(0, notes - max(0, pool - target))``."""
-    pct = oc_params[0]
-    step_period = int(oc_params[3])
-    blocker = int(oc_params[5])
-    stepped = step_period >= 0 and i >= step_period
+    stepped = P[P_OC_STEPPED] != 0.0
+    blocker = int(P[P_OC_BLOCKER])
+    on_original = P[P_OC_ORIGINAL] != 0.0
     for l in range(SB):
-        p = pct
-        if stepped and (blocker < 0 or breached[b, blocker if blocker >= 0 else 0, l] == 0.0):
-            p = oc_params[4]
-        pend = w[W_PEND, l]
-        base = orig_pool if oc_params[1] == BASIS_ORIGINAL else pend
-        w[W_NEED, l] = oc_principal(p, base, oc_params[2], w[W_NBSUM, l], pend)
+        p = P[P_OC_PCT]
+        if stepped and (blocker < 0 or S[cell(r_breached + (blocker if blocker >= 0 else 0), l)] == 0.0):
+            p = P[P_OC_STEP_PCT]
+        pend = S[cell(w0 + W_PEND, l)]
+        base = orig_pool if on_original else pend
+        S[cell(w0 + W_NEED, l)] = oc_principal(p, base, P[P_OC_FLOOR], S[cell(w0 + W_NBSUM, l)], pend)
+
+# compiled when this module is imported (a C-callable function is compiled eagerly): last, after
+# the functions it calls
+
+@period_cfunc
+def interpret(s_ptr, p_ptr):
+    """One period of a block: the pool's month (unless ``P`` says its flows were given), then the
+    waterfall's period of the structure in ``P``, then the running sums; see the module doc."""
+    H = carray(p_ptr, (P_FIXED,))
+    n_total, p_total = _sizes(H)
+    S = carray(s_ptr, (n_total * SB,))
+    P = carray(p_ptr, (p_total,))
+    if P[P_POOL_GIVEN] == 0.0:
+        _pool_month(S, P)
+    if P[P_WATERFALL] == 0.0:  # every deal of the block has retired: the pool runs on alone
+        return
+    _waterfall(S, P)
+    _running_sums(S, P)
