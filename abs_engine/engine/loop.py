@@ -8,8 +8,11 @@ given, a summary run with the summary sink and the period generated for its stru
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..compile.collateral import CollateralProgram
@@ -22,9 +25,7 @@ from ..kernels.summaries import quiet_from
 from ..kernels.waterfall import interpret
 from .collateral import rate_rows
 
-__all__ = ["Tables", "SummarySink", "run_loop", "pool_arguments", "INTERPRETER"]
-
-INTERPRETER = interpret  # the period of every structure (compiled once)
+__all__ = ["Tables", "SummarySink", "run_loop", "pool_arguments"]
 
 
 @dataclass
@@ -49,6 +50,19 @@ class Tables:
     tables: dict[str, np.ndarray]
 
 
+_THREADS: list[ThreadPoolExecutor] = []
+_THREADS_LOCK = threading.Lock()
+
+
+def _threads() -> ThreadPoolExecutor:
+    """The threads that run blocks side by side, made once per process."""
+    with _THREADS_LOCK:
+        if not _THREADS:
+            _THREADS.append(ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                               thread_name_prefix="abs_engine-blocks"))
+        return _THREADS[0]
+
+
 def pool_arguments(c: CollateralProgram | None, n_scen: int, n_periods: int) -> tuple:
     """The loop's pool arguments: the loans, rate tables ``[row, month, class]`` and severities
     ``[row, month]`` with each scenario's rows, and each MDR row's quiet month; for a pool given
@@ -67,7 +81,7 @@ def pool_arguments(c: CollateralProgram | None, n_scen: int, n_periods: int) -> 
 def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *,
              collateral: CollateralProgram | None = None, pool_start: float = 0.0, given: np.ndarray | None = None,
              cutoff: np.ndarray | None = None, periods: int | None = None, tables: bool = True,
-             summary: SummarySink | None = None, period=INTERPRETER, pool_args: tuple | None = None) -> Tables | None:
+             summary: SummarySink | None = None, period=None, pool_args: tuple | None = None) -> Tables | None:
     """Run ``periods`` periods (default: to the end) of the scenarios in ``lanes`` (positions in
     ``state``'s scenarios, :func:`~abs_engine.compile.layout.scenario_lanes`) from ``state``,
     which is advanced in place.
@@ -75,8 +89,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     The pool: ``collateral`` month by month from ``pool_start``, with ``cutoff`` (``[scenario,
     period, column]``, loans in foreclosure at cut-off) added to each month's flows; or
     ``given`` (``[scenario, period, GIVEN_*]``, the pool as the waterfall sees it). Sinks: the
-    tables (returned, block layout) and/or ``summary``. ``period``: the interpreter, or a period
-    generated for the program's structure (summaries only); ``pool_args``: :func:`pool_arguments`,
+    tables (returned, block layout) and/or ``summary``. ``period``: the interpreter (``None``), or a
+    period generated for the program's structure (summaries only); ``pool_args``: :func:`pool_arguments`,
     when already computed."""
     n, n_scen = waterfall.n_periods, state.balance.shape[0]
     nb = lanes.shape[0]
@@ -89,8 +103,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
         lag_b, adv_b = s.lag[first], s.advancing[first]
     else:
         lag_b, adv_b = np.zeros(nb, dtype=np.int64), np.zeros(nb, dtype=np.bool_)
-    given_b = np.zeros((0, 0, 0, 0)) if given is None else gather(given, lanes)
-    cutoff_b = np.zeros((0, 0, 0, 0)) if cutoff is None else gather(cutoff, lanes)
+    given_b = None if given is None else gather(given, lanes)
+    cutoff_b = None if cutoff is None else gather(cutoff, lanes)
     if tables:
         out = Tables(np.zeros((nb, n, KC.NCOL, KST.SB)), {
             "tranches": np.zeros((nb, n, len(waterfall.note_names), KST.TR_COLS, KST.SB)),
@@ -101,18 +115,25 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
         sinks = (out.pool, *out.tables.values())
     else:
         out = None
-        sinks = (np.zeros((0, 0, 0, 0)), *(np.zeros((0, 0, 0, 0, 0)),) * 4, np.zeros((0, 0, 0, 0)))
+        sinks = (None,) * 6  # (a sink not wanted is compiled away)
     if summary is None:
-        summary = SummarySink(np.zeros(st["balance"].shape[1]), np.zeros(st["balance"].shape[1]), 0.0,
-                              np.zeros((0, 0, 0)), np.zeros((0, 0)))
+        summary = SummarySink(None, None, 0.0, None, None)
     a = waterfall.arrays
     if pool_args is None:
         pool_args = pool_arguments(collateral, n_scen, n)
-    KD.run_blocks(period, *pool_args, lanes, lag_b, adv_b, float(pool_start),
-                  a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"],
-                  *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
-                  st["breached"], st["cumulative_loss"], st["called"], given_b, cutoff_b, i0, i1, *sinks,
-                  summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
+    if period is None:
+        period = interpret()
+    args = (period, *pool_args, lanes, lag_b, adv_b, float(pool_start),
+            a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"],
+            *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
+            st["breached"], st["cumulative_loss"], st["called"], given_b, cutoff_b, i0, i1, *sinks,
+            summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
+    counter = np.zeros(1, dtype=np.int64)  # the next block: each thread takes one when done with the last
+    n_threads = min(numba.get_num_threads(), nb)
+    others = [_threads().submit(KD.run_blocks, counter, *args) for _ in range(n_threads - 1)]
+    KD.run_blocks(counter, *args)  # (the kernel releases the GIL: the threads run side by side)
+    for f in others:
+        f.result()
     for k, v in st.items():  # the lanes' scenarios only
         scatter(v, lanes, n_scen, out=getattr(state, k))
     state.period = i1

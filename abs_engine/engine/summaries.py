@@ -1,60 +1,51 @@
-"""Summary-only runs: per-scenario, per-tranche summaries without the per-period tables, each
-chunk of scenarios fused per scenario block for a small pool (:mod:`abs_engine.kernels.summaries`
-with the deal's generated period, :mod:`abs_engine.engine.codegen`), through the full engine
-otherwise."""
+"""Summary-only runs: per-scenario, per-tranche summaries without the per-period tables: the one
+loop (:func:`~abs_engine.engine.loop.run_loop`) with the summary sink, chunk by chunk of scenarios.
+
+The period is the one generated for the deal's structure (:mod:`abs_engine.engine.codegen`) for a
+pool of few loans, the interpreter otherwise: when loans were in foreclosure at cut-off (their
+flows are added to each month's), and for a large pool, projected loan-blocked per chunk and
+given to the loop. Memory is bounded by the chunk, never by periods x scenarios."""
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ..compile.layout import scenario_lanes
 from ..compile.program import Program, compile_deal
 from ..errors import SpecError
-from ..io.loans import FORECLOSURE, deal_loans
+from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as K
 from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
-from .collateral import SMALL_POOL
+from .collateral import SMALL_POOL, cutoff_foreclosures, project_collateral
 from .executors import map_chunks, scenario_chunks, scenario_labels
-from .full import run_program
 from .loop import SummarySink, pool_arguments, run_loop
+from .waterfall import given_pool, pool_inputs
 
 __all__ = ["run_summaries", "summary_chunk", "summarize"]
 
 
 def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=None) -> SummaryResult:
-    """Run ``scenarios`` keeping per-scenario summaries only, ``chunk_size`` scenarios at a time
-    (each chunk fused per scenario block for a small pool, :mod:`abs_engine.kernels.summaries`;
-    through the full engine otherwise), locally or as tasks of ``executor``."""
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
+    """Run ``scenarios`` keeping per-scenario summaries only, ``chunk_size`` scenarios at a time,
+    locally or as tasks of ``executor``. A pool of few loans is compiled once and the loop called
+    chunk by chunk; a large pool is compiled and projected per chunk."""
     if not deal.tranches:
         raise SpecError("summary_only", True, "a deal with tranches (summaries are per tranche)")
     scenarios = ScenarioSet.of(scenarios)
-    if executor is None and _fused(deal):  # compiled once, the kernel called chunk by chunk
+    if executor is None and len(deal_loans(deal)) <= SMALL_POOL:
         program = compile_deal(deal, scenarios)
         stats, extra = summarize(program, chunk_size=chunk_size, bar=_bar(progress, deal.name))
-        return SummaryResult(deal, scenarios, summary_frame(deal, program.names, stats, extra),
-                             extra[:, KS.X_POOL_LOSS].copy())
-    chunks = scenario_chunks(scenarios, chunk_size)
-    parts = map_chunks(summary_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
-                       progress=progress, desc=deal.name)
-    if all(p[0] == "arrays" for p in parts):  # one table for every chunk
-        names = tuple(n for p in parts for n in p[1])
-        stats = np.concatenate([p[2] for p in parts], axis=1)
-        extra = np.concatenate([p[3] for p in parts])
-        return SummaryResult(deal, scenarios, summary_frame(deal, names, stats, extra), extra[:, KS.X_POOL_LOSS].copy())
-    return SummaryResult(deal, scenarios, pd.concat([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
-
-
-def _fused(deal) -> bool:
-    """Whether summaries run fused (:mod:`abs_engine.kernels.summaries`): a pool of few loans, none
-    in foreclosure at cut-off."""
-    loans = deal_loans(deal)
-    return len(loans) <= SMALL_POOL and not (loans.status == FORECLOSURE).any()
+        names = program.names
+    else:
+        chunks = scenario_chunks(scenarios, chunk_size)
+        parts = map_chunks(summary_chunk, [(deal, c) for c in chunks], scenario_labels(chunks), executor,
+                           progress=progress, desc=deal.name)
+        names = tuple(n for p in parts for n in p[0])
+        stats = np.concatenate([p[1] for p in parts], axis=1)
+        extra = np.concatenate([p[2] for p in parts])
+    return SummaryResult(deal, scenarios, summary_frame(deal, names, stats, extra), extra[:, KS.X_POOL_LOSS].copy())
 
 
 def _bar(progress: bool, desc: str):
@@ -71,21 +62,26 @@ def _bar(progress: bool, desc: str):
 
 
 def summary_chunk(deal, scenarios) -> tuple:
-    """A task of a summary-only run: ``("arrays", names, stats, extra)`` of the fused kernel for a
-    small pool, else ``("frame", summary table, pool losses)``."""
+    """A task of a summary-only run: ``(names, stats, extra)`` of :func:`summarize` for the chunk."""
     program = compile_deal(deal, scenarios)
-    if _fused(deal):
-        stats, extra = summarize(program, chunk_size=max(len(scenarios), 1))
-        return "arrays", program.names, stats, extra
-    res = run_program(program)
-    return "frame", res.summary(), res.flows[..., K.LOSS].sum(axis=1)
+    stats, extra = summarize(program, chunk_size=max(len(scenarios), 1))
+    return program.names, stats, extra
+
+
+def _chunk_lanes(s, lo: int, hi: int) -> np.ndarray:
+    """The blocks of scenarios ``lo..hi-1``, laid out from those scenarios alone, as positions in
+    the whole set."""
+    lanes = scenario_lanes(s.lag[lo:hi], s.advancing[lo:hi])
+    return np.where(lanes >= 0, lanes + lo, lanes - lo)
 
 
 def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0, chunk_size: int = 2048,
-              bar=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(stats[S_*, scenario, note], extra[scenario, X_*])`` of :mod:`abs_engine.kernels.summaries`
-    for a compiled program of a small pool (no loan in foreclosure at cut-off) with a waterfall:
-    one kernel call per ``chunk_size`` scenarios, each parallel over its scenario blocks.
+              bar=None, generated: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(stats[S_*, scenario, note], extra[scenario, X_*])`` of the summary sink
+    (:mod:`abs_engine.kernels.summaries`) for a compiled program with a waterfall: one call of the
+    loop per ``chunk_size`` scenarios, each parallel over its scenario blocks. The period is the
+    one generated for the structure when ``generated`` and the pool is small with no loan in
+    foreclosure at cut-off, else the interpreter (the same numbers).
 
     The blocks of a chunk are laid out from that chunk's scenarios alone
     (:func:`~abs_engine.compile.layout.scenario_lanes`), as a task of a distributed run lays out
@@ -98,19 +94,28 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     face = state.balance[0].copy()  # the notes' original balances (the state advances, chunk by chunk)
     sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days),
                        np.full((KS.N_STATS, n, face.size), np.nan), np.zeros((n, KS.N_EXTRA)))
-    pool_args = pool_arguments(c, n, program.n_periods)  # once for every chunk
-    period = summary_period(pool_args[7].shape[2], c.cls, wprog.structure())  # [row, month, class] SMM
-    starts = range(0, n, max(chunk_size, 1))
-    chunk = numba.get_parallel_chunksize()
-    numba.set_parallel_chunksize(1)  # blocks differ in length (each stops when its deals retire): one at a time
-    try:
-        for lo in (bar(starts, len(starts)) if bar is not None else starts):
-            hi = min(lo + max(chunk_size, 1), n)
-            lanes = scenario_lanes(s.lag[lo:hi], s.advancing[lo:hi])
-            lanes = np.where(lanes >= 0, lanes + lo, lanes - lo)  # positions in the whole set
+    pool = {}
+    if c.balance.size > SMALL_POOL:  # projected loan-blocked, given to the loop as the waterfall sees it
+        flows = project_collateral(c)
+        pool["given"] = given_pool(pool_inputs(flows, *c.start_balances))
+        pool_loss = flows[..., K.LOSS].sum(axis=1)
+        period = None  # the interpreter
+    else:
+        pool = {"collateral": c, "pool_start": sum(c.start_balances),
+                "pool_args": pool_arguments(c, n, program.n_periods)}  # once for every chunk
+        if c.foreclosed.size:  # flows of loans in foreclosure at cut-off, added to each month's
+            pool["cutoff"] = cutoff_foreclosures(c)
+        pool_loss = None
+        period = summary_period(pool["pool_args"][7].shape[2], c.cls, wprog.structure()) \
+            if generated and not c.foreclosed.size else None
+    size = max(chunk_size, 1)
+    chunks = [_chunk_lanes(s, lo, min(lo + size, n)) for lo in range(0, n, size)]
+    if bar is not None:  # a call of the loop per chunk, to show progress
+        for lanes in bar(chunks, len(chunks)):
             state.period = 0
-            run_loop(wprog, lanes, state, collateral=c, pool_start=c.start_balances[0], tables=False, summary=sink,
-                     period=period, pool_args=pool_args)
-    finally:
-        numba.set_parallel_chunksize(chunk)
+            run_loop(wprog, lanes, state, tables=False, summary=sink, period=period, **pool)
+    else:  # one call for the blocks of every chunk: the same blocks, the same bits
+        run_loop(wprog, np.concatenate(chunks), state, tables=False, summary=sink, period=period, **pool)
+    if pool_loss is not None:  # the loop sees the given pool's loss only as the waterfall does
+        sink.extra[:, KS.X_POOL_LOSS] = pool_loss
     return sink.stats, sink.extra

@@ -12,7 +12,7 @@ from ..kernels import collateral as KC
 from ..kernels import deal as KD
 from .loop import run_loop
 
-__all__ = ["WaterfallFlows", "pool_inputs", "run_waterfall", "run_period"]
+__all__ = ["WaterfallFlows", "pool_inputs", "given_pool", "run_waterfall", "run_period"]
 
 
 class WaterfallFlows:
@@ -66,10 +66,15 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
     """
     s = program.n_scenarios
-    given = np.stack([pool[_GIVEN[c]] for c in range(KD.GIVEN_COLS)], axis=-1)
     lanes = scenario_lanes(np.zeros(s, dtype=np.int64), np.zeros(s, dtype=np.bool_))  # scenario k: block k // SB
-    out = run_loop(program, lanes, state, given=given, periods=periods)
+    out = run_loop(program, lanes, state, given=given_pool(pool), periods=periods)
     return WaterfallFlows(out.tables, s, lanes)
+
+
+def given_pool(pool: dict[str, np.ndarray]) -> np.ndarray:
+    """The waterfall's view of pool flows (:func:`pool_inputs`) as the loop takes a given pool:
+    ``[scenario, period, GIVEN_*]``."""
+    return np.stack([pool[_GIVEN[c]] for c in range(KD.GIVEN_COLS)], axis=-1)
 
 
 _GIVEN = {KD.GIVEN_IC: "int_coll", KD.GIVEN_PC: "prin_coll", KD.GIVEN_LOSS: "loss", KD.GIVEN_BEG: "pool_beg",

@@ -30,7 +30,7 @@ in loan order, so the pool's flows are those of
 from __future__ import annotations
 
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.extending import intrinsic
 
 from ._jit import kernel
@@ -111,6 +111,17 @@ def _address(typingctx, arr):
     return types.CPointer(arr.dtype)(arr), codegen
 
 
+@intrinsic
+def _take_block(typingctx, counter):
+    """``counter[0]``, incremented atomically: the next block for the thread that asks. Threads
+    that run :func:`run_blocks` on the same counter share its blocks, each taking one when it is
+    done with the last (blocks differ in length: each stops when its deals retire)."""
+    def codegen(context, builder, sig, args):
+        ptr = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.atomic_rmw("add", ptr, context.get_constant(types.int64, 1), "monotonic")
+    return types.int64(counter), codegen
+
+
 @kernel(inline=True)
 def _same(at):
     """Whether every lane reads the same row of a table."""
@@ -133,17 +144,14 @@ def _fill(S, row, table, at, one, offset, nl):
             S[cell(row, l)] = table[at[l] + offset]
 
 
-@kernel(parallel=True, reassociate=False)
-def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls,
-               smm_rows, mdr_rows, mdr_end, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start,
-               coupon_rows, crow, delinq_rows, qrow, exercise,
-               dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct,
-               acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable,
-               trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order,
-               oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
-               bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
-               pool_out, tr_out, fee_out, acct_out, trig_out, cash_out,
-               face, price, delay, stats, extra):
+@kernel(reassociate=False)
+def run_blocks(counter, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows, mdr_rows, mdr_end,
+            sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start, coupon_rows, crow, delinq_rows, qrow,
+            exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis,
+            acct_floor, acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr,
+            members, cov_ptr, cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
+            bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1, pool_out, tr_out,
+            fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
     indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
 
@@ -153,7 +161,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
     which it is 0 everywhere (``mdr_end``); every lane of a block shares ``lag_b[block]`` and
     ``adv_b[block]``; ``pool_start``: the pool balance at cut-off. Or ``given[block, period,
     GIVEN_*, lane]``, the pool as the waterfall sees it (then no loans). ``cutoff[block, period,
-    column, lane]``: flows of loans in foreclosure at cut-off, added to the month's (or empty).
+    column, lane]``: flows of loans in foreclosure at cut-off, added to the month's (or ``None``).
     Waterfall: the structure arguments of
     :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, coupons ``[row, period,
     note]`` and 60+ delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections
@@ -161,9 +169,10 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
     ``breached`` (``[block, item, lane]``), ``cum_loss``, ``called`` (``[block, lane]``) is read at
     ``i0`` and written back at ``i1``.
 
-    Sinks: with ``cash_out`` non-empty, tables ``pool_out[block, period, column, lane]``,
+    Sinks (each ``None`` when not wanted, and then compiled away): with ``cash_out``, tables
+    ``pool_out[block, period, column, lane]``,
     ``*_out[block, period, item, column, lane]`` and ``cash_out[block, period, column, lane]``;
-    with ``stats`` non-empty, ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]`` for
+    with ``stats``, ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]`` for
     ``face`` (each note's original balance), ``price`` (per note, per 100 of face) and ``delay``
     (payment delay in days), the block stopping early once retired.
     """
@@ -176,10 +185,6 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
     n_steps = op.size
     n_cpn = coupon_rows.shape[2]
     n_cls = smm_rows.shape[2]
-    tables = cash_out.shape[0] > 0
-    summaries = stats.shape[0] > 0
-    pool_given = given.shape[0] > 0
-    has_cutoff = cutoff.shape[0] > 0
     (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
      p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
         layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig)
@@ -195,7 +200,11 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
     cpn_flat = coupon_rows.ravel()
     sev_flat = sev_rows.ravel()
     dq_flat = delinq_rows.ravel()
-    for b in prange(lanes.shape[0]):
+    n_blocks = lanes.shape[0]
+    while True:
+        b = _take_block(counter)  # the next block no thread has taken
+        if b >= n_blocks:
+            break
         lag = lag_b[b]
         S = np.zeros(n_total * SB)
         P = np.zeros(p_total)
@@ -218,7 +227,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
         P[P_N_STEPS] = n_steps
         P[P_N_MEMBERS] = members.size
         P[P_N_COV] = cov_acct.size
-        P[P_POOL_GIVEN] = 1.0 if pool_given else 0.0
+        P[P_POOL_GIVEN] = 0.0 if given is None else 1.0
         P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 else 0.0
         P[P_WD_ACCOUNTS] = 1.0 if wd_accounts else 0.0
         P[P_PRINCIPAL_PHASE] = principal_phase
@@ -258,7 +267,8 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
             P[q + 5] = mat[k]
         for t in range(n_notes):
             P[p_ios + t] = ios[t]
-            P[p_face + t] = 100.0 / face[t] if summaries and face[t] > 0.0 else 0.0  # per 100 of face: a product
+            if stats is not None:  # cash flows per 100 of face: a product
+                P[p_face + t] = 100.0 / face[t] if face[t] > 0.0 else 0.0
         for f in range(n_fees):
             P[p_fee_rate + f] = fee_rate[f]
         for a in range(n_acct):
@@ -302,12 +312,12 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
         one_cpn = _same(cpn_at)
         one_dq = _same(dq_at)
         ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
-        cf = np.empty(n_per * n_notes * SB if summaries else 0)  # [period, note, lane], flat, of the periods run
+        cf = np.empty(0 if stats is None else n_per * n_notes * SB)  # [period, note, lane], flat, of the periods run
         n_run = 0  # periods the waterfall has run
         retired = False
         for i in range(i0, i1):
             m1 = i + 1
-            if pool_given:
+            if given is not None:
                 for l in range(nl):
                     S[cell(R_IN_IC, l)] = given[b, i, GIVEN_IC, l]
                     S[cell(R_IN_PC, l)] = given[b, i, GIVEN_PC, l]
@@ -320,7 +330,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
                     _fill(S, r_cls + 2 * c, smm_flat, smm_at, one_smm, mi, nl)
                     _fill(S, r_cls + 2 * c + 1, mdr_flat, mdr_at, one_mdr, mi, nl)
                 _fill(S, R_SEV, sev_flat, sev_at, one_sev, np.uint64(i), nl)
-                if has_cutoff:
+                if cutoff is not None:
                     for c in range(NCOL):
                         for l in range(nl):
                             S[cell(r_extra + c, l)] = cutoff[b, i, c, l]
@@ -347,7 +357,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
                 for f in range(n_fees):
                     P[p_fee_amount + f] = fee_amount[i, f]
             period(_address(S), _address(P))
-            if not pool_given:
+            if given is None:
                 ws = m1 % (lag + 1)
                 for k in range(n_loans):
                     if m1 <= mat[k]:  # this month's defaults into the ring; the schedule, the same in every lane
@@ -359,7 +369,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
                         q = p_loan + N_LOAN_PARAMS * k
                         P[q] = 0.0 if m1 >= mat[k] else P[q] - P[q + 1]
                         P[q + 1] *= P[q + 2]
-            if tables:  # the table sink: the period's rows, as written
+            if cash_out is not None:  # the table sink: the period's rows, as written
                 for c in range(NCOL):
                     for l in range(nl):
                         pool_out[b, i, c, l] = S[cell(r_flow + c, l)]
@@ -382,23 +392,23 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
                 for c in range(CASH_COLS):
                     for l in range(nl):
                         cash_out[b, i, c, l] = S[cell(r_cash + c, l)]
-            if not summaries:
-                continue
-            # the summary sink: a block whose deals have all retired projects its pool alone, for
-            # the pool loss, while a loss can still come
-            if retired:
-                if no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
-                    break
-                continue
-            n_run = m1
-            done = 1.0
-            for l in range(nl):
-                done = min(done, S[cell(R_DONE, l)])
-            retired = done > 0.0
-            for t in range(n_notes):
-                row = i * n_notes + t
+            if stats is not None:  # the summary sink
+                # a block whose deals have all retired projects its pool alone, for the pool loss,
+                # while a loss can still come (loans in foreclosure at cut-off may still
+                # liquidate at a loss: run on)
+                if retired:
+                    if cutoff is None and no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
+                        break
+                    continue
+                n_run = m1
+                done = 1.0
                 for l in range(nl):
-                    cf[cell(row, l)] = S[cell(r_cf + t, l)]
+                    done = min(done, S[cell(R_DONE, l)])
+                retired = done > 0.0
+                for t in range(n_notes):
+                    row = i * n_notes + t
+                    for l in range(nl):
+                        cf[cell(row, l)] = S[cell(r_cf + t, l)]
         for l in range(SB):  # the state the next period starts from
             cum_loss[b, l] = S[R_CUM_LOSS * SB + l]
             called[b, l] = S[R_CALLED * SB + l]
@@ -411,7 +421,7 @@ def run_blocks(period, balance, gross_m, net_m, amort_n, interest_only, mat, cls
                 acct[b, a, l] = S[(r_acct + a) * SB + l]
             for g in range(n_trig):
                 breached[b, g, l] = S[(r_breached + g) * SB + l]
-        if summaries:
+        if stats is not None:
             run = np.empty((n_notes, N_RUN, SB))
             residual = np.empty(SB)
             pool_loss = np.empty(SB)

@@ -151,7 +151,6 @@ from .state import (
     W_REM,
     W_SEQ,
     W_TOT,
-    cell,
     code_layout,
     layout,
     work_layout,
@@ -168,7 +167,7 @@ AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE = range(3)
 
 
 
-@kernel(inline=True)
+@kernel(reassociate=False)
 def _pool_month(S, P):
     """Each loan's month in every lane, its flows added in loan order, plus the flows of loans in
     foreclosure at cut-off; then the waterfall's view of the month (as
@@ -193,7 +192,7 @@ def _pool_month(S, P):
     adv = P[P_ADV] != 0.0
     for c in range(NCOL):
         for l in range(SB):
-            S[cell(r_flow + c, l)] = 0.0
+            S[r_flow + c, l] = 0.0
     for k in range(n_loans):
         q = p_loan + N_LOAN_PARAMS * k
         mat = int(P[q + 5])
@@ -203,36 +202,36 @@ def _pool_month(S, P):
         rc = r_cls + 2 * int(P[p_cls + k])
         sched, dec, growth, gross, net = P[q], P[q + 1], P[q + 2], P[q + 3], P[q + 4]
         for l in range(SB):
-            r = month_step(m1, mat, lag, adv, S[cell(rc, l)], S[cell(rc + 1, l)], S[cell(R_SEV, l)],
-                           S[cell(c0 + L_W, l)], sched, dec, growth, S[cell(c0 + L_F, l)], gross, net,
-                           S[cell(c0 + L_ND_J, l)], S[cell(c0 + L_NORM_J, l)])
-            S[cell(c0 + L_W, l)] = r[0]
-            S[cell(c0 + L_F, l)] = r[3]
-            S[cell(c0 + L_ND, l)] = r[4]
-            S[cell(c0 + L_NORM, l)] = r[5]
-            S[cell(r_flow + SCHED, l)] += r[6 + SCHED]
-            S[cell(r_flow + PREPAY, l)] += r[6 + PREPAY]
-            S[cell(r_flow + DEFAULT, l)] += r[6 + DEFAULT]
-            S[cell(r_flow + RECOVERY, l)] += r[6 + RECOVERY]
-            S[cell(r_flow + LOSS, l)] += r[6 + LOSS]
-            S[cell(r_flow + GROSS, l)] += r[6 + GROSS]
-            S[cell(r_flow + NET, l)] += r[6 + NET]
-            S[cell(r_flow + PERF, l)] += r[6 + PERF]
-            S[cell(r_flow + FCL, l)] += r[6 + FCL]
-            S[cell(r_flow + AMORTIZED, l)] += r[6 + AMORTIZED]
+            r = month_step(m1, mat, lag, adv, S[rc, l], S[rc + 1, l], S[R_SEV, l],
+                           S[c0 + L_W, l], sched, dec, growth, S[c0 + L_F, l], gross, net,
+                           S[c0 + L_ND_J, l], S[c0 + L_NORM_J, l])
+            S[c0 + L_W, l] = r[0]
+            S[c0 + L_F, l] = r[3]
+            S[c0 + L_ND, l] = r[4]
+            S[c0 + L_NORM, l] = r[5]
+            S[r_flow + SCHED, l] += r[6 + SCHED]
+            S[r_flow + PREPAY, l] += r[6 + PREPAY]
+            S[r_flow + DEFAULT, l] += r[6 + DEFAULT]
+            S[r_flow + RECOVERY, l] += r[6 + RECOVERY]
+            S[r_flow + LOSS, l] += r[6 + LOSS]
+            S[r_flow + GROSS, l] += r[6 + GROSS]
+            S[r_flow + NET, l] += r[6 + NET]
+            S[r_flow + PERF, l] += r[6 + PERF]
+            S[r_flow + FCL, l] += r[6 + FCL]
+            S[r_flow + AMORTIZED, l] += r[6 + AMORTIZED]
     for c in range(NCOL):
         for l in range(SB):
-            S[cell(r_flow + c, l)] += S[cell(r_extra + c, l)]
+            S[r_flow + c, l] += S[r_extra + c, l]
     for l in range(SB):
-        S[cell(R_IN_BEG, l)] = S[cell(R_IN_END, l)]
-        S[cell(R_IN_IC, l)] = S[cell(r_flow + NET, l)]
-        S[cell(R_IN_PC, l)] = S[cell(r_flow + SCHED, l)] + S[cell(r_flow + PREPAY, l)] + S[cell(r_flow + RECOVERY, l)]
-        S[cell(R_IN_LOSS, l)] = S[cell(r_flow + LOSS, l)]
-        S[cell(R_IN_END, l)] = S[cell(r_flow + PERF, l)] + S[cell(r_flow + FCL, l)]
-        S[cell(R_POOL_LOSS, l)] += S[cell(r_flow + LOSS, l)]
+        S[R_IN_BEG, l] = S[R_IN_END, l]
+        S[R_IN_IC, l] = S[r_flow + NET, l]
+        S[R_IN_PC, l] = S[r_flow + SCHED, l] + S[r_flow + PREPAY, l] + S[r_flow + RECOVERY, l]
+        S[R_IN_LOSS, l] = S[r_flow + LOSS, l]
+        S[R_IN_END, l] = S[r_flow + PERF, l] + S[r_flow + FCL, l]
+        S[R_POOL_LOSS, l] += S[r_flow + LOSS, l]
 
 
-@kernel(inline=True)
+@kernel(reassociate=False)
 def _waterfall(S, P):
     """The waterfall's period on the month's pool flows as it sees them (rows ``R_IN_*``)."""
     n_loans = int(P[P_N_LOANS])
@@ -254,42 +253,42 @@ def _waterfall(S, P):
     principal_phase = int(P[P_PRINCIPAL_PHASE])
     # ---- collections (nothing after a clean-up call) and the call itself
     for l in range(SB):
-        live = 1.0 - S[cell(R_CALLED, l)]
-        S[cell(w0 + W_IC, l)] = S[cell(R_IN_IC, l)] * live
-        S[cell(w0 + W_PC, l)] = S[cell(R_IN_PC, l)] * live
-        S[cell(w0 + W_PLOSS, l)] = S[cell(R_IN_LOSS, l)] * live
-        S[cell(w0 + W_PEND, l)] = S[cell(R_IN_END, l)] * live
-        S[cell(r_cash + C_POOL_BEG, l)] = S[cell(R_IN_BEG, l)] * live
-        S[cell(R_CUM_LOSS, l)] += S[cell(w0 + W_PLOSS, l)]
-        S[cell(w0 + W_PROCEEDS, l)] = 0.0
+        live = 1.0 - S[R_CALLED, l]
+        S[w0 + W_IC, l] = S[R_IN_IC, l] * live
+        S[w0 + W_PC, l] = S[R_IN_PC, l] * live
+        S[w0 + W_PLOSS, l] = S[R_IN_LOSS, l] * live
+        S[w0 + W_PEND, l] = S[R_IN_END, l] * live
+        S[r_cash + C_POOL_BEG, l] = S[R_IN_BEG, l] * live
+        S[R_CUM_LOSS, l] += S[w0 + W_PLOSS, l]
+        S[w0 + W_PROCEEDS, l] = 0.0
     if P[P_HAS_CALL] != 0.0:
         level = P[P_CALL_LEVEL]
         for l in range(SB):
-            pend = S[cell(w0 + W_PEND, l)]
-            if call_exercised(S[cell(R_CALLED, l)], S[cell(R_EXERCISE, l)], pend, level):
-                S[cell(w0 + W_PROCEEDS, l)] = pend
-                S[cell(w0 + W_PEND, l)] = 0.0
-                S[cell(R_CALLED, l)] = 1.0
+            pend = S[w0 + W_PEND, l]
+            if call_exercised(S[R_CALLED, l], S[R_EXERCISE, l], pend, level):
+                S[w0 + W_PROCEEDS, l] = pend
+                S[w0 + W_PEND, l] = 0.0
+                S[R_CALLED, l] = 1.0
     # ---- amounts due
     for l in range(SB):
-        S[cell(w0 + W_TOT, l)] = 0.0
+        S[w0 + W_TOT, l] = 0.0
     for t in range(n_notes):
         dcf = P[p_dcf + t]
         ios = P[p_ios + t]
         tr = r_tr + TR_COLS * t
         for l in range(SB):
-            b = S[cell(r_bal + t, l)]
-            cpn = S[cell(r_coupon + t, l)]
-            S[cell(r_nbeg + t, l)] = b
-            due = interest_due(b, cpn, dcf, S[cell(r_short + t, l)], ios)
-            S[cell(r_idue + t, l)] = due
-            S[cell(r_ileft + t, l)] = due
-            S[cell(w0 + W_TOT, l)] += due
-            S[cell(tr + TR_BEG, l)] = b
-            S[cell(tr + TR_COUPON, l)] = cpn
-            S[cell(tr + TR_DUE, l)] = due
-            S[cell(tr + TR_PRIN, l)] = 0.0
-            S[cell(tr + TR_WD, l)] = 0.0
+            b = S[r_bal + t, l]
+            cpn = S[r_coupon + t, l]
+            S[r_nbeg + t, l] = b
+            due = interest_due(b, cpn, dcf, S[r_short + t, l], ios)
+            S[r_idue + t, l] = due
+            S[r_ileft + t, l] = due
+            S[w0 + W_TOT, l] += due
+            S[tr + TR_BEG, l] = b
+            S[tr + TR_COUPON, l] = cpn
+            S[tr + TR_DUE, l] = due
+            S[tr + TR_PRIN, l] = 0.0
+            S[tr + TR_WD, l] = 0.0
     _sum_rows(S, r_bal, n_notes, w0 + W_NBSUM)
     for f in range(n_fees):
         basis = int(P[p_fee_basis + f])
@@ -297,14 +296,14 @@ def _waterfall(S, P):
         amount = P[p_fee_amount + f]
         fe = r_fee + FEE_COLS * f
         for l in range(SB):
-            beg = S[cell(r_cash + C_POOL_BEG, l)]
-            base = fee_base(basis, beg, orig_pool, S[cell(w0 + W_NBSUM, l)], S[cell(w0 + W_IC, l)])
-            due = fee_due(rate, base, amount, beg, S[cell(r_arrears + f, l)])
-            S[cell(r_fdue + f, l)] = due
-            S[cell(r_fleft + f, l)] = due
-            S[cell(fe + FEE_DUE, l)] = due
-            S[cell(fe + FEE_PAID, l)] = 0.0
-            S[cell(w0 + W_TOT, l)] += due
+            beg = S[r_cash + C_POOL_BEG, l]
+            base = fee_base(basis, beg, orig_pool, S[w0 + W_NBSUM, l], S[w0 + W_IC, l])
+            due = fee_due(rate, base, amount, beg, S[r_arrears + f, l])
+            S[r_fdue + f, l] = due
+            S[r_fleft + f, l] = due
+            S[fe + FEE_DUE, l] = due
+            S[fe + FEE_PAID, l] = 0.0
+            S[w0 + W_TOT, l] += due
     # ---- triggers, on values that include this period
     for g in range(n_trig):
         thr = P[p_thr + g]
@@ -313,33 +312,33 @@ def _waterfall(S, P):
         curable = int(P[p_trig_curable + g])
         tg = r_tg + TRIG_COLS * g
         for l in range(SB):
-            v = trigger_value(metric, S[cell(R_CUM_LOSS, l)], orig_pool, S[cell(w0 + W_PEND, l)],
-                              S[cell(w0 + W_NBSUM, l)], S[cell(R_DELINQ, l)], S[cell(w0 + W_IC, l)],
-                              S[cell(w0 + W_TOT, l)])
-            x = trigger_breached(v, thr, below, curable, S[cell(r_breached + g, l)])
-            S[cell(r_breached + g, l)] = x
-            S[cell(tg + TG_VALUE, l)] = v
-            S[cell(tg + TG_THRESHOLD, l)] = thr
-            S[cell(tg + TG_BREACHED, l)] = x
+            v = trigger_value(metric, S[R_CUM_LOSS, l], orig_pool, S[w0 + W_PEND, l],
+                              S[w0 + W_NBSUM, l], S[R_DELINQ, l], S[w0 + W_IC, l],
+                              S[w0 + W_TOT, l])
+            x = trigger_breached(v, thr, below, curable, S[r_breached + g, l])
+            S[r_breached + g, l] = x
+            S[tg + TG_VALUE, l] = v
+            S[tg + TG_THRESHOLD, l] = thr
+            S[tg + TG_BREACHED, l] = x
     # ---- accounts start
     for a in range(n_acct):
         ac = r_ac + ACCT_COLS * a
         for l in range(SB):
-            S[cell(ac + AC_BEG, l)] = S[cell(r_acct + a, l)]
-            S[cell(ac + AC_DEP, l)] = 0.0
-            S[cell(ac + AC_DRAW, l)] = 0.0
-            S[cell(ac + AC_REL, l)] = 0.0
-            S[cell(ac + AC_TARGET, l)] = 0.0
+            S[ac + AC_BEG, l] = S[r_acct + a, l]
+            S[ac + AC_DEP, l] = 0.0
+            S[ac + AC_DRAW, l] = 0.0
+            S[ac + AC_REL, l] = 0.0
+            S[ac + AC_TARGET, l] = 0.0
     for l in range(SB):
-        extra = S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)] if principal_phase < 0 else 0.0
-        S[cell(w0 + W_AVAIL, l)] = S[cell(w0 + W_IC, l)] + extra
-        S[cell(w0 + W_PAIDP, l)] = 0.0
-        S[cell(r_cash + C_RESIDUAL, l)] = 0.0
+        extra = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] if principal_phase < 0 else 0.0
+        S[w0 + W_AVAIL, l] = S[w0 + W_IC, l] + extra
+        S[w0 + W_PAIDP, l] = 0.0
+        S[r_cash + C_RESIDUAL, l] = 0.0
     # ---- the steps
     for k in range(n_steps):
         if k == principal_phase:
             for l in range(SB):
-                S[cell(w0 + W_AVAIL, l)] += S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)]
+                S[w0 + W_AVAIL, l] += S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l]
         o = int(P[p_op + k])
         lo = int(P[p_mem_ptr + k])
         hi = int(P[p_mem_ptr + k + 1])
@@ -355,52 +354,52 @@ def _waterfall(S, P):
             always_seq = int(P[p_arg + 3 * k + 1]) == 0
             switch = int(P[p_arg + 3 * k + 2])
             for l in range(SB):
-                S[cell(w0 + W_GRP, l)] = 0.0
-                S[cell(w0 + W_TOT, l)] = 0.0
+                S[w0 + W_GRP, l] = 0.0
+                S[w0 + W_TOT, l] = 0.0
             for j in range(lo, hi):
                 m = int(P[p_members + j])
                 for l in range(SB):
-                    S[cell(w0 + W_GRP, l)] += S[cell(r_bal + m, l)]
-                    S[cell(w0 + W_TOT, l)] += S[cell(r_nbeg + m, l)]
+                    S[w0 + W_GRP, l] += S[r_bal + m, l]
+                    S[w0 + W_TOT, l] += S[r_nbeg + m, l]
             if kind == AMOUNT_OC_TARGET:
                 _oc_pda(S, P, w0, r_breached, orig_pool)
             for l in range(SB):
                 if kind == AMOUNT_COLLECTIONS:
-                    cap = S[cell(w0 + W_PC, l)] + S[cell(w0 + W_PROCEEDS, l)]
+                    cap = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l]
                 elif kind == AMOUNT_OC_TARGET:
-                    cap = S[cell(w0 + W_NEED, l)]
+                    cap = S[w0 + W_NEED, l]
                 else:
                     cap = np.inf
-                need = principal_need(cap, S[cell(w0 + W_PAIDP, l)], S[cell(w0 + W_GRP, l)])
-                got, avail = pay(need, S[cell(w0 + W_AVAIL, l)])
-                S[cell(w0 + W_NEED, l)] = need
-                S[cell(w0 + W_GOT, l)] = got
-                S[cell(w0 + W_AVAIL, l)] = avail
-                hit = switch >= 0 and S[cell(r_breached + (switch if switch >= 0 else 0), l)] > 0.0
-                S[cell(w0 + W_SEQ, l)] = 1.0 if always_seq or hit else 0.0
+                need = principal_need(cap, S[w0 + W_PAIDP, l], S[w0 + W_GRP, l])
+                got, avail = pay(need, S[w0 + W_AVAIL, l])
+                S[w0 + W_NEED, l] = need
+                S[w0 + W_GOT, l] = got
+                S[w0 + W_AVAIL, l] = avail
+                hit = switch >= 0 and S[r_breached + (switch if switch >= 0 else 0), l] > 0.0
+                S[w0 + W_SEQ, l] = 1.0 if always_seq or hit else 0.0
             _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
             for l in range(SB):
-                S[cell(w0 + W_PAIDP, l)] += S[cell(w0 + W_GOT, l)]
-                S[cell(w0 + W_REM, l)] = S[cell(w0 + W_GOT, l)]
+                S[w0 + W_PAIDP, l] += S[w0 + W_GOT, l]
+                S[w0 + W_REM, l] = S[w0 + W_GOT, l]
             for j in range(lo, hi):  # sequential, or pro rata by beginning balances
                 m = int(P[p_members + j])
                 tr = r_tr + TR_COLS * m
                 for l in range(SB):
-                    rem = S[cell(w0 + W_REM, l)]
-                    pro = pro_rata_share(S[cell(w0 + W_GOT, l)], S[cell(r_nbeg + m, l)], S[cell(w0 + W_TOT, l)])
-                    p = principal_pay(rem, pro, S[cell(w0 + W_SEQ, l)] > 0.0, S[cell(r_bal + m, l)])
-                    S[cell(r_bal + m, l)] -= p
-                    S[cell(tr + TR_PRIN, l)] += p
-                    S[cell(w0 + W_REM, l)] = rem - p
+                    rem = S[w0 + W_REM, l]
+                    pro = pro_rata_share(S[w0 + W_GOT, l], S[r_nbeg + m, l], S[w0 + W_TOT, l])
+                    p = principal_pay(rem, pro, S[w0 + W_SEQ, l] > 0.0, S[r_bal + m, l])
+                    S[r_bal + m, l] -= p
+                    S[tr + TR_PRIN, l] += p
+                    S[w0 + W_REM, l] = rem - p
             for j in range(lo, hi):  # what caps left over, in priority order
                 m = int(P[p_members + j])
                 tr = r_tr + TR_COLS * m
                 for l in range(SB):
-                    rem = S[cell(w0 + W_REM, l)]
-                    p = principal_pay(rem, rem, True, S[cell(r_bal + m, l)])
-                    S[cell(r_bal + m, l)] -= p
-                    S[cell(tr + TR_PRIN, l)] += p
-                    S[cell(w0 + W_REM, l)] -= p
+                    rem = S[w0 + W_REM, l]
+                    p = principal_pay(rem, rem, True, S[r_bal + m, l])
+                    S[r_bal + m, l] -= p
+                    S[tr + TR_PRIN, l] += p
+                    S[w0 + W_REM, l] -= p
         elif o == OP_RESERVE:
             a = int(P[p_arg + 3 * k])
             fixed = P[p_acct_fixed + a] != 0.0
@@ -410,15 +409,15 @@ def _waterfall(S, P):
             ac = r_ac + ACCT_COLS * a
             _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
             for l in range(SB):
-                base = S[cell(w0 + W_PEND, l)] if on_pool else orig_pool
-                target = reserve_target(fixed, amount, pct, base, floor, keep, S[cell(w0 + W_NOW, l)])
-                x = S[cell(r_acct + a, l)]
-                dep, rel = reserve_move(x, target, S[cell(w0 + W_AVAIL, l)])
-                S[cell(r_acct + a, l)] = x + dep - rel
-                S[cell(w0 + W_AVAIL, l)] += rel - dep
-                S[cell(ac + AC_DEP, l)] += dep
-                S[cell(ac + AC_REL, l)] += rel
-                S[cell(ac + AC_TARGET, l)] = target
+                base = S[w0 + W_PEND, l] if on_pool else orig_pool
+                target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
+                x = S[r_acct + a, l]
+                dep, rel = reserve_move(x, target, S[w0 + W_AVAIL, l])
+                S[r_acct + a, l] = x + dep - rel
+                S[w0 + W_AVAIL, l] += rel - dep
+                S[ac + AC_DEP, l] += dep
+                S[ac + AC_REL, l] += rel
+                S[ac + AC_TARGET, l] = target
         else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
             for kk in range(k):
                 ok = int(P[p_op + kk])
@@ -429,79 +428,79 @@ def _waterfall(S, P):
                     _take(S, P, w0, left, p_members, lo2, hi2)
                     _settle(S, P, w0, left, p_members, lo2, hi2)
             for l in range(SB):
-                S[cell(r_cash + C_RESIDUAL, l)] += S[cell(w0 + W_AVAIL, l)]
-                S[cell(w0 + W_AVAIL, l)] = 0.0
+                S[r_cash + C_RESIDUAL, l] += S[w0 + W_AVAIL, l]
+                S[w0 + W_AVAIL, l] = 0.0
     # ---- writedowns in reverse priority, carry-forwards, period totals
     wd_accounts = P[P_WD_ACCOUNTS] != 0.0
     _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
     if wd_accounts:
         _sum_rows(S, r_acct, n_acct, w0 + W_GRP)
     for l in range(SB):
-        cover = S[cell(w0 + W_PEND, l)] + (S[cell(w0 + W_GRP, l)] if wd_accounts else 0.0)
-        S[cell(w0 + W_REM, l)] = uncovered(S[cell(w0 + W_NOW, l)], cover)
+        cover = S[w0 + W_PEND, l] + (S[w0 + W_GRP, l] if wd_accounts else 0.0)
+        S[w0 + W_REM, l] = uncovered(S[w0 + W_NOW, l], cover)
     for j in range(n_notes):
         t = int(P[p_wd_order + j])
         tr = r_tr + TR_COLS * t
         for l in range(SB):
-            wd, x, rem = writedown(S[cell(w0 + W_REM, l)], S[cell(r_bal + t, l)])
-            S[cell(w0 + W_REM, l)] = rem
-            S[cell(r_bal + t, l)] = x
-            S[cell(tr + TR_WD, l)] = wd
+            wd, x, rem = writedown(S[w0 + W_REM, l], S[r_bal + t, l])
+            S[w0 + W_REM, l] = rem
+            S[r_bal + t, l] = x
+            S[tr + TR_WD, l] = wd
     for t in range(n_notes):
         tr = r_tr + TR_COLS * t
         for l in range(SB):
-            s = S[cell(r_ileft + t, l)]
+            s = S[r_ileft + t, l]
             c = carry(s)
-            S[cell(r_short + t, l)] = c
-            S[cell(tr + TR_PAID, l)] = S[cell(r_idue + t, l)] - s
-            S[cell(tr + TR_SHORT, l)] = c
-            S[cell(tr + TR_END, l)] = S[cell(r_bal + t, l)]
+            S[r_short + t, l] = c
+            S[tr + TR_PAID, l] = S[r_idue + t, l] - s
+            S[tr + TR_SHORT, l] = c
+            S[tr + TR_END, l] = S[r_bal + t, l]
     for f in range(n_fees):
         fe = r_fee + FEE_COLS * f
         for l in range(SB):
-            s = S[cell(r_fleft + f, l)]
+            s = S[r_fleft + f, l]
             c = carry(s)
-            S[cell(r_arrears + f, l)] = c
-            S[cell(fe + FEE_PAID, l)] = S[cell(r_fdue + f, l)] - s
-            S[cell(fe + FEE_SHORT, l)] = c
+            S[r_arrears + f, l] = c
+            S[fe + FEE_PAID, l] = S[r_fdue + f, l] - s
+            S[fe + FEE_SHORT, l] = c
     for a in range(n_acct):
         for l in range(SB):
-            S[cell(r_ac + ACCT_COLS * a + AC_END, l)] = S[cell(r_acct + a, l)]
+            S[r_ac + ACCT_COLS * a + AC_END, l] = S[r_acct + a, l]
     for l in range(SB):
-        S[cell(r_cash + C_INTEREST, l)] = S[cell(w0 + W_IC, l)]
-        S[cell(r_cash + C_PRINCIPAL, l)] = S[cell(w0 + W_PC, l)]
-        S[cell(r_cash + C_CALL, l)] = S[cell(w0 + W_PROCEEDS, l)]
-        S[cell(r_cash + C_LOSS, l)] = S[cell(w0 + W_PLOSS, l)]
-        S[cell(r_cash + C_UNALLOCATED, l)] = S[cell(w0 + W_AVAIL, l)]
-        S[cell(r_cash + C_POOL_END, l)] = S[cell(w0 + W_PEND, l)]
-        S[cell(r_cash + C_NOTES_BEG, l)] = S[cell(w0 + W_NBSUM, l)]
-        S[cell(r_cash + C_FEES, l)] = 0.0
-        S[cell(r_cash + C_NOTE_INTEREST, l)] = 0.0
-        S[cell(r_cash + C_NOTE_PRINCIPAL, l)] = 0.0
-        S[cell(r_cash + C_WRITEDOWN, l)] = 0.0
-        S[cell(r_cash + C_NOTES_END, l)] = 0.0
-        S[cell(r_cash + C_DRAWS, l)] = 0.0
-        S[cell(r_cash + C_DEPOSITS, l)] = 0.0
-        S[cell(r_cash + C_RELEASES, l)] = 0.0
+        S[r_cash + C_INTEREST, l] = S[w0 + W_IC, l]
+        S[r_cash + C_PRINCIPAL, l] = S[w0 + W_PC, l]
+        S[r_cash + C_CALL, l] = S[w0 + W_PROCEEDS, l]
+        S[r_cash + C_LOSS, l] = S[w0 + W_PLOSS, l]
+        S[r_cash + C_UNALLOCATED, l] = S[w0 + W_AVAIL, l]
+        S[r_cash + C_POOL_END, l] = S[w0 + W_PEND, l]
+        S[r_cash + C_NOTES_BEG, l] = S[w0 + W_NBSUM, l]
+        S[r_cash + C_FEES, l] = 0.0
+        S[r_cash + C_NOTE_INTEREST, l] = 0.0
+        S[r_cash + C_NOTE_PRINCIPAL, l] = 0.0
+        S[r_cash + C_WRITEDOWN, l] = 0.0
+        S[r_cash + C_NOTES_END, l] = 0.0
+        S[r_cash + C_DRAWS, l] = 0.0
+        S[r_cash + C_DEPOSITS, l] = 0.0
+        S[r_cash + C_RELEASES, l] = 0.0
     for f in range(n_fees):
         for l in range(SB):
-            S[cell(r_cash + C_FEES, l)] += S[cell(r_fee + FEE_COLS * f + FEE_PAID, l)]
+            S[r_cash + C_FEES, l] += S[r_fee + FEE_COLS * f + FEE_PAID, l]
     for t in range(n_notes):
         tr = r_tr + TR_COLS * t
         for l in range(SB):
-            S[cell(r_cash + C_NOTE_INTEREST, l)] += S[cell(tr + TR_PAID, l)]
-            S[cell(r_cash + C_NOTE_PRINCIPAL, l)] += S[cell(tr + TR_PRIN, l)]
-            S[cell(r_cash + C_WRITEDOWN, l)] += S[cell(tr + TR_WD, l)]
-            S[cell(r_cash + C_NOTES_END, l)] += S[cell(r_bal + t, l)]
+            S[r_cash + C_NOTE_INTEREST, l] += S[tr + TR_PAID, l]
+            S[r_cash + C_NOTE_PRINCIPAL, l] += S[tr + TR_PRIN, l]
+            S[r_cash + C_WRITEDOWN, l] += S[tr + TR_WD, l]
+            S[r_cash + C_NOTES_END, l] += S[r_bal + t, l]
     for a in range(n_acct):
         ac = r_ac + ACCT_COLS * a
         for l in range(SB):
-            S[cell(r_cash + C_DRAWS, l)] += S[cell(ac + AC_DRAW, l)]
-            S[cell(r_cash + C_DEPOSITS, l)] += S[cell(ac + AC_DEP, l)]
-            S[cell(r_cash + C_RELEASES, l)] += S[cell(ac + AC_REL, l)]
+            S[r_cash + C_DRAWS, l] += S[ac + AC_DRAW, l]
+            S[r_cash + C_DEPOSITS, l] += S[ac + AC_DEP, l]
+            S[r_cash + C_RELEASES, l] += S[ac + AC_REL, l]
 
 
-@kernel(inline=True)
+@kernel(reassociate=False)
 def _running_sums(S, P):
     """What a summary keeps of the period, as a generated period keeps it: the residual paid, per
     note its running sums and its cash flow per 100 of face, and whether the deal has retired."""
@@ -522,30 +521,30 @@ def _running_sums(S, P):
                     int(P[P_N_COV]))
     m1f = float(P[P_M1])
     for l in range(SB):
-        S[cell(R_RESIDUAL, l)] += S[cell(r_cash + C_RESIDUAL, l)]
+        S[R_RESIDUAL, l] += S[r_cash + C_RESIDUAL, l]
     for t in range(n_notes):
         tr = r_tr + TR_COLS * t
         run = r_run + N_RUN * t
         per_face = P[p_face + t]
         for l in range(SB):
-            prin = S[cell(tr + TR_PRIN, l)]
-            paid = S[cell(tr + TR_PAID, l)]
-            S[cell(run, l)] += prin
-            S[cell(run + 1, l)] += m1f * prin
-            S[cell(run + 2, l)] += paid
-            S[cell(run + 3, l)] += S[cell(tr + TR_WD, l)]
-            if prin > 0.0 and S[cell(run + 4, l)] == 0.0:
-                S[cell(run + 4, l)] = m1f
+            prin = S[tr + TR_PRIN, l]
+            paid = S[tr + TR_PAID, l]
+            S[run, l] += prin
+            S[run + 1, l] += m1f * prin
+            S[run + 2, l] += paid
+            S[run + 3, l] += S[tr + TR_WD, l]
+            if prin > 0.0 and S[run + 4, l] == 0.0:
+                S[run + 4, l] = m1f
             if prin > 0.0:
-                S[cell(run + 5, l)] = m1f
-            S[cell(r_cf + t, l)] = (paid + prin) * per_face
+                S[run + 5, l] = m1f
+            S[r_cf + t, l] = (paid + prin) * per_face
     for l in range(SB):  # retired: no pool left (or called), no note or account balance
-        done = not S[cell(R_IN_END, l)] > 0.0 or S[cell(R_CALLED, l)] > 0.0
+        done = not S[R_IN_END, l] > 0.0 or S[R_CALLED, l] > 0.0
         for t in range(n_notes):
-            done = done and not S[cell(r_bal + t, l)] > 0.0
+            done = done and not S[r_bal + t, l] > 0.0
         for a in range(n_acct):
-            done = done and not S[cell(r_acct + a, l)] > 0.0
-        S[cell(R_DONE, l)] = 1.0 if done else 0.0
+            done = done and not S[r_acct + a, l] > 0.0
+        S[R_DONE, l] = 1.0 if done else 0.0
 
 
 @kernel(inline=True)
@@ -567,10 +566,10 @@ def _sizes(H):
 def _sum_rows(S, first, n, row):
     """``S[row] = sum of rows first .. first + n - 1``, lane by lane, in row order."""
     for l in range(SB):
-        S[cell(row, l)] = 0.0
+        S[row, l] = 0.0
     for t in range(n):
         for l in range(SB):
-            S[cell(row, l)] += S[cell(first + t, l)]
+            S[row, l] += S[first + t, l]
 
 
 @kernel(inline=True)
@@ -578,15 +577,15 @@ def _take(S, P, w0, left, p_members, lo, hi):
     """A group's remaining dues (``W_NEED``) and what available funds pay of them (``W_GOT``);
     ``left``: the first row of the dues (interest or fees)."""
     for l in range(SB):
-        S[cell(w0 + W_NEED, l)] = 0.0
+        S[w0 + W_NEED, l] = 0.0
     for j in range(lo, hi):
         r = left + int(P[p_members + j])
         for l in range(SB):
-            S[cell(w0 + W_NEED, l)] += S[cell(r, l)]
+            S[w0 + W_NEED, l] += S[r, l]
     for l in range(SB):
-        got, avail = pay(S[cell(w0 + W_NEED, l)], S[cell(w0 + W_AVAIL, l)])
-        S[cell(w0 + W_GOT, l)] = got
-        S[cell(w0 + W_AVAIL, l)] = avail
+        got, avail = pay(S[w0 + W_NEED, l], S[w0 + W_AVAIL, l])
+        S[w0 + W_GOT, l] = got
+        S[w0 + W_AVAIL, l] = avail
 
 
 @kernel(inline=True)
@@ -595,7 +594,7 @@ def _settle(S, P, w0, left, p_members, lo, hi):
     for j in range(lo, hi):
         r = left + int(P[p_members + j])
         for l in range(SB):
-            S[cell(r, l)] = settle(S[cell(r, l)], S[cell(w0 + W_GOT, l)], S[cell(w0 + W_NEED, l)])
+            S[r, l] = settle(S[r, l], S[w0 + W_GOT, l], S[w0 + W_NEED, l])
 
 
 @kernel(inline=True)
@@ -604,10 +603,10 @@ def _draw(S, P, w0, r_acct, r_ac, p_cov_acct, lo, hi):
     for j in range(lo, hi):
         a = int(P[p_cov_acct + j])
         for l in range(SB):
-            d = draw(S[cell(w0 + W_NEED, l)], S[cell(w0 + W_GOT, l)], S[cell(r_acct + a, l)])
-            S[cell(r_acct + a, l)] -= d
-            S[cell(w0 + W_GOT, l)] += d
-            S[cell(r_ac + ACCT_COLS * a + AC_DRAW, l)] += d
+            d = draw(S[w0 + W_NEED, l], S[w0 + W_GOT, l], S[r_acct + a, l])
+            S[r_acct + a, l] -= d
+            S[w0 + W_GOT, l] += d
+            S[r_ac + ACCT_COLS * a + AC_DRAW, l] += d
 
 
 @kernel(inline=True)
@@ -619,22 +618,18 @@ def _oc_pda(S, P, w0, r_breached, orig_pool):
     on_original = P[P_OC_ORIGINAL] != 0.0
     for l in range(SB):
         p = P[P_OC_PCT]
-        if stepped and (blocker < 0 or S[cell(r_breached + (blocker if blocker >= 0 else 0), l)] == 0.0):
+        if stepped and (blocker < 0 or S[r_breached + (blocker if blocker >= 0 else 0), l] == 0.0):
             p = P[P_OC_STEP_PCT]
-        pend = S[cell(w0 + W_PEND, l)]
+        pend = S[w0 + W_PEND, l]
         base = orig_pool if on_original else pend
-        S[cell(w0 + W_NEED, l)] = oc_principal(p, base, P[P_OC_FLOOR], S[cell(w0 + W_NBSUM, l)], pend)
+        S[w0 + W_NEED, l] = oc_principal(p, base, P[P_OC_FLOOR], S[w0 + W_NBSUM, l], pend)
 
-# compiled when this module is imported (a C-callable function is compiled eagerly): last, after
-# the functions it calls
-
-@period_cfunc
-def interpret(s_ptr, p_ptr):
+def _interpret(s_ptr, p_ptr):
     """One period of a block: the pool's month (unless ``P`` says its flows were given), then the
     waterfall's period of the structure in ``P``, then the running sums; see the module doc."""
     H = carray(p_ptr, (P_FIXED,))
     n_total, p_total = _sizes(H)
-    S = carray(s_ptr, (n_total * SB,))
+    S = carray(s_ptr, (n_total, SB))  # [row, lane]
     P = carray(p_ptr, (p_total,))
     if P[P_POOL_GIVEN] == 0.0:
         _pool_month(S, P)
@@ -642,3 +637,15 @@ def interpret(s_ptr, p_ptr):
         return
     _waterfall(S, P)
     _running_sums(S, P)
+
+
+_COMPILED: list = []
+
+
+def interpret():
+    """The interpreter as a C-callable period (see the module doc). Compiled (or loaded from the
+    cache) on first use, not when the module is imported: a C-callable function is compiled
+    eagerly, and a run that never meets the waterfall should not wait for it."""
+    if not _COMPILED:
+        _COMPILED.append(period_cfunc(_interpret))
+    return _COMPILED[0]
