@@ -121,6 +121,7 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     a = waterfall.arrays
     if pool_args is None:
         pool_args = pool_arguments(collateral, n_scen, n)
+    full_state = period is None or tables or cutoff is not None  # rows a generated period does not use
     if period is None:
         period = interpret()
     args = (period, *pool_args, lanes, lag_b, adv_b, float(pool_start),
@@ -130,8 +131,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
             summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
     counter = np.zeros(1, dtype=np.int64)  # the next block: each thread takes one when done with the last
     n_threads = min(numba.get_num_threads(), nb)
-    others = [_threads().submit(KD.run_blocks, counter, *args) for _ in range(n_threads - 1)]
-    KD.run_blocks(counter, *args)  # (the kernel releases the GIL: the threads run side by side)
+    others = [_threads().submit(KD.run_blocks, counter, full_state, *args) for _ in range(n_threads - 1)]
+    KD.run_blocks(counter, full_state, *args)  # (the kernel releases the GIL: the threads run side by side)
     for f in others:
         f.result()
     for k, v in st.items():  # the lanes' scenarios only

@@ -145,17 +145,20 @@ def _fill(S, row, table, at, one, offset, nl):
 
 
 @kernel(reassociate=False)
-def run_blocks(counter, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows, mdr_rows, mdr_end,
-            sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start, coupon_rows, crow, delinq_rows, qrow,
-            exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis,
-            acct_floor, acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr,
-            members, cov_ptr, cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase,
-            bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1, pool_out, tr_out,
-            fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
+def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows,
+               mdr_rows, mdr_end, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start, coupon_rows, crow,
+               delinq_rows, qrow, exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount,
+               acct_pct, acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable, trig_threshold,
+               op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts,
+               principal_phase, bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
+               pool_out, tr_out, fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
     indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
 
-    ``period``: a C-callable ``(S, P)`` period (see the module doc). Collateral: a small pool (its
+    ``period``: a C-callable ``(S, P)`` period (see the module doc); ``full_state``: whether it
+    needs the rows of ``S`` after :func:`~abs_engine.kernels.state.layout`'s (the interpreter
+    does, a generated period does not), which the table sink and the flows of loans in
+    foreclosure at cut-off need too. Collateral: a small pool (its
     loans in every lane), rate tables ``[row, month, class]`` and severities ``[row, month]``
     with each scenario's rows ``prow``/``drow``/``srow``, and per MDR row the month index from
     which it is 0 everywhere (``mdr_end``); every lane of a block shares ``lag_b[block]`` and
@@ -206,7 +209,7 @@ def run_blocks(counter, period, balance, gross_m, net_m, amort_n, interest_only,
         if b >= n_blocks:
             break
         lag = lag_b[b]
-        S = np.zeros(n_total * SB)
+        S = np.zeros((n_total if full_state else n_rows) * SB)
         P = np.zeros(p_total)
         P[P_CALL_LEVEL] = call_pct * orig_pool
         P[P_ORIG_POOL] = orig_pool
