@@ -131,18 +131,6 @@ def _same(at):
     return True
 
 
-@kernel(inline=True)
-def _fill(S, row, table, at, one, offset, nl):
-    """Row ``row`` of ``S``: each lane's value ``table[at[lane] + offset]``; one load, broadcast,
-    when every lane reads the same row."""
-    if one:
-        x = table[at[0] + offset]
-        for l in range(nl):
-            S[cell(row, l)] = x
-    else:
-        for l in range(nl):
-            S[cell(row, l)] = table[at[l] + offset]
-
 
 @kernel(reassociate=False)
 def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows,
@@ -330,9 +318,27 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             else:
                 for c in range(n_cls):  # this month's rates
                     mi = np.uint64(i * n_cls + c)
-                    _fill(S, r_cls + 2 * c, smm_flat, smm_at, one_smm, mi, nl)
-                    _fill(S, r_cls + 2 * c + 1, mdr_flat, mdr_at, one_mdr, mi, nl)
-                _fill(S, R_SEV, sev_flat, sev_at, one_sev, np.uint64(i), nl)
+                    if one_smm:  # every lane reads the same row: one load
+                        x = smm_flat[smm_at[0] + mi]
+                        for l in range(nl):
+                            S[cell(r_cls + 2 * c, l)] = x
+                    else:
+                        for l in range(nl):
+                            S[cell(r_cls + 2 * c, l)] = smm_flat[smm_at[l] + mi]
+                    if one_mdr:  # every lane reads the same row: one load
+                        x = mdr_flat[mdr_at[0] + mi]
+                        for l in range(nl):
+                            S[cell(r_cls + 2 * c + 1, l)] = x
+                    else:
+                        for l in range(nl):
+                            S[cell(r_cls + 2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
+                if one_sev:  # every lane reads the same row: one load
+                    x = sev_flat[sev_at[0] + np.uint64(i)]
+                    for l in range(nl):
+                        S[cell(R_SEV, l)] = x
+                else:
+                    for l in range(nl):
+                        S[cell(R_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
                 if cutoff is not None:
                     for c in range(NCOL):
                         for l in range(nl):
@@ -350,8 +356,20 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             if not retired:
                 mc = np.uint64(i * n_cpn)
                 for t in range(n_notes):  # this period's coupons and delinquency
-                    _fill(S, r_coupon + t, cpn_flat, cpn_at, one_cpn, mc + np.uint64(t), nl)
-                _fill(S, R_DELINQ, dq_flat, dq_at, one_dq, np.uint64(i), nl)
+                    if one_cpn:  # every lane reads the same row: one load
+                        x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
+                        for l in range(nl):
+                            S[cell(r_coupon + t, l)] = x
+                    else:
+                        for l in range(nl):
+                            S[cell(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
+                if one_dq:  # every lane reads the same row: one load
+                    x = dq_flat[dq_at[0] + np.uint64(i)]
+                    for l in range(nl):
+                        S[cell(R_DELINQ, l)] = x
+                else:
+                    for l in range(nl):
+                        S[cell(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
                 P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
                 for t in range(n_notes):
                     P[p_dcf + t] = dcf[i, t]
