@@ -10,10 +10,13 @@ summary. It writes the period's table rows too (:func:`~abs_engine.kernels.state
 which the loop copies out when it keeps tables. Compiled once, for every structure (a C-callable
 function, as the periods :mod:`abs_engine.engine.codegen` generates for one structure).
 
-Its loops go step -> group member -> scenario lane, each lane loop branch-free. It only
-sequences the operations of :mod:`abs_engine.kernels.ops`, where each operation's arithmetic
-is written once; a generated period sequences the same calls in the same order, so the two give
-the same numbers.
+Its three parts (:func:`_pool_month`, :func:`_waterfall`, :func:`_running_sums`) are compiled and
+cached as separate functions, each reading the counts in ``P`` and computing the offsets it
+needs (integer arithmetic, once per call): inlined into one function they took 30 s to compile
+in a fresh cache, apart 13 s. Its loops go step -> group member -> scenario lane, each lane loop
+branch-free. It only sequences the operations of :mod:`abs_engine.kernels.ops`, where each
+operation's arithmetic is written once; a generated period sequences the same calls in the same
+order, so the two give the same numbers.
 """
 
 from __future__ import annotations
