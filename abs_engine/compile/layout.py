@@ -48,24 +48,30 @@ def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
 def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """``[scenario, ...]`` -> ``[block, ..., lane]`` in the layout ``lanes`` (:func:`scenario_lanes`;
     a padding lane repeats the scenario it names). With ``rows``, ``x`` is a table of distinct
-    values and scenario ``k``'s is ``x[rows[k]]``."""
+    values and scenario ``k``'s is ``x[rows[k]]``. Large arrays move through a kernel, small ones
+    through numpy (a small run then loads no kernel for it); the same values either way."""
     take = np.where(lanes >= 0, lanes, -1 - lanes)
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if lanes.size * (x[0].size if x.shape[0] else 0) <= SMALL:
+        return np.ascontiguousarray(np.moveaxis(x[take if rows is None else rows[take]], 1, -1))
     flat = np.ascontiguousarray(x).reshape(x.shape[0], -1)
-    if rows is None:
-        rows = np.arange(x.shape[0], dtype=np.int64)
     out = np.empty((lanes.shape[0], flat.shape[1], lanes.shape[1]), dtype=x.dtype)
-    gather_rows(flat, np.ascontiguousarray(rows, dtype=np.int64), take, out)
+    gather_rows(flat, np.arange(x.shape[0], dtype=np.int64) if rows is None else rows, take, out)
     return out.reshape(lanes.shape[0], *x.shape[1:], lanes.shape[1])
 
 
 def scatter(x: np.ndarray, lanes: np.ndarray, n_scen: int, out: np.ndarray | None = None) -> np.ndarray:
     """``[block, ..., lane]`` in the layout ``lanes`` -> ``[scenario, ...]`` (padding lanes dropped);
-    into ``out`` (C-contiguous) when given, whose other scenarios are left as they are."""
-    flat = np.ascontiguousarray(x).reshape(x.shape[0], -1, x.shape[-1])
+    into ``out`` when given, whose other scenarios are left as they are."""
     if out is None:
         out = np.empty((n_scen, *x.shape[1:-1]), dtype=x.dtype)
-    elif not out.flags.c_contiguous:
-        out[...] = scatter(x, lanes, n_scen, np.ascontiguousarray(out))
+    if x.size <= SMALL or not out.flags.c_contiguous:
+        valid = lanes >= 0
+        out[lanes[valid]] = np.moveaxis(x, -1, 1)[valid]
         return out
-    scatter_lanes(flat, lanes, out.reshape(out.shape[0], -1))
+    scatter_lanes(np.ascontiguousarray(x).reshape(x.shape[0], -1, x.shape[-1]), lanes, out.reshape(out.shape[0], -1))
     return out
+
+
+SMALL = 1 << 16  # numbers moved through numpy rather than a kernel

@@ -10,10 +10,10 @@ summary. It writes the period's table rows too (:func:`~abs_engine.kernels.state
 which the loop copies out when it keeps tables. Compiled once, for every structure (a C-callable
 function, as the periods :mod:`abs_engine.engine.codegen` generates for one structure).
 
-Its three parts (:func:`_pool_month`, :func:`_waterfall`, :func:`_running_sums`) are compiled and
-cached as separate functions, each reading the counts in ``P`` and computing the offsets it
-needs (integer arithmetic, once per call): inlined into one function they took 30 s to compile
-in a fresh cache, apart 13 s. Its loops go step -> group member -> scenario lane, each lane loop
+Its parts (:func:`_pool_month`, :func:`_waterfall`, :func:`_running_sums`) each read the counts
+in ``P`` and compute the offsets they need (integer arithmetic, once per call). The waterfall is
+compiled and cached as a function of its own: inlined with the rest it took 30 s to compile in
+a fresh cache, apart 13 s. Its loops go step -> group member -> scenario lane, each lane loop
 branch-free. It only sequences the operations of :mod:`abs_engine.kernels.ops`, where each
 operation's arithmetic is written once; a generated period sequences the same calls in the same
 order, so the two give the same numbers.
@@ -170,7 +170,7 @@ AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE = range(3)
 
 
 
-@kernel(reassociate=False)
+@kernel(inline=True)
 def _pool_month(S, P):
     """Each loan's month in every lane, its flows added in loan order, plus the flows of loans in
     foreclosure at cut-off; then the waterfall's view of the month (as
@@ -503,7 +503,7 @@ def _waterfall(S, P):
             S[r_cash + C_RELEASES, l] += S[ac + AC_REL, l]
 
 
-@kernel(reassociate=False)
+@kernel(inline=True)
 def _running_sums(S, P):
     """What a summary keeps of the period, as a generated period keeps it: the residual paid, per
     note its running sums and its cash flow per 100 of face, and whether the deal has retired."""
