@@ -1,10 +1,10 @@
 """The kernels' scenario-block layout: scenarios in blocks of ``SB`` lanes, arrays ``[block, ...,
 lane]``, so the lane loop is innermost and contiguous.
 
-Two layouts: :func:`blocks` puts scenario ``k`` in block ``k // SB``, lane ``k % SB`` (the
-waterfall on given pool flows); :func:`scenario_lanes` groups scenarios that share a recovery lag
-and an advancing flag, as the pool's kernels need (one lag per block), and a deal run month by
-month uses it for the pool and the waterfall alike (:func:`gather`, :func:`scatter`)."""
+:func:`scenario_lanes` groups scenarios that share a recovery lag and an advancing flag, as the
+pool's month needs (one lag per block; scenarios that all share them fill blocks in order), and
+every run of the loop uses it for the pool and the waterfall alike (:func:`gather`,
+:func:`scatter`)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,7 @@ import numpy as np
 from ..kernels.lanes import gather_rows, scatter_lanes
 from ..kernels.waterfall import SB
 
-__all__ = ["SB", "blocks", "unblock", "scenario_lanes", "gather", "scatter"]
-
-
-def blocks(x: np.ndarray) -> np.ndarray:
-    """``[scenario, ...]`` -> ``[block, ..., lane]`` (scenarios padded with zeros to whole blocks)."""
-    s = x.shape[0]
-    nb = -(-s // SB)
-    pad = np.zeros((nb * SB, *x.shape[1:]), dtype=x.dtype)
-    pad[:s] = x
-    out = pad.reshape(nb, SB, *x.shape[1:])
-    return np.ascontiguousarray(np.moveaxis(out, 1, -1))
-
-
-def unblock(x: np.ndarray, n_scen: int) -> np.ndarray:
-    """``[block, ..., lane]`` -> ``[scenario, ...]``."""
-    y = np.moveaxis(x, -1, 1)
-    return y.reshape(y.shape[0] * y.shape[1], *y.shape[2:])[:n_scen]
+__all__ = ["SB", "scenario_lanes", "gather", "scatter"]
 
 
 def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:

@@ -21,7 +21,6 @@ from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from ..spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
 from .collateral import monthly_vector, per_scenario, vector_rows
-from .layout import blocks
 
 __all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions"]
 
@@ -87,28 +86,9 @@ class WaterfallProgram:
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
                  "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
 
-    def path_rows(self) -> tuple[tuple[np.ndarray, np.ndarray | None], ...]:
-        """The tables and rows behind :meth:`paths`: ``(table, rows)`` for 60+ delinquency and
-        coupons (scenario ``k``'s is ``table[rows[k]]``), ``(per scenario, None)`` for the call
-        election."""
-        a = self.arrays
-        return (a["delinq_rows"], a["delinq_row"]), (a["exercise"], None), (a["coupon_rows"], a["coupon_row"])
-
-    def paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each scenario's 60+ delinquency ``[scenario, period]``, call election ``[scenario]`` and
-        coupons ``[scenario, period, note]``, from their rows."""
-        return tuple(x if rows is None else x[rows] for x, rows in self.path_rows())
-
-    def blocked_paths(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`paths` in the kernel's block layout (built once)."""
-        a = self.arrays
-        if "_blocked" not in a:
-            a["_blocked"] = tuple(blocks(x) for x in self.paths())
-        return a["_blocked"]
-
     def structure(self) -> tuple:
         """The kernel arguments that describe the structure (the same for every scenario), in the
-        order :func:`abs_engine.kernels.waterfall.period` takes them."""
+        order :func:`abs_engine.kernels.deal.run_blocks` takes them."""
         return tuple(self.arrays[k] for k in self.STRUCTURE)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compile.layout import scatter, scenario_lanes, unblock
+from ..compile.layout import scatter, scenario_lanes
 from ..compile.program import Program
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
@@ -18,9 +18,10 @@ __all__ = ["WaterfallFlows", "pool_inputs", "given_pool", "run_waterfall", "run_
 class WaterfallFlows:
     """Kernel outputs as ``[scenario, period, item, column]`` (cash: ``[scenario, period, column]``).
 
-    The kernel writes scenario blocks (``[block, period, item, column, lane]``); each array is
-    put in scenario order the first time it is read, so a caller that needs one table pays for
-    one transpose.
+    The loop writes scenario blocks (``[block, period, item, column, lane]``, in the layout
+    ``lanes``); each array is put in scenario order the first time it is read, so a caller that
+    needs one table pays for one transpose. Tables already in scenario order (chunks of a
+    distributed run) are set as attributes, with no blocks and no layout.
     """
 
     NAMES = ("tranches", "fees", "accounts", "triggers", "cash")
@@ -28,10 +29,10 @@ class WaterfallFlows:
     def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int, lanes: np.ndarray | None = None):
         self.blocked = blocked
         self.n_scenarios = n_scenarios
-        self.lanes = lanes  # the layout of :func:`abs_engine.compile.layout.scenario_lanes`, or None: blocks()
+        self.lanes = lanes  # the layout of :func:`abs_engine.compile.layout.scenario_lanes`
 
     def _unblock(self, x: np.ndarray) -> np.ndarray:
-        return unblock(x, self.n_scenarios) if self.lanes is None else scatter(x, self.lanes, self.n_scenarios)
+        return scatter(x, self.lanes, self.n_scenarios)
 
     def column(self, name: str, col: int) -> np.ndarray:
         """One column of an item table in scenario order, ``[scenario, period, item]``, without

@@ -1,7 +1,7 @@
 """The waterfall's operations, each written once.
 
 Every path that runs a waterfall calls these functions: the step-table interpreter of full
-runs and servicing (:func:`abs_engine.kernels.waterfall.period`) and the straight-line period
+runs and servicing (:func:`abs_engine.kernels.waterfall.interpret`) and the straight-line period
 generated per structure for summary runs (:mod:`abs_engine.engine.codegen`). Each works on one
 scenario lane's numbers and returns numbers (``inline="always"``: after inlining, the caller's
 lane loop is the loop LLVM sees, so the interpreter keeps its vectorized lane loops and the
