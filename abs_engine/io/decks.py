@@ -78,7 +78,9 @@ def _grid(axes: dict[str, tuple], base: dict[str, Any], first: Scenario, file: s
     def names() -> list[str]:  # the product's order: the first axis varies slowest
         return list(map(" ".join, itertools.product(*labels)))
 
-    return ScenarioSet(n, values, rows, names)
+    # distinct labels without spaces on every axis: their products, joined by spaces, are distinct
+    unique = all(len(set(x)) == len(x) and not any(" " in label for label in x) for x in labels)
+    return ScenarioSet(n, values, rows, names, unique)
 
 
 def _numbers(axis: str, axis_values: tuple, base: dict[str, Any], file: str | None) -> Draws | None:
@@ -177,4 +179,4 @@ def _monte_carlo(deck: Deck, base: dict[str, Any], first: Scenario, file: str | 
         _extremes(paths, "rates", base, file, lambda x, name=name: {**base.get("rates", {}), name: x})
     if rates:
         values["rates"], rows["rates"] = RatePaths(dict(first.rates), rates), np.arange(n, dtype=np.int64)
-    return ScenarioSet(n, values, rows, lambda: [f"path-{k:05d}" for k in range(n)])
+    return ScenarioSet(n, values, rows, lambda: [f"path-{k:05d}" for k in range(n)], unique=True)

@@ -65,9 +65,9 @@ class RatePaths:
 
 def unique_names(names: list[str]) -> tuple[str, ...]:
     """Scenario names as given; a repeated name gets its position appended."""
-    counts = Counter(names)
-    if len(counts) == len(names):
+    if len(set(names)) == len(names):
         return tuple(names)
+    counts = Counter(names)
     return tuple(n if counts[n] == 1 else f"{n}-{k}" for k, n in enumerate(names))
 
 
@@ -81,14 +81,16 @@ class ScenarioSet(Sequence[Scenario]):
     """Scenarios as columns: for each field of :data:`FIELDS`, ``values[field]`` (a tuple of
     distinct validated values, or a :class:`Draws` / :class:`RatePaths` column) and
     ``rows[field]`` (each scenario's row among them); ``names`` (unique) are built when first
-    read."""
+    read; ``unique=True`` says they are unique as built (a grid's product of distinct labels), so
+    they are not counted."""
 
     def __init__(self, n: int, values: dict[str, Any], rows: dict[str, np.ndarray],
-                 names: tuple[str, ...] | Callable[[], list[str]]):
+                 names: tuple[str, ...] | Callable[[], list[str]], unique: bool = False):
         self._n = n
         self.values = values
         self.rows = rows
         self._names = names
+        self._names_unique = unique
         self._unique_names: tuple[str, ...] | None = None
 
     @classmethod
@@ -116,7 +118,8 @@ class ScenarioSet(Sequence[Scenario]):
     def names(self) -> tuple[str, ...]:
         """Each scenario's name, made unique (a repeated name gets its position appended)."""
         if self._unique_names is None:
-            self._unique_names = unique_names(list(self._names() if callable(self._names) else self._names))
+            names = list(self._names() if callable(self._names) else self._names)
+            self._unique_names = tuple(names) if self._names_unique else unique_names(names)
         return self._unique_names
 
     def __len__(self) -> int:
@@ -132,7 +135,7 @@ class ScenarioSet(Sequence[Scenario]):
             index = np.arange(self._n)[key]
             names = self.names
             return ScenarioSet(index.size, self.values, {f: r[index] for f, r in self.rows.items()},
-                               tuple(names[k] for k in index))
+                               tuple(names[k] for k in index), unique=isinstance(key, slice))
         k = int(key)
         if k < 0:
             k += self._n

@@ -39,6 +39,15 @@ def test_a_grid_set_holds_the_same_scenarios_as_building_them_one_by_one():
     assert s.names[0] == "cpr=0.05 cdr=0.01 SOFR=0.03" and s.names[1] == "cpr=0.05 cdr=0.01 SOFR[1]" and len(set(s.names)) == 12
 
 
+def test_a_grid_axis_that_repeats_a_value_still_gives_unique_names():
+    # a grid's names are only taken as unique when every axis's labels are distinct
+    s = ae.load_deck({"grid": {"severity": [0.3, 0.3], "recovery_lag": [1, 2]}})
+    assert s.names == ("severity=0.3 recovery_lag=1-0", "severity=0.3 recovery_lag=2-1",
+                       "severity=0.3 recovery_lag=1-2", "severity=0.3 recovery_lag=2-3")
+    assert s[1:3].names == s.names[1:3]
+    assert s[[0, 0]].names == (s.names[0] + "-0", s.names[0] + "-1")  # positions may repeat a scenario
+
+
 def test_slices_and_positions_are_sets_that_share_the_values():
     s = ae.load_deck(GRID)
     part = s[3:9:2]
