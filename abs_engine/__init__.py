@@ -14,6 +14,7 @@ from .compile.program import Program, compile_deal
 from .engine.run import run
 from .errors import SpecError
 from .io.loading import load_deal, load_deck, load_scenario
+from .io.loans import read_tape
 from .results.tables import RunResult
 from .spec import Deal, Scenario
 
@@ -30,5 +31,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'abs_engine' has no attribute {name!r}")
 
 __all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
-           "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
+           "read_tape", "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
 __version__ = "0.1.0"

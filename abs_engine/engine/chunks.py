@@ -33,7 +33,7 @@ from ..compile.program import Program, compile_deal
 from ..compile.waterfall import compile_waterfall, initial_state
 from ..errors import SpecError
 from ..io.loading import load_deal
-from ..io.loans import tape_from_frame
+from ..io.loans import tape_from_table
 from ..io.scenario_set import ScenarioSet
 from ..results.tables import RunResult
 from ..spec import Scenario
@@ -91,8 +91,9 @@ def tape_chunk(deal, scenarios, path: str, groups: tuple[int, ...]) -> tuple:
     scenario. Returns (pool flows, original balance, balance in foreclosure at cut-off)."""
     import pyarrow.parquet as pq  # deferred: only tapes in Parquet need pyarrow
 
-    frame = pq.ParquetFile(path).read_row_groups(list(groups)).to_pandas()
-    loans = tape_from_frame(frame, file=f"{path} (row groups {groups[0]}..{groups[-1]})",
+    table = pq.ParquetFile(path).read_row_groups(list(groups))
+    table = table.rename_columns([str(c).strip() for c in table.column_names])
+    loans = tape_from_table(table, file=f"{path} (row groups {groups[0]}..{groups[-1]})",
                             servicing_fee_rate=deal.collateral.servicing_fee_rate)
     program = compile_collateral(deal, scenarios, loans=loans)
     perf, fcl = program.start_balances

@@ -6,21 +6,24 @@ kernel. Tape errors name the file, the row (row 1 is the first loan), the column
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import SpecError
+from ..kernels import strings as KS
 from ..spec import Deal
 from ..spec.collateral import AMORTIZATION, RepLine
 from ..spec.fields import MAX_AMOUNT, MAX_MONTHS
-from .files import read_table, unique_columns
+from .files import read_arrow_table, unique_columns
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["LoanArrays", "deal_loans", "from_rep_lines", "read_tape", "TAPE_REQUIRED", "TAPE_OPTIONAL", "STATUS_CODES"]
 
@@ -38,7 +41,7 @@ class LoanArrays:
     """One entry per loan. ``remaining_term`` is the remaining amortization schedule in months;
     ``maturity`` (derived) is the projection month of the final (or balloon) payment."""
 
-    loan_id: np.ndarray          # object (str)
+    loan_id: Sequence[str]       # str: an object array (rep lines) or Arrow strings (a tape)
     balance: np.ndarray          # float64
     rate: np.ndarray             # float64, gross annual
     net_rate: np.ndarray         # float64, annual rate passed to the deal
@@ -89,118 +92,187 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
 
     Columns: ``loan_id``, ``balance``, ``rate``, ``remaining_term``, ``age``; optional
     ``servicing_fee_rate`` (else the collateral's), ``original_term`` (else age +
-    remaining_term), ``status``, ``amortization``, ``balloon_month``. Other columns are ignored.
+    remaining_term), ``status``, ``amortization``, ``balloon_month``. Other columns are not read.
+    A Parquet tape is read as Arrow columns: numbers straight into numpy arrays, ``loan_id`` kept
+    as Arrow strings (no Python object per loan).
     """
 
     path = Path(path)
     if not path.is_file():
         raise SpecError("loan_tape", str(path), "an existing CSV or Parquet file", file=str(path))
-    frame = read_table(path, {"loan_id": str, "status": str, "amortization": str}, "loan tape")
-    file = str(path)
-    return tape_from_frame(frame, file=file, servicing_fee_rate=servicing_fee_rate)
+    table, names = read_arrow_table(path, {"loan_id": str, "status": str, "amortization": str}, "loan tape",
+                                    TAPE_REQUIRED + TAPE_OPTIONAL, dictionary=("status", "amortization"))
+    held = [table]
+    del table
+    return _tape(held, file=str(path), servicing_fee_rate=servicing_fee_rate, names=names)
 
 
-def tape_from_frame(frame: pd.DataFrame, *, file: str | None = None,
-                    servicing_fee_rate: float = 0.0) -> LoanArrays:
-    """Validate a tape already in a DataFrame (see :func:`read_tape`)."""
-    import pandas as pd  # deferred: a projection without tables never imports pandas
+def tape_from_table(table: pa.Table, *, file: str | None = None, servicing_fee_rate: float = 0.0,
+                    names: list[str] | None = None) -> LoanArrays:
+    """Validate a tape already in an Arrow table (see :func:`read_tape`); ``names``: all the
+    file's columns, for messages (default: the table's)."""
+    return _tape([table], file=file, servicing_fee_rate=servicing_fee_rate, names=names)
 
-    unique_columns([str(c) for c in frame.columns], file)
-    missing = [c for c in TAPE_REQUIRED if c not in frame.columns]
+
+def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, names: list[str] | None) -> LoanArrays:
+    """:func:`tape_from_table` on the table ``held`` hands over (taken out of it): each column's
+    Arrow buffers are let go once it is read and checked, so a tape is not held twice."""
+    import pandas as pd  # deferred: a deal on rep lines never imports pandas
+    import pyarrow as pa  # deferred: only tapes need Arrow
+    import pyarrow.compute as pc  # deferred: as pyarrow
+
+    table = held.pop()
+    names = list(table.column_names) if names is None else names
+    unique_columns([str(c) for c in table.column_names], file)
+    missing = [c for c in TAPE_REQUIRED if c not in table.column_names]
     if missing:
-        raise SpecError("columns", sorted(map(str, frame.columns)),
+        raise SpecError("columns", sorted(map(str, names)),
                         f"the tape columns {list(TAPE_REQUIRED)} (missing {missing})", file=file)
-    n = len(frame)
+    n = table.num_rows
     if n == 0:
         raise SpecError("rows", 0, "at least one loan", file=file)
 
-    def fail(k: int, col: str, expected: str) -> SpecError:
-        raw = frame[col].iloc[k]
-        loan = frame["loan_id"].iloc[k]
-        return SpecError(f"row {k + 1} (loan_id {loan}), {col}", _plain(raw), expected, file=file)
+    def cell(col: str, k: int):
+        value = table.column(col)[k].as_py()
+        return math.nan if value is None else value  # an empty cell, as pandas reads it
 
-    ids = frame["loan_id"]
-    bad = ids.isna() | (ids.astype(str).str.strip() == "")
-    if bad.any():
-        raise fail(int(np.argmax(bad.to_numpy())), "loan_id", "a non-empty loan_id")
-    ids = ids.astype(str).to_numpy(dtype=object)
-    dup = pd.Series(ids).duplicated().to_numpy()
-    if dup.any():
+    def fail(k: int, col: str, expected: str) -> SpecError:
+        return SpecError(f"row {k + 1} (loan_id {cell('loan_id', k)}), {col}", _plain(cell(col, k)), expected,
+                         file=file)
+
+    def text(col: str) -> pa.ChunkedArray:
+        """The column as Arrow strings (nulls kept): a number or a date column reads as its text."""
+        c = table.column(col)
+        return c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else pa.chunked_array(
+            [pa.array(c.to_pandas().map(lambda x: None if pd.isna(x) else str(x), na_action=None).to_numpy(object),
+                      type=pa.string())])
+
+    ids = text("loan_id")
+    bad = pc.or_(pc.or_(pc.is_null(ids), pc.equal(pc.binary_length(ids), 0)), pc.utf8_is_space(ids))
+    if pc.any(bad).as_py():
+        raise fail(int(np.argmax(bad.to_numpy(zero_copy_only=False))), "loan_id", "a non-empty loan_id")
+    if not _distinct(ids):
+        dup = ids.to_pandas().duplicated().to_numpy()
         raise fail(int(np.argmax(dup)), "loan_id", "a loan_id not used by an earlier row")
 
-    def number(col: str, ok, expected: str, default=None) -> np.ndarray:
-        if col not in frame.columns:
+    def number(col: str, ok, expected: str, default=None, months: bool = False) -> np.ndarray:
+        """The column as float64 (amounts, rates) or, for ``months`` stored as integers without a
+        gap, as int64 (no copy through floats)."""
+        nonlocal table
+        if col not in table.column_names:
             return np.full(n, default, dtype=np.float64)
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-        if default is not None:
-            values = np.where(frame[col].isna().to_numpy(), default, values)
+        c = table.column(col)
+        if months and pa.types.is_integer(c.type) and c.null_count == 0:  # whole numbers as stored
+            values = c.cast(pa.int64(), safe=False).to_numpy()
+        elif pa.types.is_integer(c.type) or pa.types.is_floating(c.type):  # an empty cell is NaN
+            values = c.cast(pa.float64(), safe=False).to_numpy()
+        else:  # text or any other type: as pandas reads a number from it (NaN when it cannot)
+            values = pd.to_numeric(c.to_pandas(), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if default is not None and values.dtype.kind == "f":
+            values = np.where(pc.is_null(c, nan_is_null=True).to_numpy(zero_copy_only=False), default, values)
         with np.errstate(invalid="ignore"):
             bad = ~ok(values)
         if bad.any():
             raise fail(int(np.argmax(bad)), col, expected)
+        table = table.drop_columns([col])  # read and checked: its Arrow buffers go (or live on in a view)
+        pa.default_memory_pool().release_unused()
         return values
 
     def whole(x):
-        return np.isfinite(x) & (x == np.round(x))
+        return np.ones(x.shape, dtype=bool) if x.dtype.kind == "i" else np.isfinite(x) & (x == np.round(x))
+
+    def codes(col: str, default: str, table_of: dict[str, int], expected: str) -> np.ndarray:
+        """A text column's codes (``table_of``), after trimming and lower-casing; empty is ``default``.
+        A dictionary-encoded column (Parquet's usual storage of such a column) is looked up once per
+        distinct value, not once per loan."""
+        if col not in table.column_names:
+            return np.full(n, table_of[default], dtype=np.int8)
+        keys = pa.array(list(table_of))
+        code_of = np.array([*table_of.values(), -1], dtype=np.int8)  # -1: not a known value
+
+        def lookup(strings) -> np.ndarray:
+            raw = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(strings, default)))
+            return code_of[pc.fill_null(pc.index_in(raw, value_set=keys), -1).to_numpy(zero_copy_only=False)]
+
+        c = table.column(col)
+        if pa.types.is_dictionary(c.type) and pa.types.is_string(c.type.value_type):
+            out = np.empty(n, dtype=np.int8)
+            start = 0
+            for chunk in c.chunks:
+                per_value = np.append(lookup(chunk.dictionary), np.int8(table_of[default]))  # a null: default
+                at = pc.fill_null(chunk.indices, len(chunk.dictionary)).to_numpy(zero_copy_only=False)
+                out[start:start + len(chunk)] = per_value[at]
+                start += len(chunk)
+        else:
+            out = lookup(text(col) if not pa.types.is_dictionary(c.type) else c.cast(c.type.value_type))
+        if (out < 0).any():
+            raise fail(int(np.argmax(out < 0)), col, expected)
+        return out
 
     balance = number("balance", lambda x: np.isfinite(x) & (x >= 0) & (x <= MAX_AMOUNT),
                      f"a finite amount >= 0 (and at most {MAX_AMOUNT:.0e})")
     rate = number("rate", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1]")
     term = number("remaining_term", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
-                  f"a whole number of months >= 1 (at most {MAX_MONTHS})")
-    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS), f"a whole number of months >= 0 (at most {MAX_MONTHS})")
+                  f"a whole number of months >= 1 (at most {MAX_MONTHS})", months=True)
+    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS),
+                 f"a whole number of months >= 0 (at most {MAX_MONTHS})", months=True)
+    has = set(table.column_names)
     fee = number("servicing_fee_rate", lambda x: (x >= 0) & (x <= rate),
-                 "a decimal in [0, rate]", default=servicing_fee_rate)
-    orig = number("original_term", lambda x: np.isnan(x) | (whole(x) & (x >= age) & (x <= MAX_MONTHS)),
-                  f"a whole number of months >= age (at most {MAX_MONTHS})", default=np.nan)
-    given_orig = ~np.isnan(orig)
-    orig = np.where(given_orig, orig, age + term)
-
-    if "status" in frame.columns:
-        raw = frame["status"].fillna("current").astype(str).str.strip().str.lower()
-        codes = raw.map(STATUS_CODES)
-        if codes.isna().any():
-            raise fail(int(np.argmax(codes.isna().to_numpy())), "status",
-                       f"one of {sorted(STATUS_CODES)}")
-        status = codes.to_numpy(dtype=np.int8)
-    else:
-        status = np.zeros(n, dtype=np.int8)
-
-    if "amortization" in frame.columns:
-        raw = frame["amortization"].fillna("level").astype(str).str.strip().str.lower()
-        codes = raw.map({name: k for k, name in enumerate(AMORTIZATION)})
-        if codes.isna().any():
-            raise fail(int(np.argmax(codes.isna().to_numpy())), "amortization", f"one of {list(AMORTIZATION)}")
-        amort = codes.to_numpy(dtype=np.int8)
-    else:
-        amort = np.zeros(n, dtype=np.int8)
+                 "a decimal in [0, rate]", default=servicing_fee_rate) if "servicing_fee_rate" in has else (
+        servicing_fee_rate)
+    term = term.astype(np.int64, copy=False)
+    age = age.astype(np.int64, copy=False)
+    last = age + term  # the loan month of the last scheduled payment
+    status = codes("status", "current", STATUS_CODES, f"one of {sorted(STATUS_CODES)}")
+    amort = codes("amortization", "level", {name: k for k, name in enumerate(AMORTIZATION)},
+                  f"one of {list(AMORTIZATION)}")
     is_balloon = amort == AMORTIZATION.index("balloon")
-    if "balloon_month" in frame.columns:
+    final = last  # the loan month of the last payment (a balloon's own month)
+    bm = np.zeros(n, dtype=np.int64)
+    if is_balloon.any() or "balloon_month" in has:
         bm = number("balloon_month", lambda x: np.isnan(x) | (whole(x) & (x >= 1)),
-                    "a whole loan month >= 1", default=np.nan)
-    else:
-        bm = np.full(n, np.nan)
-    bad = is_balloon & ~((bm > age) & (bm <= age + term))
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise SpecError(f"row {k + 1} (loan_id {ids[k]}), balloon_month", _plain(bm[k]),
-                        f"a loan month in ({int(age[k])}, {int(age[k] + term[k])}] for a balloon loan",
-                        file=file)
-    bm = np.where(is_balloon, bm, 0)
-    final = np.where(is_balloon, bm, age + term)   # the loan month of the last payment
-    bad = given_orig & (orig < final)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise SpecError(f"row {k + 1} (loan_id {ids[k]}), original_term", _plain(orig[k]),
-                        f"a term >= the loan month of the last payment ({int(final[k])}: "
-                        + ("balloon_month" if is_balloon[k] else "age + remaining_term") + ")", file=file)
+                    "a whole loan month >= 1", default=np.nan, months=True) if "balloon_month" in has else (
+            np.full(n, np.nan))
+        bad = is_balloon & ~((bm > age) & (bm <= last))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise SpecError(f"row {k + 1} (loan_id {cell('loan_id', k)}), balloon_month", _plain(bm[k]),
+                            f"a loan month in ({int(age[k])}, {int(last[k])}] for a balloon loan", file=file)
+        bm = np.where(is_balloon, bm, 0).astype(np.int64)
+        final = np.where(is_balloon, bm, last)
+    orig = last
+    if "original_term" in has:
+        orig = number("original_term", lambda x: np.isnan(x) | (whole(x) & (x >= age) & (x <= MAX_MONTHS)),
+                      f"a whole number of months >= age (at most {MAX_MONTHS})", default=np.nan, months=True)
+        given_orig = ~np.isnan(orig) if orig.dtype.kind == "f" else np.ones(n, dtype=bool)
+        bad = given_orig & (orig < final)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise SpecError(f"row {k + 1} (loan_id {cell('loan_id', k)}), original_term", _plain(orig[k]),
+                            f"a term >= the loan month of the last payment ({int(final[k])}: "
+                            + ("balloon_month" if is_balloon[k] else "age + remaining_term") + ")", file=file)
+        orig = orig if orig.dtype.kind == "i" else np.where(given_orig, orig, last).astype(np.int64)
 
     return LoanArrays(
-        loan_id=ids, balance=balance, rate=rate, net_rate=rate - fee,
-        remaining_term=term.astype(np.int64), age=age.astype(np.int64),
-        original_term=orig.astype(np.int64), amortization=amort,
-        balloon_month=bm.astype(np.int64), status=status,
+        loan_id=pd.array(ids, dtype="str"), balance=balance, rate=rate, net_rate=rate - fee,
+        remaining_term=term, age=age, original_term=orig, amortization=amort, balloon_month=bm, status=status,
     )
+
+
+def _distinct(ids: pa.ChunkedArray) -> bool:
+    """Whether every string of ``ids`` (no nulls) is distinct: hashed and tabled in a kernel from
+    the Arrow buffers; a repeated hash (a repeat, or a rare collision) is settled by pandas."""
+    import pyarrow as pa  # deferred: only tapes need Arrow
+
+    table = KS.hash_table(len(ids))
+    for a in ids.chunks:  # each chunk's buffers as they are (no copy into one)
+        buffers = a.buffers()
+        wide = pa.types.is_large_string(a.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)[a.offset:a.offset + len(a) + 1]
+        data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(1, dtype=np.uint8)
+        if KS.insert_strings(offsets, data, table) >= 0:
+            return bool(ids.to_pandas().is_unique)
+    return True
 
 
 def _plain(x):
