@@ -19,6 +19,39 @@ from abs_engine.io.loans import deal_loans
 ZERO = 1e-6
 
 
+def _loan_month(loans, j: int, i: int, perf, frozen, ring, smm, mdr, lag: int, severity: float):
+    """Month ``i`` of rep line ``j`` (BMA SF B and C, no advancing), its state updated in place:
+    (net interest, principal collected incl. recoveries, balance in foreclosure), or ``None``
+    once the line has matured."""
+    r = loans.rate[j] / 12.0
+    term = int(loans.remaining_term[j])
+    if i > term:
+        return None
+    # scheduled balance fraction after m of the remaining payments (the annuity formula)
+    left = (1 - (1 + r) ** -(term - i)) / (1 - (1 + r) ** -term)
+    before = (1 - (1 + r) ** -(term - i + 1)) / (1 - (1 + r) ** -term)
+    ratio = left / before if i < term else 0.0
+    d = mdr if i <= term - lag else np.zeros_like(mdr)       # no defaults in the last lag months
+    smm = np.minimum(smm, 1.0 - d)
+    p0 = perf[j].copy()
+    nd = p0 * d
+    amort = p0 * ratio
+    after = amort - amort * d
+    sched = p0 - nd - after
+    prep = amort * smm
+    perf[j] = after - prep
+    due = ring[j, (i + 1) % (lag + 1)] if lag else nd        # defaults of month i - lag
+    if i >= term:
+        liq = frozen[j] + nd
+        frozen[j] = 0.0
+    else:
+        liq = due
+        frozen[j] = np.maximum(frozen[j] + nd - due, 0.0)
+    ring[j, i % (lag + 1)] = nd
+    lss = np.minimum(severity * due, liq)
+    return (p0 - nd) * (loans.net_rate[j] / 12.0), sched + prep + (liq - lss), frozen[j].copy()
+
+
 def run_auto_deal(deal, abs_speed: np.ndarray, cdr: np.ndarray, severity: float, lag: int, sofr: float,
                   n_periods: int | None = None) -> dict[str, np.ndarray]:
     """Per scenario and note: total interest paid, principal paid, writedown, and the residual."""
@@ -62,38 +95,14 @@ def run_auto_deal(deal, abs_speed: np.ndarray, cdr: np.ndarray, severity: float,
         prin = np.zeros(n_s)
         fcl = np.zeros(n_s)
         for j in range(loans.balance.size):
-            r = loans.rate[j] / 12.0
-            term = int(loans.remaining_term[j])
-            if i > term:
-                continue
-            # scheduled balance fraction after m of the remaining payments (the annuity formula)
-            left = (1 - (1 + r) ** -(term - i)) / (1 - (1 + r) ** -term)
-            before = (1 - (1 + r) ** -(term - i + 1)) / (1 - (1 + r) ** -term)
-            ratio = left / before if i < term else 0.0
             m = loans.age[j] + i                                     # ABS at loan month m
             den = 1.0 - a * (m - 1)
             smm = np.where(den <= a, np.where(a > 0, 1.0, 0.0), a / np.where(den > a, den, 1.0))
-            d = mdr if i <= term - lag else np.zeros(n_s)            # no defaults in the last lag months
-            smm = np.minimum(smm, 1.0 - d)
-            p0 = perf[j].copy()
-            nd = p0 * d
-            amort = p0 * ratio
-            after = amort - amort * d
-            sched = p0 - nd - after
-            prep = amort * smm
-            perf[j] = after - prep
-            due = ring[j, (i + 1) % (lag + 1)] if lag else nd        # defaults of month i - lag
-            if i >= term:
-                liq = frozen[j] + nd
-                frozen[j] = 0.0
-            else:
-                liq = due
-                frozen[j] = np.maximum(frozen[j] + nd - due, 0.0)
-            ring[j, i % (lag + 1)] = nd
-            lss = np.minimum(severity * due, liq)
-            net += (p0 - nd) * (loans.net_rate[j] / 12.0)             # no advancing: performing loans only
-            prin += sched + prep + (liq - lss)
-            fcl += frozen[j]
+            got = _loan_month(loans, j, i, perf, frozen, ring, smm, mdr, lag, severity)
+            if got is not None:
+                net += got[0]
+                prin += got[1]
+                fcl += got[2]
         pend = perf.sum(axis=0) + fcl
         live = ~called
         ic, pc = net * live, prin * live
@@ -168,3 +177,69 @@ def run_auto_deal(deal, abs_speed: np.ndarray, cdr: np.ndarray, severity: float,
         out["writedown"] += wd.T
         pool_beg = pend
     return out
+
+
+def run_sequential_deal(deal, cpr: np.ndarray, cdr: np.ndarray, severity: float, lag: int) -> dict[str, np.ndarray]:
+    """Per scenario and note: total interest paid, principal paid, writedown, and the residual, for
+    a deal of fixed-rate notes paid sequentially from one combined waterfall (each note's interest
+    in priority order, then the period's principal collections to the notes in priority order,
+    then the residual), no fees, accounts, triggers or call; constant CPR and CDR per scenario;
+    no advancing."""
+    loans = deal_loans(deal)
+    n_s = cpr.size
+    n = int(loans.maturity.max())
+    notes = sorted(deal.notes, key=lambda t: t.priority)
+    coupon = np.array([t.coupon for t in notes])
+    dcf = day_count_fractions(deal, n)
+    order = [deal.notes.index(t) for t in notes]
+    smm = -np.expm1(np.log1p(-cpr) / 12.0)
+    mdr = -np.expm1(np.log1p(-cdr) / 12.0)
+    perf = np.tile(loans.balance[:, None], (1, n_s))
+    frozen = np.zeros((loans.balance.size, n_s))
+    ring = np.zeros((loans.balance.size, lag + 1, n_s))
+    bal = np.tile(np.array([t.balance for t in notes], dtype=float)[:, None], (1, n_s))
+    short = np.zeros((len(notes), n_s))
+    out = {"interest": np.zeros((len(notes), n_s)), "principal": np.zeros((len(notes), n_s)),
+           "writedown": np.zeros((len(notes), n_s)), "residual": np.zeros(n_s)}
+    for i in range(1, n + 1):
+        net = np.zeros(n_s)
+        prin = np.zeros(n_s)
+        fcl = np.zeros(n_s)
+        for j in range(loans.balance.size):
+            got = _loan_month(loans, j, i, perf, frozen, ring, smm, mdr, lag, severity)
+            if got is not None:
+                net += got[0]
+                prin += got[1]
+                fcl += got[2]
+        pend = perf.sum(axis=0) + fcl
+        avail = net + prin
+        due = bal * (coupon[:, None] * dcf[i - 1][order][:, None]) + short
+        paid = np.zeros_like(due)
+        for k in range(len(notes)):                       # interest, in priority order
+            paid[k] = np.minimum(due[k], avail)
+            avail = avail - paid[k]
+        got = np.minimum(np.minimum(prin, bal.sum(axis=0)), avail)  # the principal collected, at most
+        avail = avail - got
+        for k in range(len(notes)):                       # sequential
+            p = np.minimum(got, bal[k])
+            bal[k] -= p
+            out["principal"][k] += p
+            got = got - p
+        for k in range(len(notes)):                       # the residual step: interest still unpaid first
+            more = np.minimum(due[k] - paid[k], avail)
+            paid[k] += more
+            avail = avail - more
+        out["residual"] += avail
+        rem = np.maximum(bal.sum(axis=0) - pend, 0.0)
+        for k in reversed(range(len(notes))):            # writedowns, in reverse priority
+            w = np.minimum(rem, bal[k])
+            rem -= w
+            x = bal[k] - w
+            small = x < ZERO
+            out["writedown"][k] += np.where(small, w + x, w)
+            bal[k] = np.where(small, 0.0, x)
+        left = due - paid
+        short = np.where(left >= ZERO, left, 0.0)
+        out["interest"] += paid
+    back = np.argsort(order)  # rows in the deal's note order
+    return {k: (v[back].T if v.ndim == 2 else v) for k, v in out.items()}
