@@ -195,6 +195,36 @@ def test_grid_every_month_live(report):
            f"(target >= 20x), its kernel {numpy_s / k:.1f}x")
 
 
+def test_a_million_scenarios(report):
+    """The auto deal, summaries only, over a grid of a million scenarios (1000 ABS speeds x 1000
+    CDRs) from the deck as a dict to the summary table, in a fresh process (its peak memory is the
+    run's); beside it, plain numpy of the same deal on the first 10,000 of them (numpy's time is
+    linear in scenarios: vectorized over them, a loop over months)."""
+    import json
+    import subprocess
+    import sys
+
+    n = size(1_000_000, 40_000)
+    runs = [json.loads(subprocess.run([sys.executable, str(ROOT / "benchmarks/_million_probe.py"), str(n), "2048"],
+                                      capture_output=True, text=True, check=True, timeout=900).stdout)
+            for _ in range(3 if FULL else 1)]
+    m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    assert m["scenarios"] == n
+    deal = ae.load_deal(DEAL)
+    sample = _grid(n)[:10_000]
+    t = time.perf_counter()
+    run_auto_deal(deal, np.array([x.prepay.value for x in sample]), np.array([x.default.value for x in sample]),
+                  0.5, 3, 0.043)
+    numpy_s = (time.perf_counter() - t) * n / len(sample)
+    each = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+    report(f"{n:,} scenarios of the auto deal, summaries only, from the deck: {m['seconds']:.2f} s (median of "
+           f"{len(runs)}: {each}); summary table {m['table_mb']:.0f} MB, "
+           f"peak +{m['added_mb']:.0f} MB ({m['added_mb'] / m['table_mb']:.2f}x the table); plain numpy, "
+           f"extrapolated from 10,000: {numpy_s:.0f} s (target <= 5 s)")
+    if FULL:
+        assert m["seconds"] <= 5.0
+
+
 def test_breakevens_for_all_tranches(report):
     breakevens(DEAL, ROOT / "scenarios/auto_base.yaml", tol=1e-3)  # warm
     t = time.perf_counter()

@@ -16,17 +16,26 @@ from ..kernels.waterfall import SB
 __all__ = ["SB", "scenario_lanes", "gather", "scatter"]
 
 
-def scenario_lanes(lag: np.ndarray, advancing: np.ndarray) -> np.ndarray:
+def scenario_lanes(lag: np.ndarray, advancing: np.ndarray, chunk_size: int | None = None) -> np.ndarray:
     """``[block, lane]`` scenario indices, blocks sharing one (recovery lag, advancing); a group's
-    last block is padded with repeats of its first scenario, marked ``-1 - index``."""
+    last block is padded with repeats of its first scenario, marked ``-1 - index``. With
+    ``chunk_size``, each chunk of that many scenarios (in order) is laid out from its scenarios
+    alone, its blocks after the previous chunk's, as a task of a distributed run lays out its
+    chunk; all chunks at once, in array operations."""
+    n = lag.size
     key = lag.astype(np.int64) * 2 + advancing.astype(np.int64)
-    rows = []
-    for value in np.unique(key):
-        members = np.flatnonzero(key == value)
-        pad = -len(members) % SB
-        lanes = np.concatenate([members, np.full(pad, -1 - members[0])])
-        rows.append(lanes.reshape(-1, SB))
-    return np.concatenate(rows)
+    if chunk_size is not None:  # the chunk first: groups never span two chunks
+        key = np.arange(n, dtype=np.int64) // max(chunk_size, 1) * (2 * (int(key.max(initial=0)) + 1)) + key
+    order = np.argsort(key, kind="stable")             # by group, scenarios in order within it
+    sorted_key = key[order]
+    start = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    count = np.diff(np.r_[start, n])
+    padded = -(-count // SB) * SB                     # each group to whole blocks
+    at = np.r_[0, np.cumsum(padded)[:-1]]             # where each group's blocks begin
+    group = np.repeat(np.arange(start.size), count)
+    lanes = np.repeat(-1 - order[start], padded)       # padding: the group's first scenario, marked
+    lanes[at[group] + np.arange(n) - start[group]] = order
+    return lanes.reshape(-1, SB)
 
 
 def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -34,6 +43,9 @@ def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> 
     a padding lane repeats the scenario it names). With ``rows``, ``x`` is a table of distinct
     values and scenario ``k``'s is ``x[rows[k]]``. Large arrays move through a kernel, small ones
     through numpy (a small run then loads no kernel for it); the same values either way."""
+    if rows is None and x.ndim and x.shape[0] and x.strides[0] == 0:  # one row for every scenario (a
+        row = x[0]                                                   # broadcast): the row in every lane
+        return np.broadcast_to(row[None, ..., None], (lanes.shape[0], *row.shape, lanes.shape[1])).copy()
     take = np.where(lanes >= 0, lanes, -1 - lanes)
     if rows is not None:
         rows = np.ascontiguousarray(rows, dtype=np.int64)

@@ -84,6 +84,10 @@ class Program:
         """A fresh copy of the deal's state before period 1, for every scenario."""
         return initial_state(self.deal, self.n_scenarios)
 
+    def deal_state(self, n_scenarios: int) -> DealState:
+        """The deal's state before period 1 for ``n_scenarios`` scenarios (each the same)."""
+        return initial_state(self.deal, n_scenarios)
+
     def validate(self) -> Program:
         """Check every array against the others once, so a kernel never meets an inconsistent
         shape or an unknown index; returns the program. :func:`compile_deal` calls it."""

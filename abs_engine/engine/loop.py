@@ -81,7 +81,8 @@ def pool_arguments(c: CollateralProgram | None, n_scen: int, n_periods: int) -> 
 def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *,
              collateral: CollateralProgram | None = None, pool_start: float = 0.0, given: np.ndarray | None = None,
              cutoff: np.ndarray | None = None, periods: int | None = None, tables: bool = True,
-             summary: SummarySink | None = None, period=None, pool_args: tuple | None = None) -> Tables | None:
+             summary: SummarySink | None = None, period=None, pool_args: tuple | None = None,
+             write_back: bool = True) -> Tables | None:
     """Run ``periods`` periods (default: to the end) of the scenarios in ``lanes`` (positions in
     ``state``'s scenarios, :func:`~abs_engine.compile.layout.scenario_lanes`) from ``state``,
     which is advanced in place.
@@ -91,7 +92,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     ``given`` (``[scenario, period, GIVEN_*]``, the pool as the waterfall sees it). Sinks: the
     tables (returned, block layout) and/or ``summary``. ``period``: the interpreter (``None``), or a
     period generated for the program's structure (summaries only); ``pool_args``: :func:`pool_arguments`,
-    when already computed."""
+    when already computed; ``write_back=False``: ``state`` is only read (it may be a read-only
+    broadcast of one scenario's state), as by a summary run, which keeps no state."""
     n, n_scen = waterfall.n_periods, state.balance.shape[0]
     nb = lanes.shape[0]
     i0 = state.period
@@ -135,7 +137,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     KD.run_blocks(counter, full_state, *args)  # (the kernel releases the GIL: the threads run side by side)
     for f in others:
         f.result()
-    for k, v in st.items():  # the lanes' scenarios only
-        scatter(v, lanes, n_scen, out=getattr(state, k))
-    state.period = i1
+    if write_back:
+        for k, v in st.items():  # the lanes' scenarios only
+            scatter(v, lanes, n_scen, out=getattr(state, k))
+        state.period = i1
     return out

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..compile.layout import scenario_lanes
 from ..compile.program import Program, compile_deal
+from ..compile.waterfall import DealState
 from ..errors import SpecError
 from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
@@ -24,7 +25,11 @@ from .executors import map_chunks, scenario_chunks, scenario_labels
 from .loop import SummarySink, pool_arguments, run_loop
 from .waterfall import given_pool, pool_inputs
 
-__all__ = ["run_summaries", "summary_chunk", "summarize"]
+__all__ = ["run_summaries", "summary_chunk", "summarize", "CHUNKS_PER_CALL"]
+
+CHUNKS_PER_CALL = 16
+"""Chunks a call of the loop runs: the threads share each call's blocks, and what a call holds
+(each lane's state and scenario rows) is bounded by this many chunks, whatever the scenarios."""
 
 
 def run_summaries(deal, scenarios, chunk_size: int, progress: bool, executor=None) -> SummaryResult:
@@ -68,32 +73,35 @@ def summary_chunk(deal, scenarios) -> tuple:
     return program.names, stats, extra
 
 
-def _chunk_lanes(s, lo: int, hi: int) -> np.ndarray:
-    """The blocks of scenarios ``lo..hi-1``, laid out from those scenarios alone, as positions in
-    the whole set."""
-    lanes = scenario_lanes(s.lag[lo:hi], s.advancing[lo:hi])
-    return np.where(lanes >= 0, lanes + lo, lanes - lo)
-
-
 def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0, chunk_size: int = 2048,
               bar=None, generated: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(stats[S_*, scenario, note], extra[scenario, X_*])`` of the summary sink
-    (:mod:`abs_engine.kernels.summaries`) for a compiled program with a waterfall: one call of the
-    loop per ``chunk_size`` scenarios, each parallel over its scenario blocks. The period is the
+    """``(stats[S_*, scenario, item], extra[scenario, X_*])`` of the summary sink
+    (:mod:`abs_engine.kernels.summaries`) for a compiled program with a waterfall (items: the
+    notes, then the residual class if the deal has one, whose cash is in ``extra``): one call of
+    the loop per :data:`CHUNKS_PER_CALL` chunks of ``chunk_size`` scenarios, each parallel over
+    its scenario blocks; memory beyond these results is bounded by the chunk size. The period is the
     one generated for the structure when ``generated`` and the pool is small with no loan in
     foreclosure at cut-off, else the interpreter (the same numbers).
 
     The blocks of a chunk are laid out from that chunk's scenarios alone
     (:func:`~abs_engine.compile.layout.scenario_lanes`), as a task of a distributed run lays out
     its chunk: a block's yield search runs its lanes together, so the same chunks give the same
-    bits, here or on an executor."""
+    bits, here or on an executor. ``bar``: a progress bar over the calls."""
     wprog, c = program.waterfall, program.collateral
-    state = program.initial_state()
+    one = program.deal_state(1)
     s = c.scenarios
     n = len(s.names)
-    face = state.balance[0].copy()  # the notes' original balances (the state advances, chunk by chunk)
-    sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days),
-                       np.full((KS.N_STATS, n, face.size), np.nan), np.zeros((n, KS.N_EXTRA)))
+    # every scenario starts from the same state, read through a broadcast view: nothing per scenario
+    state = DealState(0, *(np.broadcast_to(getattr(one, k), (n, *getattr(one, k).shape[1:]))
+                           for k in DealState.ARRAYS))
+    face = one.balance[0].copy()  # the notes' original balances
+    residual = any(t.residual for t in program.deal.tranches)
+    stats = np.empty((KS.N_STATS, n, face.size + residual))  # the sink writes every scenario's notes
+    if residual:  # the residual class's row of the summary table: cash only (total_residual, from extra)
+        stats[:, :, face.size] = np.nan
+        for k in (KS.S_FIRST, KS.S_LAST, KS.S_INTEREST, KS.S_PRINCIPAL, KS.S_WRITEDOWN):
+            stats[k, :, face.size] = 0.0
+    sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days), stats, np.zeros((n, KS.N_EXTRA)))
     pool = {}
     if c.balance.size > SMALL_POOL:  # projected loan-blocked, given to the loop as the waterfall sees it
         flows = project_collateral(c)
@@ -109,13 +117,12 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
         period = summary_period(pool["pool_args"][7].shape[2], c.cls, wprog.structure()) \
             if generated and not c.foreclosed.size else None
     size = max(chunk_size, 1)
-    chunks = [_chunk_lanes(s, lo, min(lo + size, n)) for lo in range(0, n, size)]
-    if bar is not None:  # a call of the loop per chunk, to show progress
-        for lanes in bar(chunks, len(chunks)):
-            state.period = 0
-            run_loop(wprog, lanes, state, tables=False, summary=sink, period=period, **pool)
-    else:  # one call for the blocks of every chunk: the same blocks, the same bits
-        run_loop(wprog, np.concatenate(chunks), state, tables=False, summary=sink, period=period, **pool)
+    lanes = scenario_lanes(s.lag, s.advancing, size)  # each chunk laid out alone, all at once
+    first = np.where(lanes[:, 0] >= 0, lanes[:, 0], -1 - lanes[:, 0])
+    cuts = np.searchsorted(first // (size * CHUNKS_PER_CALL), np.arange(1, -(-n // (size * CHUNKS_PER_CALL))))
+    calls = np.split(lanes, cuts)
+    for part in (calls if bar is None else bar(calls, len(calls))):
+        run_loop(wprog, part, state, tables=False, summary=sink, period=period, write_back=False, **pool)
     if pool_loss is not None:  # the loop sees the given pool's loss only as the waterfall does
         sink.extra[:, KS.X_POOL_LOSS] = pool_loss
     return sink.stats, sink.extra

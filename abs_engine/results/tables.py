@@ -99,33 +99,48 @@ def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 7
 
 
 def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np.ndarray) -> pd.DataFrame:
-    """The summary table (``SUMMARY_COLUMNS``, index scenario, tranche) from the fused kernel's
-    ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]``; the residual class, if any,
-    is one more row per scenario with its cash in ``total_residual``. Each column is one
-    contiguous copy of a kernel row (a note column per scenario, the residual's after it)."""
+    """The summary table (``SUMMARY_COLUMNS``, index scenario, tranche) from the summary sink's
+    ``stats[S_*, scenario, item]`` (items: the notes, then the residual class if any) and
+    ``extra[scenario, X_*]``; the residual's row holds its cash in ``total_residual``. Each
+    column of numbers is a view of a kernel row, not a copy: a million scenarios' table costs
+    what the kernel wrote (the two period columns are turned into whole numbers in place, so
+    ``stats`` is the table's and not to be read again)."""
     import pandas as pd  # deferred: a projection without tables never imports pandas
 
-    notes = [t.name for t in deal.notes]
     residual = next((t.name for t in deal.tranches if t.residual), None)
-    n, n_notes = stats.shape[1:]
-    items = [*notes, residual] if residual is not None else notes
+    items = [t.name for t in deal.notes] + ([residual] if residual is not None else [])
+    n = stats.shape[1]
+    if stats.shape[2] != len(items):
+        raise ValueError(f"summary stats for {stats.shape[2]} items, the deal has {len(items)}")
     data = {}
     for c in SUMMARY_COLUMNS:
-        column = np.empty((n, len(items)), dtype=np.int64 if c in _PERIOD_COLUMNS else np.float64)
         k = KERNEL_COLUMNS["summary"].get(c)
-        column[:, :n_notes] = 0.0 if k is None else stats[k]
-        if residual is not None:  # its cash in total_residual; no WAL, yield, price or duration
-            column[:, n_notes] = (extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]] if c == "total_residual"
-                                  else np.nan if c in ("wal", "yield", "price", "modified_duration") else 0)
+        if k is None:  # total_residual: the residual's cash; the notes have none
+            column = np.zeros((n, len(items)))
+            if residual is not None:
+                column[:, -1] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
+        else:
+            column = _whole_in_place(stats[k]) if c in _PERIOD_COLUMNS else stats[k]
         data[c] = column.reshape(-1)
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[pd.Index(list(names)), pd.Index(items)],
-                          codes=[np.repeat(np.arange(n), len(items)), np.tile(np.arange(len(items)), n)],
+                          codes=[np.repeat(np.arange(n, dtype=np.int32), len(items)),
+                                 np.tile(np.arange(len(items), dtype=np.int8), n)],
                           names=["scenario", "tranche"], verify_integrity=False)
     return pd.DataFrame(data, index=index, copy=False)
 
 
 _PERIOD_COLUMNS = ("first_principal_period", "last_principal_period")
+
+
+def _whole_in_place(x: np.ndarray) -> np.ndarray:
+    """``x`` (float64, whole numbers) as int64 in its own memory, a slab at a time (no second
+    array of its size): the summary's period columns cost no copy."""
+    out = x.view(np.int64)
+    flat, whole = x.reshape(-1), out.reshape(-1)
+    for lo in range(0, flat.size, 1 << 16):
+        whole[lo:lo + (1 << 16)] = flat[lo:lo + (1 << 16)].astype(np.int64)  # a slab's copy, then written back
+    return out
 
 
 class SummaryResult:
