@@ -13,7 +13,7 @@ import numpy as np
 from ..kernels.lanes import gather_rows, scatter_lanes
 from ..kernels.waterfall import SB
 
-__all__ = ["SB", "scenario_lanes", "gather", "scatter"]
+__all__ = ["SB", "scenario_lanes", "gather", "scatter", "constant_from"]
 
 
 def scenario_lanes(lag: np.ndarray, advancing: np.ndarray, chunk_size: int | None = None) -> np.ndarray:
@@ -36,6 +36,17 @@ def scenario_lanes(lag: np.ndarray, advancing: np.ndarray, chunk_size: int | Non
     lanes = np.repeat(-1 - order[start], padded)       # padding: the group's first scenario, marked
     lanes[at[group] + np.arange(n) - start[group]] = order
     return lanes.reshape(-1, SB)
+
+
+def constant_from(table: np.ndarray) -> np.ndarray:
+    """Per row of a ``[row, month, ...]`` table, the first month index of its constant tail (the
+    month from which the row no longer changes; 0 for a row constant throughout): the loop fills
+    a row's numbers into a block's state up to that month, not after."""
+    if table.shape[1] < 2:
+        return np.zeros(table.shape[0], dtype=np.int64)
+    changed = (table[:, 1:] != table[:, :-1]).reshape(table.shape[0], table.shape[1] - 1, -1).any(axis=2)
+    last = table.shape[1] - 1 - np.argmax(changed[:, ::-1], axis=1)  # the month after the last change
+    return np.where(changed.any(axis=1), last, 0).astype(np.int64)
 
 
 def gather(x: np.ndarray, lanes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

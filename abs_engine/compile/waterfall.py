@@ -21,6 +21,7 @@ from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from ..spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
 from .collateral import monthly_vector, per_scenario, vector_rows
+from .layout import constant_from
 
 __all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions"]
 
@@ -261,11 +262,13 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     col = list(zip(*targets, strict=True)) if targets else [()] * 5
     scenarios = ScenarioSet.of(scenarios)
     coupon_rows, coupon_row = _coupons(deal, scenarios, n_periods)
+    delinq_rows = vector_rows(scenarios.values["delinquency_60"], n_periods)
     arrays = dict(
         exercise=per_scenario(scenarios, "exercise_call", np.float64),
-        delinq_rows=vector_rows(scenarios.values["delinquency_60"], n_periods),
+        delinq_rows=delinq_rows, delinq_from=constant_from(delinq_rows),
         delinq_row=scenarios.rows["delinquency_60"],
         coupon_rows=coupon_rows, coupon_row=coupon_row,
+        coupon_from=constant_from(coupon_rows),
         dcf=day_count_fractions(deal, n_periods, accruals),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),
         fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),

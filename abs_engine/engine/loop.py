@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from ..compile.collateral import CollateralProgram
-from ..compile.layout import gather, scatter
+from ..compile.layout import constant_from, gather, scatter
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
 from ..kernels import deal as KD
@@ -69,13 +69,16 @@ def pool_arguments(c: CollateralProgram | None, n_scen: int, n_periods: int) -> 
     to the loop, none. Computed once for a run that calls the loop chunk by chunk."""
     if c is None:
         zero = np.zeros(n_scen, dtype=np.int64)
+        one = np.zeros(1, dtype=np.int64)
         return (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.bool_),
                 np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((1, n_periods, 1)),
-                np.zeros((1, n_periods, 1)), np.zeros(1, dtype=np.int64), np.zeros((1, n_periods)), zero, zero, zero)
+                np.zeros((1, n_periods, 1)), np.zeros(1, dtype=np.int64), np.zeros((1, n_periods)), zero, zero, zero,
+                one, one, one)
     s = c.scenarios
     smm, mdr = rate_rows(c)
     return (c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls, smm, mdr, quiet_from(mdr),
-            s.severity_rows, s.prepay_row, s.default_row, s.severity_row)
+            s.severity_rows, s.prepay_row, s.default_row, s.severity_row, constant_from(smm), constant_from(mdr),
+            constant_from(s.severity_rows))
 
 
 def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *,
@@ -127,7 +130,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     if period is None:
         period = interpret()
     args = (period, *pool_args, lanes, lag_b, adv_b, float(pool_start),
-            a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["exercise"],
+            a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["coupon_from"], a["delinq_from"],
+            a["exercise"],
             *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
             st["breached"], st["cumulative_loss"], st["called"], given_b, cutoff_b, i0, i1, *sinks,
             summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)

@@ -134,8 +134,8 @@ def _same(at):
 
 @kernel(reassociate=False)
 def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows,
-               mdr_rows, mdr_end, sev_rows, prow, drow, srow, lanes, lag_b, adv_b, pool_start, coupon_rows, crow,
-               delinq_rows, qrow, exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount,
+               mdr_rows, mdr_end, sev_rows, prow, drow, srow, smm_from, mdr_from, sev_from, lanes, lag_b, adv_b,
+               pool_start, coupon_rows, crow, delinq_rows, qrow, cpn_from, dq_from, exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount,
                acct_pct, acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable, trig_threshold,
                op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts,
                principal_phase, bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
@@ -297,6 +297,15 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                 S[(r_acct + a) * SB + l] = acct[b, a, l]
             for g in range(n_trig):
                 S[(r_breached + g) * SB + l] = breached[b, g, l]
+        smm_b = mdr_b = sev_b = cpn_b = dq_b = 0  # from these months on, the block's rows stay as filled
+        for l in range(SB):
+            x = lanes[b, l]
+            j = x if x >= 0 else -1 - x
+            smm_b = max(smm_b, smm_from[prow[j]])
+            mdr_b = max(mdr_b, mdr_from[drow[j]])
+            sev_b = max(sev_b, sev_from[srow[j]])
+            cpn_b = max(cpn_b, cpn_from[crow[j]])
+            dq_b = max(dq_b, dq_from[qrow[j]])
         one_smm = _same(smm_at)
         one_mdr = _same(mdr_at)
         one_sev = _same(sev_at)
@@ -318,27 +327,30 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             else:
                 for c in range(n_cls):  # this month's rates
                     mi = np.uint64(i * n_cls + c)
-                    if one_smm:  # every lane reads the same row: one load
-                        x = smm_flat[smm_at[0] + mi]
+                    if i == i0 or i <= smm_b:  # (a row that has stopped changing stays as filled)
+                        if one_smm:  # every lane reads the same row: one load
+                            x = smm_flat[smm_at[0] + mi]
+                            for l in range(nl):
+                                S[cell(r_cls + 2 * c, l)] = x
+                        else:
+                            for l in range(nl):
+                                S[cell(r_cls + 2 * c, l)] = smm_flat[smm_at[l] + mi]
+                    if i == i0 or i <= mdr_b:  # (a row that has stopped changing stays as filled)
+                        if one_mdr:  # every lane reads the same row: one load
+                            x = mdr_flat[mdr_at[0] + mi]
+                            for l in range(nl):
+                                S[cell(r_cls + 2 * c + 1, l)] = x
+                        else:
+                            for l in range(nl):
+                                S[cell(r_cls + 2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
+                if i == i0 or i <= sev_b:  # (a row that has stopped changing stays as filled)
+                    if one_sev:  # every lane reads the same row: one load
+                        x = sev_flat[sev_at[0] + np.uint64(i)]
                         for l in range(nl):
-                            S[cell(r_cls + 2 * c, l)] = x
+                            S[cell(R_SEV, l)] = x
                     else:
                         for l in range(nl):
-                            S[cell(r_cls + 2 * c, l)] = smm_flat[smm_at[l] + mi]
-                    if one_mdr:  # every lane reads the same row: one load
-                        x = mdr_flat[mdr_at[0] + mi]
-                        for l in range(nl):
-                            S[cell(r_cls + 2 * c + 1, l)] = x
-                    else:
-                        for l in range(nl):
-                            S[cell(r_cls + 2 * c + 1, l)] = mdr_flat[mdr_at[l] + mi]
-                if one_sev:  # every lane reads the same row: one load
-                    x = sev_flat[sev_at[0] + np.uint64(i)]
-                    for l in range(nl):
-                        S[cell(R_SEV, l)] = x
-                else:
-                    for l in range(nl):
-                        S[cell(R_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
+                            S[cell(R_SEV, l)] = sev_flat[sev_at[l] + np.uint64(i)]
                 if cutoff is not None:
                     for c in range(NCOL):
                         for l in range(nl):
@@ -355,21 +367,23 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             P[P_WATERFALL] = 0.0 if retired else 1.0
             if not retired:
                 mc = np.uint64(i * n_cpn)
-                for t in range(n_notes):  # this period's coupons and delinquency
-                    if one_cpn:  # every lane reads the same row: one load
-                        x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
+                if i == i0 or i <= cpn_b:  # (a row that has stopped changing stays as filled)
+                    for t in range(n_notes):  # this period's coupons and delinquency
+                        if one_cpn:  # every lane reads the same row: one load
+                            x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
+                            for l in range(nl):
+                                S[cell(r_coupon + t, l)] = x
+                        else:
+                            for l in range(nl):
+                                S[cell(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
+                if i == i0 or i <= dq_b:  # (a row that has stopped changing stays as filled)
+                    if one_dq:  # every lane reads the same row: one load
+                        x = dq_flat[dq_at[0] + np.uint64(i)]
                         for l in range(nl):
-                            S[cell(r_coupon + t, l)] = x
+                            S[cell(R_DELINQ, l)] = x
                     else:
                         for l in range(nl):
-                            S[cell(r_coupon + t, l)] = cpn_flat[cpn_at[l] + mc + np.uint64(t)]
-                if one_dq:  # every lane reads the same row: one load
-                    x = dq_flat[dq_at[0] + np.uint64(i)]
-                    for l in range(nl):
-                        S[cell(R_DELINQ, l)] = x
-                else:
-                    for l in range(nl):
-                        S[cell(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+                            S[cell(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
                 P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
                 for t in range(n_notes):
                     P[p_dcf + t] = dcf[i, t]

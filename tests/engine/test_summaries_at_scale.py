@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import abs_engine as ae
-from abs_engine.compile.layout import SB, scenario_lanes
+from abs_engine.compile.layout import SB, constant_from, scenario_lanes
 from abs_engine.engine.summaries import CHUNKS_PER_CALL, summarize
 from abs_engine.io.loading import load_deck
 from abs_engine.kernels import summaries as KS
@@ -84,3 +84,15 @@ def test_the_summary_table_is_a_view_of_what_the_kernel_wrote():
     assert residual[["wal", "yield", "price", "modified_duration"]].isna().all().all()
     assert (residual[["first_principal_period", "total_principal"]] == 0).all().all()
     np.testing.assert_array_equal(residual["total_residual"].to_numpy(), extra[:, KS.X_RESIDUAL])
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_rows_constant_tail_starts_after_its_last_change(data):
+    # the loop fills a table's numbers up to this month only: it must be the constant tail's first
+    rows, months, cols = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 30)), data.draw(st.integers(1, 3)))
+    table = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.01, 0.02]), min_size=rows * months * cols,
+                                        max_size=rows * months * cols))).reshape(rows, months, cols)
+    for r, k in enumerate(constant_from(table)):
+        assert (table[r, k:] == table[r, k]).all()
+        assert k == 0 or (table[r, k - 1] != table[r, k]).any()
