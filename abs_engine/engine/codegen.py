@@ -42,10 +42,12 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..kernels import deal as KD
 from ..kernels import ops as KO
 from ..kernels import state as KST
 from ..kernels import waterfall as KW
 from ..kernels.collateral import FCL, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED
+from .compiling import announce_if_cold
 
 __all__ = ["summary_period", "structure_key", "kernel_source", "cache_dir"]
 
@@ -525,6 +527,7 @@ def summary_period(n_cls: int, cls, structure: tuple):
         if name in _LOADED:
             return _LOADED[name]
         path = cache_dir() / f"{name}.py"
+        announce_if_cold(KD.run_blocks, new=not path.exists())
         if not path.exists() or path.read_text() != source:
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(source)

@@ -10,6 +10,7 @@ from ..compile.layout import scenario_lanes
 from ..errors import SpecError
 from ..kernels import collateral as K
 from ..kernels import curves
+from .compiling import announce_if_cold
 
 __all__ = ["project_collateral", "project_loan_level", "rate_rows", "rate_tables", "cutoff_foreclosures", "SMALL_POOL"]
 
@@ -39,6 +40,8 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
     loans side by side, in chunks of a fixed size. Either way a scenario's flows do not depend
     on which other scenarios run with it: a grid's scenario k equals a single run of it."""
     s = program.scenarios
+    announce_if_cold(curves.rate_tables, K.project_scenario_blocks if program.balance.size <= SMALL_POOL
+                     else K.project_blocks)
     smm, mdr = rate_tables(program)
     if program.balance.size <= SMALL_POOL:
         lanes = scenario_lanes(s.lag, s.advancing)

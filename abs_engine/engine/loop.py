@@ -24,6 +24,7 @@ from ..kernels import state as KST
 from ..kernels.summaries import quiet_from
 from ..kernels.waterfall import interpret
 from .collateral import rate_rows
+from .compiling import announce_if_cold
 
 __all__ = ["Tables", "SummarySink", "run_loop", "pool_arguments"]
 
@@ -127,6 +128,7 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
     if pool_args is None:
         pool_args = pool_arguments(collateral, n_scen, n)
     full_state = period is None or tables or cutoff is not None  # rows a generated period does not use
+    announce_if_cold(KD.run_blocks)
     if period is None:
         period = interpret()
     args = (period, *pool_args, lanes, lag_b, adv_b, float(pool_start),
