@@ -30,6 +30,6 @@ def __getattr__(name: str):
         return value
     raise AttributeError(f"module 'abs_engine' has no attribute {name!r}")
 
-__all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario", "SpecError",
-           "read_tape", "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
+__all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario",
+           "SpecError", "read_tape", "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
 __version__ = "0.1.0"

@@ -2,8 +2,9 @@
 
     python benchmarks/_tape_probe.py TAPE engine|pandas  ->  prints JSON
 
-``engine``: ``ae.read_tape``, which reads and validates it (what compiling a deal on the tape does); ``pandas``: ``pd.read_parquet`` of the same file, the
-plain way in, which validates nothing and holds ``loan_id`` as Python strings.
+``engine``: ``ae.read_tape``, which reads and validates it (what compiling a deal on the tape
+does); ``pandas``: ``pd.read_parquet`` of the same file, the plain way in, which validates
+nothing and holds ``loan_id`` as Python strings.
 """
 
 import json

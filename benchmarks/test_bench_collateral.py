@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.engine.collateral import rate_tables, project_collateral
+from abs_engine.engine.collateral import project_collateral, rate_tables
 
 from .conftest import FULL, size
 from .pools import project_numpy, synthetic_loans, tape_deal
@@ -103,7 +103,8 @@ def test_tape_load(report, tmp_path):
             runs[how].append(json.loads(out.stdout))
     engine, plain = ({k: statistics.median(r[k] for r in runs[how]) for k in runs[how][0]} for how in runs)
     assert engine["loans"] == plain["loans"] == n
-    report(f"tape load, {n:,} loans (Parquet): ae.read_tape {engine['seconds']:.3f} s, peak +{engine['added_mb']:.0f} MB "
+    report(f"tape load, {n:,} loans (Parquet): ae.read_tape {engine['seconds']:.3f} s, "
+           f"peak +{engine['added_mb']:.0f} MB "
            f"= {engine['added_mb'] / engine['arrays_mb']:.2f}x its loan arrays ({engine['arrays_mb']:.0f} MB, "
            f"loan_id included); pd.read_parquet {plain['seconds']:.3f} s, peak +{plain['added_mb']:.0f} MB "
            f"(target: <= 1 s, <= 2x)")

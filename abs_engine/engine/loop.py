@@ -31,7 +31,8 @@ __all__ = ["Tables", "SummarySink", "run_loop", "pool_arguments"]
 
 @dataclass
 class SummarySink:
-    """Where a summary run writes: ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]``,
+    """Where a summary run writes: ``stats[S_*, scenario, item]`` (the loop writes the notes'
+    items; any after them, as the residual's, are left as they are) and ``extra[scenario, X_*]``,
     for notes of original balance ``face`` priced at ``price`` (per 100 of face, per note) with
     a payment delay of ``delay`` days."""
 

@@ -7,10 +7,10 @@ kernel. Tape errors name the file, the row (row 1 is the first loan), the column
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np

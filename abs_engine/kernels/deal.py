@@ -135,9 +135,10 @@ def _same(at):
 @kernel(reassociate=False)
 def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows,
                mdr_rows, mdr_end, sev_rows, prow, drow, srow, smm_from, mdr_from, sev_from, lanes, lag_b, adv_b,
-               pool_start, coupon_rows, crow, delinq_rows, qrow, cpn_from, dq_from, exercise, dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount,
-               acct_pct, acct_basis, acct_floor, acct_keep, trig_metric, trig_below, trig_curable, trig_threshold,
-               op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts,
+               pool_start, coupon_rows, crow, delinq_rows, qrow, cpn_from, dq_from, exercise, dcf, ios, fee_rate,
+               fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
+               trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct,
+               wd_order, oc_params, call_pct, orig_pool, wd_accounts,
                principal_phase, bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
                pool_out, tr_out, fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
@@ -163,7 +164,8 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     Sinks (each ``None`` when not wanted, and then compiled away): with ``cash_out``, tables
     ``pool_out[block, period, column, lane]``,
     ``*_out[block, period, item, column, lane]`` and ``cash_out[block, period, column, lane]``;
-    with ``stats``, ``stats[S_*, scenario, note]`` and ``extra[scenario, X_*]`` for
+    with ``stats``, ``stats[S_*, scenario, item]`` (the notes' items; any after them are left
+    as they are) and ``extra[scenario, X_*]`` for
     ``face`` (each note's original balance), ``price`` (per note, per 100 of face) and ``delay``
     (payment delay in days), the block stopping early once retired.
     """

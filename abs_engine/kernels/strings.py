@@ -1,11 +1,11 @@
 """Strings of a column held as Arrow buffers (``offsets``, ``data``): a test that every string is
 distinct, without a Python object per string (a 4M-loan tape's ``loan_id``).
 
-Each string is hashed (64-bit FNV-1a, then mixed by MurmurHash3's finalizer) and its hash inserted into an open-addressing table of
-about 1.5 slots per string (8 bytes a slot: 48 MB for 4M strings, freed on return). Two equal
-strings have equal hashes, so a column whose hashes are distinct has distinct strings; two equal
-hashes are only a *candidate* repeat (two distinct strings collide with a probability of about
-n**2 / 2**65), which the caller settles exactly.
+Each string is hashed (64-bit FNV-1a, then mixed by MurmurHash3's finalizer) and its hash
+inserted into an open-addressing table of about 1.5 slots per string (8 bytes a slot: 48 MB for
+4M strings, freed on return). Two equal strings have equal hashes, so a column whose hashes are
+distinct has distinct strings; two equal hashes are only a *candidate* repeat (two distinct
+strings collide with a probability of about n**2 / 2**65), which the caller settles exactly.
 """
 
 from __future__ import annotations

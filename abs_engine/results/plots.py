@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..vocabulary import KERNEL_COLUMNS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -78,7 +80,7 @@ def loss_distribution(res: RunResult, bins: int = 30) -> Figure:
                  ylabel="scenarios")
     if res.waterfall is not None:
         face = np.array([t.balance for t in res.deal.notes])
-        wd = res.waterfall.tranches[..., 6].sum(axis=1) / face  # [scenario, note]
+        wd = res.waterfall.tranches[..., KERNEL_COLUMNS["tranches"]["writedown"]].sum(axis=1) / face  # [scenario, note]
         order = np.argsort([t.priority for t in res.deal.notes])
         ax[0, 1].boxplot([wd[:, k] * 100 for k in order], tick_labels=[res.deal.notes[k].name for k in order])
         ax[0, 1].set(title="Note writedowns", ylabel="% of original face")
