@@ -41,8 +41,20 @@ class WaterfallFlows:
             return self.__dict__[name][..., col]
         return self._unblock(np.ascontiguousarray(self.blocked[name][..., col, :]))
 
+    def rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Scenarios ``rows`` (positions) of a table, ``[row, period, ...]``, read where the loop
+        wrote them, without putting the whole table in scenario order."""
+        if name in self.__dict__ or self.lanes is None:
+            return getattr(self, name)[rows]
+        if not hasattr(self, "_where"):  # each scenario's (block, lane); a padding lane repeats one
+            block, lane = np.nonzero(self.lanes >= 0)
+            self._where = np.empty((self.n_scenarios, 2), dtype=np.int64)
+            self._where[self.lanes[block, lane]] = np.stack([block, lane], axis=1)
+        b, l = self._where[rows, 0], self._where[rows, 1]
+        return np.moveaxis(self.blocked[name], -1, 1)[b, l]
+
     def __getattr__(self, name: str) -> np.ndarray:
-        if name not in WaterfallFlows.NAMES:
+        if name not in WaterfallFlows.NAMES or "blocked" not in self.__dict__:
             raise AttributeError(name)
         value = self._unblock(self.blocked[name])
         setattr(self, name, value)

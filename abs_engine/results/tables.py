@@ -192,14 +192,6 @@ class RunResult:
     def dates(self) -> pd.DatetimeIndex:
         return payment_dates(self.deal.first_payment_date, self.n_periods)
 
-    @cached_property
-    def pool(self) -> pd.DataFrame:
-        """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
-        cols = _derived(self.flows, *self._start)
-        dates = np.asarray(self.dates)
-        cols["date"] = np.broadcast_to(dates, self.flows.shape[:2])
-        return self._frame({c: cols[c] for c in POOL_COLUMNS})
-
     @property
     def _start(self) -> tuple[float, float]:
         return self.program.start_balances
@@ -209,23 +201,29 @@ class RunResult:
         """Each scenario's last period: the clean-up call's, if exercised, else the horizon."""
         last = np.full(len(self.scenarios), self.n_periods)
         if self.waterfall is not None:
-            call = self.waterfall.cash[:, :, CASH["call_proceeds"]] > 0
+            call = self.waterfall.column("cash", CASH["call_proceeds"]) > 0
             last = np.where(call.any(axis=1), call.argmax(axis=1) + 1, last)
         return last
 
     def _frame(self, columns: dict[str, np.ndarray], items: tuple[str, ...] | None = None,
-               item_level: str | None = None, per_period: bool = True):
+               item_level: str | None = None, per_period: bool = True, rows: np.ndarray | None = None):
         """One DataFrame from ``[scenario, period, item]`` arrays (``[scenario, item]`` without
         ``per_period``): index (scenario,) (period,) (item), rows after each scenario's last period
         (a clean-up call) left out. Built in one piece: the index from its levels and codes (no
-        factorizing), the float columns as one block, each column copied once."""
+        factorizing), the float columns as one block, each column copied once. ``rows``: the
+        scenarios the arrays hold (positions in the run), when not all of them."""
         import pandas as pd  # deferred: a projection without tables never imports pandas
 
-        k = len(self.scenarios) if self.scenario_level else 1
+        names = self.program.scenarios.names
+        last_period = self.last_period
+        if rows is not None:
+            names = [names[j] for j in rows]
+            last_period = last_period[rows]
+        k = len(names) if self.scenario_level else 1
         shape = next(iter(columns.values()))[:k].shape  # (scenario, period[, item]) or (scenario, item)
         levels, labels = [], []
         if self.scenario_level:
-            levels.append(pd.Index(list(self.program.scenarios.names)))
+            levels.append(pd.Index(list(names)))
             labels.append("scenario")
         if per_period:
             levels.append(pd.RangeIndex(1, shape[1] + 1))
@@ -234,8 +232,8 @@ class RunResult:
             levels.append(pd.Index(list(items)))
             labels.append(item_level)
         keep = None  # per row of the product: whether it is at or before its scenario's last period
-        if per_period and (self.last_period[:k] < shape[1]).any():
-            keep = np.broadcast_to((np.arange(1, shape[1] + 1)[None, :] <= self.last_period[:k, None]).reshape(
+        if per_period and (last_period[:k] < shape[1]).any():
+            keep = np.broadcast_to((np.arange(1, shape[1] + 1)[None, :] <= last_period[:k, None]).reshape(
                 shape[:2] + (1,) * (len(shape) - 2)), shape)
         axes = ([0] if self.scenario_level else []) + ([1] if per_period else []) + (
             [len(shape) - 1] if items is not None else [])
@@ -269,54 +267,135 @@ class RunResult:
             raise ValueError(f"deal {self.deal.name!r} has no tranches: only the pool table exists")
         return self.waterfall
 
-    def _items_table(self, values: np.ndarray, names: tuple[str, ...], level: str, columns: tuple[str, ...],
-                     table: str):
-        """``[scenario, period, item, kernel column]`` -> one table of ``columns``, index (scenario,)
-        period, item; each column read where :data:`KERNEL_COLUMNS` says it is."""
-        at = KERNEL_COLUMNS[table]
-        return self._frame({c: values[..., at[c]] for c in columns}, names, level)
+    TABLES = {"pool": POOL_COLUMNS, "tranches": TRANCHE_COLUMNS, "fees": FEE_COLUMNS, "accounts": ACCOUNT_COLUMNS,
+              "triggers": TRIGGER_COLUMNS, "cash": CASH_COLUMNS}
+    """The per-period tables :meth:`table` builds, and their columns."""
+
+    def table(self, name: str, scenarios: Sequence[str | int] | None = None,
+              columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One per-period table (``pool``, ``tranches``, ``fees``, ``accounts``, ``triggers``,
+        ``cash``), built now for the ``scenarios`` asked (names or positions; default all) and
+        the ``columns`` asked (default all, in the vocabulary's order): only those rows and
+        columns are copied out of the run's arrays. The properties of the same names are this
+        table for everything, built once and kept.
+
+        >>> import abs_engine as ae
+        >>> res = ae.run("tranches/auto_prime_abs.yaml", "scenarios/auto_grid.yaml")
+        >>> t = res.table("tranches", scenarios=[0, 5], columns=["principal_paid", "writedown"])
+        >>> list(t.columns), t.index.get_level_values("scenario").nunique()
+        (['principal_paid', 'writedown'], 2)
+        """
+        if name not in self.TABLES:
+            raise SpecError("table", name, f"one of {list(self.TABLES)}")
+        if name != "pool":
+            self._need_waterfall()
+        known = self.TABLES[name]
+        wanted = tuple(known) if columns is None else tuple(columns)
+        unknown = [c for c in wanted if c not in known]
+        if unknown or not wanted:
+            raise SpecError("columns", list(wanted), f"columns of the {name} table: {list(known)}")
+        rows = None if scenarios is None else self._scenario_rows(scenarios)
+        return self._build(name, rows, wanted)
+
+    def _scenario_rows(self, scenarios: Sequence[str | int]) -> np.ndarray:
+        """Positions in the run of ``scenarios`` (names or positions), in the order given."""
+        names = self.program.scenarios.names
+        n = len(names)
+        if isinstance(scenarios, str | int | np.integer):
+            scenarios = [scenarios]
+        at = None
+        out, seen = [], set()
+        for x in scenarios:
+            if isinstance(x, int | np.integer) and not isinstance(x, bool):
+                j = int(x) + n if int(x) < 0 else int(x)
+                if not 0 <= j < n:
+                    raise SpecError("scenarios", x, f"a scenario position in [-{n}, {n})")
+            else:
+                if at is None:
+                    at = {name: j for j, name in enumerate(names)}
+                if x not in at:
+                    raise SpecError("scenarios", x, "the name or position of a scenario of this run")
+                j = at[x]
+            if j in seen:
+                raise SpecError("scenarios", x, "each scenario once")
+            seen.add(j)
+            out.append(j)
+        return np.asarray(out, dtype=np.int64)
+
+    def _build(self, name: str, rows: np.ndarray | None, columns: tuple[str, ...]) -> pd.DataFrame:
+        """Table ``name`` for scenarios ``rows`` (positions; ``None``: all) and ``columns``."""
+
+        def pick(a):  # the scenarios asked, before any copy
+            return a if rows is None else a[rows]
+
+        def read(table):  # a waterfall table, for the scenarios asked only
+            return getattr(wf, table) if rows is None else wf.rows(table, rows)
+
+        if name == "pool":
+            cols = _derived(pick(self.flows), *self._start)
+            shape = cols["beginning_balance"].shape
+            cols["date"] = np.broadcast_to(np.asarray(self.dates), shape)
+            return self._frame({c: cols[c] for c in columns}, rows=rows)
+        wf = self.waterfall
+        if name == "cash":
+            c = read("cash")
+            return self._frame({n: c[..., CASH[n]] for n in columns}, rows=rows)
+        if name == "tranches":
+            notes = read("tranches")  # [scenario, period, note, column], residual_paid not among them
+            names = tuple(t.name for t in self.deal.notes)
+            residual = next((t.name for t in self.deal.tranches if t.residual), None)
+            names = (*names, residual) if residual is not None else names
+            values = np.zeros((*notes.shape[:2], len(names), notes.shape[-1] + 1))  # filled in place
+            values[:, :, :notes.shape[2], :-1] = notes
+            if residual is not None:
+                values[:, :, -1, TRANCHE["residual_paid"]] = read("cash")[:, :, CASH["residual_paid"]]
+            return self._frame({c: values[..., TRANCHE[c]] for c in columns}, names, "tranche", rows=rows)
+        items = {"fees": (self.deal.fees, "fee"), "accounts": (self.deal.accounts, "account"),
+                 "triggers": (self.deal.triggers, "trigger")}
+        specs, level = items[name]
+        values = read(name)
+        at = KERNEL_COLUMNS[name]
+        frame = self._frame({c: values[..., at[c]] for c in columns}, tuple(x.name for x in specs), level,
+                            rows=rows)
+        return frame.astype({"breached": bool}) if "breached" in frame.columns else frame
+
+    @cached_property
+    def pool(self) -> pd.DataFrame:
+        """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
+        return self._build("pool", None, POOL_COLUMNS)
 
     @cached_property
     def tranches(self) -> pd.DataFrame:
         """Per period and tranche: ``beginning_balance``, ``coupon``, ``interest_due`` (with carried
         shortfall), ``interest_paid``, ``interest_shortfall`` (carried forward), ``principal_paid``,
         ``writedown``, ``ending_balance``, ``residual_paid`` (the residual class's cash)."""
-        wf = self._need_waterfall()
-        notes = wf.tranches  # [scenario, period, note, column], residual_paid not among them
-        names = tuple(t.name for t in self.deal.notes)
-        residual = next((t.name for t in self.deal.tranches if t.residual), None)
-        names = (*names, residual) if residual is not None else names
-        values = np.zeros((*notes.shape[:2], len(names), notes.shape[-1] + 1))  # filled in place
-        values[:, :, :notes.shape[2], :-1] = notes
-        if residual is not None:
-            values[:, :, -1, TRANCHE["residual_paid"]] = wf.cash[:, :, CASH["residual_paid"]]
-        return self._items_table(values, names, "tranche", TRANCHE_COLUMNS, "tranches")
+        self._need_waterfall()
+        return self._build("tranches", None, TRANCHE_COLUMNS)
 
     @cached_property
     def fees(self) -> pd.DataFrame:
         """Per period and fee: ``due`` (with arrears), ``paid``, ``shortfall`` (carried forward)."""
-        return self._items_table(self._need_waterfall().fees, tuple(f.name for f in self.deal.fees), "fee",
-                                 FEE_COLUMNS, "fees")
+        self._need_waterfall()
+        return self._build("fees", None, FEE_COLUMNS)
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
         """Per period and account: ``beginning_balance``, ``deposit``, ``draw``, ``release``,
         ``ending_balance``, ``target``."""
-        return self._items_table(self._need_waterfall().accounts, tuple(a.name for a in self.deal.accounts),
-                                 "account", ACCOUNT_COLUMNS, "accounts")
+        self._need_waterfall()
+        return self._build("accounts", None, ACCOUNT_COLUMNS)
 
     @cached_property
     def triggers(self) -> pd.DataFrame:
         """Per period and trigger: tested ``value``, ``threshold``, ``breached``."""
-        t = self._items_table(self._need_waterfall().triggers, tuple(g.name for g in self.deal.triggers),
-                              "trigger", TRIGGER_COLUMNS, "triggers")
-        return t.astype({"breached": bool})
+        self._need_waterfall()
+        return self._build("triggers", None, TRIGGER_COLUMNS)
 
     @cached_property
     def cash(self) -> pd.DataFrame:
         """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
-        c = self._need_waterfall().cash
-        return self._frame({name: c[..., CASH[name]] for name in CASH_COLUMNS})
+        self._need_waterfall()
+        return self._build("cash", None, CASH_COLUMNS)
 
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
