@@ -271,7 +271,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     def settle(left: str, lo: int, hi: int) -> None:
         for j in range(lo, hi):
             x = f"{left}{members[j]}"
-            w(f"{x} = settle({x}, GOT, NEED)")
+            w(f"{x} = settle_one({x}, GOT)" if hi - lo == 1 else f"{x} = settle({x}, GOT, NEED)")
 
     for k, o in enumerate(op):
         if k == principal_phase:
@@ -401,7 +401,7 @@ from abs_engine.kernels._jit import period_cfunc
 from abs_engine.kernels.collateral import month_step
 from abs_engine.kernels.ops import (call_exercised, carry, draw, fee_base, fee_due, interest_due, oc_principal, pay,
                                    principal_need, principal_pay, pro_rata_share, reserve_move, reserve_target,
-                                   settle, trigger_breached, trigger_value, uncovered, writedown)
+                                   settle, settle_one, trigger_breached, trigger_value, uncovered, writedown)
 
 SB = {sb}
 N_ROWS = {n_rows}

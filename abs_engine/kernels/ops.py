@@ -122,6 +122,13 @@ def settle(left, got, need):
 
 
 @kernel(inline=True)
+def settle_one(left, got):
+    """The dues of a group's only member after the group was paid ``got`` of them: what
+    :func:`settle` gives when ``left`` is the group's whole need, without its division."""
+    return left - got
+
+
+@kernel(inline=True)
 def principal_need(cap, paid, group):
     """A principal step's amount: its cap (collections, OC target, or unlimited) less the principal
     already paid this period, at most the group's balance."""

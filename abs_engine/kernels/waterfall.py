@@ -42,6 +42,7 @@ from .ops import (
     reserve_move,
     reserve_target,
     settle,
+    settle_one,
     trigger_breached,
     trigger_value,
     uncovered,
@@ -593,7 +594,13 @@ def _take(S, P, w0, left, p_members, lo, hi):
 
 @kernel(inline=True)
 def _settle(S, P, w0, left, p_members, lo, hi):
-    """Reduce each member's dues pro rata by the share of the group's dues that was paid."""
+    """Reduce each member's dues pro rata by the share of the group's dues that was paid (a
+    group of one: by what was paid)."""
+    if hi - lo == 1:
+        r = left + int(P[p_members + lo])
+        for l in range(SB):
+            S[r, l] = settle_one(S[r, l], S[w0 + W_GOT, l])
+        return
     for j in range(lo, hi):
         r = left + int(P[p_members + j])
         for l in range(SB):
