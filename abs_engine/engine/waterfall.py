@@ -58,6 +58,7 @@ class WaterfallFlows:
             raise AttributeError(name)
         value = self._unblock(self.blocked[name])
         setattr(self, name, value)
+        del self.blocked[name]  # read from the scenario-order copy from now on: one copy of a table, not two
         return value
 
 

@@ -133,6 +133,19 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
 _PERIOD_COLUMNS = ("first_principal_period", "last_principal_period")
 
 
+class _Lazy:
+    """A float column of a table that is computed only when the table copies it, so a table built
+    from derived columns holds one of them at a time, not all."""
+
+    dtype = np.dtype(np.float64)
+
+    def __init__(self, compute, name: str, shape: tuple[int, ...]):
+        self.compute, self.name, self.shape = compute, name, shape
+
+    def __getitem__(self, key):
+        return self.compute(self.name)[key]
+
+
 def _whole_in_place(x: np.ndarray) -> np.ndarray:
     """``x`` (float64, whole numbers) as int64 in its own memory, a slab at a time (no second
     array of its size): the summary's period columns cost no copy."""
@@ -220,7 +233,8 @@ class RunResult:
             names = [names[j] for j in rows]
             last_period = last_period[rows]
         k = len(names) if self.scenario_level else 1
-        shape = next(iter(columns.values()))[:k].shape  # (scenario, period[, item]) or (scenario, item)
+        first = next(iter(columns.values()))
+        shape = (min(k, first.shape[0]), *first.shape[1:])  # (scenario, period[, item]) or (scenario, item)
         levels, labels = [], []
         if self.scenario_level:
             levels.append(pd.Index(list(names)))
@@ -345,11 +359,18 @@ class RunResult:
             names = tuple(t.name for t in self.deal.notes)
             residual = next((t.name for t in self.deal.tranches if t.residual), None)
             names = (*names, residual) if residual is not None else names
-            values = np.zeros((*notes.shape[:2], len(names), notes.shape[-1] + 1))  # filled in place
-            values[:, :, :notes.shape[2], :-1] = notes
-            if residual is not None:
-                values[:, :, -1, TRANCHE["residual_paid"]] = read("cash")[:, :, CASH["residual_paid"]]
-            return self._frame({c: values[..., TRANCHE[c]] for c in columns}, names, "tranche", rows=rows)
+            paid = read("cash")[:, :, CASH["residual_paid"]] if residual is not None else None
+
+            def column(c):  # [scenario, period, tranche]: the notes' column, then the residual's
+                k = TRANCHE[c]
+                note = notes[..., k] if k < notes.shape[-1] else np.zeros(notes.shape[:3])
+                if residual is None:
+                    return note
+                return np.concatenate([note, (paid if c == "residual_paid" else np.zeros_like(paid))[..., None]],
+                                      axis=2)
+
+            return self._frame({c: _Lazy(column, c, (*notes.shape[:2], len(names))) for c in columns}, names,
+                               "tranche", rows=rows)
         items = {"fees": (self.deal.fees, "fee"), "accounts": (self.deal.accounts, "account"),
                  "triggers": (self.deal.triggers, "trigger")}
         specs, level = items[name]
