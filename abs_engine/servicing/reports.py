@@ -131,26 +131,29 @@ def _unplain(x: Any) -> Any:
 # ---------------------------------------------------------------- a period's report from the engine's outputs
 
 
+_ONE = [0]  # a servicing period's flows hold one scenario: its position
+
+
 def _tranche_rows(deal: Deal, flows, i: int) -> list[dict]:
-    tr = flows.blocked["tranches"][0, i]            # [note, column, lane]
+    tr = flows.rows("tranches", _ONE)[0, i]         # [note, column] of the period's one scenario
     at = KERNEL_COLUMNS["tranches"]
-    rows = [{"name": t.name, **{c: float(tr[k, at[c], 0]) for c in TRANCHE_COLUMNS[:-1]},
+    rows = [{"name": t.name, **{c: float(tr[k, at[c]]) for c in TRANCHE_COLUMNS[:-1]},
              "original_balance": float(t.balance)} for k, t in enumerate(deal.notes)]
     residual = next((t.name for t in deal.tranches if t.residual), None)
     if residual is not None:
-        rows.append({"name": residual, "residual_paid": float(flows.blocked["cash"][0, i, CASH["residual_paid"], 0])})
+        rows.append({"name": residual, "residual_paid": float(flows.rows("cash", _ONE)[0, i, CASH["residual_paid"]])})
     return rows
 
 
 def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: int) -> dict:
-    b = flows.blocked
     r = coll.report
 
     def items(name, names, columns):
-        x, at = b[name][0, i], KERNEL_COLUMNS[name]
-        return [{"name": n, **{c: float(x[k, at[c], 0]) for c in columns}} for k, n in enumerate(names)]
+        x, at = flows.rows(name, _ONE)[0, i], KERNEL_COLUMNS[name]
+        return [{"name": n, **{c: float(x[k, at[c]]) for c in columns}} for k, n in enumerate(names)]
 
-    cash = {c: float(b["cash"][0, i, CASH[c], 0]) for c in CASH_COLUMNS}
+    period_cash = flows.rows("cash", _ONE)[0, i]
+    cash = {c: float(period_cash[CASH[c]]) for c in CASH_COLUMNS}
     inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
     oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
     oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
