@@ -52,6 +52,21 @@ def _loan_month(loans, j: int, i: int, perf, frozen, ring, smm, mdr, lag: int, s
     return (p0 - nd) * (loans.net_rate[j] / 12.0), sched + prep + (liq - lss), frozen[j].copy()
 
 
+def _pool_month(loans, i: int, perf, frozen, ring, smm_of, mdr, lag: int, severity: float):
+    """Month ``i`` of every rep line (:func:`_loan_month`, line ``j`` at SMM ``smm_of(j)``): net
+    interest, principal collected and the pool's ending balance."""
+    net = np.zeros(perf.shape[1])
+    prin = np.zeros(perf.shape[1])
+    fcl = np.zeros(perf.shape[1])
+    for j in range(loans.balance.size):
+        got = _loan_month(loans, j, i, perf, frozen, ring, smm_of(j), mdr, lag, severity)
+        if got is not None:
+            net += got[0]
+            prin += got[1]
+            fcl += got[2]
+    return net, prin, perf.sum(axis=0) + fcl
+
+
 def run_auto_deal(deal, abs_speed: np.ndarray, cdr: np.ndarray, severity: float, lag: int, sofr: float,
                   n_periods: int | None = None) -> dict[str, np.ndarray]:
     """Per scenario and note: total interest paid, principal paid, writedown, and the residual."""
@@ -91,19 +106,12 @@ def run_auto_deal(deal, abs_speed: np.ndarray, cdr: np.ndarray, severity: float,
     wd_order = sorted(range(k_notes), key=lambda k: (-prio[k], -k))
     a = abs_speed / 100.0
     for i in range(1, n + 1):
-        net = np.zeros(n_s)
-        prin = np.zeros(n_s)
-        fcl = np.zeros(n_s)
-        for j in range(loans.balance.size):
+        def smm_of(j, i=i):
             m = loans.age[j] + i                                     # ABS at loan month m
             den = 1.0 - a * (m - 1)
-            smm = np.where(den <= a, np.where(a > 0, 1.0, 0.0), a / np.where(den > a, den, 1.0))
-            got = _loan_month(loans, j, i, perf, frozen, ring, smm, mdr, lag, severity)
-            if got is not None:
-                net += got[0]
-                prin += got[1]
-                fcl += got[2]
-        pend = perf.sum(axis=0) + fcl
+            return np.where(den <= a, np.where(a > 0, 1.0, 0.0), a / np.where(den > a, den, 1.0))
+
+        net, prin, pend = _pool_month(loans, i, perf, frozen, ring, smm_of, mdr, lag, severity)
         live = ~called
         ic, pc = net * live, prin * live
         pend_l = pend * live
@@ -202,16 +210,7 @@ def run_sequential_deal(deal, cpr: np.ndarray, cdr: np.ndarray, severity: float,
     out = {"interest": np.zeros((len(notes), n_s)), "principal": np.zeros((len(notes), n_s)),
            "writedown": np.zeros((len(notes), n_s)), "residual": np.zeros(n_s)}
     for i in range(1, n + 1):
-        net = np.zeros(n_s)
-        prin = np.zeros(n_s)
-        fcl = np.zeros(n_s)
-        for j in range(loans.balance.size):
-            got = _loan_month(loans, j, i, perf, frozen, ring, smm, mdr, lag, severity)
-            if got is not None:
-                net += got[0]
-                prin += got[1]
-                fcl += got[2]
-        pend = perf.sum(axis=0) + fcl
+        net, prin, pend = _pool_month(loans, i, perf, frozen, ring, lambda j: smm, mdr, lag, severity)
         avail = net + prin
         due = bal * (coupon[:, None] * dcf[i - 1][order][:, None]) + short
         paid = np.zeros_like(due)
