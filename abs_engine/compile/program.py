@@ -80,13 +80,10 @@ class Program:
         s = self.collateral.scenarios
         return scenario_lanes(s.lag, s.advancing)
 
-    def initial_state(self) -> DealState:
-        """A fresh copy of the deal's state before period 1, for every scenario."""
-        return initial_state(self.deal, self.n_scenarios)
-
-    def deal_state(self, n_scenarios: int) -> DealState:
-        """The deal's state before period 1 for ``n_scenarios`` scenarios (each the same)."""
-        return initial_state(self.deal, n_scenarios)
+    def initial_state(self, n_scenarios: int | None = None) -> DealState:
+        """A fresh copy of the deal's state before period 1, for every scenario (or for
+        ``n_scenarios`` of them: each starts the same)."""
+        return initial_state(self.deal, self.n_scenarios if n_scenarios is None else n_scenarios)
 
     def validate(self) -> Program:
         """Check every array against the others once, so a kernel never meets an inconsistent

@@ -88,7 +88,7 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     its chunk: a block's yield search runs its lanes together, so the same chunks give the same
     bits, here or on an executor. ``bar``: a progress bar over the calls."""
     wprog, c = program.waterfall, program.collateral
-    one = program.deal_state(1)
+    one = program.initial_state(1)
     s = c.scenarios
     n = len(s.names)
     # every scenario starts from the same state, read through a broadcast view: nothing per scenario

@@ -188,12 +188,13 @@ def read_arrow_table(path: Path, dtypes: dict[str, type], what: str, columns: tu
         return pa.Table.from_pandas(frame[[c for c in frame.columns if c in columns]], preserve_index=False), list(
             frame.columns)
     try:
-        names = [str(c).strip() for c in pq.read_schema(path).names]
+        raw = pq.read_schema(path).names
+        names = [str(c).strip() for c in raw]
         unique_columns(names, file)
-        stored = [name for name, clean in zip(pq.read_schema(path).names, names, strict=True) if clean in columns]
         # pre_buffer=False: column chunks are read as decoded, not all buffered first (-50 MB at 4M loans)
-        table = pq.read_table(path, columns=stored, pre_buffer=False, read_dictionary=[
-            name for name, clean in zip(pq.read_schema(path).names, names, strict=True) if clean in dictionary])
+        table = pq.read_table(path, columns=[r for r, c in zip(raw, names, strict=True) if c in columns],
+                              pre_buffer=False,
+                              read_dictionary=[r for r, c in zip(raw, names, strict=True) if c in dictionary])
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unreadable file is bad input

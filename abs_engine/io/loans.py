@@ -141,11 +141,15 @@ def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, 
                          file=file)
 
     def text(col: str) -> pa.ChunkedArray:
-        """The column as Arrow strings (nulls kept): a number or a date column reads as its text."""
+        """The column as Arrow strings (nulls kept): a number or a date column reads as its text
+        (whole numbers cast by Arrow, as ``str`` writes them; anything else through ``str``)."""
         c = table.column(col)
-        return c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else pa.chunked_array(
-            [pa.array(c.to_pandas().map(lambda x: None if pd.isna(x) else str(x), na_action=None).to_numpy(object),
-                      type=pa.string())])
+        if pa.types.is_string(c.type) or pa.types.is_large_string(c.type):
+            return c
+        if pa.types.is_integer(c.type):
+            return c.cast(pa.string())
+        return pa.chunked_array([pa.array(c.to_pandas().map(lambda x: None if pd.isna(x) else str(x),
+                                                            na_action=None).to_numpy(object), type=pa.string())])
 
     ids = text("loan_id")
     bad = pc.or_(pc.or_(pc.is_null(ids), pc.equal(pc.binary_length(ids), 0)), pc.utf8_is_space(ids))

@@ -301,8 +301,6 @@ class RunResult:
         """
         if name not in self.TABLES:
             raise SpecError("table", name, f"one of {list(self.TABLES)}")
-        if name != "pool":
-            self._need_waterfall()
         known = self.TABLES[name]
         wanted = tuple(known) if columns is None else tuple(columns)
         unknown = [c for c in wanted if c not in known]
@@ -339,18 +337,15 @@ class RunResult:
     def _build(self, name: str, rows: np.ndarray | None, columns: tuple[str, ...]) -> pd.DataFrame:
         """Table ``name`` for scenarios ``rows`` (positions; ``None``: all) and ``columns``."""
 
-        def pick(a):  # the scenarios asked, before any copy
-            return a if rows is None else a[rows]
-
         def read(table):  # a waterfall table, for the scenarios asked only
             return getattr(wf, table) if rows is None else wf.rows(table, rows)
 
         if name == "pool":
-            cols = _derived(pick(self.flows), *self._start)
+            cols = _derived(self.flows if rows is None else self.flows[rows], *self._start)
             shape = cols["beginning_balance"].shape
             cols["date"] = np.broadcast_to(np.asarray(self.dates), shape)
             return self._frame({c: cols[c] for c in columns}, rows=rows)
-        wf = self.waterfall
+        wf = self._need_waterfall()
         if name == "cash":
             c = read("cash")
             return self._frame({n: c[..., CASH[n]] for n in columns}, rows=rows)
@@ -390,32 +385,27 @@ class RunResult:
         """Per period and tranche: ``beginning_balance``, ``coupon``, ``interest_due`` (with carried
         shortfall), ``interest_paid``, ``interest_shortfall`` (carried forward), ``principal_paid``,
         ``writedown``, ``ending_balance``, ``residual_paid`` (the residual class's cash)."""
-        self._need_waterfall()
         return self._build("tranches", None, TRANCHE_COLUMNS)
 
     @cached_property
     def fees(self) -> pd.DataFrame:
         """Per period and fee: ``due`` (with arrears), ``paid``, ``shortfall`` (carried forward)."""
-        self._need_waterfall()
         return self._build("fees", None, FEE_COLUMNS)
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
         """Per period and account: ``beginning_balance``, ``deposit``, ``draw``, ``release``,
         ``ending_balance``, ``target``."""
-        self._need_waterfall()
         return self._build("accounts", None, ACCOUNT_COLUMNS)
 
     @cached_property
     def triggers(self) -> pd.DataFrame:
         """Per period and trigger: tested ``value``, ``threshold``, ``breached``."""
-        self._need_waterfall()
         return self._build("triggers", None, TRIGGER_COLUMNS)
 
     @cached_property
     def cash(self) -> pd.DataFrame:
         """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
-        self._need_waterfall()
         return self._build("cash", None, CASH_COLUMNS)
 
     def tranche_cash_flows(self) -> np.ndarray:

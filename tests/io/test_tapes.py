@@ -107,3 +107,17 @@ def test_the_hash_table_finds_the_first_repeat_in_insertion_order():
     assert KS.insert_strings(offsets, data, KS.hash_table(5)) == 3
     assert KS.insert_strings(offsets[:5], data, KS.hash_table(4)) == 3   # x, y, z, y
     assert KS.insert_strings(offsets[:4], data, KS.hash_table(3)) == -1  # x, y, z
+
+
+def test_whole_number_ids_read_as_their_text(tmp_path):
+    frame = pd.read_csv(TAPE, dtype={"loan_id": str}).head(30)
+    _parquet_twin(frame, tmp_path / "tape.parquet", row_group_size=10)
+    table = pq.read_table(tmp_path / "tape.parquet")
+    ids = pa.array([7000 + k for k in range(30)], type=pa.int64())
+    pq.write_table(table.set_column(0, "loan_id", ids), tmp_path / "ints.parquet")
+    assert list(ae.read_tape(tmp_path / "ints.parquet").loan_id) == [str(7000 + k) for k in range(30)]
+    repeated = pa.array([7000 + k for k in range(29)] + [7003], type=pa.int64())
+    pq.write_table(table.set_column(0, "loan_id", repeated), tmp_path / "repeat.parquet")
+    with pytest.raises(ae.SpecError) as info:
+        ae.read_tape(tmp_path / "repeat.parquet")
+    assert info.value.field == "row 30 (loan_id 7003), loan_id"
