@@ -12,6 +12,7 @@ import importlib
 
 from .compile.program import Program, compile_deal
 from .engine.run import run
+from .engine.schedules import effective_collar, pac_schedule
 from .errors import SpecError
 from .io.loading import load_deal, load_deck, load_scenario
 from .io.loans import read_tape
@@ -31,5 +32,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'abs_engine' has no attribute {name!r}")
 
 __all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario",
-           "SpecError", "read_tape", "Servicer", "PeriodReport", "Ledger", "LedgerError", "load_collections"]
+           "SpecError", "read_tape", "pac_schedule", "effective_collar", "Servicer", "PeriodReport", "Ledger",
+           "LedgerError", "load_collections"]
 __version__ = "0.1.0"

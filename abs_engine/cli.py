@@ -457,9 +457,9 @@ def _price(text: str) -> float:
 
 def _yield(text: str) -> float:
     x = _finite(text)
-    if not -0.99 <= x <= 1.0:
+    if not -1.99 <= x <= 1.0:
         hint = f"; did you mean {x / 100:g}?" if 1.0 < x <= 100.0 else ""
-        raise argparse.ArgumentTypeError(f"got {text}, expected a decimal yield in [-0.99, 1] (4.5% is 0.045){hint}")
+        raise argparse.ArgumentTypeError(f"got {text}, expected a decimal yield in [-1.99, 1] (4.5% is 0.045){hint}")
     return x
 
 

@@ -3,7 +3,8 @@ sits in the kernels' arrays (:data:`KERNEL_COLUMNS`)."""
 
 from __future__ import annotations
 
-__all__ = ["KERNEL_COLUMNS", "POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS", "FEE_COLUMNS",
+__all__ = ["KERNEL_COLUMNS", "PLANNED_COLUMNS", "POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS",
+           "FEE_COLUMNS",
            "ACCOUNT_COLUMNS", "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS"]
 
 POOL_COLUMNS = (
@@ -24,12 +25,20 @@ CHECK_COLUMNS = ("pool_roll_forward", "pool_conservation", "cash", "principal")
 """``check()``: per-period residuals. ``pool_roll_forward`` = beginning - principal - loss -
 ending; ``pool_conservation`` = original - cumulative principal - cumulative loss - ending;
 ``cash`` = available funds - (payments + deposits - draws - releases + residual + unallocated);
-``principal`` = pool principal + call proceeds + losses - (note principal + writedowns + fall in
-over-collateralisation). The last two exist when the deal has tranches."""
+``principal`` = pool principal + call proceeds + losses + Z accretion - (note principal +
+writedowns + fall in over-collateralisation). The last two exist when the deal has tranches."""
 
 TRANCHE_COLUMNS = ("beginning_balance", "coupon", "interest_due", "interest_paid", "interest_shortfall",
-                   "principal_paid", "writedown", "ending_balance", "residual_paid")
-"""The ``tranches`` table, index ``period``, ``tranche``; ``residual_paid`` is the residual class's cash."""
+                   "principal_paid", "writedown", "ending_balance", "accretion", "notional", "residual_paid")
+"""The ``tranches`` table, index ``period``, ``tranche``; ``accretion`` is what a Z class's balance
+grew by (CONVENTIONS R2.5: ``ending = beginning + accretion - principal - writedown``);
+``notional`` is what an interest-only class's interest was paid on (0 for other classes);
+``residual_paid`` is the residual class's cash."""
+
+PLANNED_COLUMNS = ("planned_balance", "balance", "on_schedule")
+"""The ``planned`` table, index ``period``, ``schedule`` (CONVENTIONS R2.4): per principal step
+that pays down to a planned schedule (named by the schedule), the planned balance after the
+period, its classes' ending balance, and whether they are within 1e-6 of it (R2.4.7)."""
 
 FEE_COLUMNS = ("due", "paid", "shortfall")
 ACCOUNT_COLUMNS = ("beginning_balance", "deposit", "draw", "release", "ending_balance", "target")
@@ -38,8 +47,10 @@ TRIGGER_COLUMNS = ("value", "threshold", "breached")
 CASH_COLUMNS = ("interest_collections", "principal_collections", "call_proceeds", "loss", "reserve_draws",
                 "reserve_releases", "fees_paid", "interest_paid", "principal_paid", "reserve_deposits",
                 "residual_paid", "unallocated", "writedown", "note_balance_beginning", "note_balance_ending",
-                "pool_balance_beginning", "pool_balance_ending")
-"""The ``cash`` table (the waterfall's period totals), index ``period``; in kernel column order."""
+                "pool_balance_beginning", "pool_balance_ending", "accretion", "accelerated")
+"""The ``cash`` table (the waterfall's period totals), index ``period``; in kernel column order.
+``accretion``: what Z classes' balances grew by; ``accelerated``: 1.0 in the periods paid by the
+post-acceleration priority (from the period after an event of default, CONVENTIONS R2.7)."""
 
 SUMMARY_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest",
                    "total_principal", "total_writedown", "total_residual", "yield", "price", "modified_duration")

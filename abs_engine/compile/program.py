@@ -112,16 +112,21 @@ class Program:
         _expect(a["delinq_rows"].shape[1] == n and a["delinq_row"].max() < a["delinq_rows"].shape[0],
                 "60+ delinquency [row, period], a row each")
         _expect(a["dcf"].shape == (n, notes) and a["fee_amount"].shape == (n, fees)
-                and a["trig_threshold"].shape == (n, trigs), "per-period parameters [period, item]")
+                and a["trig_threshold"].shape == (n, trigs) and a["floor"].shape == (n, a["op"].size)
+                and a["locked"].shape == (n, notes), "per-period parameters [period, item]")
         op, mem_ptr, members = a["op"], a["mem_ptr"], a["members"]
         _expect(mem_ptr.size == op.size + 1 and mem_ptr[-1] == members.size, "a member range per step")
         for k, o in enumerate(op):
             items = members[mem_ptr[k]:mem_ptr[k + 1]]
             bound = fees if o == KW.OP_FEES else notes
-            _expect(o in (KW.OP_RESERVE, KW.OP_RESIDUAL) or (items.size and items.max() < bound),
+            _expect(o in (KW.OP_RESERVE, KW.OP_RESIDUAL, KW.OP_ACCRETION) or (items.size and items.max() < bound),
                     f"step {k}'s members among its items")
             if o == KW.OP_RESERVE:
                 _expect(0 <= a["arg"][k, 0] < accts, f"step {k}'s account among the accounts")
+            if o == KW.OP_ACCRETION:
+                _expect(0 <= a["arg"][k, 0] < notes and a["is_z"][a["arg"][k, 0]] == 1, f"step {k}'s Z class")
+        _expect(a["ad_of"].shape == (notes,) and a["is_z"].shape == (notes,)
+                and all(z < 0 or a["is_z"][z] == 1 for z in a["ad_of"]), "accretion directed to Z classes")
         _expect(a["cov_acct"].size == 0 or a["cov_acct"].max() < accts, "covering accounts among the accounts")
         return self
 

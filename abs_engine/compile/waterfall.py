@@ -19,17 +19,27 @@ from ..io.scenario_set import RatePaths, ScenarioSet
 from ..kernels import ops as KO
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
-from ..spec.structure import FeeStep, FloatingCoupon, InterestStep, PrincipalStep, ReserveStep, ReserveTarget
+from ..spec.structure import (
+    AccretionStep,
+    FeeStep,
+    FloatingCoupon,
+    InterestStep,
+    PrincipalStep,
+    ReserveStep,
+    ReserveTarget,
+)
 from .collateral import monthly_vector, per_scenario, vector_rows
 from .layout import constant_from
+from .schedules import lockouts, planned_floors
 
-__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions"]
+__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions", "face_values"]
 
 _OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINCIPAL,
-        "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL}
+        "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL, "accretion": KW.OP_ACCRETION}
 _AMOUNTS = {"collections": KW.AMOUNT_COLLECTIONS, "oc_target": KW.AMOUNT_OC_TARGET,
-            "available": KW.AMOUNT_AVAILABLE}
+            "available": KW.AMOUNT_AVAILABLE, "accretion": KW.AMOUNT_ACCRETION}
 _METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 2, "interest_coverage": 3}
+_WRITEDOWN = {"pool_balance": 0, "pool_balance_plus_accounts": 1, "none": 2}  # kernels.state.WD_*
 _BASIS = {"pool_balance": KO.BASIS_POOL, "original_pool_balance": KO.BASIS_ORIGINAL, "note_balance": KO.BASIS_NOTES}
 
 
@@ -56,6 +66,15 @@ def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None
         for i, (start, end) in (accruals or {}).items():
             out[i, act] = (end - start).days / 360.0
     return out
+
+
+def face_values(deal: Deal, orig_pool: float) -> np.ndarray:
+    """Each note's face for analytics (prices per 100 of it, CONVENTIONS R2.6.4): its original
+    balance, or an interest-only class's initial notional (its notional class's original balance,
+    or the original pool balance)."""
+    balance = {t.name: t.balance for t in deal.notes}
+    return np.array([t.balance if t.notional is None else orig_pool if t.notional.pool
+                     else balance[t.notional.tranche] for t in deal.notes], dtype=np.float64)
 
 
 def _step_up_period(deal: Deal, note: int, n: int) -> int:
@@ -85,7 +104,9 @@ class WaterfallProgram:
     STRUCTURE = ("dcf", "ios", "fee_rate", "fee_amount", "fee_basis", "acct_fixed", "acct_amount", "acct_pct",
                  "acct_basis", "acct_floor", "acct_keep", "trig_metric", "trig_below", "trig_curable",
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
-                 "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase")
+                 "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase", "floor", "locked", "ad_of",
+                 "is_z", "io_ref", "strike",
+                 "step_acc", "senior", "eod_trig", "eod_oc")
 
     def structure(self) -> tuple:
         """The kernel arguments that describe the structure (the same for every scenario), in the
@@ -105,8 +126,10 @@ class DealState:
     breached: np.ndarray             # trigger states (0/1)
     cumulative_loss: np.ndarray      # [scenario]
     called: np.ndarray               # [scenario] 0/1
+    accelerated: np.ndarray          # [scenario] 0/1: the post-acceleration priority applies (CONVENTIONS R2.7)
 
-    ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called")
+    ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called",
+              "accelerated")
 
     def save(self, path) -> None:
         """Write the state to an ``.npz`` file (every array, exactly)."""
@@ -115,7 +138,9 @@ class DealState:
     @classmethod
     def load(cls, path) -> DealState:
         with np.load(path) as z:
-            return cls(int(z["period"]), *(np.array(z[f]) for f in cls.ARRAYS))
+            # (a state saved before the deal could accelerate has no ``accelerated``: never)
+            return cls(int(z["period"]), *(np.array(z[f]) if f in z else np.zeros_like(z["called"])
+                                           for f in cls.ARRAYS))
 
 
 def initial_state(deal: Deal, n_scen: int) -> DealState:
@@ -130,6 +155,7 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
         breached=np.zeros((n_scen, len(deal.triggers))),
         cumulative_loss=np.zeros(n_scen),
         called=np.zeros(n_scen),
+        accelerated=np.zeros(n_scen),
     )
 
 
@@ -215,6 +241,9 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     prio = {t.name: t.priority for t in notes}
 
     steps = deal.steps_with_paths()
+    principal_phase = -1
+    if not isinstance(deal.waterfall, tuple):
+        principal_phase = len(deal.waterfall.interest)
     op = np.zeros(len(steps), dtype=np.int64)
     arg = np.full((len(steps), 3), -1, dtype=np.int64)
     mem_ptr = [0]
@@ -234,14 +263,13 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
                       trig_ix[step.sequential_if] if step.sequential_if else -1)
         elif isinstance(step, ReserveStep):
             arg[k, 0] = acct_ix[step.account]
+        elif isinstance(step, AccretionStep):  # (Z class, 1: the cash is available at once)
+            arg[k, :2] = (note_ix[step.tranche], int(isinstance(deal.waterfall, tuple) or k >= principal_phase))
         mem_ptr.append(len(members))
         if step.id is not None:
             cov_acct += [a for a, acct in enumerate(deal.accounts) if step.id in acct.covers]
         cov_ptr.append(len(cov_acct))
 
-    principal_phase = -1
-    if not isinstance(deal.waterfall, tuple):
-        principal_phase = len(deal.waterfall.interest)
     wd_order = sorted(range(len(notes)), key=lambda k: (-notes[k].priority, -k))
 
     oc = deal.overcollateralization
@@ -291,8 +319,23 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         oc_params=oc_params,
         call_pct=deal.clean_up_call.pct if deal.clean_up_call else -1.0,
         orig_pool=float(orig_pool),
-        wd_accounts=deal.writedown_to == "pool_balance_plus_accounts",
+        wd_accounts=_WRITEDOWN[deal.writedown_to],
         principal_phase=principal_phase,
+        floor=planned_floors(deal, n_periods),
+        locked=lockouts(deal, n_periods),
+        ad_of=np.array([next((z for z, x in enumerate(notes) if x.accrual and t.name in x.accrual.directed_to), -1)
+                        for t in notes], dtype=np.int64),
+        is_z=np.array([int(t.accrual is not None) for t in notes], dtype=np.int64),
+        step_acc=np.array([int(k >= deal.n_normal_steps) for k in range(len(steps))], dtype=np.int64),
+        senior=np.array([int(deal.acceleration is not None and deal.acceleration.events.senior_interest_shortfall
+                             and t.priority == min(x.priority for x in notes)) for t in notes], dtype=np.int64),
+        eod_trig=np.array([int(deal.acceleration is not None and g.name in deal.acceleration.events.triggers)
+                           for g in deal.triggers], dtype=np.int64),
+        eod_oc=float(deal.acceleration.events.oc_below or 0.0) if deal.acceleration is not None else 0.0,
+        io_ref=np.array([-2 if t.notional is None else -1 if t.notional.pool else note_ix[t.notional.tranche]
+                         for t in notes], dtype=np.int64),
+        strike=np.array([-1.0 if t.strike is None else t.strike for t in notes]),
+        face=face_values(deal, orig_pool),
     )
     residual = next((t.name for t in deal.tranches if t.residual), None)
     return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),

@@ -63,13 +63,16 @@ def structure_key(structure: tuple) -> tuple:
     metric, direction and curability); numbers stay run-time arguments."""
     (dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor,
      acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr,
-     cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase) = structure
+     cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase, floor, locked, ad_of,
+     is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc) = structure
     ints = lambda x: tuple(int(v) for v in x.ravel())  # noqa: E731
     return (dcf.shape[1], fee_rate.size, acct_fixed.size, trig_metric.size,
             ints(fee_basis), ints(acct_fixed), ints(acct_basis), ints(acct_keep),
             ints(trig_metric), ints(trig_below), ints(trig_curable),
             ints(op), tuple(map(tuple, arg.astype(int).tolist())), ints(mem_ptr), ints(members), ints(cov_ptr),
-            ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), bool(wd_accounts), int(principal_phase))
+            ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), int(wd_accounts), int(principal_phase),
+            ints(floor.any(axis=0)), ints(locked.any(axis=0)), ints(ad_of), ints(is_z), ints(io_ref),
+            ints(strike >= 0.0), ints(step_acc), ints(senior), ints(eod_trig), bool(eod_oc > 0.0))
 
 
 UNROLL = 8  # pools of at most this many loans are written out loan by loan (the loop vectorizes)
@@ -85,13 +88,13 @@ class _Writer:
         self.lines: list[str] = []
         self.pad = " " * indent
         (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
-            KST.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig)
+            KST.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig, len(key[11]))
         self.params = p
         self.r_loan, self.r_cls = r_loan, r_cls
         rows = {"exercise": KST.R_EXERCISE, "in_end": KST.R_IN_END, "in_beg": KST.R_IN_BEG, "in_ic": KST.R_IN_IC,
                 "in_pc": KST.R_IN_PC, "in_loss": KST.R_IN_LOSS, "called": KST.R_CALLED, "residual": KST.R_RESIDUAL,
                 "cum_loss": KST.R_CUM_LOSS, "delinq": KST.R_DELINQ, "done": KST.R_DONE, "sev": KST.R_SEV,
-                "pool_loss": KST.R_POOL_LOSS}
+                "pool_loss": KST.R_POOL_LOSS, "wac": KST.R_WAC, "accel": KST.R_ACCEL}
         for k, c in enumerate(cls):
             base = r_loan + KST.N_LOAN_ROWS * k
             rows |= {f"w{k}": base + KST.L_W, f"f{k}": base + KST.L_F, f"ndj{k}": base + KST.L_ND_J,
@@ -120,7 +123,8 @@ _ROW_MEANING = {
     "in_beg": "pool beginning balance", "in_ic": "interest collections", "in_pc": "principal collections",
     "in_loss": "the month's loss", "called": "1 once the clean-up call is exercised", "residual": "residual paid, "
     "summed", "cum_loss": "cumulative loss", "delinq": "60+ delinquency", "done": "1 once the deal has retired",
-    "sev": "the month's severity", "pool_loss": "pool loss, summed",
+    "sev": "the month's severity", "pool_loss": "pool loss, summed", "wac": "the beginning pool's net coupon",
+    "accel": "1 once the deal is accelerated",
     "w": "loan {0}: performing weight", "f": "loan {0}: foreclosure weight", "ndj": "loan {0}: new defaults of "
     "lag months ago", "normj": "loan {0}: those / scheduled fraction", "nd": "loan {0}: this month's new defaults",
     "norm": "loan {0}: those / scheduled fraction", "smm": "loan {0}: its rate class's SMM",
@@ -151,7 +155,7 @@ _FLOW = ("f_sched", "f_prepay", "f_default", "f_recovery", "f_loss", "f_gross", 
          "f_amortized")
 
 
-def _pool_month(pool: tuple, w: _Writer) -> None:
+def _pool_month(pool: tuple, w: _Writer, strips: bool) -> None:
     """One month of the pool in lane ``l``: each loan's :func:`abs_engine.kernels.collateral.month_step`
     (a loan past its maturity is left as it is and adds nothing), flows added in loan order as
     the projection kernels add them, then the waterfall's view of them (as
@@ -162,6 +166,20 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
     w("# the pool's month: each loan's month_step, its flows summed in loan order")
     for c in range(NCOL):
         w(f"{_FLOW[c]} = 0.0")
+    if strips:
+        w("# the beginning pool's net coupon, for WAC interest-only strips")
+        w("wn = 0.0")
+        w("wd = 0.0")
+        if len(cls) <= UNROLL:
+            for k in range(len(cls)):
+                w(f"wn += net{k} * {s(f'w{k}')}")
+                w(f"wd += {s(f'w{k}')}")
+        else:
+            w("for k in range(N_LOANS):")
+            w(f"    wk = S[(R_LOAN + {KST.N_LOAN_ROWS} * k + {KST.L_W}) * SB + l]")
+            w(f"    wn += P[{w.params[0]} + {KST.N_LOAN_PARAMS} * k + 4] * wk")
+            w("    wd += wk")
+        w(f"{s('wac')} = net_coupon(12.0 * wn, wd)")
     if len(cls) <= UNROLL:
         loans = [(str(k), {x: s(f"{x}{k}") for x in ("w", "f", "ndj", "normj", "nd", "norm", "smm", "mdr")},
                   {x: f"{x}{k}" for x in ("sched", "dec", "growth", "gross", "net", "mat", "live")})
@@ -200,9 +218,9 @@ def _pool_month(pool: tuple, w: _Writer) -> None:
 
 
 _OP_NAMES = {KW.OP_FEES: "fees", KW.OP_INTEREST: "interest", KW.OP_PRINCIPAL: "principal",
-             KW.OP_RESERVE: "reserve", KW.OP_RESIDUAL: "residual"}
+             KW.OP_RESERVE: "reserve", KW.OP_RESIDUAL: "residual", KW.OP_ACCRETION: "accretion"}
 _AMOUNT_NAMES = {KW.AMOUNT_COLLECTIONS: "principal collections", KW.AMOUNT_OC_TARGET: "the OC target",
-                 KW.AMOUNT_AVAILABLE: "what is available"}
+                 KW.AMOUNT_AVAILABLE: "what is available", KW.AMOUNT_ACCRETION: "the accretion moved"}
 
 
 def _lane_body(key: tuple, w: _Writer) -> None:
@@ -210,7 +228,12 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     :mod:`abs_engine.kernels.ops` calls, unrolled for the structure ``key``."""
     (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
      trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
-     principal_phase) = key
+     principal_phase, planned, lockable, ad_of, is_z, io_ref, stripped, step_acc, senior, eod_trig, eod_oc) = key
+    has_z = any(is_z)
+    has_accel = any(step_acc)  # a post-acceleration priority: each step applies in lanes of its priority
+
+    def applies(k: int) -> str:
+        return f"ACCELERATED == {float(step_acc[k])}"
     s = w.s
     bal = [s(f"bal{t}") for t in range(n_notes)]
     acct = [s(f"acct{a}") for a in range(n_acct)]
@@ -233,12 +256,29 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     w("TOT = 0.0")
     for t in range(n_notes):
         w(f"nbeg{t} = {bal[t]}")
-        w(f"idue{t} = interest_due({bal[t]}, {s(f'coupon{t}')}, dcf{t}, {s(f'short{t}')}, ios{t})")
+    if has_z:
+        w("ACC = 0.0")
+    for z in range(n_notes):
+        if is_z[z]:
+            on = " or ".join(f"nbeg{a} > 0.0" for a in range(n_notes) if ad_of[a] == z)
+            w(f"accruing{z} = {on}  # Z class {z} accrues while a class it is directed to is outstanding")
+    for t in range(n_notes):
+        if io_ref[t] != -2:  # an interest-only class: its coupon (or a WAC strip's rate) on its notional
+            base = "POOLBEG" if io_ref[t] == -1 else f"nbeg{io_ref[t]}"
+            cpn = f"strip_rate({s('wac')}, strike{t})" if stripped[t] else s(f"coupon{t}")
+            w(f"idue{t} = interest_due({base}, coupon_paid({cpn}, False), dcf{t}, {s(f'short{t}')}, ios{t})")
+        elif is_z[t]:
+            w(f"acc{t} = accretion(nbeg{t}, {s(f'coupon{t}')}, dcf{t}, accruing{t})")
+            w(f"idue{t} = interest_due(nbeg{t}, coupon_paid({s(f'coupon{t}')}, accruing{t}), dcf{t}, "
+              f"{s(f'short{t}')}, ios{t})")
+            w(f"{bal[t]} = nbeg{t} + acc{t}")
+        else:
+            w(f"idue{t} = interest_due({bal[t]}, {s(f'coupon{t}')}, dcf{t}, {s(f'short{t}')}, ios{t})")
         w(f"ileft{t} = idue{t}")
         w(f"TOT += idue{t}")
     w("NBSUM = 0.0")
     for t in range(n_notes):
-        w(f"NBSUM += {bal[t]}")
+        w(f"NBSUM += nbeg{t}")
     for f in range(n_fees):
         w(f"fdue{f} = fee_due(fee_rate{f}, fee_base({fee_basis[f]}, POOLBEG, orig_pool, NBSUM, IC), fee_amount{f}, "
           f"POOLBEG, {s(f'arrears{f}')})")
@@ -249,16 +289,27 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     for g in range(n_trig):
         w(f"v = trigger_value({trig_metric[g]}, {s('cum_loss')}, orig_pool, PEND, NBSUM, {s('delinq')}, IC, TOT)")
         w(f"{brk[g]} = trigger_breached(v, thr{g}, {bool(trig_below[g])}, {trig_curable[g]}, {brk[g]})")
-    w("AVAIL = IC + PC + PROCEEDS" if principal_phase < 0 else "AVAIL = IC")
+    if has_accel:
+        w(f"ACCELERATED = {s('accel')}  # 1: the post-acceleration priority applies (one pot)")
+    if principal_phase < 0:
+        w("AVAIL = IC + PC + PROCEEDS")
+    else:
+        w("AVAIL = IC + (PC + PROCEEDS if ACCELERATED > 0.0 else 0.0)" if has_accel else "AVAIL = IC")
     w("PAIDP = 0.0")
     w("RESID = 0.0")
     for t in range(n_notes):
         w(f"prin{t} = 0.0")
 
-    def take(left: str, lo: int, hi: int) -> None:
+    def seen(x: str, m: int) -> str:
+        """A member's balance as a principal step sees it (0 while locked out, for a class with a lockout)."""
+        return f"unlocked({x}, lock{m})" if lockable[m] else x
+
+    def take(left: str, lo: int, hi: int, k: int) -> None:
         w("NEED = 0.0")
         for j in range(lo, hi):
             w(f"NEED += {left}{members[j]}")
+        if has_accel:
+            w(f"NEED = gate(NEED, {applies(k)})")
         w("GOT, AVAIL = pay(NEED, AVAIL)")
 
     def draw(k: int) -> None:
@@ -275,14 +326,15 @@ def _lane_body(key: tuple, w: _Writer) -> None:
 
     for k, o in enumerate(op):
         if k == principal_phase:
-            w("# the principal priority: principal collections and call proceeds join what is left")
-            w("AVAIL += PC + PROCEEDS")
+            w("# the principal priority: principal collections, call proceeds (and accretion) join what is left")
+            more = "PC + PROCEEDS + ACC" if has_z else "PC + PROCEEDS"
+            w(f"AVAIL += gate({more}, ACCELERATED == 0.0)" if has_accel else f"AVAIL += {more}")
         lo, hi = mem_ptr[k], mem_ptr[k + 1]
         items = [int(m) for m in members[lo:hi]]
         if o in (KW.OP_FEES, KW.OP_INTEREST):
             w(f"# step {k}: {_OP_NAMES[o]} of {'fees' if o == KW.OP_FEES else 'notes'} {items}, pro rata")
             left = "fleft" if o == KW.OP_FEES else "ileft"
-            take(left, lo, hi)
+            take(left, lo, hi, k)
             draw(k)
             settle(left, lo, hi)
         elif o == KW.OP_PRINCIPAL:
@@ -293,10 +345,12 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             w("GRP = 0.0")
             w("TOTB = 0.0")
             for j in range(lo, hi):
-                w(f"GRP += {bal[members[j]]}")
-                w(f"TOTB += nbeg{members[j]}")
+                w(f"GRP += {seen(bal[members[j]], members[j])}")
+                w(f"TOTB += {seen(f'nbeg{members[j]}', members[j])}")
             if kind == KW.AMOUNT_COLLECTIONS:
-                w("cap = PC + PROCEEDS")
+                w("cap = PC + PROCEEDS + ACC" if has_z else "cap = PC + PROCEEDS")
+            elif kind == KW.AMOUNT_ACCRETION:
+                w("cap = ACC")
             elif kind == KW.AMOUNT_OC_TARGET:  # the target's percentage, as waterfall._oc_pda chooses it
                 if n_trig:
                     w(f"blocked = {s('breached0')} if oc_blocker == 0 else 0.0")
@@ -308,7 +362,9 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                 w("cap = oc_principal(p, orig_pool if oc_original else PEND, oc_floor, NBSUM, PEND)")
             else:
                 w("cap = np.inf")
-            w("NEED = principal_need(cap, PAIDP, GRP)")
+            need = f"principal_need(cap, PAIDP, above_plan(GRP, planned{k}))" if planned[k] else \
+                "principal_need(cap, PAIDP, GRP)"
+            w(f"NEED = gate({need}, {applies(k)})" if has_accel else f"NEED = {need}")
             w("GOT, AVAIL = pay(NEED, AVAIL)")
             if always_seq:
                 w("SEQ = True")
@@ -321,17 +377,25 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             w("REM = GOT")
             for j in range(lo, hi):  # sequential, or pro rata by beginning balances
                 m = members[j]
-                w(f"p = principal_pay(REM, pro_rata_share(GOT, nbeg{m}, TOTB), SEQ, {bal[m]})")
+                w(f"p = principal_pay(REM, pro_rata_share(GOT, {seen(f'nbeg{m}', m)}, TOTB), SEQ, {seen(bal[m], m)})")
                 w(f"{bal[m]} -= p")
                 w(f"prin{m} += p")
                 w("REM = REM - p")
             w("# what the caps left over, in priority order")
             for j in range(lo, hi):
                 m = members[j]
-                w(f"p = principal_pay(REM, REM, True, {bal[m]})")
+                w(f"p = principal_pay(REM, REM, True, {seen(bal[m], m)})")
                 w(f"{bal[m]} -= p")
                 w(f"prin{m} += p")
                 w("REM -= p")
+        elif o == KW.OP_ACCRETION:
+            z, now = arg[k][0], arg[k][1]
+            w(f"# step {k}: Z class {z}'s accretion, from the funds available to principal funds")
+            due = f"gate(acc{z}, {applies(k)})" if has_accel else f"acc{z}"
+            w(f"GOT, AVAIL = pay({due}, AVAIL)")
+            if now:
+                w("AVAIL = AVAIL + GOT  # (in the principal priority: available at once)")
+            w("ACC += GOT")
         elif o == KW.OP_RESERVE:
             a = arg[k][0]
             w(f"# step {k}: reserve account {a} to its target")
@@ -343,26 +407,43 @@ def _lane_body(key: tuple, w: _Writer) -> None:
               f"{acct_keep[a]}, NOW)")
             w(f"x = {acct[a]}")
             w("dep, rel = reserve_move(x, target, AVAIL)")
+            if has_accel:
+                w(f"dep, rel = gate(dep, {applies(k)}), gate(rel, {applies(k)})")
             w(f"{acct[a]} = x + dep - rel")
             w("AVAIL += rel - dep")
         else:
             w(f"# step {k}: residual, after any fee or interest still unpaid, in step order")
             for kk in range(k):
-                if op[kk] in (KW.OP_FEES, KW.OP_INTEREST):
+                if op[kk] in (KW.OP_FEES, KW.OP_INTEREST) and step_acc[kk] == step_acc[k]:
                     left = "fleft" if op[kk] == KW.OP_FEES else "ileft"
-                    take(left, mem_ptr[kk], mem_ptr[kk + 1])
+                    take(left, mem_ptr[kk], mem_ptr[kk + 1], kk)
                     settle(left, mem_ptr[kk], mem_ptr[kk + 1])
-            w("RESID += AVAIL")
-            w("AVAIL = 0.0")
-    w("# writedowns in reverse priority, then what carries forward")
+            w(f"rest = gate(AVAIL, {applies(k)})" if has_accel else "rest = AVAIL")
+            w("RESID += rest")
+            w("AVAIL -= rest")
     w("NOW = 0.0")
     for t in range(n_notes):
         w(f"NOW += {bal[t]}")
-    if wd_accounts:
+    if has_accel:
+        w("# events of default: the post-acceleration priority from the next period on, for good")
+        w("EOD = False")
+        for t in range(n_notes):
+            if senior[t]:
+                w(f"EOD = EOD or carry(ileft{t}) > 0.0")
+        if eod_oc:
+            w("EOD = EOD or oc_event(PEND, NOW, eod_oc)")
+        for g in range(n_trig):
+            if eod_trig[g]:
+                w(f"EOD = EOD or {brk[g]} > 0.0")
+        w(f"{s('accel')} = 1.0 if EOD else {s('accel')}")
+    w("# writedowns in reverse priority, then what carries forward")
+    if wd_accounts == KST.WD_POOL_AND_ACCOUNTS:
         w("GRP = 0.0")
         for a in range(n_acct):
             w(f"GRP += {acct[a]}")
         w("REM = uncovered(NOW, PEND + GRP)")
+    elif wd_accounts == KST.WD_NONE:
+        w("REM = 0.0  # the deal writes nothing down")
     else:
         w("REM = uncovered(NOW, PEND + 0.0)")
     for t in wd_order:
@@ -399,9 +480,10 @@ from numba import carray
 
 from abs_engine.kernels._jit import period_cfunc
 from abs_engine.kernels.collateral import month_step
-from abs_engine.kernels.ops import (call_exercised, carry, draw, fee_base, fee_due, interest_due, oc_principal, pay,
-                                   principal_need, principal_pay, pro_rata_share, reserve_move, reserve_target,
-                                   settle, settle_one, trigger_breached, trigger_value, uncovered, writedown)
+from abs_engine.kernels.ops import (above_plan, accretion, call_exercised, carry, coupon_paid, draw, fee_base,
+                                   fee_due, gate, interest_due, net_coupon, oc_event, oc_principal, pay, principal_need,
+                                   principal_pay, pro_rata_share, reserve_move, reserve_target, settle, settle_one,
+                                   strip_rate, trigger_breached, trigger_value, uncovered, unlocked, writedown)
 
 SB = {sb}
 N_ROWS = {n_rows}
@@ -441,14 +523,16 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     w = _Writer(pool, key, 8)
     _lane_body(key, w)
     pm = _Writer(pool, key, 8)
-    _pool_month(pool, pm)
+    _pool_month(pool, pm, any(key[26]))
     (p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
-     n_params) = w.params
+     p_floor, p_lock, p_strike, n_params) = w.params
+    planned, lockable = key[21:23]
     params = [f"call_level = P[{KST.P_CALL_LEVEL}]", f"orig_pool = P[{KST.P_ORIG_POOL}]", f"oc_pct = P[{KST.P_OC_PCT}]",
               f"oc_original = P[{KST.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KST.P_OC_FLOOR}]",
               f"oc_step_pct = P[{KST.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KST.P_OC_BLOCKER}])",
               f"oc_stepped = P[{KST.P_OC_STEPPED}] != 0.0", f"m1 = int(P[{KST.P_M1}])", "m1f = float(m1)",
-              f"lag = int(P[{KST.P_LAG}])", f"adv = P[{KST.P_ADV}] != 0.0", f"waterfall = P[{KST.P_WATERFALL}] != 0.0"]
+              f"lag = int(P[{KST.P_LAG}])", f"adv = P[{KST.P_ADV}] != 0.0", f"waterfall = P[{KST.P_WATERFALL}] != 0.0",
+              f"eod_oc = P[{KST.P_EOD_OC}]"]
     if len(cls) <= UNROLL:
         for k in range(len(cls)):
             q = p_loan + KST.N_LOAN_PARAMS * k
@@ -463,6 +547,9 @@ def kernel_source(pool: tuple, key: tuple) -> str:
         params += [f"acct_amount{a} = P[{p_acct_amount + a}]", f"acct_pct{a} = P[{p_acct_pct + a}]",
                    f"acct_floor{a} = P[{p_acct_floor + a}]"]
     params += [f"thr{g} = P[{p_thr + g}]" for g in range(n_trig)]
+    params += [f"planned{k} = P[{p_floor + k}]" for k in range(len(planned)) if planned[k]]
+    params += [f"lock{t} = P[{p_lock + t}]" for t in range(n_notes) if lockable[t]]
+    params += [f"strike{t} = P[{p_strike + t}]" for t in range(n_notes) if key[26][t]]
     return _TEMPLATE.format(key=(pool, key), sb=SB, n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
                             r_loan=w.r_loan, r_cls=w.r_cls, cls=tuple(cls) or (0,),
                             offsets=_offsets(w.rows, w.used | pm.used),

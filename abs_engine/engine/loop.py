@@ -136,7 +136,7 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
             a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["coupon_from"], a["delinq_from"],
             a["exercise"],
             *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
-            st["breached"], st["cumulative_loss"], st["called"], given_b, cutoff_b, i0, i1, *sinks,
+            st["breached"], st["cumulative_loss"], st["called"], st["accelerated"], given_b, cutoff_b, i0, i1, *sinks,
             summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
     counter = np.zeros(1, dtype=np.int64)  # the next block: each thread takes one when done with the last
     n_threads = min(numba.get_num_threads(), nb)

@@ -94,7 +94,7 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
     # every scenario starts from the same state, read through a broadcast view: nothing per scenario
     state = DealState(0, *(np.broadcast_to(getattr(one, k), (n, *getattr(one, k).shape[1:]))
                            for k in DealState.ARRAYS))
-    face = one.balance[0].copy()  # the notes' original balances
+    face = wprog.arrays["face"].copy()  # the notes' original balances (an IO class: its initial notional)
     residual = any(t.residual for t in program.deal.tranches)
     stats = np.empty((KS.N_STATS, n, face.size + residual))  # the sink writes every scenario's notes
     if residual:  # the residual class's row of the summary table: cash only (total_residual, from extra)

@@ -68,7 +68,16 @@ def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[
     beg = np.concatenate([np.full((flows.shape[0], 1), perf_start + fcl_start), end[:, :-1]], axis=1)
     return dict(int_coll=flows[..., KC.NET],
                 prin_coll=flows[..., KC.SCHED] + flows[..., KC.PREPAY] + flows[..., KC.RECOVERY],
-                loss=flows[..., KC.LOSS], pool_beg=beg, pool_end=end)
+                loss=flows[..., KC.LOSS], pool_beg=beg, pool_end=end,
+                net_coupon=realized_coupon(flows[..., KC.NET], beg))
+
+
+def realized_coupon(net_interest: np.ndarray, beginning: np.ndarray) -> np.ndarray:
+    """The net coupon a WAC interest-only strip reads from a pool the loop is given (loan-level
+    tapes, actual collections), whose loans it does not see: net interest x 12 / beginning pool
+    balance (0 for no balance). The loop computes it from the loans when it has them."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(beginning > 0.0, 12.0 * net_interest / np.where(beginning > 0.0, beginning, 1.0), 0.0)
 
 
 def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state: DealState,
@@ -77,7 +86,7 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     the one loop (:func:`~abs_engine.engine.loop.run_loop`) with the pool given.
 
     ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
-    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``.
+    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``, ``net_coupon``.
     """
     s = program.n_scenarios
     lanes = scenario_lanes(np.zeros(s, dtype=np.int64), np.zeros(s, dtype=np.bool_))  # scenario k: block k // SB
@@ -92,7 +101,7 @@ def given_pool(pool: dict[str, np.ndarray]) -> np.ndarray:
 
 
 _GIVEN = {KD.GIVEN_IC: "int_coll", KD.GIVEN_PC: "prin_coll", KD.GIVEN_LOSS: "loss", KD.GIVEN_BEG: "pool_beg",
-          KD.GIVEN_END: "pool_end"}
+          KD.GIVEN_END: "pool_end", KD.GIVEN_WAC: "net_coupon"}
 
 
 def run_period(program: Program, flows: np.ndarray, beginning: np.ndarray, state: DealState) -> WaterfallFlows:
@@ -108,4 +117,5 @@ def run_period(program: Program, flows: np.ndarray, beginning: np.ndarray, state
     whole[:, i] = flows
     pool = pool_inputs(whole, 0.0, 0.0)
     pool["pool_beg"][:, i] = beginning
+    pool["net_coupon"][:, i] = realized_coupon(flows[:, KC.NET], beginning)
     return run_waterfall(program.waterfall, pool, state, periods=1)

@@ -50,6 +50,8 @@ from .state import (
     N_RUN,
     P_ADV,
     P_CALL_LEVEL,
+    P_EOD_OC,
+    P_HAS_ACCEL,
     P_HAS_CALL,
     P_LAG,
     P_M1,
@@ -73,6 +75,7 @@ from .state import (
     P_PRINCIPAL_PHASE,
     P_WATERFALL,
     P_WD_ACCOUNTS,
+    R_ACCEL,
     R_CALLED,
     R_CUM_LOSS,
     R_DELINQ,
@@ -86,6 +89,7 @@ from .state import (
     R_POOL_LOSS,
     R_RESIDUAL,
     R_SEV,
+    R_WAC,
     SB,
     TR_COLS,
     TRIG_COLS,
@@ -96,11 +100,11 @@ from .state import (
 )
 from .summaries import finish_block, no_loss_ahead
 
-__all__ = ["run_blocks", "GIVEN_IC", "GIVEN_PC", "GIVEN_LOSS", "GIVEN_BEG", "GIVEN_END", "GIVEN_COLS"]
+__all__ = ["run_blocks", "GIVEN_IC", "GIVEN_PC", "GIVEN_LOSS", "GIVEN_BEG", "GIVEN_END", "GIVEN_WAC", "GIVEN_COLS"]
 
 # a given pool's columns (``given[block, period, column, lane]``): the waterfall's view of its month
-GIVEN_IC, GIVEN_PC, GIVEN_LOSS, GIVEN_BEG, GIVEN_END = range(5)
-GIVEN_COLS = 5
+GIVEN_IC, GIVEN_PC, GIVEN_LOSS, GIVEN_BEG, GIVEN_END, GIVEN_WAC = range(6)
+GIVEN_COLS = 6
 
 
 @intrinsic
@@ -139,7 +143,8 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
                trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct,
                wd_order, oc_params, call_pct, orig_pool, wd_accounts,
-               principal_phase, bal, short, arrears, acct, breached, cum_loss, called, given, cutoff, i0, i1,
+               principal_phase, floor, locked, ad_of, is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc,
+               bal, short, arrears, acct, breached, cum_loss, called, accelerated, given, cutoff, i0, i1,
                pool_out, tr_out, fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
     indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
@@ -157,8 +162,15 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     Waterfall: the structure arguments of
     :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, coupons ``[row, period,
     note]`` and 60+ delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections
-    ``exercise[scenario]``. The deal's state ``bal``, ``short``, ``arrears``, ``acct``,
-    ``breached`` (``[block, item, lane]``), ``cum_loss``, ``called`` (``[block, lane]``) is read at
+    ``exercise[scenario]``, each step's planned balance ``floor[period, step]`` and each note's
+    lockout ``locked[period, note]`` (1.0 while locked out of principal), per note the Z class
+    its accretion is directed to ``ad_of`` (-1: none), whether it is a Z class ``is_z``, what an
+    interest-only class's notional is ``io_ref`` (-1 the pool, else a note; -2: not one) and a
+    WAC strip's ``strike`` (-1: none); acceleration: each step's priority ``step_acc`` (1: after
+    acceleration), the most senior classes ``senior``, the triggers that are events of default
+    ``eod_trig`` and the OC ratio below which one is ``eod_oc`` (0: none). The deal's state ``bal``,
+    ``short``, ``arrears``, ``acct``,
+    ``breached`` (``[block, item, lane]``), ``cum_loss``, ``called``, ``accelerated`` (``[block, lane]``) is read at
     ``i0`` and written back at ``i1``.
 
     Sinks (each ``None`` when not wanted, and then compiled away): with ``cash_out``, tables
@@ -179,12 +191,15 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     n_cpn = coupon_rows.shape[2]
     n_cls = smm_rows.shape[2]
     (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
-        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig)
-    (r_work, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
+     p_strike, n_params) = \
+        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig, n_steps)
+    (r_work, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
+     n_total) = \
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
-     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
+     p_step_acc, p_senior, p_eod_trig, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, members.size, cov_acct.size)
     step_period = int(oc_params[3])
     nl = lanes.shape[1]  # = SB, but a run-time number: a loop of constant length is unrolled, not vectorized
@@ -222,7 +237,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         P[P_N_COV] = cov_acct.size
         P[P_POOL_GIVEN] = 0.0 if given is None else 1.0
         P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 else 0.0
-        P[P_WD_ACCOUNTS] = 1.0 if wd_accounts else 0.0
+        P[P_WD_ACCOUNTS] = wd_accounts  # WD_POOL, WD_POOL_AND_ACCOUNTS or WD_NONE
+        P[P_EOD_OC] = eod_oc
+        P[P_HAS_ACCEL] = 1.0 if step_acc.size and step_acc.max() > 0 else 0.0
         P[P_PRINCIPAL_PHASE] = principal_phase
         for k in range(n_loans):
             P[p_cls + k] = cls[k]
@@ -249,6 +266,15 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             P[p_cov_acct + j] = cov_acct[j]
         for t in range(n_notes):
             P[p_wd_order + t] = wd_order[t]
+            P[p_ad_of + t] = ad_of[t]
+            P[p_is_z + t] = is_z[t]
+            P[p_io_ref + t] = io_ref[t]
+            P[p_strike + t] = strike[t]
+            P[p_senior + t] = senior[t]
+        for k in range(n_steps):
+            P[p_step_acc + k] = step_acc[k]
+        for g in range(n_trig):
+            P[p_eod_trig + g] = eod_trig[g]
         for k in range(n_loans):
             q = p_loan + N_LOAN_PARAMS * k
             d0, g0 = loan_setup(gross_m[k], amort_n[k], interest_only[k])
@@ -288,6 +314,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             S[R_IN_END * SB + l] = pool_start
             S[R_CUM_LOSS * SB + l] = cum_loss[b, l]
             S[R_CALLED * SB + l] = called[b, l]
+            S[R_ACCEL * SB + l] = accelerated[b, l]
             for k in range(n_loans):
                 S[(r_loan + N_LOAN_ROWS * k + L_W) * SB + l] = balance[k]
             for t in range(n_notes):
@@ -326,6 +353,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                     S[cell(R_IN_LOSS, l)] = given[b, i, GIVEN_LOSS, l]
                     S[cell(R_IN_BEG, l)] = given[b, i, GIVEN_BEG, l]
                     S[cell(R_IN_END, l)] = given[b, i, GIVEN_END, l]
+                    S[cell(R_WAC, l)] = given[b, i, GIVEN_WAC, l]
             else:
                 for c in range(n_cls):  # this month's rates
                     mi = np.uint64(i * n_cls + c)
@@ -393,6 +421,10 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                     P[p_thr + g] = trig_threshold[i, g]
                 for f in range(n_fees):
                     P[p_fee_amount + f] = fee_amount[i, f]
+                for k in range(n_steps):
+                    P[p_floor + k] = floor[i, k]
+                for t in range(n_notes):
+                    P[p_lock + t] = locked[i, t]
             period(_address(S), _address(P))
             if given is None:
                 ws = m1 % (lag + 1)
@@ -449,6 +481,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         for l in range(SB):  # the state the next period starts from
             cum_loss[b, l] = S[R_CUM_LOSS * SB + l]
             called[b, l] = S[R_CALLED * SB + l]
+            accelerated[b, l] = S[R_ACCEL * SB + l]
             for t in range(n_notes):
                 bal[b, t, l] = S[(r_bal + t) * SB + l]
                 short[b, t, l] = S[(r_short + t) * SB + l]

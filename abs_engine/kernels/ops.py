@@ -27,7 +27,8 @@ __all__ = [
     "ZERO", "BASIS_POOL", "BASIS_ORIGINAL", "BASIS_NOTES", "BASIS_INTEREST",
     "METRIC_CUM_LOSS", "METRIC_OC", "METRIC_DELINQ", "METRIC_IC",
     "call_exercised", "interest_due", "fee_base", "fee_due", "trigger_value",
-    "trigger_breached", "pay", "draw", "settle", "principal_need", "pro_rata_share", "principal_pay",
+    "trigger_breached", "pay", "draw", "settle", "principal_need", "unlocked", "above_plan", "accretion",
+    "coupon_paid", "net_coupon", "strip_rate", "gate", "oc_event", "pro_rata_share", "principal_pay",
     "oc_principal", "reserve_target", "reserve_move", "uncovered", "writedown", "carry",
 ]
 
@@ -52,6 +53,47 @@ def interest_due(balance, coupon, dcf, shortfall, ios):
     ``ios`` is 1 (interest on shortfall)."""
     c = coupon * dcf
     return balance * c + shortfall * (1.0 + c * ios)
+
+
+@kernel(inline=True)
+def accretion(balance, coupon, dcf, accruing):
+    """A Z class's accretion (CONVENTIONS R2.5.2): while it accrues, its coupon on its beginning
+    balance for the accrual fraction, added to its balance; else 0."""
+    return balance * (coupon * dcf) if accruing else 0.0
+
+
+@kernel(inline=True)
+def coupon_paid(coupon, accruing):
+    """The coupon a class is paid in cash this period: none while a Z class accrues (its coupon
+    accretes instead), else its coupon."""
+    return 0.0 if accruing else coupon
+
+
+@kernel(inline=True)
+def net_coupon(weighted, balance):
+    """The pool's net coupon: its loans' net rates weighted by their balances (``weighted`` = the
+    sum of rate x balance) over the balance; 0 for no balance."""
+    return weighted / balance if balance > 0.0 else 0.0
+
+
+@kernel(inline=True)
+def strip_rate(wac, strike):
+    """A WAC interest-only strip's rate (CONVENTIONS R2.6.2): ``max(0, pool net coupon - strike)``."""
+    return fmax(wac - strike, 0.0)
+
+
+@kernel(inline=True)
+def gate(x, on):
+    """``x`` for a lane where a step applies (its priority, before or after acceleration, is the
+    lane's), else 0: a step that does not apply asks for nothing and pays nothing."""
+    return x if on else 0.0
+
+
+@kernel(inline=True)
+def oc_event(pool_end, notes, threshold):
+    """The OC event of default (CONVENTIONS R2.7.2): ending pool / note balances (after the period's
+    principal, before writedowns) below ``threshold``; no notes, no event."""
+    return notes > 0.0 and pool_end / notes < threshold
 
 
 @kernel(inline=True)
@@ -133,6 +175,21 @@ def principal_need(cap, paid, group):
     """A principal step's amount: its cap (collections, OC target, or unlimited) less the principal
     already paid this period, at most the group's balance."""
     return fmin(fmax(cap - paid, 0.0), group)
+
+
+@kernel(inline=True)
+def unlocked(x, locked):
+    """A member's balance as a principal step sees it: 0 while the class is locked out of
+    principal (CONVENTIONS R2.4.6), else ``x``."""
+    return 0.0 if locked != 0.0 else x
+
+
+@kernel(inline=True)
+def above_plan(group, planned):
+    """What a group may be paid in a step that pays it down to its planned balance (CONVENTIONS
+    R2.4.4, step 1: ``max(0, balance - planned balance)``; a planned balance of 0 leaves the
+    whole group)."""
+    return fmax(group - planned, 0.0)
 
 
 @kernel(inline=True)

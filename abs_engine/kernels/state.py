@@ -9,7 +9,8 @@ rows; only the interpreter writes the rows after ``layout``'s (its working value
 period's table rows), and only it reads the structure from ``P``.
 
 ``S``: first these rows (the month's pool flows as the waterfall sees them, what the period
-carries, the month's severity and 60+ delinquency, flags), then per loan its performing weight,
+carries, the month's severity and 60+ delinquency, flags, the beginning pool's net coupon), then
+per loan its performing weight,
 foreclosure weight, the new defaults of ``lag`` months ago (plain, and divided by the scheduled
 fraction) and this month's (the same two); per rate class this month's SMM and MDR; per note
 its cash flow per 100 of face this period, balance, interest shortfall, coupon, six running sums
@@ -22,7 +23,9 @@ cash columns).
 ``P``: these, then per loan its scheduled fraction, its decrement and the decrement's growth,
 gross and net monthly rates and maturity; per note ios, 100 / face and this period's day count
 fraction; per fee its rate and this period's amount; per account amount, pct and floor; per
-trigger this period's threshold. After them (:func:`code_layout`): the structure as numbers,
+trigger this period's threshold; per step this period's planned balance (0 for a step without
+one); per note 1 if it is locked out of principal this period, else 0; per note the strike of
+a WAC interest-only strip (-1: none). After them (:func:`code_layout`): the structure as numbers,
 for the interpreter (each loan's rate class, each item's kind, the step table).
 """
 
@@ -38,27 +41,28 @@ __all__ = ["SB", "layout", "work_layout", "code_layout", "cell"]
 SB = 32  # scenarios per block
 
 (R_EXERCISE, R_IN_END, R_IN_BEG, R_IN_IC, R_IN_PC, R_IN_LOSS, R_CALLED, R_RESIDUAL, R_CUM_LOSS, R_DELINQ,
- R_DONE, R_SEV, R_POOL_LOSS) = range(13)
-R_FIXED = 13
+ R_DONE, R_SEV, R_POOL_LOSS, R_WAC, R_ACCEL) = range(15)
+R_FIXED = 15
 L_W, L_F, L_ND_J, L_NORM_J, L_ND, L_NORM = range(6)
 N_LOAN_ROWS = 6
 N_RUN = 6
 (P_CALL_LEVEL, P_ORIG_POOL, P_OC_PCT, P_OC_ORIGINAL, P_OC_FLOOR, P_OC_STEP_PCT, P_OC_BLOCKER, P_OC_STEPPED,
- P_M1, P_LAG, P_ADV, P_WATERFALL,
+ P_M1, P_LAG, P_ADV, P_WATERFALL, P_EOD_OC,
  # counts and flags, for the interpreter
  P_N_LOANS, P_N_CLS, P_N_NOTES, P_N_FEES, P_N_ACCT, P_N_TRIG, P_N_STEPS, P_N_MEMBERS, P_N_COV,
- P_POOL_GIVEN, P_HAS_CALL, P_WD_ACCOUNTS, P_PRINCIPAL_PHASE) = range(25)
-P_FIXED = 25
+ P_POOL_GIVEN, P_HAS_CALL, P_WD_ACCOUNTS, P_PRINCIPAL_PHASE, P_HAS_ACCEL) = range(27)
+P_FIXED = 27
+WD_POOL, WD_POOL_AND_ACCOUNTS, WD_NONE = range(3)  # P_WD_ACCOUNTS: what note balances are written down to
 N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
 # the interpreter's working rows, first of work_layout's
 (W_AVAIL, W_PAIDP, W_NEED, W_GOT, W_REM, W_TOT, W_SEQ, W_IC, W_PC, W_PLOSS, W_PEND, W_PROCEEDS, W_NBSUM, W_NOW,
- W_GRP, W_POOLBEG, W_RESID) = range(17)
-W_FIXED = 17
+ W_GRP, W_POOLBEG, W_RESID, W_ACC) = range(18)
+W_FIXED = 18
 
 # the period's table columns
-TR_BEG, TR_COUPON, TR_DUE, TR_PAID, TR_SHORT, TR_PRIN, TR_WD, TR_END = range(8)
-TR_COLS = 8
+TR_BEG, TR_COUPON, TR_DUE, TR_PAID, TR_SHORT, TR_PRIN, TR_WD, TR_END, TR_ACCRETION, TR_NOTIONAL = range(10)
+TR_COLS = 10
 FEE_DUE, FEE_PAID, FEE_SHORT = range(3)
 FEE_COLS = 3
 AC_BEG, AC_DEP, AC_DRAW, AC_REL, AC_END, AC_TARGET = range(6)
@@ -66,15 +70,17 @@ ACCT_COLS = 6
 TG_VALUE, TG_THRESHOLD, TG_BREACHED = range(3)
 TRIG_COLS = 3
 (C_INTEREST, C_PRINCIPAL, C_CALL, C_LOSS, C_DRAWS, C_RELEASES, C_FEES, C_NOTE_INTEREST, C_NOTE_PRINCIPAL,
- C_DEPOSITS, C_RESIDUAL, C_UNALLOCATED, C_WRITEDOWN, C_NOTES_BEG, C_NOTES_END, C_POOL_BEG, C_POOL_END) = range(17)
-CASH_COLS = 17
+ C_DEPOSITS, C_RESIDUAL, C_UNALLOCATED, C_WRITEDOWN, C_NOTES_BEG, C_NOTES_END, C_POOL_BEG, C_POOL_END,
+ C_ACCRETION, C_ACCELERATED) = range(19)
+CASH_COLS = 19
 
 
 @kernel(inline=True)
-def layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig):
+def layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig, n_steps):
     """First rows of the per-item blocks of ``S`` and offsets in ``P`` (see the module doc):
     ``(loan, cls, cf, bal, short, coupon, run, arrears, acct, breached, n_rows,
-    loan, ios, face, dcf, fee_rate, fee_amount, acct_amount, acct_pct, acct_floor, thr, n_params)``."""
+    loan, ios, face, dcf, fee_rate, fee_amount, acct_amount, acct_pct, acct_floor, thr, floor, lock, strike,
+    n_params)``."""
     r_loan = R_FIXED
     r_cls = r_loan + N_LOAN_ROWS * n_loans
     r_cf = r_cls + 2 * n_cls
@@ -96,17 +102,21 @@ def layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig):
     p_acct_pct = p_acct_amount + n_acct
     p_acct_floor = p_acct_pct + n_acct
     p_thr = p_acct_floor + n_acct
-    n_params = p_thr + n_trig
+    p_floor = p_thr + n_trig
+    p_lock = p_floor + n_steps
+    p_strike = p_lock + n_notes
+    n_params = p_strike + n_notes
     return (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows,
             p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
-            n_params)
+            p_floor, p_lock, p_strike, n_params)
 
 
 @kernel(inline=True)
 def work_layout(n_rows, n_notes, n_fees, n_acct, n_trig):
-    """The rows of ``S`` after :func:`layout`'s ``n_rows``: ``(work, nbeg, idue, ileft, fdue, fleft,
+    """The rows of ``S`` after :func:`layout`'s ``n_rows``: ``(work, nbeg, idue, ileft, accr, fdue, fleft,
     flow, extra, tranche, fee, account, trigger, cash, n_total)``: the working rows ``W_*``; per
-    note its beginning balance, interest due and unpaid; per fee its amount due and unpaid; the
+    note its beginning balance, interest due and unpaid, and its accretion (a Z class while it
+    accrues, CONVENTIONS R2.5); per fee its amount due and unpaid; the
     month's pool flows and the flows of loans in foreclosure at cut-off (the columns of
     :mod:`abs_engine.kernels.collateral`); the period's table rows (item ``i``, column ``c`` at
     ``first + i * COLS + c``), then the cash columns."""
@@ -114,7 +124,8 @@ def work_layout(n_rows, n_notes, n_fees, n_acct, n_trig):
     r_nbeg = r_work + W_FIXED
     r_idue = r_nbeg + n_notes
     r_ileft = r_idue + n_notes
-    r_fdue = r_ileft + n_notes
+    r_accr = r_ileft + n_notes
+    r_fdue = r_accr + n_notes
     r_fleft = r_fdue + n_fees
     r_flow = r_fleft + n_fees
     r_extra = r_flow + NCOL
@@ -123,15 +134,20 @@ def work_layout(n_rows, n_notes, n_fees, n_acct, n_trig):
     r_ac = r_fee + FEE_COLS * n_fees
     r_tg = r_ac + ACCT_COLS * n_acct
     r_cash = r_tg + TRIG_COLS * n_trig
-    return (r_work, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
-            r_cash + CASH_COLS)
+    return (r_work, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg,
+            r_cash, r_cash + CASH_COLS)
 
 
 @kernel(inline=True)
 def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_members, n_cov):
     """Offsets in ``P`` after :func:`layout`'s ``n_params``: ``(cls, fee_basis, acct_fixed,
     acct_basis, acct_keep, trig_metric, trig_below, trig_curable, op, arg, mem_ptr, members,
-    cov_ptr, cov_acct, wd_order, n_total)``: the structure as numbers (``arg``: three per step)."""
+    cov_ptr, cov_acct, wd_order, ad_of, is_z, io_ref, step_acc, senior, eod_trig, n_total)``: the
+    structure as numbers (``step_acc``: 1 for a step of the post-acceleration priority; ``senior``:
+    1 for a most senior class; ``eod_trig``: 1 for a trigger whose breach is an event of default;
+    ``arg``: three per step; ``ad_of``: per note the Z class whose accretion it is directed, or -1; ``is_z``:
+    1 for a Z class; ``io_ref``: what an interest-only class's notional is, -1 the pool, a note's
+    index that note, -2 not an interest-only class)."""
     p_cls = n_params
     p_fee_basis = p_cls + n_loans
     p_acct_fixed = p_fee_basis + n_fees
@@ -147,8 +163,15 @@ def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_m
     p_cov_ptr = p_members + n_members
     p_cov_acct = p_cov_ptr + n_steps + 1
     p_wd_order = p_cov_acct + n_cov
+    p_ad_of = p_wd_order + n_notes
+    p_is_z = p_ad_of + n_notes
+    p_io_ref = p_is_z + n_notes
+    p_step_acc = p_io_ref + n_notes
+    p_senior = p_step_acc + n_steps
+    p_eod_trig = p_senior + n_notes
     return (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below,
-            p_trig_curable, p_op, p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_wd_order + n_notes)
+            p_trig_curable, p_op, p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z,
+            p_io_ref, p_step_acc, p_senior, p_eod_trig, p_eod_trig + n_trig)
 
 
 @kernel(inline=True)

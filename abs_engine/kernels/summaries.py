@@ -41,7 +41,7 @@ N_STATS = 9
 X_RESIDUAL, X_POOL_LOSS = range(2)
 N_EXTRA = 2
 
-YIELD_LO, YIELD_HI = -0.99, 10.0  # as abs_engine.results.analytics
+YIELD_LO, YIELD_HI = -1.99, 10.0  # as abs_engine.results.analytics: down to -199% (CONVENTIONS R2.6.4)
 # the monthly discount factor (1 + y/2)^(-1/6) at those bounds
 X_AT_LO, X_AT_HI = ((1.0 + y / 2.0) ** (-1.0 / 6.0) for y in (YIELD_LO, YIELD_HI))
 NEWTON_STEPS = 12

@@ -28,12 +28,18 @@ from ._jit import kernel, period_cfunc
 from .collateral import AMORTIZED, DEFAULT, FCL, GROSS, LOSS, NCOL, NET, PERF, PREPAY, RECOVERY, SCHED, month_step
 from .ops import (
     BASIS_POOL,
+    above_plan,
+    accretion,
     call_exercised,
     carry,
+    coupon_paid,
     draw,
     fee_base,
     fee_due,
+    gate,
     interest_due,
+    net_coupon,
+    oc_event,
     oc_principal,
     pay,
     principal_need,
@@ -43,9 +49,11 @@ from .ops import (
     reserve_target,
     settle,
     settle_one,
+    strip_rate,
     trigger_breached,
     trigger_value,
     uncovered,
+    unlocked,
     writedown,
 )
 from .state import (
@@ -56,6 +64,8 @@ from .state import (
     AC_REL,
     AC_TARGET,
     ACCT_COLS,
+    C_ACCELERATED,
+    C_ACCRETION,
     C_CALL,
     C_DEPOSITS,
     C_DRAWS,
@@ -89,7 +99,9 @@ from .state import (
     N_RUN,
     P_ADV,
     P_CALL_LEVEL,
+    P_EOD_OC,
     P_FIXED,
+    P_HAS_ACCEL,
     P_HAS_CALL,
     P_LAG,
     P_M1,
@@ -113,6 +125,7 @@ from .state import (
     P_PRINCIPAL_PHASE,
     P_WATERFALL,
     P_WD_ACCOUNTS,
+    R_ACCEL,
     R_CALLED,
     R_CUM_LOSS,
     R_DELINQ,
@@ -126,20 +139,24 @@ from .state import (
     R_POOL_LOSS,
     R_RESIDUAL,
     R_SEV,
+    R_WAC,
     SB,
     TG_BREACHED,
     TG_THRESHOLD,
     TG_VALUE,
+    TR_ACCRETION,
     TR_BEG,
     TR_COLS,
     TR_COUPON,
     TR_DUE,
     TR_END,
+    TR_NOTIONAL,
     TR_PAID,
     TR_PRIN,
     TR_SHORT,
     TR_WD,
     TRIG_COLS,
+    W_ACC,
     W_AVAIL,
     W_GOT,
     W_GRP,
@@ -155,19 +172,21 @@ from .state import (
     W_REM,
     W_SEQ,
     W_TOT,
+    WD_NONE,
+    WD_POOL_AND_ACCOUNTS,
     code_layout,
     layout,
     work_layout,
 )
 
 __all__ = [
-    "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL",
-    "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE",
+    "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL", "OP_ACCRETION",
+    "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE", "AMOUNT_ACCRETION",
     "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "interpret",
 ]
 
-OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL = range(5)
-AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE = range(3)
+OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL, OP_ACCRETION = range(6)
+AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE, AMOUNT_ACCRETION = range(4)
 
 
 
@@ -183,12 +202,15 @@ def _pool_month(S, P):
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
     (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
-    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
+     p_strike, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
+     n_total) = \
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
-     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
+     p_step_acc, p_senior, p_eod_trig, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]))
     m1 = int(P[P_M1])
@@ -197,6 +219,17 @@ def _pool_month(S, P):
     for c in range(NCOL):
         for l in range(SB):
             S[r_flow + c, l] = 0.0
+    for l in range(SB):  # the beginning pool's net coupon, for WAC interest-only strips
+        S[R_WAC, l] = 0.0
+        S[w0 + W_NOW, l] = 0.0
+    for k in range(n_loans):
+        net = P[p_loan + N_LOAN_PARAMS * k + 4]
+        c0 = r_loan + N_LOAN_ROWS * k
+        for l in range(SB):
+            S[R_WAC, l] += net * S[c0 + L_W, l]
+            S[w0 + W_NOW, l] += S[c0 + L_W, l]
+    for l in range(SB):
+        S[R_WAC, l] = net_coupon(12.0 * S[R_WAC, l], S[w0 + W_NOW, l])
     for k in range(n_loans):
         q = p_loan + N_LOAN_PARAMS * k
         mat = int(P[q + 5])
@@ -245,12 +278,15 @@ def _waterfall(S, P):
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
     (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
-    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
+     p_strike, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
+     n_total) = \
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
-     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
+     p_step_acc, p_senior, p_eod_trig, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]))
     orig_pool = P[P_ORIG_POOL]
@@ -276,15 +312,38 @@ def _waterfall(S, P):
     # ---- amounts due
     for l in range(SB):
         S[w0 + W_TOT, l] = 0.0
+        S[w0 + W_ACC, l] = 0.0
+    for t in range(n_notes):
+        for l in range(SB):
+            S[r_nbeg + t, l] = S[r_bal + t, l]
+            S[r_accr + t, l] = 0.0
+    for a in range(n_notes):  # a Z class accrues while a class its accretion is directed to is outstanding
+        z = int(P[p_ad_of + a])
+        if z >= 0:
+            for l in range(SB):
+                if S[r_nbeg + a, l] > 0.0:
+                    S[r_accr + z, l] = 1.0
     for t in range(n_notes):
         dcf = P[p_dcf + t]
         ios = P[p_ios + t]
         tr = r_tr + TR_COLS * t
+        ref = int(P[p_io_ref + t])  # an interest-only class's notional: the pool (-1) or a class
+        strike = P[p_strike + t]
         for l in range(SB):
-            b = S[r_bal + t, l]
-            cpn = S[r_coupon + t, l]
-            S[r_nbeg + t, l] = b
-            due = interest_due(b, cpn, dcf, S[r_short + t, l], ios)
+            b = S[r_nbeg + t, l]
+            if ref == -2:
+                base = b
+            elif ref == -1:
+                base = S[r_cash + C_POOL_BEG, l]
+            else:
+                base = S[r_nbeg + (ref if ref >= 0 else 0), l]
+            cpn = S[r_coupon + t, l] if strike < 0.0 else strip_rate(S[R_WAC, l], strike)
+            accruing = S[r_accr + t, l] > 0.0
+            acc = accretion(b, cpn, dcf, accruing)
+            due = interest_due(base, coupon_paid(cpn, accruing), dcf, S[r_short + t, l], ios)
+            S[tr + TR_NOTIONAL, l] = base if ref != -2 else 0.0
+            S[r_accr + t, l] = acc
+            S[r_bal + t, l] = b + acc
             S[r_idue + t, l] = due
             S[r_ileft + t, l] = due
             S[w0 + W_TOT, l] += due
@@ -293,7 +352,8 @@ def _waterfall(S, P):
             S[tr + TR_DUE, l] = due
             S[tr + TR_PRIN, l] = 0.0
             S[tr + TR_WD, l] = 0.0
-    _sum_rows(S, r_bal, n_notes, w0 + W_NBSUM)
+            S[tr + TR_ACCRETION, l] = acc
+    _sum_rows(S, r_nbeg, n_notes, w0 + W_NBSUM)
     for f in range(n_fees):
         basis = int(P[p_fee_basis + f])
         rate = P[p_fee_rate + f]
@@ -333,16 +393,20 @@ def _waterfall(S, P):
             S[ac + AC_DRAW, l] = 0.0
             S[ac + AC_REL, l] = 0.0
             S[ac + AC_TARGET, l] = 0.0
-    for l in range(SB):
-        extra = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] if principal_phase < 0 else 0.0
+    for l in range(SB):  # one pot for a single priority, and for the post-acceleration one
+        one_pot = principal_phase < 0 or S[R_ACCEL, l] > 0.0
+        extra = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] if one_pot else 0.0
         S[w0 + W_AVAIL, l] = S[w0 + W_IC, l] + extra
         S[w0 + W_PAIDP, l] = 0.0
         S[r_cash + C_RESIDUAL, l] = 0.0
+        S[r_cash + C_ACCELERATED, l] = S[R_ACCEL, l]
     # ---- the steps
     for k in range(n_steps):
-        if k == principal_phase:
+        if k == principal_phase:  # principal funds: collections, call proceeds and accretion moved
             for l in range(SB):
-                S[w0 + W_AVAIL, l] += S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l]
+                more = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] + S[w0 + W_ACC, l]
+                S[w0 + W_AVAIL, l] += gate(more, S[R_ACCEL, l] == 0.0)
+        acc = P[p_step_acc + k]  # 1: a step of the post-acceleration priority, applying in accelerated lanes
         o = int(P[p_op + k])
         lo = int(P[p_mem_ptr + k])
         hi = int(P[p_mem_ptr + k + 1])
@@ -350,31 +414,36 @@ def _waterfall(S, P):
         c_hi = int(P[p_cov_ptr + k + 1])
         if o == OP_FEES or o == OP_INTEREST:
             left = r_fleft if o == OP_FEES else r_ileft
-            _take(S, P, w0, left, p_members, lo, hi)
+            _take(S, P, w0, left, p_members, lo, hi, acc)
             _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
             _settle(S, P, w0, left, p_members, lo, hi)
         elif o == OP_PRINCIPAL:
             kind = int(P[p_arg + 3 * k])
             always_seq = int(P[p_arg + 3 * k + 1]) == 0
             switch = int(P[p_arg + 3 * k + 2])
+            planned = P[p_floor + k]
             for l in range(SB):
                 S[w0 + W_GRP, l] = 0.0
                 S[w0 + W_TOT, l] = 0.0
             for j in range(lo, hi):
                 m = int(P[p_members + j])
+                lk = P[p_lock + m]
                 for l in range(SB):
-                    S[w0 + W_GRP, l] += S[r_bal + m, l]
-                    S[w0 + W_TOT, l] += S[r_nbeg + m, l]
+                    S[w0 + W_GRP, l] += unlocked(S[r_bal + m, l], lk)
+                    S[w0 + W_TOT, l] += unlocked(S[r_nbeg + m, l], lk)
             if kind == AMOUNT_OC_TARGET:
                 _oc_pda(S, P, w0, r_breached, orig_pool)
             for l in range(SB):
                 if kind == AMOUNT_COLLECTIONS:
-                    cap = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l]
+                    cap = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] + S[w0 + W_ACC, l]
                 elif kind == AMOUNT_OC_TARGET:
                     cap = S[w0 + W_NEED, l]
+                elif kind == AMOUNT_ACCRETION:
+                    cap = S[w0 + W_ACC, l]
                 else:
                     cap = np.inf
-                need = principal_need(cap, S[w0 + W_PAIDP, l], S[w0 + W_GRP, l])
+                need = gate(principal_need(cap, S[w0 + W_PAIDP, l], above_plan(S[w0 + W_GRP, l], planned)),
+                            S[R_ACCEL, l] == acc)
                 got, avail = pay(need, S[w0 + W_AVAIL, l])
                 S[w0 + W_NEED, l] = need
                 S[w0 + W_GOT, l] = got
@@ -387,23 +456,32 @@ def _waterfall(S, P):
                 S[w0 + W_REM, l] = S[w0 + W_GOT, l]
             for j in range(lo, hi):  # sequential, or pro rata by beginning balances
                 m = int(P[p_members + j])
+                lk = P[p_lock + m]
                 tr = r_tr + TR_COLS * m
                 for l in range(SB):
                     rem = S[w0 + W_REM, l]
-                    pro = pro_rata_share(S[w0 + W_GOT, l], S[r_nbeg + m, l], S[w0 + W_TOT, l])
-                    p = principal_pay(rem, pro, S[w0 + W_SEQ, l] > 0.0, S[r_bal + m, l])
+                    pro = pro_rata_share(S[w0 + W_GOT, l], unlocked(S[r_nbeg + m, l], lk), S[w0 + W_TOT, l])
+                    p = principal_pay(rem, pro, S[w0 + W_SEQ, l] > 0.0, unlocked(S[r_bal + m, l], lk))
                     S[r_bal + m, l] -= p
                     S[tr + TR_PRIN, l] += p
                     S[w0 + W_REM, l] = rem - p
             for j in range(lo, hi):  # what caps left over, in priority order
                 m = int(P[p_members + j])
+                lk = P[p_lock + m]
                 tr = r_tr + TR_COLS * m
                 for l in range(SB):
                     rem = S[w0 + W_REM, l]
-                    p = principal_pay(rem, rem, True, S[r_bal + m, l])
+                    p = principal_pay(rem, rem, True, unlocked(S[r_bal + m, l], lk))
                     S[r_bal + m, l] -= p
                     S[tr + TR_PRIN, l] += p
                     S[w0 + W_REM, l] -= p
+        elif o == OP_ACCRETION:  # cash for a Z class's accretion: from interest funds to principal funds
+            z = int(P[p_arg + 3 * k])
+            now = P[p_arg + 3 * k + 1] != 0.0  # in the principal priority (or a single one): available at once
+            for l in range(SB):
+                got, avail = pay(gate(S[r_accr + z, l], S[R_ACCEL, l] == acc), S[w0 + W_AVAIL, l])
+                S[w0 + W_AVAIL, l] = avail + got if now else avail
+                S[w0 + W_ACC, l] += got
         elif o == OP_RESERVE:
             a = int(P[p_arg + 3 * k])
             fixed = P[p_acct_fixed + a] != 0.0
@@ -417,6 +495,9 @@ def _waterfall(S, P):
                 target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
                 x = S[r_acct + a, l]
                 dep, rel = reserve_move(x, target, S[w0 + W_AVAIL, l])
+                on = S[R_ACCEL, l] == acc
+                dep, rel = gate(dep, on), gate(rel, on)
+                target = target if on else S[ac + AC_TARGET, l]
                 S[r_acct + a, l] = x + dep - rel
                 S[w0 + W_AVAIL, l] += rel - dep
                 S[ac + AC_DEP, l] += dep
@@ -425,23 +506,47 @@ def _waterfall(S, P):
         else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
             for kk in range(k):
                 ok = int(P[p_op + kk])
-                if ok == OP_FEES or ok == OP_INTEREST:
+                if (ok == OP_FEES or ok == OP_INTEREST) and P[p_step_acc + kk] == acc:  # (of its own priority)
                     left = r_fleft if ok == OP_FEES else r_ileft
                     lo2 = int(P[p_mem_ptr + kk])
                     hi2 = int(P[p_mem_ptr + kk + 1])
-                    _take(S, P, w0, left, p_members, lo2, hi2)
+                    _take(S, P, w0, left, p_members, lo2, hi2, acc)
                     _settle(S, P, w0, left, p_members, lo2, hi2)
             for l in range(SB):
-                S[r_cash + C_RESIDUAL, l] += S[w0 + W_AVAIL, l]
-                S[w0 + W_AVAIL, l] = 0.0
-    # ---- writedowns in reverse priority, carry-forwards, period totals
-    wd_accounts = P[P_WD_ACCOUNTS] != 0.0
+                rest = gate(S[w0 + W_AVAIL, l], S[R_ACCEL, l] == acc)
+                S[r_cash + C_RESIDUAL, l] += rest
+                S[w0 + W_AVAIL, l] -= rest
+    # ---- events of default, after the period's waterfall and before writedowns: acceleration
+    # applies from the next period on, for good (CONVENTIONS R2.7.2-3)
     _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
-    if wd_accounts:
+    if P[P_HAS_ACCEL] != 0.0:
+        for l in range(SB):
+            S[w0 + W_GRP, l] = 0.0
+        for t in range(n_notes):
+            if P[p_senior + t] != 0.0:
+                for l in range(SB):
+                    if carry(S[r_ileft + t, l]) > 0.0:
+                        S[w0 + W_GRP, l] = 1.0
+        threshold = P[P_EOD_OC]
+        if threshold > 0.0:
+            for l in range(SB):
+                if oc_event(S[w0 + W_PEND, l], S[w0 + W_NOW, l], threshold):
+                    S[w0 + W_GRP, l] = 1.0
+        for g in range(n_trig):
+            if P[p_eod_trig + g] != 0.0:
+                for l in range(SB):
+                    if S[r_breached + g, l] > 0.0:
+                        S[w0 + W_GRP, l] = 1.0
+        for l in range(SB):
+            if S[w0 + W_GRP, l] > 0.0:
+                S[R_ACCEL, l] = 1.0
+    # ---- writedowns in reverse priority (none when the deal says so), carry-forwards, period totals
+    wd_mode = int(P[P_WD_ACCOUNTS])
+    if wd_mode == WD_POOL_AND_ACCOUNTS:
         _sum_rows(S, r_acct, n_acct, w0 + W_GRP)
     for l in range(SB):
-        cover = S[w0 + W_PEND, l] + (S[w0 + W_GRP, l] if wd_accounts else 0.0)
-        S[w0 + W_REM, l] = uncovered(S[w0 + W_NOW, l], cover)
+        cover = S[w0 + W_PEND, l] + (S[w0 + W_GRP, l] if wd_mode == WD_POOL_AND_ACCOUNTS else 0.0)
+        S[w0 + W_REM, l] = 0.0 if wd_mode == WD_NONE else uncovered(S[w0 + W_NOW, l], cover)
     for j in range(n_notes):
         t = int(P[p_wd_order + j])
         tr = r_tr + TR_COLS * t
@@ -486,6 +591,7 @@ def _waterfall(S, P):
         S[r_cash + C_DRAWS, l] = 0.0
         S[r_cash + C_DEPOSITS, l] = 0.0
         S[r_cash + C_RELEASES, l] = 0.0
+        S[r_cash + C_ACCRETION, l] = 0.0
     for f in range(n_fees):
         for l in range(SB):
             S[r_cash + C_FEES, l] += S[r_fee + FEE_COLS * f + FEE_PAID, l]
@@ -496,6 +602,7 @@ def _waterfall(S, P):
             S[r_cash + C_NOTE_PRINCIPAL, l] += S[tr + TR_PRIN, l]
             S[r_cash + C_WRITEDOWN, l] += S[tr + TR_WD, l]
             S[r_cash + C_NOTES_END, l] += S[r_bal + t, l]
+            S[r_cash + C_ACCRETION, l] += S[tr + TR_ACCRETION, l]
     for a in range(n_acct):
         ac = r_ac + ACCT_COLS * a
         for l in range(SB):
@@ -515,12 +622,15 @@ def _running_sums(S, P):
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
     (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)
-    (w0, r_nbeg, r_idue, r_ileft, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash, n_total) = \
+     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
+     p_strike, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
+     n_total) = \
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
-     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_total) = \
+     p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
+     p_step_acc, p_senior, p_eod_trig, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]))
     m1f = float(P[P_M1])
@@ -559,10 +669,11 @@ def _sizes(H):
     n_fees = int(H[P_N_FEES])
     n_acct = int(H[P_N_ACCT])
     n_trig = int(H[P_N_TRIG])
-    n_rows, n_params = layout(n_loans, int(H[P_N_CLS]), n_notes, n_fees, n_acct, n_trig)[10::11]
-    n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)[13]
+    sizes = layout(n_loans, int(H[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]))
+    n_rows, n_params = sizes[10], sizes[24]
+    n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)[14]
     p_total = code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]), int(H[P_N_MEMBERS]),
-                          int(H[P_N_COV]))[15]
+                          int(H[P_N_COV]))[21]
     return n_total, p_total
 
 
@@ -577,9 +688,10 @@ def _sum_rows(S, first, n, row):
 
 
 @kernel(inline=True)
-def _take(S, P, w0, left, p_members, lo, hi):
+def _take(S, P, w0, left, p_members, lo, hi, acc):
     """A group's remaining dues (``W_NEED``) and what available funds pay of them (``W_GOT``);
-    ``left``: the first row of the dues (interest or fees)."""
+    ``left``: the first row of the dues (interest or fees); none in a lane whose priority (1:
+    accelerated) is not the step's ``acc``."""
     for l in range(SB):
         S[w0 + W_NEED, l] = 0.0
     for j in range(lo, hi):
@@ -587,6 +699,7 @@ def _take(S, P, w0, left, p_members, lo, hi):
         for l in range(SB):
             S[w0 + W_NEED, l] += S[r, l]
     for l in range(SB):
+        S[w0 + W_NEED, l] = gate(S[w0 + W_NEED, l], S[R_ACCEL, l] == acc)
         got, avail = pay(S[w0 + W_NEED, l], S[w0 + W_AVAIL, l])
         S[w0 + W_GOT, l] = got
         S[w0 + W_AVAIL, l] = avail

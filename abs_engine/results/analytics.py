@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["times", "price_from_yield", "yield_from_price", "mortgage_yield", "macaulay_duration", "risk_measures",
            "modified_duration", "convexity", "wal", "discount_margin", "price_from_discount_margin"]
 
-_LO, _HI = -0.99, 10.0  # bond-equivalent yields searched (and discount margins: -0.99 .. 10)
+_LO, _HI = -1.99, 10.0  # bond-equivalent yields searched, down to -199% (CONVENTIONS R2.6.4; discount margins too)
 
 
 def times(n: int, delay_days: float = 0.0) -> np.ndarray:
@@ -57,7 +57,7 @@ def price_from_yield(cf, y, delay_days: float = 0.0) -> np.ndarray:
 def yield_from_price(cf, price, delay_days: float = 0.0) -> np.ndarray:
     """The bond-equivalent yield at which the cash flows are worth ``price``, every bond at once:
     Newton steps (the derivative is exact), then bisection for any bond they leave unsettled;
-    to 1e-13. NaN where no yield in [-99%, 1000%] gives the price.
+    to 1e-13. NaN where no yield in [-199%, 1000%] gives the price.
 
     >>> round(float(yield_from_price([0.5] * 359 + [100.5], 100.0)), 10)   # 6% monthly at par
     0.0607550188

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..compile.collateral import monthly_vector
 from ..compile.program import Program
+from ..compile.schedules import schedule_groups
 from ..dates import payment_dates
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE
@@ -23,6 +24,7 @@ from ..vocabulary import (
     FEE_COLUMNS,
     KERNEL_COLUMNS,
     LOAN_COLUMNS,
+    PLANNED_COLUMNS,
     POOL_COLUMNS,
     SUMMARY_COLUMNS,
     TRANCHE_COLUMNS,
@@ -408,10 +410,36 @@ class RunResult:
         """The waterfall's period totals (``CASH_COLUMNS``), index ``period``."""
         return self._build("cash", None, CASH_COLUMNS)
 
+    @cached_property
+    def planned(self) -> pd.DataFrame:
+        """Per period and planned schedule (CONVENTIONS R2.4; one row per principal step that pays
+        down to a schedule, named by the schedule): ``planned_balance`` after the period, the
+        step's classes' ending ``balance``, and ``on_schedule`` (within 1e-6 of the planned
+        balance). The first period off schedule of each scenario is the first row whose
+        ``on_schedule`` is false.
+
+        >>> import abs_engine as ae
+        >>> res = ae.run("tranches/agency_cmo.yaml", {"prepay": {"psa": 200}})
+        >>> bool(res.planned["on_schedule"].all())
+        True
+        """
+        wf = self._need_waterfall()
+        groups = schedule_groups(self.deal)
+        if not groups:
+            raise ValueError(f"deal {self.deal.name!r} has no principal step with down_to: no planned balances")
+        note_ix = {n: k for k, n in enumerate(self.program.waterfall.note_names)}
+        end = wf.column("tranches", TRANCHE["ending_balance"])  # [scenario, period, note]
+        floor = self.program.waterfall.arrays["floor"]
+        balance = np.stack([end[:, :, [note_ix[c] for c in classes]].sum(axis=2) for _k, _n, classes in groups],
+                           axis=-1)
+        planned = np.ascontiguousarray(np.broadcast_to(floor[:, [k for k, _n, _c in groups]], balance.shape))
+        columns = dict(zip(PLANNED_COLUMNS, (planned, balance, np.abs(balance - planned) <= 1e-6), strict=True))
+        return self._frame(columns, tuple(name for _k, name, _c in groups), "schedule")
+
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
         wf = self._need_waterfall()
-        face = np.array([t.balance for t in self.deal.notes], dtype=np.float64)
+        face = self.program.waterfall.arrays["face"]  # original balance; an IO class: its initial notional
         flows = wf.column("tranches", TRANCHE["interest_paid"]) + wf.column("tranches", TRANCHE["principal_paid"])
         with np.errstate(invalid="ignore", divide="ignore"):
             per100 = np.where(face > 0, flows * 100.0 / face, 0.0)
@@ -555,7 +583,7 @@ class RunResult:
                 + c("residual_paid") + c("unallocated"))
             oc_beg = c("pool_balance_beginning") - c("note_balance_beginning")
             oc_fall = oc_beg - (c("pool_balance_ending") - c("note_balance_ending"))
-            cols["principal"] = (c("principal_collections") + c("call_proceeds") + c("loss")) - (
+            cols["principal"] = (c("principal_collections") + c("call_proceeds") + c("loss") + c("accretion")) - (
                 c("principal_paid") + c("writedown") + oc_fall)
 
         return self._frame({k: cols[k] for k in CHECK_COLUMNS if k in cols})

@@ -163,7 +163,7 @@ def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: 
         "cash": inflow + cash["reserve_draws"] + cash["reserve_releases"] - (
             cash["fees_paid"] + cash["interest_paid"] + cash["principal_paid"] + cash["reserve_deposits"]
             + cash["residual_paid"] + cash["unallocated"]),
-        "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] - (
+        "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] + cash["accretion"] - (
             cash["principal_paid"] + cash["writedown"] + oc_fall),
     }
     return {

@@ -17,12 +17,15 @@ from .base import Spec
 from .collateral import Collateral
 from .fields import IsoDate, Seq
 from .structure import (
+    Acceleration,
     Account,
+    AccretionStep,
     CleanUpCall,
     Fee,
     FeeStep,
     InterestStep,
     OvercollateralizationTarget,
+    PlannedSchedule,
     PrincipalStep,
     ReserveStep,
     ResidualStep,
@@ -50,11 +53,14 @@ class Deal(Spec):
     overcollateralization: OvercollateralizationTarget | None = None
     clean_up_call: CleanUpCall | None = None
     writedown_to: str = "pool_balance"
+    schedules: dict[str, PlannedSchedule] = {}
+    acceleration: Acceleration | None = None
     waterfall: Seq[Step] | SplitWaterfall = ()
 
     _file: str | None = PrivateAttr(default=None)
     _base_dir: Path | None = PrivateAttr(default=None)
     _tape: Any = PrivateAttr(default=None)
+    _planned: dict = PrivateAttr(default_factory=dict)  # planned balances computed for this deal, by schedule
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
@@ -70,8 +76,9 @@ class Deal(Spec):
             for k, name in enumerate(names):
                 if names.index(name) != k:
                     raise SpecError(f"{field}[{k}].name", name, f"a name not used by {field}[{names.index(name)}]")
-        if self.writedown_to not in ("pool_balance", "pool_balance_plus_accounts"):
-            raise SpecError("writedown_to", self.writedown_to, "pool_balance or pool_balance_plus_accounts")
+        if self.writedown_to not in ("pool_balance", "pool_balance_plus_accounts", "none"):
+            raise SpecError("writedown_to", self.writedown_to, "pool_balance, pool_balance_plus_accounts or none "
+                                                               "(no writedowns, CONVENTIONS R2.7.5)")
         tranches = {t.name: t for t in self.tranches}
         residuals = [t.name for t in self.tranches if t.residual]
         if len(residuals) > 1:
@@ -95,8 +102,27 @@ class Deal(Spec):
                 if ref not in ids:
                     raise SpecError(f"accounts[{k}].covers[{j}]", ref,
                                     f"the id of a waterfall step (known: {sorted(ids)})")
+        for k, t in enumerate(self.tranches):
+            ref = t.notional.tranche if t.notional is not None else None
+            if ref is not None and (ref not in tranches or tranches[ref].residual or tranches[ref].notional
+                                    or ref == t.name):
+                raise SpecError(f"tranches[{k}].notional.tranche", ref, "another class with a balance, defined in "
+                                f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})")
+        steps = self.steps_with_paths()
+        normal = self.n_normal_steps
+        for part, required in ((steps[:normal], True), (steps[normal:], False)):  # per priority: one per Z class
+            self._check_accruals(tranches, [(p, s) for p, s in part if isinstance(s, AccretionStep)], required)
         if self.tranches and not self.waterfall:
             raise SpecError("waterfall", [], "a waterfall for a deal with tranches")
+        if self.acceleration is not None:
+            if not self.notes:
+                raise SpecError("acceleration", "events", "a deal with classes of notes to accelerate")
+            for j, name in enumerate(self.acceleration.events.triggers):
+                if name not in triggers:
+                    raise SpecError(f"acceleration.events.triggers[{j}]", name,
+                                    f"a trigger defined in triggers (known: {sorted(triggers)})")
+            if self.acceleration.priority is not None and not self.acceleration.priority:
+                raise SpecError("acceleration.priority", [], "at least one step (or no priority: the default one)")
         for k, t in enumerate(self.tranches):
             if t.day_count == "ACT/360" and self.first_payment_date is None:
                 raise SpecError(f"tranches[{k}].day_count", "ACT/360", "30/360, or a first_payment_date for ACT/360")
@@ -104,6 +130,44 @@ class Deal(Spec):
                 raise SpecError(f"tranches[{k}].step_up.from_date", t.step_up.from_date.isoformat(),
                                 "from_period, or a first_payment_date to place the date")
         return self
+
+    def _check_accruals(self, tranches: dict[str, Tranche], steps: list[tuple[str, AccretionStep]],
+                        required: bool = True) -> None:
+        """Z classes (CONVENTIONS R2.5): each directs its accretion to other known classes of notes,
+        no class is directed by two, no chain of them returns to where it began, and each has one
+        accretion step in ``steps`` (at most one, unless ``required``)."""
+        directed: dict[str, str] = {}
+        for k, t in enumerate(self.tranches):
+            if t.accrual is None:
+                continue
+            for j, name in enumerate(t.accrual.directed_to):
+                path = f"tranches[{k}].accrual.directed_to[{j}]"
+                if name == t.name:
+                    raise SpecError(path, name, "another class (a Z class cannot direct its accretion to itself)")
+                if name not in tranches or tranches[name].residual:
+                    raise SpecError(path, name, f"a class of notes defined in tranches (known: "
+                                                f"{sorted(n for n, x in tranches.items() if not x.residual)})")
+                if name in directed:
+                    raise SpecError(path, name, f"a class no other Z class directs its accretion to ({directed[name]} "
+                                                "does)")
+                directed[name] = t.name
+        for start in directed:  # follow each chain of directions: a cycle comes back to its start
+            seen, x = [start], directed[start]
+            while x in directed:
+                if x == start:
+                    raise SpecError("tranches", " -> ".join(seen + [x]), "accretion directions without a cycle")
+                seen.append(x)
+                x = directed[x]
+        counts = Counter(s.tranche for _p, s in steps)
+        for path, step in steps:
+            if step.tranche not in tranches or tranches[step.tranche].accrual is None:
+                raise SpecError(f"{path}.tranche", step.tranche, "an accrual (Z) class (a tranche with accrual)")
+            if counts[step.tranche] > 1:
+                raise SpecError(f"{path}.tranche", step.tranche, "one accretion step per Z class")
+        for k, t in enumerate(self.tranches):
+            if required and t.accrual is not None and t.name not in counts:
+                raise SpecError(f"tranches[{k}].accrual", t.name, "a Z class with an accretion step in the waterfall "
+                                f"({{pay: accretion, tranche: {t.name}}})")
 
     def _check_step(self, path: str, step: Step, tranches: dict[str, Tranche], triggers: set[str]) -> None:
         def known(field: str, name: str, pool: set[str] | dict, what: str) -> None:
@@ -128,10 +192,18 @@ class Deal(Spec):
             if Counter(step.tranches).most_common(1)[0][1] > 1:
                 raise SpecError(f"{path}.tranches", list(step.tranches), "each tranche once")
             if isinstance(step, PrincipalStep):
+                for j, name in enumerate(step.tranches):
+                    if tranches[name].notional is not None:
+                        raise SpecError(f"{path}.tranches[{j}]", name, "a class with principal (an interest-only "
+                                                                       "class has none)")
                 if step.sequential_if is not None:
                     known("sequential_if", step.sequential_if, triggers, "trigger")
                 if step.amount == "oc_target" and self.overcollateralization is None:
                     raise SpecError(f"{path}.amount", "oc_target", "a deal-level overcollateralization target")
+                if step.amount == "accretion" and not any(t.accrual for t in self.tranches):
+                    raise SpecError(f"{path}.amount", "accretion", "an accrual (Z) class in the deal")
+                if step.down_to is not None:
+                    known("down_to", step.down_to, self.schedules, "schedule")
         elif isinstance(step, ReserveStep):
             known("account", step.account, {a.name for a in self.accounts}, "account")
         elif isinstance(step, ResidualStep):
@@ -140,11 +212,40 @@ class Deal(Spec):
                 raise SpecError(f"{path}.tranche", step.tranche, "the residual class (residual: true)")
 
     def steps_with_paths(self) -> list[tuple[str, Step]]:
-        """Every waterfall step with its field path, in the order they run."""
+        """Every waterfall step with its field path: the priority of payments in the order its
+        steps run, then the post-acceleration priority's (:meth:`acceleration_steps`)."""
         if isinstance(self.waterfall, SplitWaterfall):
-            return ([(f"waterfall.interest[{k}]", s) for k, s in enumerate(self.waterfall.interest)]
-                    + [(f"waterfall.principal[{k}]", s) for k, s in enumerate(self.waterfall.principal)])
-        return [(f"waterfall[{k}]", s) for k, s in enumerate(self.waterfall)]
+            steps = ([(f"waterfall.interest[{k}]", s) for k, s in enumerate(self.waterfall.interest)]
+                     + [(f"waterfall.principal[{k}]", s) for k, s in enumerate(self.waterfall.principal)])
+        else:
+            steps = [(f"waterfall[{k}]", s) for k, s in enumerate(self.waterfall)]
+        return steps + self.acceleration_steps()
+
+    def acceleration_steps(self) -> list[tuple[str, Step]]:
+        """The post-acceleration priority's steps with their paths (none without acceleration): the
+        deal's own, or the default of CONVENTIONS R2.7.4: every fee (due + unpaid) pro rata, then
+        each class of notes in seniority order (priority, then listed order) its interest and
+        then its principal until retired (an interest-only class: its interest), then the
+        residual."""
+        acc = self.acceleration
+        if acc is None:
+            return []
+        if acc.priority is not None:
+            return [(f"acceleration.priority[{k}]", s) for k, s in enumerate(acc.priority)]
+        steps: list = [FeeStep(pay="fees", fees=tuple(f.name for f in self.fees))] if self.fees else []
+        for t in sorted(self.notes, key=lambda t: t.priority):  # stable: ties keep the listed order
+            steps.append(InterestStep(pay="interest", tranches=(t.name,)))
+            if t.notional is None:
+                steps.append(PrincipalStep(pay="principal", tranches=(t.name,), amount="available"))
+        residual = next((t.name for t in self.tranches if t.residual), None)
+        if residual is not None:
+            steps.append(ResidualStep(pay="residual", tranche=residual))
+        return [(f"acceleration.priority (default)[{k}]", s) for k, s in enumerate(steps)]
+
+    @property
+    def n_normal_steps(self) -> int:
+        """How many of :meth:`steps_with_paths` are the priority of payments before acceleration."""
+        return len(self.steps_with_paths()) - len(self.acceleration_steps())
 
     @property
     def notes(self) -> tuple[Tranche, ...]:

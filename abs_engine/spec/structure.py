@@ -26,7 +26,9 @@ from .fields import Amount, Coupon, Fraction, IntKey, IsoDate, Number, PositiveM
 __all__ = [
     "FloatingCoupon", "StepUp", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
     "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
-    "OvercollateralizationTarget", "CleanUpCall", "METRICS",
+    "OvercollateralizationTarget", "CleanUpCall", "METRICS", "PsaCollar", "PlannedSchedule", "Accrual", "Notional",
+    "EventsOfDefault", "Acceleration",
+    "AccretionStep",
 ]
 
 
@@ -75,6 +77,36 @@ class StepUp(Spec):
         return self
 
 
+class Accrual(Spec):
+    """What makes a class an accrual (Z) class (CONVENTIONS R2.5): while any of the
+    ``directed_to`` classes is outstanding at the start of a period, its coupon accretes to its
+    balance instead of being paid, and an ``accretion`` step moves the same cash from interest
+    funds to principal funds, which pay the directed classes first."""
+
+    directed_to: Seq[str]
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if not self.directed_to:
+            raise SpecError("directed_to", [], "at least one accretion-directed class")
+        return self
+
+
+class Notional(Spec):
+    """What an interest-only class's interest is paid on (CONVENTIONS R2.6.1): the beginning
+    balance of a named ``tranche``, or (``pool: true``) the beginning pool balance (performing +
+    foreclosure)."""
+
+    tranche: str | None = None
+    pool: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.tranche is None) == (not self.pool):
+            raise SpecError("", {"tranche": self.tranche, "pool": self.pool}, "exactly one of tranche or pool: true")
+        return self
+
+
 class Tranche(Spec):
     """A class of notes, or the residual (``residual: true``: no balance, no coupon, receives what
     is left). ``priority`` 1 is the most senior; it orders sequential principal and writedowns.
@@ -88,14 +120,39 @@ class Tranche(Spec):
     residual: bool = False
     interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
     step_up: StepUp | None = None
+    accrual: Accrual | None = Field(None, description="an accrual (Z) class: its accretion pays these classes")
+    notional: Notional | None = Field(None, description="an interest-only class: no balance, its coupon paid on "
+                                                        "this notional")
+    strike: Fraction | None = Field(None, description="a WAC interest-only strip on the pool notional: its rate is "
+                                                      "max(0, pool net coupon - strike)")
+    lockout: PositiveMonths | None = Field(
+        None, description="no principal before this period (CONVENTIONS R2.4.6); what the class would have been "
+                          "paid goes to the other classes of each principal step")
 
     @model_validator(mode="after")
     def _kind(self) -> Self:
         if self.residual:
-            if self.balance or self.coupon or self.step_up:
-                raise SpecError("residual", True, "a residual class without balance, coupon or step-up")
+            if self.balance or self.coupon or self.step_up or self.lockout or self.accrual:
+                raise SpecError("residual", True, "a residual class without balance, coupon, step-up, lockout or "
+                                                  "accrual")
         elif self.priority is None:
             raise SpecError("priority", None, "a priority (1 = most senior) for a class of notes")
+        if self.residual and (self.notional or self.strike is not None):
+            raise SpecError("residual", True, "a residual class without notional or strike")
+        if self.notional is not None:
+            if self.balance:
+                raise SpecError("balance", self.balance,
+                                "0 for an interest-only class (it has a notional, no principal)")
+            if self.accrual is not None or self.lockout is not None:
+                raise SpecError("notional", self.notional.model_dump(), "no notional on an accrual class or a class "
+                                                                        "with a lockout")
+        if self.strike is not None:
+            if self.notional is None or not self.notional.pool:
+                raise SpecError("strike", self.strike,
+                                "a strike on a WAC strip only: a class with notional {pool: true}")
+            if self.coupon or self.step_up:
+                raise SpecError("coupon", self.coupon,
+                                "no coupon or step-up on a WAC strip (its rate: the pool's net coupon - the strike)")
         return self
 
 
@@ -213,6 +270,52 @@ class CleanUpCall(Spec):
     pct: Fraction
 
 
+class PsaCollar(Spec):
+    """A PAC collar: PSA speeds (percent) ``low`` < ``high``."""
+
+    low: Number = Field(ge=0)
+    high: Number = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            raise SpecError("low", self.low, f"a low speed below the high speed ({self.high})")
+        return self
+
+
+class PlannedSchedule(Spec):
+    """The planned balance of the classes a principal step pays (CONVENTIONS R2.4), one of:
+
+    * ``pac: {low, high}``: a planned amortization class's schedule, from the deal's pool at the two
+      PSA speeds with no defaults; each month's scheduled principal is the smaller of the two
+      speeds' principal, and the planned balance is the classes' original balance less the
+      scheduled principal so far (the classes' original balance is at most the schedule's total);
+    * ``tac: speed``: a targeted amortization class's, the classes' original balance times the pool's
+      balance factor at that PSA speed with no defaults;
+    * ``balances: [...]``: the planned balance after each period, given (after the list, its last
+      value carries forward; at most one value per month of the pool).
+
+    A principal step with ``down_to: <name>`` pays its classes only down to the planned balance."""
+
+    pac: PsaCollar | None = None
+    tac: Number | None = Field(None, ge=0)
+    balances: Seq[Amount] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        given = {k: getattr(self, k) for k in ("pac", "tac", "balances") if getattr(self, k) is not None}
+        if len(given) != 1:
+            raise SpecError("", {k: str(v) for k, v in given.items()} or "nothing",
+                            "exactly one of pac, tac or balances")
+        if self.balances is not None and not self.balances:
+            raise SpecError("balances", [], "at least one planned balance")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "pac" if self.pac is not None else "tac" if self.tac is not None else "balances"
+
+
 class _StepBase(Spec):
     id: str | None = Field(None, description="a name accounts can refer to in covers")
 
@@ -228,16 +331,22 @@ class InterestStep(_StepBase):
 
 
 class PrincipalStep(_StepBase):
-    """Pay principal to ``tranches``: ``amount`` is the period's principal collections, the OC
-    target's principal distribution amount, or everything available; earlier principal steps
-    of the period count against it. ``allocation`` sequential (by priority) or pro rata (by
-    beginning balances); ``sequential_if`` names a trigger that switches pro rata to sequential."""
+    """Pay principal to ``tranches``: ``amount`` is the period's principal collections (with any
+    Z accretion moved to principal funds), the OC target's principal distribution amount,
+    everything available, or the accretion moved this period only (classes paid from accretion
+    alone, as VADMs: place that step first); earlier principal steps of the period count against it.
+    ``allocation`` sequential (by priority) or pro rata (by
+    beginning balances); ``sequential_if`` names a trigger that switches pro rata to sequential.
+    ``down_to`` names a planned schedule (:class:`PlannedSchedule`): the step pays its classes,
+    together, only down to the schedule's planned balance for the period (a PAC or TAC's first
+    step; a later step without ``down_to`` pays them on)."""
 
     pay: Literal["principal"]
     tranches: Seq[str]
-    amount: Literal["collections", "oc_target", "available"] = "collections"
+    amount: Literal["collections", "oc_target", "available", "accretion"] = "collections"
     allocation: Literal["sequential", "pro_rata"] = "sequential"
     sequential_if: str | None = None
+    down_to: str | None = None
 
 
 class ReserveStep(_StepBase):
@@ -247,12 +356,22 @@ class ReserveStep(_StepBase):
     account: str
 
 
+class AccretionStep(_StepBase):
+    """Move cash equal to a Z class's accretion (when it accrues) from the funds available to
+    principal funds (CONVENTIONS R2.5.2): at most what is available; the accretion is added to
+    the Z class's balance in full either way. Placed after the other classes' interest."""
+
+    pay: Literal["accretion"]
+    tranche: str
+
+
 class ResidualStep(_StepBase):
     pay: Literal["residual"]
     tranche: str
 
 
-Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep, Field(discriminator="pay")]
+Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep | AccretionStep,
+                 Field(discriminator="pay")]
 
 
 class SplitWaterfall(Spec):
@@ -260,3 +379,31 @@ class SplitWaterfall(Spec):
 
     interest: Seq[Step]
     principal: Seq[Step]
+
+
+class EventsOfDefault(Spec):
+    """The events of default a deal tests at the end of each period, after its
+    pre-acceleration waterfall (CONVENTIONS R2.7.2): ``senior_interest_shortfall`` (a most senior
+    class, priority lowest, carries an unpaid interest shortfall), ``oc_below`` (ending pool
+    balance / note balances after the period's principal, before writedowns, below this
+    ratio), ``triggers`` (any of these triggers breached in the period)."""
+
+    senior_interest_shortfall: bool = False
+    oc_below: Number | None = Field(None, gt=0)
+    triggers: Seq[str] = ()
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if not self.senior_interest_shortfall and self.oc_below is None and not self.triggers:
+            raise SpecError("", "no event", "at least one of senior_interest_shortfall, oc_below or triggers")
+        return self
+
+
+class Acceleration(Spec):
+    """Acceleration after an event of default (CONVENTIONS R2.7.2-4): from the period after the
+    first event, for good, every collection forms one pot paid by ``priority`` (default: the
+    fees, then each class of notes in seniority order its interest and then its principal until
+    retired, then the residual)."""
+
+    events: EventsOfDefault
+    priority: Seq[Step] | None = None

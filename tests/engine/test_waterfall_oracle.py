@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 import abs_engine as ae
 from abs_engine.engine.waterfall import pool_inputs
+from abs_engine.vocabulary import KERNEL_COLUMNS
 
 from ..oracles import waterfall as reference_waterfall
 from ..strategies import scenarios
+
+POOL = KERNEL_COLUMNS["pool"]
 
 NAMES = ["S1", "S2", "M", "J"]
 
@@ -41,8 +44,27 @@ def deals(draw):
                       st.sampled_from(["2026-01-07", "2026-02-15", "2026-03-16", "2026-07-15", "2027-01-01"]))))
         if step_up is not None:
             notes[-1]["step_up"] = step_up
+    if draw(st.booleans()):  # a class locked out of principal for its first periods (CONVENTIONS R2.4.6)
+        notes[draw(st.integers(0, n - 1))]["lockout"] = draw(st.integers(1, 24))
+    zs = []
+    if draw(st.booleans()):  # an accrual (Z) class, most junior, accreting to some of the notes (R2.5)
+        directed = draw(st.lists(st.sampled_from([t["name"] for t in notes]), min_size=1, unique=True))
+        zs.append({"name": "Z", "balance": draw(st.floats(0.05, 0.5)) * size, "coupon": draw(st.floats(0.0, 0.12)),
+                   "priority": n + 1, "accrual": {"directed_to": directed}})
+    ios = []
+    if draw(st.booleans()):  # an interest-only class on a note's notional or the pool's, or a WAC strip (R2.6)
+        kind = draw(st.sampled_from(["tranche", "pool", "strip"]))
+        io = {"name": "IO", "priority": n + 2}
+        if kind == "tranche":
+            io |= {"notional": {"tranche": draw(st.sampled_from([t["name"] for t in notes]))},
+                   "coupon": draw(st.floats(0.0, 0.03))}
+        elif kind == "pool":
+            io |= {"notional": {"pool": True}, "coupon": draw(st.floats(0.0, 0.02))}
+        else:
+            io |= {"notional": {"pool": True}, "strike": draw(st.floats(0.0, 0.12))}
+        ios.append(io)
     residual = draw(st.booleans())
-    tranches = notes + ([{"name": "R", "residual": True}] if residual else [])
+    tranches = notes + zs + ios + ([{"name": "R", "residual": True}] if residual else [])
     fees = [draw(st.one_of(st.builds(lambda r: {"rate": r}, st.floats(0, 0.02)),
                            st.builds(lambda a: {"amount": a}, st.floats(0, pool * 1e-3)),
                            st.builds(lambda s: {"interest_share": s}, st.floats(0, 0.2)),
@@ -52,8 +74,11 @@ def deals(draw):
             for k in range(draw(st.integers(0, 2)))]
     split = draw(st.booleans())
     per_note = draw(st.booleans())
-    interest_steps = [{"id": "int-all", "pay": "interest", "tranches": [t["name"] for t in notes]}] if not per_note \
-        else [{"id": f"int-{t['name']}", "pay": "interest", "tranches": [t["name"]]} for t in notes]
+    paid = notes + zs + ios
+    interest_steps = [{"id": "int-all", "pay": "interest", "tranches": [t["name"] for t in paid]}] if not per_note \
+        else [{"id": f"int-{t['name']}", "pay": "interest", "tranches": [t["name"]]} for t in paid]
+    if zs:
+        interest_steps.append({"pay": "accretion", "tranche": "Z"})
     triggers = []
     for k in range(draw(st.integers(0, 2))):
         metric = draw(st.sampled_from(["cumulative_loss", "overcollateralization", "delinquency_60",
@@ -70,21 +95,29 @@ def deals(draw):
     if oc is not None and draw(st.booleans()):
         oc["step_down"] = {"period": draw(st.integers(1, wam)), "pct": draw(st.floats(0.0, 0.1)),
                            "unless": draw(st.sampled_from([None] + [t["name"] for t in triggers]))}
-    amounts = ["collections", "available"] + (["oc_target"] if oc else [])
-    names = [t["name"] for t in notes]
-    cut = draw(st.integers(1, n))
-    groups = [names[:cut], names[cut:]] if cut < n and draw(st.booleans()) else [names]
+    amounts = ["collections", "available"] + (["oc_target"] if oc else []) + (["accretion"] if zs else [])
+    names = [t["name"] for t in notes + zs]
+    cut = draw(st.integers(1, len(names)))
+    groups = [names[:cut], names[cut:]] if cut < len(names) and draw(st.booleans()) else [names]
     principal_steps = [{"pay": "principal", "tranches": g, "amount": draw(st.sampled_from(amounts)),
                         "allocation": draw(st.sampled_from(["sequential", "pro_rata"])),
                         "sequential_if": draw(st.sampled_from([None] + [t["name"] for t in triggers]))}
                        for g in groups]
+    schedules = {}
+    if draw(st.booleans()):  # the first group paid down to a planned balance, then the rest, then it again (R2.4.4)
+        first = principal_steps[0]["tranches"]
+        start = sum(t["balance"] for t in notes + zs if t["name"] in first)
+        drops = draw(st.lists(st.floats(0.0, 0.2), min_size=1, max_size=wam))
+        schedules["plan"] = {"balances": [start * max(0.0, 1.0 - sum(drops[: k + 1])) for k in range(len(drops))]}
+        principal_steps = [{**principal_steps[0], "down_to": "plan"}] + principal_steps[1:] + \
+            [{"pay": "principal", "tranches": first, "amount": draw(st.sampled_from(amounts))}]
     accounts = []
     tail = []
     if draw(st.booleans()):
         target = draw(st.one_of(st.floats(0, pool * 0.03), st.fixed_dictionaries({
             "pct": st.floats(0, 0.05), "basis": st.sampled_from(["pool_balance", "original_pool_balance"]),
             "floor": st.floats(0, pool * 0.005)})))
-        ids = [s["id"] for s in interest_steps] + (["fees"] if fees else [])
+        ids = [s["id"] for s in interest_steps if "id" in s] + (["fees"] if fees else [])
         accounts.append({"name": "reserve", "initial": draw(st.floats(0, pool * 0.03)), "target": target,
                          "covers": draw(st.lists(st.sampled_from(ids), unique=True)),
                          "keep_after_notes_paid": draw(st.booleans())})
@@ -98,8 +131,22 @@ def deals(draw):
     deal = {"name": "random", "closing_date": "2026-01-07", "first_payment_date": "2026-02-15",
             "collateral": {"rep_lines": [{"balance": pool, "wac": wac, "net_coupon": wac * 0.9, "wam": wam}]},
             "tranches": tranches, "fees": fees, "accounts": accounts, "triggers": triggers,
-            "overcollateralization": oc, "waterfall": waterfall,
-            "writedown_to": draw(st.sampled_from(["pool_balance", "pool_balance_plus_accounts"]))}
+            "overcollateralization": oc, "waterfall": waterfall, "schedules": schedules,
+            "writedown_to": draw(st.sampled_from(["pool_balance", "pool_balance_plus_accounts", "none"]))}
+    if draw(st.booleans()):  # acceleration after an event of default (CONVENTIONS R2.7.2-4)
+        events = {"senior_interest_shortfall": draw(st.booleans())}
+        if draw(st.booleans()) or not events["senior_interest_shortfall"]:
+            # (off the simple fractions a level-pay pool's ratios land on exactly, where a last bit decides)
+            events["oc_below"] = draw(st.floats(0.8, 1.2)) + 3.1e-7
+        if triggers and draw(st.booleans()):
+            events["triggers"] = [draw(st.sampled_from([t["name"] for t in triggers]))]
+        deal["acceleration"] = {"events": events}
+        if draw(st.booleans()):  # the deal's own priority: fees, all notes' interest pro rata, then principal
+            deal["acceleration"]["priority"] = [{"pay": "fees", "fees": [f["name"] for f in fees]}] * bool(fees) + [
+                {"pay": "interest", "tranches": [t["name"] for t in paid]},
+                {"pay": "principal", "tranches": names, "amount": "available",
+                 "allocation": draw(st.sampled_from(["sequential", "pro_rata"]))}] + (
+                [{"pay": "residual", "tranche": "R"}] if residual else [])
     if draw(st.booleans()):
         deal["clean_up_call"] = {"pct": draw(st.floats(0.02, 0.3))}
     return deal
@@ -123,7 +170,12 @@ def test_kernel_matches_reference_waterfall(deal_dict, scen_dict):
     deal, scen = ae.load_deal(deal_dict), ae.load_scenario(scen_dict)
     res = ae.run(deal, scen)
     pool = {k: v[0].tolist() for k, v in pool_inputs(res.flows, *res.program.start_balances).items()}
-    ref = reference_waterfall.run(deal, scen, pool, res.n_periods)
+    # the beginning pool's net coupon (R2.6.2): the one rep line's, while it has a performing balance
+    performing = [res.program.start_balances[0]] + res.flows[0, :-1, POOL["performing_balance"]].tolist()
+    pool["net_coupon"] = [deal.collateral.rep_lines[0].net_coupon if b > 0 else 0.0 for b in performing]
+    planned = {name: [float(x.balances[min(i, len(x.balances) - 1)]) for i in range(res.n_periods)]
+               for name, x in deal.schedules.items()}
+    ref = reference_waterfall.run(deal, scen, pool, res.n_periods, planned)
     tr, fe, ac, tg, cash = res.tranches, res.fees, res.accounts, res.triggers, res.cash
     for i in range(int(res.last_period[0])):
         p = i + 1
@@ -145,6 +197,7 @@ def test_kernel_matches_reference_waterfall(deal_dict, scen_dict):
         _close(cash.loc[p, "residual_paid"], ref[i]["residual"], f"period {p} residual")
         _close(cash.loc[p, "unallocated"], ref[i]["unallocated"], f"period {p} unallocated")
         _close(cash.loc[p, "call_proceeds"], ref[i]["call_proceeds"], f"period {p} call")
+        assert cash.loc[p, "accelerated"] == float(ref[i]["accelerated"]), f"period {p} accelerated"
 
 
 @given(deals(), waterfall_scenarios())

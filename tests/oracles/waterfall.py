@@ -7,7 +7,15 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from abs_engine.spec.structure import FloatingCoupon, ReserveTarget, SplitWaterfall
+from abs_engine.spec.structure import (
+    FeeStep,
+    FloatingCoupon,
+    InterestStep,
+    PrincipalStep,
+    ReserveTarget,
+    ResidualStep,
+    SplitWaterfall,
+)
 
 ZERO = 1e-6
 
@@ -37,9 +45,11 @@ def _threshold(th, i):
     return _at(th, i)
 
 
-def run(deal, scenario, pool, n):
+def run(deal, scenario, pool, n, planned=None):
     """``pool``: dict of per-period lists ``int_coll``, ``prin_coll``, ``loss``, ``pool_beg``,
-    ``pool_end``. Returns a list of per-period dicts."""
+    ``pool_end`` and (for WAC interest-only strips) ``net_coupon``, the beginning pool's net
+    coupon. ``planned``: ``{schedule name: planned balance after each period}`` for principal
+    steps with ``down_to`` (CONVENTIONS R2.4). Returns a list of per-period dicts."""
     notes = [t for t in deal.tranches if not t.residual]
     orig = pool["pool_beg"][0]
     bal = {t.name: t.balance for t in notes}
@@ -48,9 +58,21 @@ def run(deal, scenario, pool, n):
     acct = {a.name: a.initial for a in deal.accounts}
     breached = {g.name: False for g in deal.triggers}
     priority = {t.name: t.priority for t in notes}
+    tranche_of = {t.name: t for t in notes}
     listed = {t.name: k for k, t in enumerate(notes)}
     cum_loss = 0.0
     called = False
+    accelerated = False
+    acc = deal.acceleration
+    if acc is not None and acc.priority is not None:
+        acc_steps = list(acc.priority)
+    elif acc is not None:  # R2.7.4: fees; each class in seniority order, interest then principal; the residual
+        acc_steps = [FeeStep(pay="fees", fees=[f.name for f in deal.fees])] if deal.fees else []
+        for t in sorted(notes, key=lambda t: t.priority):
+            acc_steps.append(InterestStep(pay="interest", tranches=[t.name]))
+            if t.notional is None:
+                acc_steps.append(PrincipalStep(pay="principal", tranches=[t.name], amount="available"))
+        acc_steps += [ResidualStep(pay="residual", tranche=t.name) for t in deal.tranches if t.residual]
     if isinstance(deal.waterfall, SplitWaterfall):
         steps = list(deal.waterfall.interest) + list(deal.waterfall.principal)
         principal_phase = len(deal.waterfall.interest)
@@ -101,11 +123,28 @@ def run(deal, scenario, pool, n):
             proceeds, pend, called = pend, 0.0, True
         rec = {"tranches": {}, "fees": {}, "accounts": {}, "triggers": {}}
         notes_beg = dict(bal)
-        int_due, int_left = {}, {}
+        int_due, int_left, accreted, notional, rate = {}, {}, {}, {}, {}
         for t in notes:
-            c = coupon(t, i) * day_fraction(t, i)
-            int_due[t.name] = bal[t.name] * c + short[t.name] * (1 + (c if t.interest_on_shortfall else 0.0))
+            # R2.6: an IO class's coupon (a WAC strip: max(0, net coupon - strike)) on its notional
+            if t.strike is not None:
+                rate[t.name] = max(0.0, pool["net_coupon"][i] - t.strike)
+            else:
+                rate[t.name] = coupon(t, i)
+            if t.notional is None:
+                notional[t.name] = 0.0
+                base = notes_beg[t.name]
+            else:
+                base = pbeg if t.notional.pool else notes_beg[t.notional.tranche]
+                notional[t.name] = base
+            # R2.5: a Z class accrues while any class it directs its accretion to is outstanding
+            accruing = t.accrual is not None and any(notes_beg[a] > 0 for a in t.accrual.directed_to)
+            c = rate[t.name] * day_fraction(t, i)
+            accreted[t.name] = notes_beg[t.name] * c if accruing else 0.0
+            paid_c = 0.0 if accruing else c
+            int_due[t.name] = base * paid_c + short[t.name] * (1 + (paid_c if t.interest_on_shortfall else 0.0))
             int_left[t.name] = int_due[t.name]
+            bal[t.name] += accreted[t.name]
+        moved = 0.0  # accretion cash moved to principal funds
         fee_due, fee_left = {}, {}
         for f in deal.fees:
             if f.interest_share is not None:
@@ -138,7 +177,10 @@ def run(deal, scenario, pool, n):
         acct_rec = {a.name: {"beginning": acct[a.name], "deposit": 0.0, "draw": 0.0, "release": 0.0, "target": 0.0}
                     for a in deal.accounts}
         prin = {t.name: 0.0 for t in notes}
-        avail = ic + (0.0 if principal_phase is not None else pc + proceeds)
+        # after an event of default (an earlier period): one pot, the post-acceleration priority (R2.7.3-4)
+        acc_now = accelerated
+        run_steps, phase = (acc_steps, None) if acc_now else (steps, principal_phase)
+        avail = ic + (0.0 if phase is not None else pc + proceeds)
         paid_principal = 0.0
         residual = 0.0
 
@@ -150,9 +192,9 @@ def run(deal, scenario, pool, n):
                 got += d
             return got
 
-        for k, step in enumerate(steps):
-            if k == principal_phase:
-                avail += pc + proceeds
+        for k, step in enumerate(run_steps):
+            if k == phase:
+                avail += pc + proceeds + moved
             if step.pay in ("fees", "interest"):
                 left, names = (fee_left, step.fees) if step.pay == "fees" else (int_left, step.tranches)
                 need = sum(left[m] for m in names)
@@ -161,10 +203,20 @@ def run(deal, scenario, pool, n):
                 got = draw(step, need, got)
                 for m in names:
                     left[m] -= left[m] * (got / need) if need > 0 else 0.0
+            elif step.pay == "accretion":
+                got = min(accreted[step.tranche], avail)
+                avail -= got
+                moved += got
+                if phase is None or k >= phase:
+                    avail += got
             elif step.pay == "principal":
                 group = sorted(step.tranches, key=lambda m: priority[m])
+                # R2.4.6: a class locked out (period < lockout) takes no part in the step
+                locked = {m for m in group if (lk := tranche_of[m].lockout) is not None and i + 1 < lk}
                 if step.amount == "collections":
-                    cap = pc + proceeds
+                    cap = pc + proceeds + moved
+                elif step.amount == "accretion":
+                    cap = moved
                 elif step.amount == "available":
                     cap = float("inf")
                 else:
@@ -175,21 +227,25 @@ def run(deal, scenario, pool, n):
                         pct = sd.pct
                     target = max(pct * (orig if oc.basis == "original_pool_balance" else pend), oc.floor)
                     cap = max(0.0, sum(notes_beg.values()) - max(0.0, pend - target))
-                need = min(max(cap - paid_principal, 0.0), sum(bal[m] for m in group))
+                open_ = [m for m in group if m not in locked]
+                payable = sum(bal[m] for m in open_)
+                if step.down_to is not None:  # R2.4.4: only down to the planned balance
+                    payable = max(0.0, payable - planned[step.down_to][i])
+                need = min(max(cap - paid_principal, 0.0), payable)
                 got = min(need, avail)
                 avail -= got
                 got = draw(step, need, got)
                 paid_principal += got
                 sequential = step.allocation == "sequential" or (step.sequential_if and breached[step.sequential_if])
-                weight = sum(notes_beg[m] for m in group)
+                weight = sum(notes_beg[m] for m in open_)
                 rem = got
-                for m in group:
+                for m in open_:
                     share = rem if sequential else (got * notes_beg[m] / weight if weight > 0 else 0.0)
                     p = min(share, bal[m], rem)
                     bal[m] -= p
                     prin[m] += p
                     rem -= p
-                for m in group:
+                for m in open_:
                     p = min(rem, bal[m])
                     bal[m] -= p
                     prin[m] += p
@@ -212,7 +268,7 @@ def run(deal, scenario, pool, n):
                 acct_rec[a.name]["release"] += rel
                 acct_rec[a.name]["target"] = target
             else:  # the residual is paid only after every fee and interest still unpaid, in step order
-                for earlier in steps[:k]:
+                for earlier in run_steps[:k]:
                     if earlier.pay in ("fees", "interest"):
                         if earlier.pay == "fees":
                             left, names = fee_left, earlier.fees
@@ -225,8 +281,18 @@ def run(deal, scenario, pool, n):
                             left[m] -= left[m] * (got / need) if need > 0 else 0.0
                 residual += avail
                 avail = 0.0
+        if acc is not None and not accelerated:  # events of default, before writedowns (R2.7.2)
+            top = min(t.priority for t in notes)
+            events = acc.events
+            if events.senior_interest_shortfall and any(int_left[t.name] >= ZERO for t in notes if t.priority == top):
+                accelerated = True
+            now = sum(bal.values())
+            if events.oc_below is not None and now > 0 and pend / now < events.oc_below:
+                accelerated = True
+            if any(breached[g] for g in events.triggers):
+                accelerated = True
         cover = pend + (sum(acct.values()) if deal.writedown_to == "pool_balance_plus_accounts" else 0.0)
-        rem = max(sum(bal.values()) - cover, 0.0)
+        rem = max(sum(bal.values()) - cover, 0.0) if deal.writedown_to != "none" else 0.0
         writedown = {}
         for t in sorted(notes, key=lambda t: (-t.priority, -listed[t.name])):
             w = min(rem, bal[t.name])
@@ -240,7 +306,8 @@ def run(deal, scenario, pool, n):
         for t in notes:
             short[t.name] = int_left[t.name] if int_left[t.name] >= ZERO else 0.0
             rec["tranches"][t.name] = {
-                "beginning_balance": notes_beg[t.name], "coupon": coupon(t, i), "interest_due": int_due[t.name],
+                "beginning_balance": notes_beg[t.name], "coupon": rate[t.name], "interest_due": int_due[t.name],
+                "accretion": accreted[t.name], "notional": notional[t.name],
                 "interest_paid": int_due[t.name] - int_left[t.name], "interest_shortfall": short[t.name],
                 "principal_paid": prin[t.name], "writedown": writedown[t.name], "ending_balance": bal[t.name]}
         for f in deal.fees:
@@ -252,5 +319,6 @@ def run(deal, scenario, pool, n):
         rec["residual"] = residual
         rec["unallocated"] = avail
         rec["call_proceeds"] = proceeds
+        rec["accelerated"] = acc_now
         out.append(rec)
     return out
