@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import abs_engine as ae
 from abs_engine.compile.waterfall import DealState, compile_waterfall, initial_state
 from abs_engine.engine.waterfall import pool_inputs, run_waterfall
+from abs_engine.servicing.state import _State
 
 LEVEL_12 = 1e6 * 0.005 / (1 - 1.005 ** -12)  # level payment, 1,000,000 at 6% over 12 months = 86,066.40
 
@@ -178,3 +181,18 @@ def test_state_saved_after_any_period_resumes_to_the_same_result(tmp_path):
         joined = np.concatenate([first.tranches[:, :k], rest.tranches[:, k:]], axis=1)
         np.testing.assert_array_equal(joined, whole.waterfall.tranches)
         np.testing.assert_array_equal(rest.cash[:, k:], whole.waterfall.cash[:, k:])
+
+
+def test_a_state_saved_before_acceleration_existed_loads_as_never_accelerated(tmp_path):
+    # a state file (npz) and a servicer's recorded state (JSON) written before DealState had
+    # ``accelerated`` load with the deal never accelerated, every other array as saved
+    state = initial_state(ae.load_deal("tranches/auto_prime_abs.yaml"), 1)
+    state.cumulative_loss[:] = 123.0
+    np.savez(tmp_path / "old.npz", period=4, **{f: getattr(state, f) for f in DealState.ARRAYS if f != "accelerated"})
+    old = DealState.load(tmp_path / "old.npz")
+    assert old.period == 4 and old.accelerated.tolist() == [0.0] and old.cumulative_loss.tolist() == [123.0]
+    recorded = _State(4, state, None, None, None, None, 1.0, 0.0, None, None)
+    written = json.loads(recorded.to_json())
+    del written["deal_state"]["accelerated"]
+    back = _State.from_json(json.dumps(written))
+    assert back.deal.accelerated.tolist() == [0.0] and back.deal.cumulative_loss.tolist() == [123.0]
