@@ -13,16 +13,12 @@ from ..errors import SpecError
 from ..io.loading import DealSource, load_deal
 from ..spec import Deal
 from ..spec.structure import PsaCollar
-from ..vocabulary import KERNEL_COLUMNS
 from .run import run
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["pac_schedule", "effective_collar"]
-
-ZERO = 1e-6  # CONVENTIONS R2.4.7: off schedule by more than this
-
 
 def _pool_deal(pool: DealSource | dict) -> Deal:
     """A deal, or a bare collateral mapping (``{"rep_lines": ...}`` or ``{"loan_tape": ...}``)."""
@@ -111,13 +107,8 @@ def effective_collar(deal: DealSource, schedule: str | None = None, *, upper: fl
     at = next(j for j, (_k, name, _c) in enumerate(groups) if name == schedule)
 
     def on(speeds: np.ndarray) -> np.ndarray:
-        res = run(d, [{"name": f"psa={s!r}", "prepay": {"psa": float(s)}} for s in speeds], progress=False)
-        wf = res.waterfall
-        note_ix = {n: k for k, n in enumerate(res.program.waterfall.note_names)}
-        end = wf.column("tranches", KERNEL_COLUMNS["tranches"]["ending_balance"])
-        balance = end[:, :, [note_ix[c] for c in groups[at][2]]].sum(axis=2)
-        planned = res.program.waterfall.arrays["floor"][:, groups[at][0]]
-        return (np.abs(balance - planned) <= ZERO).all(axis=1)
+        res = run(d, [{"name": f"psa={float(s)!r}", "prepay": {"psa": float(s)}} for s in speeds], progress=False)
+        return res.planned_arrays()["on_schedule"][:, :, at].all(axis=1)
 
     grid = np.linspace(0.0, upper, 81)
     ok = on(grid)

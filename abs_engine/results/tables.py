@@ -423,6 +423,12 @@ class RunResult:
         >>> bool(res.planned["on_schedule"].all())
         True
         """
+        groups = schedule_groups(self.deal)
+        return self._frame(self.planned_arrays(), tuple(name for _k, name, _c in groups), "schedule")
+
+    def planned_arrays(self) -> dict[str, np.ndarray]:
+        """The :attr:`planned` table's columns as ``[scenario, period, schedule step]`` arrays, every
+        period of every scenario (none left out after a clean-up call)."""
         wf = self._need_waterfall()
         groups = schedule_groups(self.deal)
         if not groups:
@@ -433,8 +439,7 @@ class RunResult:
         balance = np.stack([end[:, :, [note_ix[c] for c in classes]].sum(axis=2) for _k, _n, classes in groups],
                            axis=-1)
         planned = np.ascontiguousarray(np.broadcast_to(floor[:, [k for k, _n, _c in groups]], balance.shape))
-        columns = dict(zip(PLANNED_COLUMNS, (planned, balance, np.abs(balance - planned) <= 1e-6), strict=True))
-        return self._frame(columns, tuple(name for _k, name, _c in groups), "schedule")
+        return dict(zip(PLANNED_COLUMNS, (planned, balance, np.abs(balance - planned) <= 1e-6), strict=True))
 
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
