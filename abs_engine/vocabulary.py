@@ -5,7 +5,8 @@ from __future__ import annotations
 
 __all__ = ["KERNEL_COLUMNS", "PLANNED_COLUMNS", "POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS",
            "FEE_COLUMNS",
-           "ACCOUNT_COLUMNS", "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS"]
+           "ACCOUNT_COLUMNS", "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS",
+           "HEDGE_COLUMNS", "FACILITY_COLUMNS", "cash_residual", "instrument_columns"]
 
 POOL_COLUMNS = (
     "date", "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -24,7 +25,9 @@ LOAN_COLUMNS = (
 CHECK_COLUMNS = ("pool_roll_forward", "pool_conservation", "cash", "principal")
 """``check()``: per-period residuals. ``pool_roll_forward`` = beginning - principal - loss -
 ending; ``pool_conservation`` = original - cumulative principal - cumulative loss - ending;
-``cash`` = available funds - (payments + deposits - draws - releases + residual + unallocated);
+``cash`` = available funds - (payments + deposits - draws - releases + residual + unallocated),
+with hedge receipts and facility draws among the funds and net swap payments, facility interest
+and repayments among the payments;
 ``principal`` = pool principal + call proceeds + losses + Z accretion - (note principal +
 writedowns + fall in over-collateralisation). The last two exist when the deal has tranches."""
 
@@ -43,14 +46,29 @@ period, its classes' ending balance, and whether they are within 1e-6 of it (R2.
 FEE_COLUMNS = ("due", "paid", "shortfall")
 ACCOUNT_COLUMNS = ("beginning_balance", "deposit", "draw", "release", "ending_balance", "target")
 TRIGGER_COLUMNS = ("value", "threshold", "breached")
+HEDGE_COLUMNS = ("notional", "index_rate", "net_amount", "payment_due", "payment_paid", "payment_shortfall",
+                 "receipt")
+"""The ``hedges`` table, index ``period``, ``hedge`` (CONVENTIONS R2.8.2-3): the period's notional and
+index, the ``net_amount`` (positive: the deal pays; a cap's is minus its receipt), the net
+payment due with any unpaid before, what was paid, what is carried forward, and what the hedge
+paid the deal (added to interest funds at the top)."""
+FACILITY_COLUMNS = ("commitment", "rate", "beginning_balance", "interest_due", "interest_paid", "interest_shortfall",
+                    "repayment", "draw", "ending_balance")
+"""The ``facilities`` table, index ``period``, ``facility`` (CONVENTIONS R2.8.4): the commitment, the
+period's rate, the drawn balance at the start, interest due (with any unpaid before), paid and
+carried forward, the repayment, the draws and the drawn balance at the end."""
 
 CASH_COLUMNS = ("interest_collections", "principal_collections", "call_proceeds", "loss", "reserve_draws",
                 "reserve_releases", "fees_paid", "interest_paid", "principal_paid", "reserve_deposits",
                 "residual_paid", "unallocated", "writedown", "note_balance_beginning", "note_balance_ending",
-                "pool_balance_beginning", "pool_balance_ending", "accretion", "accelerated")
+                "pool_balance_beginning", "pool_balance_ending", "accretion", "accelerated", "hedge_receipts",
+                "hedge_payments", "facility_draws", "facility_interest", "facility_repayments")
 """The ``cash`` table (the waterfall's period totals), index ``period``; in kernel column order.
 ``accretion``: what Z classes' balances grew by; ``accelerated``: 1.0 in the periods paid by the
-post-acceleration priority (from the period after an event of default, CONVENTIONS R2.7)."""
+post-acceleration priority (from the period after an event of default, CONVENTIONS R2.7);
+``hedge_receipts``, ``hedge_payments``: what hedges paid the deal and the net swap payments it
+paid them; ``facility_draws``, ``facility_interest``, ``facility_repayments``: liquidity
+facilities' flows (CONVENTIONS R2.8)."""
 
 SUMMARY_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest",
                    "total_principal", "total_writedown", "total_residual", "yield", "price", "modified_duration")
@@ -82,6 +100,9 @@ KERNEL_COLUMNS: dict[str, dict[str, int]] = {
     "accounts": _at(*ACCOUNT_COLUMNS),
     "triggers": _at(*TRIGGER_COLUMNS),
     "cash": _at(*CASH_COLUMNS),
+    # hedges and facilities share the kernel's instrument columns; each table reads its own
+    "instruments": _at("notional", "rate", "net_amount", "due", "paid", "shortfall", "receipt", "beginning_balance",
+                       "repayment", "draw", "ending_balance"),
     # the fused summary kernel's stats[column, scenario, note] and extra[scenario, column]
     "summary": _at("wal", "first_principal_period", "last_principal_period", "total_interest", "total_principal",
                    "total_writedown", "yield", "price", "modified_duration"),
@@ -89,3 +110,29 @@ KERNEL_COLUMNS: dict[str, dict[str, int]] = {
 }
 """``KERNEL_COLUMNS[table][column]``: the position of a named column in the kernel array behind a
 table (see the comments for which array)."""
+
+# the hedges' and facilities' columns that the kernel's instrument columns name otherwise
+_INSTRUMENT = {"hedges": {"index_rate": "rate", "payment_due": "due", "payment_paid": "paid",
+                          "payment_shortfall": "shortfall"},
+               "facilities": {"commitment": "notional", "interest_due": "due", "interest_paid": "paid",
+                              "interest_shortfall": "shortfall"}}
+
+
+def instrument_columns(table: str) -> dict[str, int]:
+    """``{column: position}`` of the ``hedges`` or ``facilities`` table's columns in the kernel's
+    instrument columns (``KERNEL_COLUMNS["instruments"]``)."""
+    cols = HEDGE_COLUMNS if table == "hedges" else FACILITY_COLUMNS
+    return {c: KERNEL_COLUMNS["instruments"][_INSTRUMENT[table].get(c, c)] for c in cols}
+
+
+def cash_residual(c):
+    """The cash check of one period or many (CHECK_COLUMNS ``cash``), from ``c(name)``, a cash
+    column by name: every inflow (collections, call proceeds, reserve draws and releases, hedge
+    receipts, facility draws) less every use (fees, note interest and principal, reserve
+    deposits, net swap payments, facility interest and repayments, the residual, what is left
+    unallocated)."""
+    inflow = (c("interest_collections") + c("principal_collections") + c("call_proceeds") + c("reserve_draws")
+              + c("reserve_releases") + c("hedge_receipts") + c("facility_draws"))
+    return inflow - (c("fees_paid") + c("interest_paid") + c("principal_paid") + c("reserve_deposits")
+                     + c("hedge_payments") + c("facility_interest") + c("facility_repayments")
+                     + c("residual_paid") + c("unallocated"))

@@ -218,7 +218,14 @@ def test_the_vocabulary_map_of_kernel_columns_is_the_kernels_layout():
                  "residual_paid": KW.C_RESIDUAL, "unallocated": KW.C_UNALLOCATED, "writedown": KW.C_WRITEDOWN,
                  "note_balance_beginning": KW.C_NOTES_BEG, "note_balance_ending": KW.C_NOTES_END,
                  "pool_balance_beginning": KW.C_POOL_BEG, "pool_balance_ending": KW.C_POOL_END,
-                 "accretion": KW.C_ACCRETION, "accelerated": KW.C_ACCELERATED},
+                 "accretion": KW.C_ACCRETION, "accelerated": KW.C_ACCELERATED,
+                 "hedge_receipts": KW.C_HEDGE_RECEIPTS, "hedge_payments": KW.C_HEDGE_PAYMENTS,
+                 "facility_draws": KW.C_FACILITY_DRAWS, "facility_interest": KW.C_FACILITY_INTEREST,
+                 "facility_repayments": KW.C_FACILITY_REPAYMENTS},
+        "instruments": {"notional": KW.HX_NOTIONAL, "rate": KW.HX_RATE, "net_amount": KW.HX_NET, "due": KW.HX_DUE,
+                        "paid": KW.HX_PAID, "shortfall": KW.HX_SHORT, "receipt": KW.HX_RECEIPT,
+                        "beginning_balance": KW.HX_BEG, "repayment": KW.HX_REPAID, "draw": KW.HX_DRAW,
+                        "ending_balance": KW.HX_END},
         "summary": {"wal": KS.S_WAL, "first_principal_period": KS.S_FIRST, "last_principal_period": KS.S_LAST,
                     "total_interest": KS.S_INTEREST, "total_principal": KS.S_PRINCIPAL,
                     "total_writedown": KS.S_WRITEDOWN, "yield": KS.S_YIELD, "price": KS.S_PRICE,
@@ -227,5 +234,6 @@ def test_the_vocabulary_map_of_kernel_columns_is_the_kernels_layout():
     }
     assert K == expected
     widths = {"pool": KC.NCOL, "tranches": KW.TR_COLS + 1, "fees": KW.FEE_COLS, "accounts": KW.ACCT_COLS,
-              "triggers": KW.TRIG_COLS, "cash": KW.CASH_COLS, "summary": KS.N_STATS, "summary_extra": KS.N_EXTRA}
+              "triggers": KW.TRIG_COLS, "cash": KW.CASH_COLS, "instruments": KW.HX_COLS,
+              "summary": KS.N_STATS, "summary_extra": KS.N_EXTRA}
     assert {t: len(cols) for t, cols in K.items()} == widths  # every kernel column is named

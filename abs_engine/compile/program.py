@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import SpecError
 from ..io.loans import LoanArrays
 from ..io.scenario_set import ScenarioSet
+from ..kernels import state as KST
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from .collateral import CollateralProgram, ScenarioArrays, compile_collateral
@@ -107,8 +108,13 @@ class Program:
         notes, fees, accts, trigs = (len(w.note_names), len(w.fee_names), len(w.account_names),
                                      len(w.trigger_names))
         _expect(w.n_periods == n and w.n_scenarios == s, "the waterfall compiled for the same periods and scenarios")
-        _expect(a["coupon_rows"].shape[1:] == (n, notes) and a["coupon_row"].shape == (s,)
-                and a["coupon_row"].max() < a["coupon_rows"].shape[0], "coupons [row, period, note], a row each")
+        hx = len(w.instrument_names)
+        _expect(a["coupon_rows"].shape[1:] == (n, notes + hx) and a["coupon_row"].shape == (s,)
+                and a["coupon_row"].max() < a["coupon_rows"].shape[0],
+                "coupons and instrument rates [row, period, note or instrument], a row each")
+        _expect(a["hx_kind"].shape == a["hx_ref"].shape == (hx,) and a["hx_ref"].max(initial=-1) < notes
+                and a["hx_notional"].shape == a["hx_rate"].shape == a["hx_dcf"].shape == (n, hx),
+                "instrument kinds, notional classes and per-period terms [period, instrument]")
         _expect(a["delinq_rows"].shape[1] == n and a["delinq_row"].max() < a["delinq_rows"].shape[0],
                 "60+ delinquency [row, period], a row each")
         _expect(a["dcf"].shape == (n, notes) and a["fee_amount"].shape == (n, fees)
@@ -118,17 +124,27 @@ class Program:
         _expect(mem_ptr.size == op.size + 1 and mem_ptr[-1] == members.size, "a member range per step")
         for k, o in enumerate(op):
             items = members[mem_ptr[k]:mem_ptr[k + 1]]
-            bound = fees if o == KW.OP_FEES else notes
+            bound = fees if o == KW.OP_FEES else hx if o in _INSTRUMENT_OPS else notes
             _expect(o in (KW.OP_RESERVE, KW.OP_RESIDUAL, KW.OP_ACCRETION) or (items.size and items.max() < bound),
                     f"step {k}'s members among its items")
+            if o in _INSTRUMENT_OPS:
+                kind = a["hx_kind"][items[0]]
+                _expect(items.size == 1 and (kind == KST.HX_SWAP) == (o == KW.OP_HEDGE)
+                        and (kind == KST.HX_FACILITY) == (o != KW.OP_HEDGE), f"step {k}'s one swap or facility")
             if o == KW.OP_RESERVE:
                 _expect(0 <= a["arg"][k, 0] < accts, f"step {k}'s account among the accounts")
             if o == KW.OP_ACCRETION:
                 _expect(0 <= a["arg"][k, 0] < notes and a["is_z"][a["arg"][k, 0]] == 1, f"step {k}'s Z class")
         _expect(a["ad_of"].shape == (notes,) and a["is_z"].shape == (notes,)
                 and all(z < 0 or a["is_z"][z] == 1 for z in a["ad_of"]), "accretion directed to Z classes")
-        _expect(a["cov_acct"].size == 0 or a["cov_acct"].max() < accts, "covering accounts among the accounts")
+        cov = a["cov_acct"]
+        _expect(cov.size == 0 or (cov.max() < accts + hx and all(a["hx_kind"][j - accts] == KST.HX_FACILITY
+                                                                 for j in cov if j >= accts)),
+                "what covers a step: accounts, then facilities")
         return self
+
+
+_INSTRUMENT_OPS = (KW.OP_HEDGE, KW.OP_FAC_INTEREST, KW.OP_FAC_REPAY)
 
 
 def _expect(ok: bool, what: str) -> None:

@@ -17,12 +17,16 @@ from ..dates import add_months
 from ..errors import SpecError
 from ..io.scenario_set import RatePaths, ScenarioSet
 from ..kernels import ops as KO
+from ..kernels import state as KST
 from ..kernels import waterfall as KW
 from ..spec import Deal, Scenario
 from ..spec.structure import (
     AccretionStep,
+    FacilityStep,
     FeeStep,
     FloatingCoupon,
+    HedgeNotional,
+    HedgeStep,
     InterestStep,
     PrincipalStep,
     ReserveStep,
@@ -32,10 +36,12 @@ from .collateral import monthly_vector, per_scenario, vector_rows
 from .layout import constant_from
 from .schedules import lockouts, planned_floors
 
-__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions", "face_values"]
+__all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions", "face_values",
+           "instruments"]
 
 _OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINCIPAL,
-        "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL, "accretion": KW.OP_ACCRETION}
+        "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL, "accretion": KW.OP_ACCRETION,
+        "hedge": KW.OP_HEDGE, "facility_interest": KW.OP_FAC_INTEREST, "facility_repayment": KW.OP_FAC_REPAY}
 _AMOUNTS = {"collections": KW.AMOUNT_COLLECTIONS, "oc_target": KW.AMOUNT_OC_TARGET,
             "available": KW.AMOUNT_AVAILABLE, "accretion": KW.AMOUNT_ACCRETION}
 _METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 2, "interest_coverage": 3}
@@ -51,11 +57,13 @@ def _accrual_starts(deal: Deal, n: int) -> list:
     return [deal.closing_date or add_months(first, -1)] + [add_months(first, k) for k in range(n)]
 
 
-def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None) -> np.ndarray:
-    """``[period, note]``: 1/12 under 30/360; actual days / 360 under ACT/360, from the closing
-    date (or one month before the first payment) to each payment date; ``accruals`` ``{period
-    index: (start, end)}`` replaces the schedule's dates of those periods (actual payment dates)."""
-    notes = deal.notes
+def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None,
+                        items: Sequence | None = None) -> np.ndarray:
+    """``[period, note]`` (or ``[period, item]`` of ``items``, anything with a ``day_count``): 1/12
+    under 30/360; actual days / 360 under ACT/360, from the closing date (or one month before the
+    first payment) to each payment date; ``accruals`` ``{period index: (start, end)}`` replaces
+    the schedule's dates of those periods (actual payment dates)."""
+    notes = deal.notes if items is None else items
     out = np.full((n, len(notes)), 1.0 / 12.0)
     act = [k for k, t in enumerate(notes) if t.day_count == "ACT/360"]
     if act:
@@ -100,13 +108,15 @@ class WaterfallProgram:
     n_scenarios: int
     orig_pool: float
     arrays: dict = field(repr=False)        # kernel arguments by name
+    instrument_names: tuple[str, ...] = ()  # the hedges', then the facilities' (CONVENTIONS R2.8)
+    n_hedges: int = 0
 
     STRUCTURE = ("dcf", "ios", "fee_rate", "fee_amount", "fee_basis", "acct_fixed", "acct_amount", "acct_pct",
                  "acct_basis", "acct_floor", "acct_keep", "trig_metric", "trig_below", "trig_curable",
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
                  "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase", "floor", "locked", "ad_of",
                  "is_z", "io_ref", "strike",
-                 "step_acc", "senior", "eod_trig", "eod_oc")
+                 "step_acc", "senior", "eod_trig", "eod_oc", "hx_kind", "hx_ref", "hx_notional", "hx_rate", "hx_dcf")
 
     def structure(self) -> tuple:
         """The kernel arguments that describe the structure (the same for every scenario), in the
@@ -127,9 +137,12 @@ class DealState:
     cumulative_loss: np.ndarray      # [scenario]
     called: np.ndarray               # [scenario] 0/1
     accelerated: np.ndarray          # [scenario] 0/1: the post-acceleration priority applies (CONVENTIONS R2.7)
+    instrument_unpaid: np.ndarray    # [scenario, instrument]: a swap's unpaid net payment, a facility's unpaid interest
+    facility_balance: np.ndarray     # [scenario, instrument]: a facility's drawn balance (0 for a hedge)
 
     ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called",
-              "accelerated")
+              "accelerated", "instrument_unpaid", "facility_balance")
+    """The state's arrays; the instruments are the deal's hedges, then its facilities."""
 
     def save(self, path) -> None:
         """Write the state to an ``.npz`` file (every array, exactly)."""
@@ -138,9 +151,16 @@ class DealState:
     @classmethod
     def load(cls, path) -> DealState:
         with np.load(path) as z:
-            # (a state saved before the deal could accelerate has no ``accelerated``: never)
-            return cls(int(z["period"]), *(np.array(z[f]) if f in z else np.zeros_like(z["called"])
-                                           for f in cls.ARRAYS))
+            return cls.of(int(z["period"]), {f: z[f] for f in cls.ARRAYS if f in z})
+
+    @classmethod
+    def of(cls, period: int, arrays: dict) -> DealState:
+        """A state from its arrays by name; one saved before an array existed gets that array's
+        "never" value: not accelerated, no instrument (a deal could have none then)."""
+        n = len(np.asarray(arrays["called"]))
+        missing = {"accelerated": (n,), "instrument_unpaid": (n, 0), "facility_balance": (n, 0)}
+        return cls(period, *(np.array(arrays[f], dtype=np.float64) if f in arrays else np.zeros(missing[f])
+                             for f in cls.ARRAYS))
 
 
 def initial_state(deal: Deal, n_scen: int) -> DealState:
@@ -156,42 +176,88 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
         cumulative_loss=np.zeros(n_scen),
         called=np.zeros(n_scen),
         accelerated=np.zeros(n_scen),
+        instrument_unpaid=np.zeros((n_scen, len(instruments(deal)))),
+        facility_balance=np.zeros((n_scen, len(instruments(deal)))),
     )
 
 
+def _index_rows(deal: Deal, scenarios: ScenarioSet, n: int, index: str, field: str) -> np.ndarray:
+    """``[row, period]``: the scenarios' values of rate ``index`` (one row per distinct ``rates``
+    value, or per drawn path; the last month carries forward); ``field`` names the spec field
+    that asks for it, in the error when a scenario does not provide it."""
+    rates, which = scenarios.values["rates"], scenarios.rows["rates"]
+    if isinstance(rates, RatePaths) and index in rates.paths:
+        rows = rates.paths[index][:, :n]
+        if rows.shape[1] < n:  # the last month carries forward
+            rows = np.concatenate([rows, np.repeat(rows[:, -1:], n - rows.shape[1], axis=1)], axis=1)
+        return rows
+    given = [rates.base] if isinstance(rates, RatePaths) else list(rates)
+    for j, r in enumerate(given):
+        if index not in r:
+            first = int(np.flatnonzero(which == j)[0]) if (which == j).any() else 0
+            raise SpecError(field, index, f"an index the scenario {scenarios.names[first]!r} provides in rates "
+                            f"(it has {sorted(r)})", file=deal._file)
+    return np.stack([monthly_vector(r[index], n) for r in given])
+
+
+def instruments(deal: Deal) -> tuple:
+    """The deal's hedges, then its facilities: the kernels' instruments, in this order."""
+    return (*deal.hedges, *deal.facilities)
+
+
 def _coupons(deal: Deal, scenarios: ScenarioSet, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``([row, period, note], [scenario])``: annual coupon rates, one row per distinct value of
-    the scenarios' ``rates`` (or per drawn path), and each scenario's row."""
+    """``([row, period, column], [scenario])``: one row per distinct value of the scenarios'
+    ``rates`` (or per drawn path), and each scenario's row. Columns: each note's annual coupon
+    rate, then each instrument's rate (:func:`instruments`): a hedge's index (as it is), a
+    facility's index + margin, floored at 0."""
     notes = deal.notes
-    floating = [(k, t) for k, t in enumerate(notes) if isinstance(t.coupon, FloatingCoupon)]
     stepped = {k: _step_up_period(deal, k, n) for k, t in enumerate(notes) if t.step_up is not None}
     rates, which = scenarios.values["rates"], scenarios.rows["rates"]
-    m = len(rates)
-    table = np.zeros((m, n, len(notes)))
+    table = np.zeros((len(rates), n, len(notes) + len(instruments(deal))))
     for k, t in enumerate(notes):
-        if not isinstance(t.coupon, FloatingCoupon):
-            table[:, :, k] = t.coupon
-    for k, t in floating:
         c = t.coupon
-        if isinstance(rates, RatePaths) and c.index in rates.paths:
-            index = rates.paths[c.index][:, :n]
-            if index.shape[1] < n:  # the last month carries forward
-                index = np.concatenate([index, np.repeat(index[:, -1:], n - index.shape[1], axis=1)], axis=1)
-        else:
-            rows = [rates.base if isinstance(rates, RatePaths) else r for r in
-                    ((rates,) if isinstance(rates, RatePaths) else rates)]
-            for j, r in enumerate(rows):
-                if c.index not in r:
-                    first = int(np.flatnonzero(which == j)[0]) if (which == j).any() else 0
-                    raise SpecError(f"tranches[{deal.tranches.index(t)}].coupon.index", c.index,
-                                    f"an index the scenario {scenarios.names[first]!r} provides in rates "
-                                    f"(it has {sorted(r)})", file=deal._file)
-            index = np.stack([monthly_vector(r[c.index], n) for r in rows])
+        if not isinstance(c, FloatingCoupon):
+            table[:, :, k] = c
+            continue
+        index = _index_rows(deal, scenarios, n, c.index, f"tranches[{deal.tranches.index(t)}].coupon.index")
         table[:, :, k] = np.clip(index + c.spread, c.floor if c.floor is not None else 0.0,
                                  c.cap if c.cap is not None else np.inf)
     for k in stepped:  # the step-up, on top of the coupon formula (CONVENTIONS R2.7.1)
         table[:, stepped[k] - 1:, k] += notes[k].step_up.by
+    for h, x in enumerate(deal.hedges):
+        table[:, :, len(notes) + h] = _index_rows(deal, scenarios, n, x.index, f"hedges[{h}].index")
+    for f, x in enumerate(deal.facilities):
+        index = 0.0 if x.index is None else _index_rows(deal, scenarios, n, x.index, f"facilities[{f}].index")
+        table[:, :, len(notes) + len(deal.hedges) + f] = np.maximum(index + x.margin, 0.0)
     return table, which
+
+
+def _instrument_terms(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None) -> dict[str, np.ndarray]:
+    """The kernels' instrument arrays: ``hx_kind`` (HX_SWAP, HX_CAP, HX_FACILITY), ``hx_ref`` (the
+    note whose beginning balance is a hedge's notional; -1: given amounts), and per period
+    ``hx_notional`` (a hedge's given notional, a facility's commitment) and ``hx_rate`` (a swap's
+    fixed rate, a cap's strike)."""
+    note_ix = {t.name: k for k, t in enumerate(deal.notes)}
+    items = instruments(deal)
+    kind = np.array([KST.HX_FACILITY if i >= len(deal.hedges) else KST.HX_SWAP if x.type == "swap"
+                     else KST.HX_CAP for i, x in enumerate(items)], dtype=np.int64)
+    ref = np.full(len(items), -1, dtype=np.int64)
+    notional = np.zeros((n, len(items)))
+    rate = np.zeros((n, len(items)))
+    for i, x in enumerate(items):
+        if i >= len(deal.hedges):
+            notional[:, i] = x.commitment
+            continue
+        rate[:, i] = x.fixed if x.type == "swap" else x.strike
+        if isinstance(x.notional, HedgeNotional):
+            ref[i] = note_ix[x.notional.tranche]
+        elif isinstance(x.notional, tuple):  # period by period, then 0: the hedge has ended
+            given = np.asarray(x.notional[:n], dtype=np.float64)
+            notional[:given.size, i] = given
+        else:
+            notional[:, i] = x.notional
+    return {"hx_kind": kind, "hx_ref": ref, "hx_notional": notional, "hx_rate": rate,
+            "hx_dcf": day_count_fractions(deal, n, accruals, items)}
 
 
 def _thresholds(deal: Deal, n: int) -> np.ndarray:
@@ -238,6 +304,7 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     fee_ix = {f.name: k for k, f in enumerate(deal.fees)}
     acct_ix = {a.name: k for k, a in enumerate(deal.accounts)}
     trig_ix = {t.name: k for k, t in enumerate(deal.triggers)}
+    hx_ix = {x.name: k for k, x in enumerate(instruments(deal))}
     prio = {t.name: t.priority for t in notes}
 
     steps = deal.steps_with_paths()
@@ -261,13 +328,16 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
             members += [note_ix[n] for n in ordered]
             arg[k] = (_AMOUNTS[step.amount], 0 if step.allocation == "sequential" else 1,
                       trig_ix[step.sequential_if] if step.sequential_if else -1)
+        elif isinstance(step, HedgeStep | FacilityStep):  # the instrument is the step's one member
+            members.append(hx_ix[step.hedge if isinstance(step, HedgeStep) else step.facility])
         elif isinstance(step, ReserveStep):
             arg[k, 0] = acct_ix[step.account]
         elif isinstance(step, AccretionStep):  # (Z class, 1: the cash is available at once)
             arg[k, :2] = (note_ix[step.tranche], int(isinstance(deal.waterfall, tuple) or k >= principal_phase))
         mem_ptr.append(len(members))
-        if step.id is not None:
+        if step.id is not None:  # the accounts that cover the step, then the facilities drawn for it
             cov_acct += [a for a, acct in enumerate(deal.accounts) if step.id in acct.covers]
+            cov_acct += [len(deal.accounts) + hx_ix[f.name] for f in deal.facilities if step.id in f.covers]
         cov_ptr.append(len(cov_acct))
 
     wd_order = sorted(range(len(notes)), key=lambda k: (-notes[k].priority, -k))
@@ -336,7 +406,8 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
                          for t in notes], dtype=np.int64),
         strike=np.array([-1.0 if t.strike is None else t.strike for t in notes]),
         face=face_values(deal, orig_pool),
+        **_instrument_terms(deal, n_periods, accruals),
     )
     residual = next((t.name for t in deal.tranches if t.residual), None)
     return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),
-                            n_periods, len(scenarios), float(orig_pool), arrays)
+                            n_periods, len(scenarios), float(orig_pool), arrays, tuple(hx_ix), len(deal.hedges))

@@ -64,7 +64,8 @@ def structure_key(structure: tuple) -> tuple:
     (dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor,
      acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr,
      cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase, floor, locked, ad_of,
-     is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc) = structure
+     is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc, hx_kind, hx_ref, hx_notional, hx_rate,
+     hx_dcf) = structure
     ints = lambda x: tuple(int(v) for v in x.ravel())  # noqa: E731
     return (dcf.shape[1], fee_rate.size, acct_fixed.size, trig_metric.size,
             ints(fee_basis), ints(acct_fixed), ints(acct_basis), ints(acct_keep),
@@ -72,7 +73,8 @@ def structure_key(structure: tuple) -> tuple:
             ints(op), tuple(map(tuple, arg.astype(int).tolist())), ints(mem_ptr), ints(members), ints(cov_ptr),
             ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), int(wd_accounts), int(principal_phase),
             ints(floor.any(axis=0)), ints(locked.any(axis=0)), ints(ad_of), ints(is_z), ints(io_ref),
-            ints(strike >= 0.0), ints(step_acc), ints(senior), ints(eod_trig), bool(eod_oc > 0.0))
+            ints(strike >= 0.0), ints(step_acc), ints(senior), ints(eod_trig), bool(eod_oc > 0.0), ints(hx_kind),
+            ints(hx_ref))
 
 
 UNROLL = 8  # pools of at most this many loans are written out loan by loan (the loop vectorizes)
@@ -85,10 +87,11 @@ class _Writer:
     def __init__(self, pool: tuple, key: tuple, indent: int):
         n_cls, cls = pool
         n_notes, n_fees, n_acct, n_trig = key[:4]
+        n_hx = len(key[31])
         self.lines: list[str] = []
         self.pad = " " * indent
-        (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, self.n_rows, *p) = \
-            KST.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig, len(key[11]))
+        (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, r_hxu, r_hxb,
+         self.n_rows, *p) = KST.layout.py_func(len(cls), n_cls, n_notes, n_fees, n_acct, n_trig, len(key[11]), n_hx)
         self.params = p
         self.r_loan, self.r_cls = r_loan, r_cls
         rows = {"exercise": KST.R_EXERCISE, "in_end": KST.R_IN_END, "in_beg": KST.R_IN_BEG, "in_ic": KST.R_IN_IC,
@@ -106,6 +109,9 @@ class _Writer:
         rows |= {f"arrears{f}": r_arrears + f for f in range(n_fees)}
         rows |= {f"acct{a}": r_acct + a for a in range(n_acct)}
         rows |= {f"breached{g}": r_breached + g for g in range(n_trig)}
+        rows |= {f"hxrate{x}": r_coupon + n_notes + x for x in range(n_hx)}
+        rows |= {f"hxunpaid{x}": r_hxu + x for x in range(n_hx)}
+        rows |= {f"hxdrawn{x}": r_hxb + x for x in range(n_hx)}
         self.rows = rows
         self.used: set[str] = set()
 
@@ -131,6 +137,8 @@ _ROW_MEANING = {
     "mdr": "loan {0}: its rate class's MDR", "cf": "note {0}: cash flow per 100 of face", "bal": "note {0}: balance",
     "short": "note {0}: interest shortfall", "coupon": "note {0}: this period's coupon", "arrears": "fee {0}: arrears",
     "acct": "account {0}: balance", "breached": "trigger {0}: breached (0/1)",
+    "hxrate": "instrument {0}: this period's rate (a hedge's index)", "hxunpaid": "instrument {0}: unpaid, carried",
+    "hxdrawn": "instrument {0}: drawn balance (a facility's)",
     "run": "note {0}: {1}",
 }
 _RUN_MEANING = ("principal paid, summed", "period x principal paid, summed", "interest paid, summed",
@@ -218,7 +226,11 @@ def _pool_month(pool: tuple, w: _Writer, strips: bool) -> None:
 
 
 _OP_NAMES = {KW.OP_FEES: "fees", KW.OP_INTEREST: "interest", KW.OP_PRINCIPAL: "principal",
-             KW.OP_RESERVE: "reserve", KW.OP_RESIDUAL: "residual", KW.OP_ACCRETION: "accretion"}
+             KW.OP_RESERVE: "reserve", KW.OP_RESIDUAL: "residual", KW.OP_ACCRETION: "accretion",
+             KW.OP_HEDGE: "net payment", KW.OP_FAC_INTEREST: "interest", KW.OP_FAC_REPAY: "repayment"}
+# the steps that pay amounts due (and are paid again before the residual): their rows of what is left
+_DUES = {KW.OP_FEES: ("fleft", "fees"), KW.OP_INTEREST: ("ileft", "notes"), KW.OP_HEDGE: ("hxleft", "swap"),
+         KW.OP_FAC_INTEREST: ("hxleft", "facility")}
 _AMOUNT_NAMES = {KW.AMOUNT_COLLECTIONS: "principal collections", KW.AMOUNT_OC_TARGET: "the OC target",
                  KW.AMOUNT_AVAILABLE: "what is available", KW.AMOUNT_ACCRETION: "the accretion moved"}
 
@@ -228,8 +240,10 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     :mod:`abs_engine.kernels.ops` calls, unrolled for the structure ``key``."""
     (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
      trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
-     principal_phase, planned, lockable, ad_of, is_z, io_ref, stripped, step_acc, senior, eod_trig, eod_oc) = key
+     principal_phase, planned, lockable, ad_of, is_z, io_ref, stripped, step_acc, senior, eod_trig, eod_oc,
+     hx_kind, hx_ref) = key
     has_z = any(is_z)
+    n_hx = len(hx_kind)
     has_accel = any(step_acc)  # a post-acceleration priority: each step applies in lanes of its priority
 
     def applies(k: int) -> str:
@@ -284,6 +298,21 @@ def _lane_body(key: tuple, w: _Writer) -> None:
           f"POOLBEG, {s(f'arrears{f}')})")
         w(f"fleft{f} = fdue{f}")
         w(f"TOT += fdue{f}")
+    if n_hx:
+        w("# hedges (while there is a pool) and facilities: what each is due, what the hedges pay the deal")
+        w("HREC = 0.0")
+    for x in range(n_hx):
+        if hx_kind[x] == KST.HX_FACILITY:
+            w(f"hxdue{x} = interest_due({s(f'hxdrawn{x}')}, {s(f'hxrate{x}')}, hx_dcf{x}, {s(f'hxunpaid{x}')}, 0.0)")
+            w("rec = hedge_receipt(0.0)")
+        else:
+            notional = f"hx_notional{x}" if hx_ref[x] < 0 else f"nbeg{hx_ref[x]}"
+            w(f"net = gate(hedge_net({hx_kind[x] == KST.HX_CAP}, {notional}, hx_rate{x}, {s(f'hxrate{x}')}, "
+              f"hx_dcf{x}), POOLBEG > 0.0)")
+            w(f"hxdue{x} = hedge_due(net, {s(f'hxunpaid{x}')})")
+            w("rec = hedge_receipt(net)")
+        w(f"hxleft{x} = hxdue{x}")
+        w("HREC += rec")
     if n_trig:
         w("# triggers, on values that include this period")
     for g in range(n_trig):
@@ -291,10 +320,11 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w(f"{brk[g]} = trigger_breached(v, thr{g}, {bool(trig_below[g])}, {trig_curable[g]}, {brk[g]})")
     if has_accel:
         w(f"ACCELERATED = {s('accel')}  # 1: the post-acceleration priority applies (one pot)")
+    top = "(IC + HREC)" if n_hx else "IC"  # hedge receipts join interest collections at the top
     if principal_phase < 0:
-        w("AVAIL = IC + PC + PROCEEDS")
+        w(f"AVAIL = {top} + (PC + PROCEEDS)" if n_hx else "AVAIL = IC + PC + PROCEEDS")
     else:
-        w("AVAIL = IC + (PC + PROCEEDS if ACCELERATED > 0.0 else 0.0)" if has_accel else "AVAIL = IC")
+        w(f"AVAIL = {top} + (PC + PROCEEDS if ACCELERATED > 0.0 else 0.0)" if has_accel else f"AVAIL = {top}")
     w("PAIDP = 0.0")
     w("RESID = 0.0")
     for t in range(n_notes):
@@ -315,6 +345,12 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     def draw(k: int) -> None:
         for j in range(cov_ptr[k], cov_ptr[k + 1]):
             a = cov_acct[j]
+            if a >= n_acct:  # a facility drawn for the shortfall, up to its commitment less its drawn balance
+                x = a - n_acct
+                w(f"d = draw(NEED, GOT, hx_notional{x} - {s(f'hxdrawn{x}')})  # facility {x} is drawn")
+                w(f"{s(f'hxdrawn{x}')} += d")
+                w("GOT += d")
+                continue
             w(f"d = draw(NEED, GOT, {acct[a]})  # account {a} covers the shortfall")
             w(f"{acct[a]} -= d")
             w("GOT += d")
@@ -331,12 +367,18 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             w(f"AVAIL += gate({more}, ACCELERATED == 0.0)" if has_accel else f"AVAIL += {more}")
         lo, hi = mem_ptr[k], mem_ptr[k + 1]
         items = [int(m) for m in members[lo:hi]]
-        if o in (KW.OP_FEES, KW.OP_INTEREST):
-            w(f"# step {k}: {_OP_NAMES[o]} of {'fees' if o == KW.OP_FEES else 'notes'} {items}, pro rata")
-            left = "fleft" if o == KW.OP_FEES else "ileft"
+        if o in _DUES:
+            w(f"# step {k}: {_OP_NAMES[o]} of {_DUES[o][1]} {items}, pro rata")
+            left = _DUES[o][0]
             take(left, lo, hi, k)
             draw(k)
             settle(left, lo, hi)
+        elif o == KW.OP_FAC_REPAY:
+            x = items[0]
+            w(f"# step {k}: repay facility {x}'s drawn balance")
+            need = f"gate({s(f'hxdrawn{x}')}, {applies(k)})" if has_accel else s(f"hxdrawn{x}")
+            w(f"GOT, AVAIL = pay({need}, AVAIL)")
+            w(f"{s(f'hxdrawn{x}')} -= GOT")
         elif o == KW.OP_PRINCIPAL:
             kind, always_seq, switch = arg[k][0], arg[k][1] == 0, arg[k][2]
             how = "sequential" if always_seq else ("pro rata" if switch < 0 else f"pro rata, sequential if "
@@ -414,8 +456,8 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         else:
             w(f"# step {k}: residual, after any fee or interest still unpaid, in step order")
             for kk in range(k):
-                if op[kk] in (KW.OP_FEES, KW.OP_INTEREST) and step_acc[kk] == step_acc[k]:
-                    left = "fleft" if op[kk] == KW.OP_FEES else "ileft"
+                if op[kk] in _DUES and step_acc[kk] == step_acc[k]:
+                    left = _DUES[op[kk]][0]
                     take(left, mem_ptr[kk], mem_ptr[kk + 1], kk)
                     settle(left, mem_ptr[kk], mem_ptr[kk + 1])
             w(f"rest = gate(AVAIL, {applies(k)})" if has_accel else "rest = AVAIL")
@@ -452,6 +494,8 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w(f"{s(f'short{t}')} = carry(ileft{t})")
     for f in range(n_fees):
         w(f"{s(f'arrears{f}')} = carry(fleft{f})")
+    for x in range(n_hx):
+        w(f"{s(f'hxunpaid{x}')} = carry(hxleft{x})")
     w("# running sums: principal, period-weighted principal, interest, writedown, first and last period")
     # running sums: principal, period-weighted principal, interest, writedown, first, last
     w(f"{s('residual')} += RESID")
@@ -481,7 +525,8 @@ from numba import carray
 from abs_engine.kernels._jit import period_cfunc
 from abs_engine.kernels.collateral import month_step
 from abs_engine.kernels.ops import (above_plan, accretion, call_exercised, carry, coupon_paid, draw, fee_base,
-                                   fee_due, gate, interest_due, net_coupon, oc_event, oc_principal, pay, principal_need,
+                                   fee_due, gate, hedge_due, hedge_net, hedge_receipt, interest_due, net_coupon,
+                                   oc_event, oc_principal, pay, principal_need,
                                    principal_pay, pro_rata_share, reserve_move, reserve_target, settle, settle_one,
                                    strip_rate, trigger_breached, trigger_value, uncovered, unlocked, writedown)
 
@@ -525,7 +570,7 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     pm = _Writer(pool, key, 8)
     _pool_month(pool, pm, any(key[26]))
     (p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
-     p_floor, p_lock, p_strike, n_params) = w.params
+     p_floor, p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = w.params
     planned, lockable = key[21:23]
     params = [f"call_level = P[{KST.P_CALL_LEVEL}]", f"orig_pool = P[{KST.P_ORIG_POOL}]", f"oc_pct = P[{KST.P_OC_PCT}]",
               f"oc_original = P[{KST.P_OC_ORIGINAL}] != 0.0", f"oc_floor = P[{KST.P_OC_FLOOR}]",
@@ -550,6 +595,9 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     params += [f"planned{k} = P[{p_floor + k}]" for k in range(len(planned)) if planned[k]]
     params += [f"lock{t} = P[{p_lock + t}]" for t in range(n_notes) if lockable[t]]
     params += [f"strike{t} = P[{p_strike + t}]" for t in range(n_notes) if key[26][t]]
+    for x in range(len(key[31])):
+        params += [f"hx_notional{x} = P[{p_hx_notional + x}]", f"hx_rate{x} = P[{p_hx_rate + x}]",
+                   f"hx_dcf{x} = P[{p_hx_dcf + x}]"]
     return _TEMPLATE.format(key=(pool, key), sb=SB, n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
                             r_loan=w.r_loan, r_cls=w.r_cls, cls=tuple(cls) or (0,),
                             offsets=_offsets(w.rows, w.used | pm.used),

@@ -118,11 +118,12 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
             "fees": np.zeros((nb, n, len(waterfall.fee_names), KST.FEE_COLS, KST.SB)),
             "accounts": np.zeros((nb, n, len(waterfall.account_names), KST.ACCT_COLS, KST.SB)),
             "triggers": np.zeros((nb, n, len(waterfall.trigger_names), KST.TRIG_COLS, KST.SB)),
+            "instruments": np.zeros((nb, n, len(waterfall.instrument_names), KST.HX_COLS, KST.SB)),
             "cash": np.zeros((nb, n, KST.CASH_COLS, KST.SB))})
         sinks = (out.pool, *out.tables.values())
     else:
         out = None
-        sinks = (None,) * 6  # (a sink not wanted is compiled away)
+        sinks = (None,) * 7  # (a sink not wanted is compiled away)
     if summary is None:
         summary = SummarySink(None, None, 0.0, None, None)
     a = waterfall.arrays
@@ -136,7 +137,8 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
             a["coupon_rows"], a["coupon_row"], a["delinq_rows"], a["delinq_row"], a["coupon_from"], a["delinq_from"],
             a["exercise"],
             *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
-            st["breached"], st["cumulative_loss"], st["called"], st["accelerated"], given_b, cutoff_b, i0, i1, *sinks,
+            st["breached"], st["cumulative_loss"], st["called"], st["accelerated"], st["instrument_unpaid"],
+            st["facility_balance"], given_b, cutoff_b, i0, i1, *sinks,
             summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
     counter = np.zeros(1, dtype=np.int64)  # the next block: each thread takes one when done with the last
     n_threads = min(numba.get_num_threads(), nb)

@@ -24,7 +24,7 @@ class WaterfallFlows:
     distributed run) are set as attributes, with no blocks and no layout.
     """
 
-    NAMES = ("tranches", "fees", "accounts", "triggers", "cash")
+    NAMES = ("tranches", "fees", "accounts", "triggers", "instruments", "cash")
 
     def __init__(self, blocked: dict[str, np.ndarray], n_scenarios: int, lanes: np.ndarray | None = None):
         self.blocked = blocked

@@ -6,7 +6,7 @@ waterfall's, into one of two sinks.
 (:mod:`abs_engine.kernels.state`: this month's rates, severity, coupons, delinquency, day count
 fractions, thresholds), calls a period on them, and hands the result to its sink:
 
-* **tables**: the period's rows (pool flows, tranches, fees, accounts, triggers, cash) are copied
+* **tables**: the period's rows (pool flows, tranches, fees, accounts, triggers, instruments, cash) are copied
   into ``[block, period, item, column, lane]`` arrays (full runs, servicing);
 * **summaries**: the running sums the period keeps are folded, at the end of the block, into
   per-scenario statistics (:func:`abs_engine.kernels.summaries.finish_block`: WAL, yield,
@@ -40,6 +40,7 @@ from .state import (
     ACCT_COLS,
     CASH_COLS,
     FEE_COLS,
+    HX_COLS,
     L_ND,
     L_ND_J,
     L_NORM,
@@ -59,6 +60,7 @@ from .state import (
     P_N_CLS,
     P_N_COV,
     P_N_FEES,
+    P_N_HX,
     P_N_LOANS,
     P_N_MEMBERS,
     P_N_NOTES,
@@ -144,8 +146,10 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct,
                wd_order, oc_params, call_pct, orig_pool, wd_accounts,
                principal_phase, floor, locked, ad_of, is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc,
-               bal, short, arrears, acct, breached, cum_loss, called, accelerated, given, cutoff, i0, i1,
-               pool_out, tr_out, fee_out, acct_out, trig_out, cash_out, face, price, delay, stats, extra):
+               hx_kind, hx_ref, hx_notional, hx_rate, hx_dcf,
+               bal, short, arrears, acct, breached, cum_loss, called, accelerated, hx_unpaid, hx_drawn, given, cutoff,
+               i0, i1, pool_out, tr_out, fee_out, acct_out, trig_out, hx_out, cash_out, face, price, delay, stats,
+               extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
     indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
 
@@ -168,10 +172,12 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     interest-only class's notional is ``io_ref`` (-1 the pool, else a note; -2: not one) and a
     WAC strip's ``strike`` (-1: none); acceleration: each step's priority ``step_acc`` (1: after
     acceleration), the most senior classes ``senior``, the triggers that are events of default
-    ``eod_trig`` and the OC ratio below which one is ``eod_oc`` (0: none). The deal's state ``bal``,
-    ``short``, ``arrears``, ``acct``,
-    ``breached`` (``[block, item, lane]``), ``cum_loss``, ``called``, ``accelerated`` (``[block, lane]``) is read at
-    ``i0`` and written back at ``i1``.
+    ``eod_trig`` and the OC ratio below which one is ``eod_oc`` (0: none); the instruments (hedges,
+    then facilities, CONVENTIONS R2.8): their kind ``hx_kind``, a hedge's notional class ``hx_ref``
+    (-1: given), and per period ``hx_notional``, ``hx_rate`` and ``hx_dcf`` (``[period,
+    instrument]``). The deal's state ``bal``, ``short``, ``arrears``, ``acct``, ``breached``,
+    ``hx_unpaid``, ``hx_drawn`` (``[block, item, lane]``), ``cum_loss``, ``called``,
+    ``accelerated`` (``[block, lane]``) is read at ``i0`` and written back at ``i1``.
 
     Sinks (each ``None`` when not wanted, and then compiled away): with ``cash_out``, tables
     ``pool_out[block, period, column, lane]``,
@@ -188,19 +194,20 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     n_acct = acct.shape[1]
     n_trig = trig_metric.size
     n_steps = op.size
-    n_cpn = coupon_rows.shape[2]
+    n_cpn = coupon_rows.shape[2]  # the notes' coupons, then the instruments' rates
+    n_hx = hx_kind.size
     n_cls = smm_rows.shape[2]
-    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
-     p_strike, n_params) = \
-        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig, n_steps)
-    (r_work, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
-     n_total) = \
-        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, r_hxu, r_hxb, n_rows,
+     p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor,
+     p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = \
+        layout(n_loans, n_cls, n_notes, n_fees, n_acct, n_trig, n_steps, n_hx)
+    (r_work, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_hxdue, r_hxleft, r_flow, r_extra, r_tr, r_fee, r_ac,
+     r_tg, r_hx, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_total) = \
-        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, members.size, cov_acct.size)
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
+        code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, members.size, cov_acct.size, n_hx)
     step_period = int(oc_params[3])
     nl = lanes.shape[1]  # = SB, but a run-time number: a loop of constant length is unrolled, not vectorized
     smm_flat = smm_rows.ravel()
@@ -235,6 +242,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         P[P_N_STEPS] = n_steps
         P[P_N_MEMBERS] = members.size
         P[P_N_COV] = cov_acct.size
+        P[P_N_HX] = n_hx
         P[P_POOL_GIVEN] = 0.0 if given is None else 1.0
         P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 else 0.0
         P[P_WD_ACCOUNTS] = wd_accounts  # WD_POOL, WD_POOL_AND_ACCOUNTS or WD_NONE
@@ -275,6 +283,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             P[p_step_acc + k] = step_acc[k]
         for g in range(n_trig):
             P[p_eod_trig + g] = eod_trig[g]
+        for x in range(n_hx):
+            P[p_hx_kind + x] = hx_kind[x]
+            P[p_hx_ref + x] = hx_ref[x]
         for k in range(n_loans):
             q = p_loan + N_LOAN_PARAMS * k
             d0, g0 = loan_setup(gross_m[k], amort_n[k], interest_only[k])
@@ -326,6 +337,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                 S[(r_acct + a) * SB + l] = acct[b, a, l]
             for g in range(n_trig):
                 S[(r_breached + g) * SB + l] = breached[b, g, l]
+            for x in range(n_hx):
+                S[(r_hxu + x) * SB + l] = hx_unpaid[b, x, l]
+                S[(r_hxb + x) * SB + l] = hx_drawn[b, x, l]
         smm_b = mdr_b = sev_b = cpn_b = dq_b = 0  # from these months on, the block's rows stay as filled
         for l in range(SB):
             x = lanes[b, l]
@@ -398,7 +412,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             if not retired:
                 mc = np.uint64(i * n_cpn)
                 if i == i0 or i <= cpn_b:  # (a row that has stopped changing stays as filled)
-                    for t in range(n_notes):  # this period's coupons and delinquency
+                    for t in range(n_cpn):  # this period's coupons (and instruments' rates) and delinquency
                         if one_cpn:  # every lane reads the same row: one load
                             x = cpn_flat[cpn_at[0] + mc + np.uint64(t)]
                             for l in range(nl):
@@ -425,6 +439,10 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                     P[p_floor + k] = floor[i, k]
                 for t in range(n_notes):
                     P[p_lock + t] = locked[i, t]
+                for x in range(n_hx):
+                    P[p_hx_notional + x] = hx_notional[i, x]
+                    P[p_hx_rate + x] = hx_rate[i, x]
+                    P[p_hx_dcf + x] = hx_dcf[i, x]
             period(_address(S), _address(P))
             if given is None:
                 ws = m1 % (lag + 1)
@@ -458,6 +476,10 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                     for c in range(TRIG_COLS):
                         for l in range(nl):
                             trig_out[b, i, g, c, l] = S[cell(r_tg + TRIG_COLS * g + c, l)]
+                for x in range(n_hx):
+                    for c in range(HX_COLS):
+                        for l in range(nl):
+                            hx_out[b, i, x, c, l] = S[cell(r_hx + HX_COLS * x + c, l)]
                 for c in range(CASH_COLS):
                     for l in range(nl):
                         cash_out[b, i, c, l] = S[cell(r_cash + c, l)]
@@ -491,6 +513,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                 acct[b, a, l] = S[(r_acct + a) * SB + l]
             for g in range(n_trig):
                 breached[b, g, l] = S[(r_breached + g) * SB + l]
+            for x in range(n_hx):
+                hx_unpaid[b, x, l] = S[(r_hxu + x) * SB + l]
+                hx_drawn[b, x, l] = S[(r_hxb + x) * SB + l]
         if stats is not None:
             run = np.empty((n_notes, N_RUN, SB))
             residual = np.empty(SB)

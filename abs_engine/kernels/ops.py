@@ -29,7 +29,8 @@ __all__ = [
     "call_exercised", "interest_due", "fee_base", "fee_due", "trigger_value",
     "trigger_breached", "pay", "draw", "settle", "principal_need", "unlocked", "above_plan", "accretion",
     "coupon_paid", "net_coupon", "strip_rate", "gate", "oc_event", "pro_rata_share", "principal_pay",
-    "oc_principal", "reserve_target", "reserve_move", "uncovered", "writedown", "carry",
+    "oc_principal", "reserve_target", "reserve_move", "uncovered", "writedown", "carry", "hedge_net", "hedge_due",
+    "hedge_receipt",
 ]
 
 ZERO = 1e-6  # amounts below this count as zero in projections
@@ -94,6 +95,30 @@ def oc_event(pool_end, notes, threshold):
     """The OC event of default (CONVENTIONS R2.7.2): ending pool / note balances (after the period's
     principal, before writedowns) below ``threshold``; no notes, no event."""
     return notes > 0.0 and pool_end / notes < threshold
+
+
+@kernel(inline=True)
+def hedge_net(cap, notional, rate, index, dcf):
+    """A hedge's net amount for the period (CONVENTIONS R2.8.2-3), positive when the deal pays: a
+    swap's ``notional x (fixed - index) x accrual`` (``rate``: the fixed rate), or (``cap``) minus a
+    cap's receipt ``notional x max(0, index - strike) x accrual`` (``rate``: the strike)."""
+    if cap:
+        return 0.0 - notional * fmax(index - rate, 0.0) * dcf
+    return notional * (rate - index) * dcf
+
+
+@kernel(inline=True)
+def hedge_due(net, unpaid):
+    """What the deal owes a swap counterparty this period: a positive net amount plus the unpaid
+    net payments carried forward (without interest)."""
+    return fmax(net, 0.0) + unpaid
+
+
+@kernel(inline=True)
+def hedge_receipt(net):
+    """What a hedge pays the deal this period (a negative net amount), added to interest funds at
+    the top of the priority."""
+    return fmax(-net, 0.0)
 
 
 @kernel(inline=True)

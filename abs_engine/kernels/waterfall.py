@@ -37,6 +37,9 @@ from .ops import (
     fee_base,
     fee_due,
     gate,
+    hedge_due,
+    hedge_net,
+    hedge_receipt,
     interest_due,
     net_coupon,
     oc_event,
@@ -69,7 +72,12 @@ from .state import (
     C_CALL,
     C_DEPOSITS,
     C_DRAWS,
+    C_FACILITY_DRAWS,
+    C_FACILITY_INTEREST,
+    C_FACILITY_REPAYMENTS,
     C_FEES,
+    C_HEDGE_PAYMENTS,
+    C_HEDGE_RECEIPTS,
     C_INTEREST,
     C_LOSS,
     C_NOTE_INTEREST,
@@ -88,6 +96,20 @@ from .state import (
     FEE_DUE,
     FEE_PAID,
     FEE_SHORT,
+    HX_BEG,
+    HX_CAP,
+    HX_COLS,
+    HX_DRAW,
+    HX_DUE,
+    HX_END,
+    HX_FACILITY,
+    HX_NET,
+    HX_NOTIONAL,
+    HX_PAID,
+    HX_RATE,
+    HX_RECEIPT,
+    HX_REPAID,
+    HX_SHORT,
     L_F,
     L_ND,
     L_ND_J,
@@ -109,6 +131,7 @@ from .state import (
     P_N_CLS,
     P_N_COV,
     P_N_FEES,
+    P_N_HX,
     P_N_LOANS,
     P_N_MEMBERS,
     P_N_NOTES,
@@ -160,6 +183,7 @@ from .state import (
     W_AVAIL,
     W_GOT,
     W_GRP,
+    W_HREC,
     W_IC,
     W_NBSUM,
     W_NEED,
@@ -180,12 +204,14 @@ from .state import (
 )
 
 __all__ = [
-    "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL", "OP_ACCRETION",
+    "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL", "OP_ACCRETION", "OP_HEDGE",
+    "OP_FAC_INTEREST", "OP_FAC_REPAY",
     "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE", "AMOUNT_ACCRETION",
     "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "interpret",
 ]
 
-OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL, OP_ACCRETION = range(6)
+(OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL, OP_ACCRETION, OP_HEDGE, OP_FAC_INTEREST,
+ OP_FAC_REPAY) = range(9)
 AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE, AMOUNT_ACCRETION = range(4)
 
 
@@ -201,18 +227,19 @@ def _pool_month(S, P):
     n_acct = int(P[P_N_ACCT])
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
-    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
-     p_strike, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
-    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
-     n_total) = \
-        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    n_hx = int(P[P_N_HX])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, r_hxu, r_hxb, n_rows,
+     p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor,
+     p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps, n_hx)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_hxdue, r_hxleft, r_flow, r_extra, r_tr, r_fee, r_ac,
+     r_tg, r_hx, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
-                    int(P[P_N_COV]))
+                    int(P[P_N_COV]), n_hx)
     m1 = int(P[P_M1])
     lag = int(P[P_LAG])
     adv = P[P_ADV] != 0.0
@@ -277,18 +304,19 @@ def _waterfall(S, P):
     n_acct = int(P[P_N_ACCT])
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
-    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
-     p_strike, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
-    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
-     n_total) = \
-        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    n_hx = int(P[P_N_HX])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, r_hxu, r_hxb, n_rows,
+     p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor,
+     p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps, n_hx)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_hxdue, r_hxleft, r_flow, r_extra, r_tr, r_fee, r_ac,
+     r_tg, r_hx, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
-                    int(P[P_N_COV]))
+                    int(P[P_N_COV]), n_hx)
     orig_pool = P[P_ORIG_POOL]
     principal_phase = int(P[P_PRINCIPAL_PHASE])
     # ---- collections (nothing after a clean-up call) and the call itself
@@ -368,6 +396,35 @@ def _waterfall(S, P):
             S[fe + FEE_DUE, l] = due
             S[fe + FEE_PAID, l] = 0.0
             S[w0 + W_TOT, l] += due
+    for l in range(SB):
+        S[w0 + W_HREC, l] = 0.0
+    for x in range(n_hx):  # hedges (while there is a pool) and facilities (CONVENTIONS R2.8)
+        kind = int(P[p_hx_kind + x])
+        ref = int(P[p_hx_ref + x])
+        given, rate, dcf = P[p_hx_notional + x], P[p_hx_rate + x], P[p_hx_dcf + x]
+        hx = r_hx + HX_COLS * x
+        for l in range(SB):
+            index = S[r_coupon + n_notes + x, l]
+            drawn = S[r_hxb + x, l]
+            if kind == HX_FACILITY:  # interest on the drawn balance at the start of the period
+                notional, net = given, 0.0
+                due = interest_due(drawn, index, dcf, S[r_hxu + x, l], 0.0)
+            else:
+                notional = given if ref < 0 else S[r_nbeg + (ref if ref >= 0 else 0), l]
+                net = gate(hedge_net(kind == HX_CAP, notional, rate, index, dcf), S[r_cash + C_POOL_BEG, l] > 0.0)
+                due = hedge_due(net, S[r_hxu + x, l])
+            rec = hedge_receipt(net)
+            S[r_hxdue + x, l] = due
+            S[r_hxleft + x, l] = due
+            S[w0 + W_HREC, l] += rec
+            S[hx + HX_NOTIONAL, l] = notional
+            S[hx + HX_RATE, l] = index
+            S[hx + HX_NET, l] = net
+            S[hx + HX_DUE, l] = due
+            S[hx + HX_RECEIPT, l] = rec
+            S[hx + HX_BEG, l] = drawn
+            S[hx + HX_REPAID, l] = 0.0
+            S[hx + HX_DRAW, l] = 0.0
     # ---- triggers, on values that include this period
     for g in range(n_trig):
         thr = P[p_thr + g]
@@ -396,7 +453,7 @@ def _waterfall(S, P):
     for l in range(SB):  # one pot for a single priority, and for the post-acceleration one
         one_pot = principal_phase < 0 or S[R_ACCEL, l] > 0.0
         extra = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] if one_pot else 0.0
-        S[w0 + W_AVAIL, l] = S[w0 + W_IC, l] + extra
+        S[w0 + W_AVAIL, l] = S[w0 + W_IC, l] + S[w0 + W_HREC, l] + extra  # hedge receipts: at the top
         S[w0 + W_PAIDP, l] = 0.0
         S[r_cash + C_RESIDUAL, l] = 0.0
         S[r_cash + C_ACCELERATED, l] = S[R_ACCEL, l]
@@ -412,11 +469,19 @@ def _waterfall(S, P):
         hi = int(P[p_mem_ptr + k + 1])
         c_lo = int(P[p_cov_ptr + k])
         c_hi = int(P[p_cov_ptr + k + 1])
-        if o == OP_FEES or o == OP_INTEREST:
-            left = r_fleft if o == OP_FEES else r_ileft
+        if o == OP_FEES or o == OP_INTEREST or o == OP_HEDGE or o == OP_FAC_INTEREST:
+            left = r_fleft if o == OP_FEES else r_ileft if o == OP_INTEREST else r_hxleft
             _take(S, P, w0, left, p_members, lo, hi, acc)
-            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
+            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi, n_acct, r_hxb, r_hx, p_hx_notional)
             _settle(S, P, w0, left, p_members, lo, hi)
+        elif o == OP_FAC_REPAY:  # repay a facility's drawn balance from the funds available
+            x = int(P[p_members + lo])
+            hx = r_hx + HX_COLS * x
+            for l in range(SB):
+                got, avail = pay(gate(S[r_hxb + x, l], S[R_ACCEL, l] == acc), S[w0 + W_AVAIL, l])
+                S[w0 + W_AVAIL, l] = avail
+                S[r_hxb + x, l] -= got
+                S[hx + HX_REPAID, l] += got
         elif o == OP_PRINCIPAL:
             kind = int(P[p_arg + 3 * k])
             always_seq = int(P[p_arg + 3 * k + 1]) == 0
@@ -450,7 +515,7 @@ def _waterfall(S, P):
                 S[w0 + W_AVAIL, l] = avail
                 hit = switch >= 0 and S[r_breached + (switch if switch >= 0 else 0), l] > 0.0
                 S[w0 + W_SEQ, l] = 1.0 if always_seq or hit else 0.0
-            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi)
+            _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi, n_acct, r_hxb, r_hx, p_hx_notional)
             for l in range(SB):
                 S[w0 + W_PAIDP, l] += S[w0 + W_GOT, l]
                 S[w0 + W_REM, l] = S[w0 + W_GOT, l]
@@ -506,8 +571,9 @@ def _waterfall(S, P):
         else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
             for kk in range(k):
                 ok = int(P[p_op + kk])
-                if (ok == OP_FEES or ok == OP_INTEREST) and P[p_step_acc + kk] == acc:  # (of its own priority)
-                    left = r_fleft if ok == OP_FEES else r_ileft
+                dues = ok == OP_FEES or ok == OP_INTEREST or ok == OP_HEDGE or ok == OP_FAC_INTEREST
+                if dues and P[p_step_acc + kk] == acc:  # (of its own priority)
+                    left = r_fleft if ok == OP_FEES else r_ileft if ok == OP_INTEREST else r_hxleft
                     lo2 = int(P[p_mem_ptr + kk])
                     hi2 = int(P[p_mem_ptr + kk + 1])
                     _take(S, P, w0, left, p_members, lo2, hi2, acc)
@@ -575,6 +641,15 @@ def _waterfall(S, P):
     for a in range(n_acct):
         for l in range(SB):
             S[r_ac + ACCT_COLS * a + AC_END, l] = S[r_acct + a, l]
+    for x in range(n_hx):
+        hx = r_hx + HX_COLS * x
+        for l in range(SB):
+            s = S[r_hxleft + x, l]
+            c = carry(s)
+            S[r_hxu + x, l] = c
+            S[hx + HX_PAID, l] = S[r_hxdue + x, l] - s
+            S[hx + HX_SHORT, l] = c
+            S[hx + HX_END, l] = S[r_hxb + x, l]
     for l in range(SB):
         S[r_cash + C_INTEREST, l] = S[w0 + W_IC, l]
         S[r_cash + C_PRINCIPAL, l] = S[w0 + W_PC, l]
@@ -592,6 +667,18 @@ def _waterfall(S, P):
         S[r_cash + C_DEPOSITS, l] = 0.0
         S[r_cash + C_RELEASES, l] = 0.0
         S[r_cash + C_ACCRETION, l] = 0.0
+        S[r_cash + C_HEDGE_RECEIPTS, l] = S[w0 + W_HREC, l]
+        S[r_cash + C_HEDGE_PAYMENTS, l] = 0.0
+        S[r_cash + C_FACILITY_DRAWS, l] = 0.0
+        S[r_cash + C_FACILITY_INTEREST, l] = 0.0
+        S[r_cash + C_FACILITY_REPAYMENTS, l] = 0.0
+    for x in range(n_hx):
+        hx = r_hx + HX_COLS * x
+        paid = C_FACILITY_INTEREST if int(P[p_hx_kind + x]) == HX_FACILITY else C_HEDGE_PAYMENTS
+        for l in range(SB):
+            S[r_cash + paid, l] += S[hx + HX_PAID, l]
+            S[r_cash + C_FACILITY_DRAWS, l] += S[hx + HX_DRAW, l]
+            S[r_cash + C_FACILITY_REPAYMENTS, l] += S[hx + HX_REPAID, l]
     for f in range(n_fees):
         for l in range(SB):
             S[r_cash + C_FEES, l] += S[r_fee + FEE_COLS * f + FEE_PAID, l]
@@ -621,18 +708,19 @@ def _running_sums(S, P):
     n_acct = int(P[P_N_ACCT])
     n_trig = int(P[P_N_TRIG])
     n_steps = int(P[P_N_STEPS])
-    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, n_rows, p_loan, p_ios,
-     p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor, p_lock,
-     p_strike, n_params) = \
-        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps)
-    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_flow, r_extra, r_tr, r_fee, r_ac, r_tg, r_cash,
-     n_total) = \
-        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)
+    n_hx = int(P[P_N_HX])
+    (r_loan, r_cls, r_cf, r_bal, r_short, r_coupon, r_run, r_arrears, r_acct, r_breached, r_hxu, r_hxb, n_rows,
+     p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr, p_floor,
+     p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = \
+        layout(n_loans, int(P[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, n_steps, n_hx)
+    (w0, r_nbeg, r_idue, r_ileft, r_accr, r_fdue, r_fleft, r_hxdue, r_hxleft, r_flow, r_extra, r_tr, r_fee, r_ac,
+     r_tg, r_hx, r_cash, n_total) = \
+        work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
-                    int(P[P_N_COV]))
+                    int(P[P_N_COV]), n_hx)
     m1f = float(P[P_M1])
     for l in range(SB):
         S[R_RESIDUAL, l] += S[r_cash + C_RESIDUAL, l]
@@ -669,11 +757,12 @@ def _sizes(H):
     n_fees = int(H[P_N_FEES])
     n_acct = int(H[P_N_ACCT])
     n_trig = int(H[P_N_TRIG])
-    sizes = layout(n_loans, int(H[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]))
-    n_rows, n_params = sizes[10], sizes[24]
-    n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig)[14]
+    n_hx = int(H[P_N_HX])
+    sizes = layout(n_loans, int(H[P_N_CLS]), n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]), n_hx)
+    n_rows, n_params = sizes[12], sizes[29]
+    n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)[17]
     p_total = code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]), int(H[P_N_MEMBERS]),
-                          int(H[P_N_COV]))[21]
+                          int(H[P_N_COV]), n_hx)[23]
     return n_total, p_total
 
 
@@ -721,10 +810,20 @@ def _settle(S, P, w0, left, p_members, lo, hi):
 
 
 @kernel(inline=True)
-def _draw(S, P, w0, r_acct, r_ac, p_cov_acct, lo, hi):
-    """Cover a step's shortfall (``W_NEED - W_GOT``) from its accounts, in order."""
+def _draw(S, P, w0, r_acct, r_ac, p_cov_acct, lo, hi, n_acct, r_hxb, r_hx, p_hx_notional):
+    """Cover a step's shortfall (``W_NEED - W_GOT``) from its accounts, in order, then from the
+    facilities drawn for it (each up to its commitment less its drawn balance)."""
     for j in range(lo, hi):
         a = int(P[p_cov_acct + j])
+        if a >= n_acct:
+            x = a - n_acct
+            k = P[p_hx_notional + x]
+            for l in range(SB):
+                d = draw(S[w0 + W_NEED, l], S[w0 + W_GOT, l], k - S[r_hxb + x, l])
+                S[r_hxb + x, l] += d
+                S[w0 + W_GOT, l] += d
+                S[r_hx + HX_COLS * x + HX_DRAW, l] += d
+            continue
         for l in range(SB):
             d = draw(S[w0 + W_NEED, l], S[w0 + W_GOT, l], S[r_acct + a, l])
             S[r_acct + a, l] -= d

@@ -21,7 +21,9 @@ from ..vocabulary import (
     ANALYTICS_COLUMNS,
     CASH_COLUMNS,
     CHECK_COLUMNS,
+    FACILITY_COLUMNS,
     FEE_COLUMNS,
+    HEDGE_COLUMNS,
     KERNEL_COLUMNS,
     LOAN_COLUMNS,
     PLANNED_COLUMNS,
@@ -29,6 +31,8 @@ from ..vocabulary import (
     SUMMARY_COLUMNS,
     TRANCHE_COLUMNS,
     TRIGGER_COLUMNS,
+    cash_residual,
+    instrument_columns,
 )
 from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
 
@@ -38,8 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["RunResult", "SummaryResult", "distribution_of"]
 
 POOL, CASH, TRANCHE = (KERNEL_COLUMNS[k] for k in ("pool", "cash", "tranches"))
-
-
 def _previous(values: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Each period's beginning value: ``start``, then the previous period's ending value."""
     return np.concatenate([np.broadcast_to(start, values.shape[:-1])[..., None], values[..., :-1]], axis=-1)
@@ -284,16 +286,17 @@ class RunResult:
         return self.waterfall
 
     TABLES = {"pool": POOL_COLUMNS, "tranches": TRANCHE_COLUMNS, "fees": FEE_COLUMNS, "accounts": ACCOUNT_COLUMNS,
-              "triggers": TRIGGER_COLUMNS, "cash": CASH_COLUMNS}
+              "triggers": TRIGGER_COLUMNS, "hedges": HEDGE_COLUMNS, "facilities": FACILITY_COLUMNS,
+              "cash": CASH_COLUMNS}
     """The per-period tables :meth:`table` builds, and their columns."""
 
     def table(self, name: str, scenarios: Sequence[str | int] | None = None,
               columns: Sequence[str] | None = None) -> pd.DataFrame:
         """One per-period table (``pool``, ``tranches``, ``fees``, ``accounts``, ``triggers``,
-        ``cash``), built now for the ``scenarios`` asked (names or positions; default all) and
-        the ``columns`` asked (default all, in the vocabulary's order): only those rows and
-        columns are copied out of the run's arrays. The properties of the same names are this
-        table for everything, built once and kept.
+        ``hedges``, ``facilities``, ``cash``), built now for the ``scenarios`` asked (names or
+        positions; default all) and the ``columns`` asked (default all, in the vocabulary's
+        order): only those rows and columns are copied out of the run's arrays. The properties of
+        the same names are this table for everything, built once and kept.
 
         >>> import abs_engine as ae
         >>> res = ae.run("tranches/auto_prime_abs.yaml", "scenarios/auto_grid.yaml")
@@ -368,6 +371,14 @@ class RunResult:
 
             return self._frame({c: _Lazy(column, c, (*notes.shape[:2], len(names))) for c in columns}, names,
                                "tranche", rows=rows)
+        if name in ("hedges", "facilities"):  # the kernel's instruments: the hedges, then the facilities
+            n_hedges = self.program.waterfall.n_hedges
+            values = read("instruments")
+            values = values[:, :, :n_hedges] if name == "hedges" else values[:, :, n_hedges:]
+            at = instrument_columns(name)
+            specs = self.deal.hedges if name == "hedges" else self.deal.facilities
+            return self._frame({c: values[..., at[c]] for c in columns}, tuple(x.name for x in specs),
+                               name[:-1] if name == "hedges" else "facility", rows=rows)
         items = {"fees": (self.deal.fees, "fee"), "accounts": (self.deal.accounts, "account"),
                  "triggers": (self.deal.triggers, "trigger")}
         specs, level = items[name]
@@ -404,6 +415,20 @@ class RunResult:
     def triggers(self) -> pd.DataFrame:
         """Per period and trigger: tested ``value``, ``threshold``, ``breached``."""
         return self._build("triggers", None, TRIGGER_COLUMNS)
+
+    @cached_property
+    def hedges(self) -> pd.DataFrame:
+        """Per period and hedge (CONVENTIONS R2.8): ``notional``, ``index_rate``, ``net_amount``
+        (positive: the deal pays), ``payment_due`` (with any unpaid before), ``payment_paid``,
+        ``payment_shortfall`` (carried forward), ``receipt`` (paid to the deal)."""
+        return self._build("hedges", None, HEDGE_COLUMNS)
+
+    @cached_property
+    def facilities(self) -> pd.DataFrame:
+        """Per period and liquidity facility (CONVENTIONS R2.8.4): ``commitment``, ``rate``,
+        ``beginning_balance`` (drawn), ``interest_due``, ``interest_paid``, ``interest_shortfall``,
+        ``repayment``, ``draw``, ``ending_balance``."""
+        return self._build("facilities", None, FACILITY_COLUMNS)
 
     @cached_property
     def cash(self) -> pd.DataFrame:
@@ -582,10 +607,7 @@ class RunResult:
             def c(name: str) -> np.ndarray:
                 return w[..., CASH[name]]
 
-            inflow = c("interest_collections") + c("principal_collections") + c("call_proceeds")
-            cols["cash"] = inflow + c("reserve_draws") + c("reserve_releases") - (
-                c("fees_paid") + c("interest_paid") + c("principal_paid") + c("reserve_deposits")
-                + c("residual_paid") + c("unallocated"))
+            cols["cash"] = cash_residual(c)
             oc_beg = c("pool_balance_beginning") - c("note_balance_beginning")
             oc_fall = oc_beg - (c("pool_balance_ending") - c("note_balance_ending"))
             cols["principal"] = (c("principal_collections") + c("call_proceeds") + c("loss") + c("accretion")) - (

@@ -8,7 +8,16 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..vocabulary import ACCOUNT_COLUMNS, CASH_COLUMNS, FEE_COLUMNS, KERNEL_COLUMNS, TRANCHE_COLUMNS, TRIGGER_COLUMNS
+from ..vocabulary import (
+    ACCOUNT_COLUMNS,
+    CASH_COLUMNS,
+    FEE_COLUMNS,
+    KERNEL_COLUMNS,
+    TRANCHE_COLUMNS,
+    TRIGGER_COLUMNS,
+    cash_residual,
+    instrument_columns,
+)
 from .ledger import canonical_json, keccak_hex
 
 CASH = KERNEL_COLUMNS["cash"]
@@ -154,18 +163,22 @@ def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: 
 
     period_cash = flows.rows("cash", _ONE)[0, i]
     cash = {c: float(period_cash[CASH[c]]) for c in CASH_COLUMNS}
-    inflow = cash["interest_collections"] + cash["principal_collections"] + cash["call_proceeds"]
     oc_beg = cash["pool_balance_beginning"] - cash["note_balance_beginning"]
     oc_fall = oc_beg - (cash["pool_balance_ending"] - cash["note_balance_ending"])
     check = {
         "pool_roll_forward": pool["beginning_balance"] - pool["scheduled_principal"] - pool["prepayment"]
         - pool["default"] - pool["ending_balance"],
-        "cash": inflow + cash["reserve_draws"] + cash["reserve_releases"] - (
-            cash["fees_paid"] + cash["interest_paid"] + cash["principal_paid"] + cash["reserve_deposits"]
-            + cash["residual_paid"] + cash["unallocated"]),
+        "cash": cash_residual(cash.__getitem__),
         "principal": cash["principal_collections"] + cash["call_proceeds"] + cash["loss"] + cash["accretion"] - (
             cash["principal_paid"] + cash["writedown"] + oc_fall),
     }
+    extra = {}  # hedges and facilities (CONVENTIONS R2.8), for a deal that has them
+    for table, specs in (("hedges", deal.hedges), ("facilities", deal.facilities)):
+        if specs:
+            x, at = flows.rows("instruments", _ONE)[0, i], instrument_columns(table)
+            first = 0 if table == "hedges" else len(deal.hedges)
+            extra[table] = [{"name": h.name, **{c: float(x[first + k, j]) for c, j in at.items()}}
+                            for k, h in enumerate(specs)]
     return {
         "deal": deal.name, "deal_id": did, "period": coll.period,
         "period_start": None if r.period_start is None else str(r.period_start),
@@ -175,7 +188,7 @@ def _report_data(deal: Deal, did: str, coll: Collections, pool: dict, flows, i: 
         "fees": items("fees", [f.name for f in deal.fees], FEE_COLUMNS),
         "accounts": items("accounts", [a.name for a in deal.accounts], ACCOUNT_COLUMNS),
         "triggers": items("triggers", [t.name for t in deal.triggers], TRIGGER_COLUMNS),
-        "cash": cash, "check": check, "realised": _realised(pool),
+        **extra, "cash": cash, "check": check, "realised": _realised(pool),
     }
 
 

@@ -274,12 +274,13 @@ class Servicer:
     def _scenario(self, coll: Collections, delinquency: float) -> Scenario:
         r = coll.report
         rates = dict(r.rates)
-        for k, t in enumerate(self.deal.tranches):
-            index = getattr(t.coupon, "index", None)
+        floating = [(f"tranche {t.name} (tranches[{k}] floats on it)", getattr(t.coupon, "index", None))
+                    for k, t in enumerate(self.deal.tranches)]
+        floating += [(f"hedge {h.name} (hedges[{k}])", h.index) for k, h in enumerate(self.deal.hedges)]
+        floating += [(f"facility {f.name} (facilities[{k}])", f.index) for k, f in enumerate(self.deal.facilities)]
+        for what, index in floating:
             if index is not None and index not in rates:
-                raise SpecError("rates", dict(r.rates),
-                                f"a fixing of {index} for tranche {t.name} (tranches[{k}] floats on it)",
-                                file=coll.file)
+                raise SpecError("rates", dict(r.rates), f"a fixing of {index} for {what}", file=coll.file)
         return Scenario(rates=rates, delinquency_60=r.delinquency_60 if r.delinquency_60 is not None
                         else delinquency, exercise_call=r.exercise_call)
 

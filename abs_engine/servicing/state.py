@@ -53,9 +53,7 @@ class _State:
     def from_json(cls, text: str) -> _State:
         x = _unplain(json.loads(text))
         ds = x["deal_state"]
-        # (a state recorded before the deal could accelerate has no ``accelerated``: never)
-        deal = DealState(x["period"], *(np.array(ds[f] if f in ds else np.zeros_like(ds["called"]), dtype=np.float64)
-                                        for f in DealState.ARRAYS))
+        deal = DealState.of(x["period"], ds)  # (arrays recorded before they existed: their "never" value)
         for f in ("balance", "shortfall", "fee_arrears", "accounts", "breached"):  # keep [1, n] shapes
             setattr(deal, f, getattr(deal, f).reshape(1, -1))
         loans = x["loans"]

@@ -21,8 +21,13 @@ from .structure import (
     Account,
     AccretionStep,
     CleanUpCall,
+    Facility,
+    FacilityStep,
     Fee,
     FeeStep,
+    Hedge,
+    HedgeNotional,
+    HedgeStep,
     InterestStep,
     OvercollateralizationTarget,
     PlannedSchedule,
@@ -49,6 +54,8 @@ class Deal(Spec):
     tranches: Seq[Tranche] = ()
     fees: Seq[Fee] = ()
     accounts: Seq[Account] = ()
+    hedges: Seq[Hedge] = ()
+    facilities: Seq[Facility] = ()
     triggers: Seq[Trigger] = ()
     overcollateralization: OvercollateralizationTarget | None = None
     clean_up_call: CleanUpCall | None = None
@@ -71,7 +78,7 @@ class Deal(Spec):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
-        for field in ("tranches", "fees", "accounts", "triggers"):
+        for field in ("tranches", "fees", "accounts", "hedges", "facilities", "triggers"):
             names = [x.name for x in getattr(self, field)]
             for k, name in enumerate(names):
                 if names.index(name) != k:
@@ -102,6 +109,7 @@ class Deal(Spec):
                 if ref not in ids:
                     raise SpecError(f"accounts[{k}].covers[{j}]", ref,
                                     f"the id of a waterfall step (known: {sorted(ids)})")
+        self._check_hedges(tranches, ids)
         for k, t in enumerate(self.tranches):
             ref = t.notional.tranche if t.notional is not None else None
             if ref is not None and (ref not in tranches or tranches[ref].residual or tranches[ref].notional
@@ -130,6 +138,53 @@ class Deal(Spec):
                 raise SpecError(f"tranches[{k}].step_up.from_date", t.step_up.from_date.isoformat(),
                                 "from_period, or a first_payment_date to place the date")
         return self
+
+    def _check_hedges(self, tranches: dict[str, Tranche], ids: dict[str, str]) -> None:
+        """Hedges and facilities (CONVENTIONS R2.8): a notional class with a balance; each swap paid
+        at one hedge step and each facility's interest and repayment at one step each, in the
+        priority of payments (at most one each after acceleration); a facility drawn for the
+        steps it covers, never its own."""
+        for field in ("hedges", "facilities"):
+            for k, x in enumerate(getattr(self, field)):
+                if x.day_count == "ACT/360" and self.first_payment_date is None:
+                    raise SpecError(f"{field}[{k}].day_count", "ACT/360", "30/360, or a first_payment_date for ACT/360")
+        for k, h in enumerate(self.hedges):
+            if isinstance(h.notional, HedgeNotional):
+                ref = h.notional.tranche
+                if ref not in tranches or tranches[ref].residual or tranches[ref].notional is not None:
+                    raise SpecError(f"hedges[{k}].notional.tranche", ref, "a class with a balance, defined in "
+                                    f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})")
+        steps = self.steps_with_paths()
+        normal = self.n_normal_steps
+        for part, required in ((steps[:normal], True), (steps[normal:], False)):
+            counts = Counter((s.pay, s.hedge if s.pay == "hedge" else s.facility) for _p, s in part
+                             if isinstance(s, HedgeStep | FacilityStep))
+            for path, s in part:
+                if isinstance(s, HedgeStep | FacilityStep) and counts[(s.pay, getattr(s, "hedge", None)
+                                                                     or getattr(s, "facility", None))] > 1:
+                    raise SpecError(f"{path}.pay", s.pay, "one such step per hedge or facility in a priority")
+            if not required:
+                continue
+            for k, h in enumerate(self.hedges):
+                if h.type == "swap" and counts[("hedge", h.name)] == 0:
+                    raise SpecError(f"hedges[{k}]", h.name, "a swap whose net payment has a step in the waterfall "
+                                    f"({{pay: hedge, hedge: {h.name}}}, CONVENTIONS R2.8.5)")
+            for k, f in enumerate(self.facilities):
+                for pay in ("facility_interest", "facility_repayment"):
+                    if counts[(pay, f.name)] == 0:
+                        raise SpecError(f"facilities[{k}]", f.name, f"a facility with a {pay} step in the waterfall "
+                                        f"({{pay: {pay}, facility: {f.name}}}, CONVENTIONS R2.8.5)")
+        for k, f in enumerate(self.facilities):
+            if not f.covers:
+                raise SpecError(f"facilities[{k}].covers", [], "the ids of the steps the facility is drawn for "
+                                "(a facility needs a draw condition, CONVENTIONS R2.8.4)")
+            own = {s.id for _p, s in steps if isinstance(s, FacilityStep) and s.facility == f.name and s.id}
+            for j, ref in enumerate(f.covers):
+                if ref not in ids:
+                    raise SpecError(f"facilities[{k}].covers[{j}]", ref,
+                                    f"the id of a waterfall step (known: {sorted(ids)})")
+                if ref in own:
+                    raise SpecError(f"facilities[{k}].covers[{j}]", ref, "a step other than the facility's own")
 
     def _check_accruals(self, tranches: dict[str, Tranche], steps: list[tuple[str, AccretionStep]],
                         required: bool = True) -> None:
@@ -170,10 +225,11 @@ class Deal(Spec):
                                 f"({{pay: accretion, tranche: {t.name}}})")
 
     def _check_step(self, path: str, step: Step, tranches: dict[str, Tranche], triggers: set[str]) -> None:
-        def known(field: str, name: str, pool: set[str] | dict, what: str) -> None:
+        def known(field: str, name: str, pool: set[str] | dict, what: str, where: str = "") -> None:
             if name not in pool:
                 article = "an" if what[0] in "aeiou" else "a"
-                raise SpecError(f"{path}.{field}", name, f"{article} {what} defined in {what}s (known: {sorted(pool)})")
+                raise SpecError(f"{path}.{field}", name,
+                                f"{article} {what} defined in {where or what + 's'} (known: {sorted(pool)})")
 
         if isinstance(step, FeeStep):
             if not step.fees:
@@ -206,6 +262,13 @@ class Deal(Spec):
                     known("down_to", step.down_to, self.schedules, "schedule")
         elif isinstance(step, ReserveStep):
             known("account", step.account, {a.name for a in self.accounts}, "account")
+        elif isinstance(step, HedgeStep):
+            hedges = {h.name: h for h in self.hedges}
+            known("hedge", step.hedge, hedges, "hedge")
+            if hedges[step.hedge].type != "swap":
+                raise SpecError(f"{path}.hedge", step.hedge, "a swap (a cap only receives: it has no payment step)")
+        elif isinstance(step, FacilityStep):
+            known("facility", step.facility, {f.name for f in self.facilities}, "facility", "facilities")
         elif isinstance(step, ResidualStep):
             known("tranche", step.tranche, tranches, "tranche")
             if not tranches[step.tranche].residual:
@@ -223,9 +286,10 @@ class Deal(Spec):
 
     def acceleration_steps(self) -> list[tuple[str, Step]]:
         """The post-acceleration priority's steps with their paths (none without acceleration): the
-        deal's own, or the default of CONVENTIONS R2.7.4: every fee (due + unpaid) pro rata, then
-        each class of notes in seniority order (priority, then listed order) its interest and
-        then its principal until retired (an interest-only class: its interest), then the
+        deal's own, or the default of CONVENTIONS R2.7.4: every fee (due + unpaid) pro rata, each
+        swap's net payment, each facility's interest and repayment (R2.8.5's order), then each
+        class of notes in seniority order (priority, then listed order) its interest and then its
+        principal until retired (an interest-only class: its interest), then the
         residual."""
         acc = self.acceleration
         if acc is None:
@@ -233,6 +297,10 @@ class Deal(Spec):
         if acc.priority is not None:
             return [(f"acceleration.priority[{k}]", s) for k, s in enumerate(acc.priority)]
         steps: list = [FeeStep(pay="fees", fees=tuple(f.name for f in self.fees))] if self.fees else []
+        steps += [HedgeStep(pay="hedge", hedge=h.name) for h in self.hedges if h.type == "swap"]
+        for f in self.facilities:
+            steps += [FacilityStep(pay="facility_interest", facility=f.name),
+                      FacilityStep(pay="facility_repayment", facility=f.name)]
         for t in sorted(self.notes, key=lambda t: t.priority):  # stable: ties keep the listed order
             steps.append(InterestStep(pay="interest", tranches=(t.name,)))
             if t.notional is None:

@@ -21,14 +21,14 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Coupon, Fraction, IntKey, IsoDate, Number, PositiveMonths, Seq, StrictInt
+from .fields import Amount, Coupon, Fraction, IntKey, IsoDate, NonNegOrVector, Number, PositiveMonths, Seq, StrictInt
 
 __all__ = [
     "FloatingCoupon", "StepUp", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
     "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
     "OvercollateralizationTarget", "CleanUpCall", "METRICS", "PsaCollar", "PlannedSchedule", "Accrual", "Notional",
     "EventsOfDefault", "Acceleration",
-    "AccretionStep",
+    "AccretionStep", "Hedge", "Facility", "HedgeStep", "FacilityStep",
 ]
 
 
@@ -316,6 +316,62 @@ class PlannedSchedule(Spec):
         return "pac" if self.pac is not None else "tac" if self.tac is not None else "balances"
 
 
+class HedgeNotional(Spec):
+    """A hedge's notional that follows a class: its beginning balance each period."""
+
+    tranche: str
+
+
+class Hedge(Spec):
+    """An interest-rate hedge the deal holds (CONVENTIONS R2.8), on ``index`` (a name in the
+    scenario's ``rates``, its value for the period, not floored):
+
+    * ``type: swap``: the deal pays ``fixed`` and receives the index; the period's net amount is
+      ``notional x (fixed - index) x accrual``. Paid (when positive) at the deal's ``{pay: hedge}``
+      step, unpaid amounts carried forward without interest; received (when negative) with the
+      interest collections, at the top of the priority.
+    * ``type: cap``: bought by the deal, it receives ``notional x max(0, index - strike) x
+      accrual`` with the interest collections (no premium in the projection).
+
+    ``notional``: an amount every period, a list (period by period; 0 after it: the hedge has
+    ended), or ``{tranche: name}``, that class's beginning balance. A hedge pays and receives
+    while there is a pool (as fees are due)."""
+
+    name: str
+    type: Literal["swap", "cap"]
+    index: str
+    notional: NonNegOrVector | HedgeNotional
+    fixed: Number | None = Field(None, description="a swap's fixed rate the deal pays (decimal)")
+    strike: Number | None = Field(None, description="a cap's strike (decimal)")
+    day_count: Literal["30/360", "ACT/360"] = "30/360"
+
+    @model_validator(mode="after")
+    def _terms(self) -> Self:
+        if self.type == "swap" and (self.fixed is None or self.strike is not None):
+            raise SpecError("fixed", self.fixed, "a fixed rate for a swap (and no strike)")
+        if self.type == "cap" and (self.strike is None or self.fixed is not None):
+            raise SpecError("strike", self.strike, "a strike for a cap (and no fixed rate)")
+        return self
+
+
+class Facility(Spec):
+    """A liquidity facility (CONVENTIONS R2.8.4): a ``commitment`` the deal may draw, only for
+    the shortfalls of the steps it ``covers`` (their ids, e.g. the senior class's interest) and
+    only at those steps, for what the funds left there cannot pay (after any reserve account
+    that covers the step), up to the commitment less the drawn balance. Its rate is ``index`` +
+    ``margin`` (``margin`` alone without an index), floored at 0; interest is due on the drawn
+    balance at the start of the period, unpaid interest carried forward without interest, and
+    the deal pays its interest and repays it at its own steps (``{pay: facility_interest}``,
+    ``{pay: facility_repayment}``)."""
+
+    name: str
+    commitment: Amount
+    covers: Seq[str] = ()
+    index: str | None = None
+    margin: Number = 0.0
+    day_count: Literal["30/360", "ACT/360"] = "30/360"
+
+
 class _StepBase(Spec):
     id: str | None = Field(None, description="a name accounts can refer to in covers")
 
@@ -365,13 +421,29 @@ class AccretionStep(_StepBase):
     tranche: str
 
 
+class HedgeStep(_StepBase):
+    """Pay a swap's net payment due this period, with any unpaid before (CONVENTIONS R2.8.5: after
+    the senior fee)."""
+
+    pay: Literal["hedge"]
+    hedge: str
+
+
+class FacilityStep(_StepBase):
+    """Pay a liquidity facility's interest due (with any unpaid before), or repay its drawn
+    balance (CONVENTIONS R2.8.5: after the net swap payment, before the senior class's interest)."""
+
+    pay: Literal["facility_interest", "facility_repayment"]
+    facility: str
+
+
 class ResidualStep(_StepBase):
     pay: Literal["residual"]
     tranche: str
 
 
-Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep | AccretionStep,
-                 Field(discriminator="pay")]
+Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep | AccretionStep | HedgeStep
+                 | FacilityStep, Field(discriminator="pay")]
 
 
 class SplitWaterfall(Spec):

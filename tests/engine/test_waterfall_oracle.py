@@ -125,12 +125,29 @@ def deals(draw):
     if residual:
         tail.append({"pay": "residual", "tranche": "R"})
     head = [{"id": "fees", "pay": "fees", "fees": [f["name"] for f in fees]}] if fees else []
+    hedges, facilities = [], []  # CONVENTIONS R2.8: a swap, a cap bought, a liquidity facility
+    if draw(st.booleans()):
+        notional = draw(st.one_of(st.builds(lambda t: {"tranche": t}, st.sampled_from([t["name"] for t in notes])),
+                                  st.floats(0, pool), st.lists(st.floats(0, pool), min_size=1, max_size=wam + 2)))
+        hedges.append({"name": "swap", "type": "swap", "index": "SOFR", "fixed": draw(st.floats(0.0, 0.08)),
+                       "notional": notional, "day_count": draw(st.sampled_from(["30/360", "ACT/360"]))})
+        head.append({"pay": "hedge", "hedge": "swap"})
+    if draw(st.booleans()):
+        hedges.append({"name": "cap", "type": "cap", "index": "SOFR", "strike": draw(st.floats(0.0, 0.08)),
+                       "notional": draw(st.floats(0, pool))})
+    if draw(st.booleans()):
+        ids = [s["id"] for s in interest_steps if "id" in s] + (["fees"] if fees else [])
+        facilities.append({"name": "lf", "commitment": draw(st.floats(0, pool * 0.05)),
+                           "covers": draw(st.lists(st.sampled_from(ids), min_size=1, unique=True)),
+                           "index": draw(st.sampled_from([None, "SOFR"])), "margin": draw(st.floats(0.0, 0.03))})
+        head += [{"pay": "facility_interest", "facility": "lf"}, {"pay": "facility_repayment", "facility": "lf"}]
     interest = head + interest_steps
     waterfall = {"interest": interest, "principal": principal_steps + tail} if split else \
         interest + principal_steps + tail
     deal = {"name": "random", "closing_date": "2026-01-07", "first_payment_date": "2026-02-15",
             "collateral": {"rep_lines": [{"balance": pool, "wac": wac, "net_coupon": wac * 0.9, "wam": wam}]},
-            "tranches": tranches, "fees": fees, "accounts": accounts, "triggers": triggers,
+            "tranches": tranches, "fees": fees, "accounts": accounts, "triggers": triggers, "hedges": hedges,
+            "facilities": facilities,
             "overcollateralization": oc, "waterfall": waterfall, "schedules": schedules,
             "writedown_to": draw(st.sampled_from(["pool_balance", "pool_balance_plus_accounts", "none"]))}
     if draw(st.booleans()):  # acceleration after an event of default (CONVENTIONS R2.7.2-4)
@@ -176,7 +193,8 @@ def test_kernel_matches_reference_waterfall(deal_dict, scen_dict):
     planned = {name: [float(x.balances[min(i, len(x.balances) - 1)]) for i in range(res.n_periods)]
                for name, x in deal.schedules.items()}
     ref = reference_waterfall.run(deal, scen, pool, res.n_periods, planned)
-    tr, fe, ac, tg, cash = res.tranches, res.fees, res.accounts, res.triggers, res.cash
+    tr, fe, ac, tg, cash, hx, fx = res.tranches, res.fees, res.accounts, res.triggers, res.cash, res.hedges, \
+        res.facilities
     for i in range(int(res.last_period[0])):
         p = i + 1
         for name, row in ref[i]["tranches"].items():
@@ -198,6 +216,10 @@ def test_kernel_matches_reference_waterfall(deal_dict, scen_dict):
         _close(cash.loc[p, "unallocated"], ref[i]["unallocated"], f"period {p} unallocated")
         _close(cash.loc[p, "call_proceeds"], ref[i]["call_proceeds"], f"period {p} call")
         assert cash.loc[p, "accelerated"] == float(ref[i]["accelerated"]), f"period {p} accelerated"
+        for table, frame in (("hedges", hx), ("facilities", fx)):
+            for name, row in ref[i][table].items():
+                for col, value in row.items():
+                    _close(frame.loc[(p, name), col], value, f"period {p} {table} {name} {col}")
 
 
 @given(deals(), waterfall_scenarios())
@@ -210,6 +232,10 @@ def test_properties_on_random_deals(deal_dict, scen_dict):
     assert (tr.drop(columns="coupon") >= -1e-9).all().all()
     assert (res.fees >= -1e-9).all().all()
     assert (res.accounts >= -1e-9).all().all()
+    assert (res.hedges.drop(columns=["index_rate", "net_amount"]) >= -1e-9).all().all()
+    assert (res.facilities >= -1e-9).all().all()
+    # a facility is drawn only up to its commitment
+    assert (res.facilities["ending_balance"] <= res.facilities["commitment"] + 1e-6).all()
     # a non-curable trigger never un-breaches
     for g in res.deal.triggers:
         series = res.triggers.xs(g.name, level="trigger")["breached"].to_numpy()
@@ -217,8 +243,10 @@ def test_properties_on_random_deals(deal_dict, scen_dict):
             assert (np.diff(series.astype(int)) >= 0).all()
     # the residual never receives cash while an interest shortfall or fee arrear is unpaid
     paid_residual = res.cash["residual_paid"] > 1e-9
-    short = tr["interest_shortfall"].groupby(level="period").sum() + res.fees["shortfall"].groupby(
-        level="period").sum() if len(res.deal.fees) else tr["interest_shortfall"].groupby(level="period").sum()
+    short = tr["interest_shortfall"].groupby(level="period").sum()
+    for table, col in (("fees", "shortfall"), ("hedges", "payment_shortfall"), ("facilities", "interest_shortfall")):
+        if len(getattr(res.deal, table)):  # unpaid fees, net swap payments and facility interest too
+            short = short + getattr(res, table)[col].groupby(level="period").sum()
     assert (short[paid_residual.to_numpy()] <= 1e-6).all()
 
 

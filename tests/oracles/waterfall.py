@@ -8,8 +8,11 @@ import calendar
 import datetime as dt
 
 from abs_engine.spec.structure import (
+    FacilityStep,
     FeeStep,
     FloatingCoupon,
+    HedgeNotional,
+    HedgeStep,
     InterestStep,
     PrincipalStep,
     ReserveTarget,
@@ -68,6 +71,11 @@ def run(deal, scenario, pool, n, planned=None):
         acc_steps = list(acc.priority)
     elif acc is not None:  # R2.7.4: fees; each class in seniority order, interest then principal; the residual
         acc_steps = [FeeStep(pay="fees", fees=[f.name for f in deal.fees])] if deal.fees else []
+        # then (R2.8.5's order) each swap's net payment and each facility's interest and repayment
+        acc_steps += [HedgeStep(pay="hedge", hedge=h.name) for h in deal.hedges if h.type == "swap"]
+        for f in deal.facilities:
+            acc_steps += [FacilityStep(pay="facility_interest", facility=f.name),
+                          FacilityStep(pay="facility_repayment", facility=f.name)]
         for t in sorted(notes, key=lambda t: t.priority):
             acc_steps.append(InterestStep(pay="interest", tranches=[t.name]))
             if t.notional is None:
@@ -83,6 +91,13 @@ def run(deal, scenario, pool, n, planned=None):
     for a in deal.accounts:
         for step_id in a.covers:
             covers.setdefault(step_id, []).append(a.name)
+    facility_for = {}  # R2.8.4: the facilities drawn for a step, after its accounts
+    for f in deal.facilities:
+        for step_id in f.covers:
+            facility_for.setdefault(step_id, []).append(f.name)
+    hedge_unpaid = {h.name: 0.0 for h in deal.hedges}
+    fac_unpaid = {f.name: 0.0 for f in deal.facilities}
+    drawn = {f.name: 0.0 for f in deal.facilities}
 
     def accrual_start(i):
         first = deal.first_payment_date
@@ -160,6 +175,34 @@ def run(deal, scenario, pool, n, planned=None):
             fee_due[f.name] = (current if pbeg > 0 else 0.0) + arrears[f.name]
             fee_left[f.name] = fee_due[f.name]
         total_due = sum(int_due.values()) + sum(fee_due.values())
+        # R2.8: hedges (while there is a pool) and facilities
+        hedge_rec, fac_rec, receipts = {}, {}, 0.0
+        swap_left, fac_left = {}, {}
+        for h in deal.hedges:
+            index = _at(scenario.rates[h.index], i)
+            if isinstance(h.notional, HedgeNotional):
+                n_t = notes_beg[h.notional.tranche]
+            elif isinstance(h.notional, tuple):
+                n_t = float(h.notional[i]) if i < len(h.notional) else 0.0
+            else:
+                n_t = h.notional
+            frac = day_fraction(h, i)
+            if pbeg <= 0:
+                net = 0.0
+            elif h.type == "swap":
+                net = n_t * (h.fixed - index) * frac
+            else:
+                net = -n_t * max(0.0, index - h.strike) * frac
+            receipt = max(-net, 0.0)
+            receipts += receipt
+            swap_left[h.name] = max(net, 0.0) + hedge_unpaid[h.name]
+            hedge_rec[h.name] = {"notional": n_t, "index_rate": index, "net_amount": net,
+                                 "payment_due": swap_left[h.name], "receipt": receipt}
+        for f in deal.facilities:
+            f_rate = max((_at(scenario.rates[f.index], i) if f.index else 0.0) + f.margin, 0.0)
+            fac_left[f.name] = drawn[f.name] * f_rate * day_fraction(f, i) + fac_unpaid[f.name]
+            fac_rec[f.name] = {"commitment": f.commitment, "rate": f_rate, "beginning_balance": drawn[f.name],
+                               "interest_due": fac_left[f.name], "repayment": 0.0, "draw": 0.0}
         for g in deal.triggers:
             if g.metric == "cumulative_loss":
                 v = cum_loss / orig
@@ -180,23 +223,45 @@ def run(deal, scenario, pool, n, planned=None):
         # after an event of default (an earlier period): one pot, the post-acceleration priority (R2.7.3-4)
         acc_now = accelerated
         run_steps, phase = (acc_steps, None) if acc_now else (steps, principal_phase)
-        avail = ic + (0.0 if phase is not None else pc + proceeds)
+        avail = ic + receipts + (0.0 if phase is not None else pc + proceeds)
         paid_principal = 0.0
         residual = 0.0
 
-        def draw(step, need, got, acct_rec=acct_rec):
+        def draw(step, need, got, acct_rec=acct_rec, fac_rec=fac_rec):
             for name in covers.get(step.id, []):
                 d = max(min(need - got, acct[name]), 0.0)
                 acct[name] -= d
                 acct_rec[name]["draw"] += d
                 got += d
+            for name in facility_for.get(step.id, []):
+                commitment = next(f.commitment for f in deal.facilities if f.name == name)
+                d = max(min(need - got, commitment - drawn[name]), 0.0)
+                drawn[name] += d
+                fac_rec[name]["draw"] += d
+                got += d
             return got
+
+        def dues(step, fee_left=fee_left, int_left=int_left, swap_left=swap_left, fac_left=fac_left):
+            """The amounts a step pays that carry forward when unpaid, by name (fees, interest, a
+            swap's net payment, a facility's interest)."""
+            if step.pay == "fees":
+                return fee_left, step.fees
+            if step.pay == "interest":
+                return int_left, step.tranches
+            if step.pay == "hedge":
+                return swap_left, [step.hedge]
+            return fac_left, [step.facility]
 
         for k, step in enumerate(run_steps):
             if k == phase:
                 avail += pc + proceeds + moved
-            if step.pay in ("fees", "interest"):
-                left, names = (fee_left, step.fees) if step.pay == "fees" else (int_left, step.tranches)
+            if step.pay == "facility_repayment":
+                got = min(drawn[step.facility], avail)
+                avail -= got
+                drawn[step.facility] -= got
+                fac_rec[step.facility]["repayment"] += got
+            elif step.pay in ("fees", "interest", "hedge", "facility_interest"):
+                left, names = dues(step)
                 need = sum(left[m] for m in names)
                 got = min(need, avail)
                 avail -= got
@@ -269,11 +334,8 @@ def run(deal, scenario, pool, n, planned=None):
                 acct_rec[a.name]["target"] = target
             else:  # the residual is paid only after every fee and interest still unpaid, in step order
                 for earlier in run_steps[:k]:
-                    if earlier.pay in ("fees", "interest"):
-                        if earlier.pay == "fees":
-                            left, names = fee_left, earlier.fees
-                        else:
-                            left, names = int_left, earlier.tranches
+                    if earlier.pay in ("fees", "interest", "hedge", "facility_interest"):
+                        left, names = dues(earlier)
                         need = sum(left[m] for m in names)
                         got = min(need, avail)
                         avail -= got
@@ -316,6 +378,17 @@ def run(deal, scenario, pool, n, planned=None):
                                    "shortfall": arrears[f.name]}
         for a in deal.accounts:
             rec["accounts"][a.name] = {**acct_rec[a.name], "ending": acct[a.name]}
+        rec["hedges"], rec["facilities"] = {}, {}
+        for h in deal.hedges:
+            hedge_unpaid[h.name] = swap_left[h.name] if swap_left[h.name] >= ZERO else 0.0
+            due = hedge_rec[h.name]["payment_due"]
+            rec["hedges"][h.name] = {**hedge_rec[h.name], "payment_paid": due - swap_left[h.name],
+                                     "payment_shortfall": hedge_unpaid[h.name]}
+        for f in deal.facilities:
+            fac_unpaid[f.name] = fac_left[f.name] if fac_left[f.name] >= ZERO else 0.0
+            due = fac_rec[f.name]["interest_due"]
+            rec["facilities"][f.name] = {**fac_rec[f.name], "interest_paid": due - fac_left[f.name],
+                                         "interest_shortfall": fac_unpaid[f.name], "ending_balance": drawn[f.name]}
         rec["residual"] = residual
         rec["unallocated"] = avail
         rec["call_proceeds"] = proceeds
