@@ -156,7 +156,11 @@ def _tables(res) -> dict:
     tables = {"pool": res.pool}
     if res.waterfall is not None:
         tables.update(summary=res.summary(), tranches=res.tranches, fees=res.fees, accounts=res.accounts,
-                      triggers=res.triggers, cash=res.cash)
+                      triggers=res.triggers)
+        for name in ("hedges", "facilities"):  # a deal that has them (CONVENTIONS R2.8)
+            if getattr(res.deal, name):
+                tables[name] = getattr(res, name)
+        tables["cash"] = res.cash
     return tables
 
 

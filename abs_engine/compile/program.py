@@ -125,8 +125,10 @@ class Program:
         for k, o in enumerate(op):
             items = members[mem_ptr[k]:mem_ptr[k + 1]]
             bound = fees if o == KW.OP_FEES else hx if o in _INSTRUMENT_OPS else notes
-            _expect(o in (KW.OP_RESERVE, KW.OP_RESIDUAL, KW.OP_ACCRETION) or (items.size and items.max() < bound),
-                    f"step {k}'s members among its items")
+            _expect(o in (KW.OP_RESERVE, KW.OP_RESIDUAL, KW.OP_ACCRETION, KW.OP_TRANSFER)
+                    or (items.size and items.max() < bound), f"step {k}'s members among its items")
+            if o == KW.OP_TRANSFER:
+                _expect(0 <= a["arg"][k, 0] < accts and 0 <= a["arg"][k, 1] < accts, f"step {k}'s accounts")
             if o in _INSTRUMENT_OPS:
                 kind = a["hx_kind"][items[0]]
                 _expect(items.size == 1 and (kind == KST.HX_SWAP) == (o == KW.OP_HEDGE)
@@ -135,6 +137,10 @@ class Program:
                 _expect(0 <= a["arg"][k, 0] < accts, f"step {k}'s account among the accounts")
             if o == KW.OP_ACCRETION:
                 _expect(0 <= a["arg"][k, 0] < notes and a["is_z"][a["arg"][k, 0]] == 1, f"step {k}'s Z class")
+        _expect(a["arg"].shape == (op.size, 4) and a["step_when"].shape == a["step_unless"].shape == (op.size,)
+                and max(a["step_when"].max(initial=-1), a["step_unless"].max(initial=-1)) < trigs
+                and a["mem_group"].shape == members.shape and a["call_open"].shape == (n,)
+                and a["call_trigger"] < trigs, "step arguments, conditions, bond groups and the call's terms")
         _expect(a["ad_of"].shape == (notes,) and a["is_z"].shape == (notes,)
                 and all(z < 0 or a["is_z"][z] == 1 for z in a["ad_of"]), "accretion directed to Z classes")
         cov = a["cov_acct"]

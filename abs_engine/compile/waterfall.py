@@ -31,6 +31,7 @@ from ..spec.structure import (
     PrincipalStep,
     ReserveStep,
     ReserveTarget,
+    TransferStep,
 )
 from .collateral import monthly_vector, per_scenario, vector_rows
 from .layout import constant_from
@@ -41,7 +42,8 @@ __all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state"
 
 _OPS = {"fees": KW.OP_FEES, "interest": KW.OP_INTEREST, "principal": KW.OP_PRINCIPAL,
         "reserve": KW.OP_RESERVE, "residual": KW.OP_RESIDUAL, "accretion": KW.OP_ACCRETION,
-        "hedge": KW.OP_HEDGE, "facility_interest": KW.OP_FAC_INTEREST, "facility_repayment": KW.OP_FAC_REPAY}
+        "hedge": KW.OP_HEDGE, "facility_interest": KW.OP_FAC_INTEREST, "facility_repayment": KW.OP_FAC_REPAY,
+        "transfer": KW.OP_TRANSFER}
 _AMOUNTS = {"collections": KW.AMOUNT_COLLECTIONS, "oc_target": KW.AMOUNT_OC_TARGET,
             "available": KW.AMOUNT_AVAILABLE, "accretion": KW.AMOUNT_ACCRETION}
 _METRICS = {"cumulative_loss": 0, "overcollateralization": 1, "delinquency_60": 2, "interest_coverage": 3}
@@ -114,9 +116,10 @@ class WaterfallProgram:
     STRUCTURE = ("dcf", "ios", "fee_rate", "fee_amount", "fee_basis", "acct_fixed", "acct_amount", "acct_pct",
                  "acct_basis", "acct_floor", "acct_keep", "trig_metric", "trig_below", "trig_curable",
                  "trig_threshold", "op", "arg", "mem_ptr", "members", "cov_ptr", "cov_acct", "wd_order",
-                 "oc_params", "call_pct", "orig_pool", "wd_accounts", "principal_phase", "floor", "locked", "ad_of",
-                 "is_z", "io_ref", "strike",
-                 "step_acc", "senior", "eod_trig", "eod_oc", "hx_kind", "hx_ref", "hx_notional", "hx_rate", "hx_dcf")
+                 "oc_params", "call_pct", "call_open", "call_trigger", "orig_pool", "wd_accounts", "principal_phase",
+                 "floor", "locked", "ad_of", "is_z", "io_ref", "strike",
+                 "step_acc", "senior", "eod_trig", "eod_oc", "hx_kind", "hx_ref", "hx_notional", "hx_rate", "hx_dcf",
+                 "step_when", "step_unless", "mem_group")
 
     def structure(self) -> tuple:
         """The kernel arguments that describe the structure (the same for every scenario), in the
@@ -232,6 +235,19 @@ def _coupons(deal: Deal, scenarios: ScenarioSet, n: int) -> tuple[np.ndarray, np
     return table, which
 
 
+def _call_terms(deal: Deal, n: int, trig_ix: dict[str, int]) -> dict:
+    """The call's terms for the kernels: ``call_pct`` (the clean-up percentage; -1: none),
+    ``call_open[period]`` (1.0 from the first period whose payment date is on or after the call's
+    date) and ``call_trigger`` (the trigger whose breach opens it; -1: none)."""
+    call = deal.clean_up_call
+    opened = np.zeros(n)
+    if call is not None and call.date is not None:
+        first = next((t for t in range(n) if add_months(deal.first_payment_date, t) >= call.date), n)
+        opened[first:] = 1.0
+    return {"call_pct": -1.0 if call is None or call.pct is None else call.pct, "call_open": opened,
+            "call_trigger": -1 if call is None or call.when is None else trig_ix[call.when]}
+
+
 def _instrument_terms(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None) -> dict[str, np.ndarray]:
     """The kernels' instrument arrays: ``hx_kind`` (HX_SWAP, HX_CAP, HX_FACILITY), ``hx_ref`` (the
     note whose beginning balance is a hedge's notional; -1: given amounts), and per period
@@ -312,9 +328,10 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     if not isinstance(deal.waterfall, tuple):
         principal_phase = len(deal.waterfall.interest)
     op = np.zeros(len(steps), dtype=np.int64)
-    arg = np.full((len(steps), 3), -1, dtype=np.int64)
+    arg = np.full((len(steps), 4), -1, dtype=np.int64)
     mem_ptr = [0]
     members: list[int] = []
+    mem_group: list[int] = []  # per member: its bond group in its step (0 without groups)
     cov_ptr = [0]
     cov_acct: list[int] = []
     for k, (_path, step) in enumerate(steps):
@@ -324,16 +341,23 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         elif isinstance(step, InterestStep):
             members += [note_ix[n] for n in step.tranches]
         elif isinstance(step, PrincipalStep):
-            ordered = sorted(step.tranches, key=lambda n: prio[n])  # stable: ties keep listed order
-            members += [note_ix[n] for n in ordered]
+            groups = step.groups or (step.tranches,)
+            for g, names in enumerate(groups):  # each group by priority; stable: ties keep listed order
+                ordered = sorted(names, key=lambda n: prio[n])
+                members += [note_ix[n] for n in ordered]
+                mem_group += [g] * len(ordered)
             arg[k] = (_AMOUNTS[step.amount], 0 if step.allocation == "sequential" else 1,
-                      trig_ix[step.sequential_if] if step.sequential_if else -1)
+                      trig_ix[step.sequential_if] if step.sequential_if else -1,
+                      -1 if step.groups is None else 0 if step.within == "sequential" else 1)
         elif isinstance(step, HedgeStep | FacilityStep):  # the instrument is the step's one member
             members.append(hx_ix[step.hedge if isinstance(step, HedgeStep) else step.facility])
         elif isinstance(step, ReserveStep):
             arg[k, 0] = acct_ix[step.account]
+        elif isinstance(step, TransferStep):
+            arg[k, :3] = (acct_ix[step.from_account], acct_ix[step.to_account], int(step.amount == "all"))
         elif isinstance(step, AccretionStep):  # (Z class, 1: the cash is available at once)
             arg[k, :2] = (note_ix[step.tranche], int(isinstance(deal.waterfall, tuple) or k >= principal_phase))
+        mem_group += [0] * (len(members) - len(mem_group))
         mem_ptr.append(len(members))
         if step.id is not None:  # the accounts that cover the step, then the facilities drawn for it
             cov_acct += [a for a, acct in enumerate(deal.accounts) if step.id in acct.covers]
@@ -387,7 +411,10 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         cov_ptr=np.array(cov_ptr, dtype=np.int64), cov_acct=np.array(cov_acct, dtype=np.int64),
         wd_order=np.array(wd_order, dtype=np.int64),
         oc_params=oc_params,
-        call_pct=deal.clean_up_call.pct if deal.clean_up_call else -1.0,
+        **_call_terms(deal, n_periods, trig_ix),
+        step_when=np.array([trig_ix[s.when] if s.when else -1 for _p, s in steps], dtype=np.int64),
+        step_unless=np.array([trig_ix[s.unless] if s.unless else -1 for _p, s in steps], dtype=np.int64),
+        mem_group=np.array(mem_group, dtype=np.int64),
         orig_pool=float(orig_pool),
         wd_accounts=_WRITEDOWN[deal.writedown_to],
         principal_phase=principal_phase,

@@ -63,18 +63,19 @@ def structure_key(structure: tuple) -> tuple:
     metric, direction and curability); numbers stay run-time arguments."""
     (dcf, ios, fee_rate, fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor,
      acct_keep, trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr,
-     cov_acct, wd_order, oc_params, call_pct, orig_pool, wd_accounts, principal_phase, floor, locked, ad_of,
-     is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc, hx_kind, hx_ref, hx_notional, hx_rate,
-     hx_dcf) = structure
+     cov_acct, wd_order, oc_params, call_pct, call_open, call_trigger, orig_pool, wd_accounts, principal_phase, floor,
+     locked, ad_of, is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc, hx_kind, hx_ref, hx_notional, hx_rate,
+     hx_dcf, step_when, step_unless, mem_group) = structure
     ints = lambda x: tuple(int(v) for v in x.ravel())  # noqa: E731
     return (dcf.shape[1], fee_rate.size, acct_fixed.size, trig_metric.size,
             ints(fee_basis), ints(acct_fixed), ints(acct_basis), ints(acct_keep),
             ints(trig_metric), ints(trig_below), ints(trig_curable),
             ints(op), tuple(map(tuple, arg.astype(int).tolist())), ints(mem_ptr), ints(members), ints(cov_ptr),
-            ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0), int(wd_accounts), int(principal_phase),
+            ints(cov_acct), ints(wd_order), bool(call_pct >= 0.0 or call_trigger >= 0 or call_open.any()),
+            int(wd_accounts), int(principal_phase),
             ints(floor.any(axis=0)), ints(locked.any(axis=0)), ints(ad_of), ints(is_z), ints(io_ref),
             ints(strike >= 0.0), ints(step_acc), ints(senior), ints(eod_trig), bool(eod_oc > 0.0), ints(hx_kind),
-            ints(hx_ref))
+            ints(hx_ref), ints(step_when), ints(step_unless), ints(mem_group), int(call_trigger))
 
 
 UNROLL = 8  # pools of at most this many loans are written out loan by loan (the loop vectorizes)
@@ -241,13 +242,25 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     (n_notes, n_fees, n_acct, n_trig, fee_basis, acct_fixed, acct_basis, acct_keep, trig_metric, trig_below,
      trig_curable, op, arg, mem_ptr, members, cov_ptr, cov_acct, wd_order, has_call, wd_accounts,
      principal_phase, planned, lockable, ad_of, is_z, io_ref, stripped, step_acc, senior, eod_trig, eod_oc,
-     hx_kind, hx_ref) = key
+     hx_kind, hx_ref, step_when, step_unless, mem_group, call_trigger) = key
     has_z = any(is_z)
     n_hx = len(hx_kind)
     has_accel = any(step_acc)  # a post-acceleration priority: each step applies in lanes of its priority
 
-    def applies(k: int) -> str:
-        return f"ACCELERATED == {float(step_acc[k])}"
+    def applies(k: int) -> str | None:
+        """Where step ``k`` applies (a lane of its priority, its ``when`` trigger breached and its
+        ``unless`` trigger not), or None: everywhere."""
+        parts = [f"ACCELERATED == {float(step_acc[k])}"] if has_accel else []
+        if step_when[k] >= 0:
+            parts.append(f"{brk[step_when[k]]} > 0.0")
+        if step_unless[k] >= 0:
+            parts.append(f"not {brk[step_unless[k]]} > 0.0")
+        return " and ".join(parts) or None
+
+    def gated(x: str, k: int) -> str:
+        """``x`` where step ``k`` applies, else 0 (:func:`~abs_engine.kernels.ops.gate`)."""
+        where = applies(k)
+        return x if where is None else f"gate({x}, {where})"
     s = w.s
     bal = [s(f"bal{t}") for t in range(n_notes)]
     acct = [s(f"acct{a}") for a in range(n_acct)]
@@ -262,7 +275,8 @@ def _lane_body(key: tuple, w: _Writer) -> None:
     w(f"{s('cum_loss')} += PLOSS")
     w("PROCEEDS = 0.0")
     if has_call:
-        w(f"go = call_exercised({s('called')}, {s('exercise')}, PEND, call_level)")
+        opened = f"call_open or {brk[call_trigger]} > 0.0" if call_trigger >= 0 else "call_open"
+        w(f"go = call_exercised({s('called')}, {s('exercise')}, PEND, call_level, {opened})")
         w("PROCEEDS = PEND if go else 0.0")
         w("PEND = 0.0 if go else PEND")
         w(f"{s('called')} = 1.0 if go else {s('called')}")
@@ -338,8 +352,8 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         w("NEED = 0.0")
         for j in range(lo, hi):
             w(f"NEED += {left}{members[j]}")
-        if has_accel:
-            w(f"NEED = gate(NEED, {applies(k)})")
+        if applies(k):
+            w(f"NEED = {gated('NEED', k)}")
         w("GOT, AVAIL = pay(NEED, AVAIL)")
 
     def draw(k: int) -> None:
@@ -360,6 +374,36 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             x = f"{left}{members[j]}"
             w(f"{x} = settle_one({x}, GOT)" if hi - lo == 1 else f"{x} = settle({x}, GOT, NEED)")
 
+    def groups(lo: int, hi: int, within: int) -> None:
+        """Bond groups, as :func:`abs_engine.kernels.waterfall._groups`: each group's allotment, then
+        its classes' payments."""
+        starts = [j for j in range(lo, hi) if j == lo or mem_group[j] != mem_group[j - 1]] + [hi]
+        for g_lo, g_hi in zip(starts[:-1], starts[1:], strict=True):
+            w(f"# bond group {mem_group[g_lo]}: {[int(m) for m in members[g_lo:g_hi]]}")
+            w("GBEG = 0.0")
+            w("GBAL = 0.0")
+            for j in range(g_lo, g_hi):
+                w(f"GBEG += {seen(f'nbeg{members[j]}', members[j])}")
+                w(f"GBAL += {seen(bal[members[j]], members[j])}")
+            w("a = principal_pay(REM, pro_rata_share(GOT, GBEG, TOTB), SEQ, GBAL)")
+            w("GLEFT = a")
+            w("REM = REM - a")
+            for j in range(g_lo, g_hi):
+                m = members[j]
+                w(f"p = principal_pay(GLEFT, pro_rata_share(a, {seen(f'nbeg{m}', m)}, GBEG), {within == 0}, "
+                  f"{seen(bal[m], m)})")
+                w(f"{bal[m]} -= p")
+                w(f"prin{m} += p")
+                w("GLEFT = GLEFT - p")
+            if within != 0:
+                for j in range(g_lo, g_hi):
+                    m = members[j]
+                    w(f"p = principal_pay(GLEFT, GLEFT, True, {seen(bal[m], m)})")
+                    w(f"{bal[m]} -= p")
+                    w(f"prin{m} += p")
+                    w("GLEFT = GLEFT - p")
+            w("REM += GLEFT")
+
     for k, o in enumerate(op):
         if k == principal_phase:
             w("# the principal priority: principal collections, call proceeds (and accretion) join what is left")
@@ -376,11 +420,11 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         elif o == KW.OP_FAC_REPAY:
             x = items[0]
             w(f"# step {k}: repay facility {x}'s drawn balance")
-            need = f"gate({s(f'hxdrawn{x}')}, {applies(k)})" if has_accel else s(f"hxdrawn{x}")
+            need = gated(s(f"hxdrawn{x}"), k)
             w(f"GOT, AVAIL = pay({need}, AVAIL)")
             w(f"{s(f'hxdrawn{x}')} -= GOT")
         elif o == KW.OP_PRINCIPAL:
-            kind, always_seq, switch = arg[k][0], arg[k][1] == 0, arg[k][2]
+            kind, always_seq, switch, within = arg[k][0], arg[k][1] == 0, arg[k][2], arg[k][3]
             how = "sequential" if always_seq else ("pro rata" if switch < 0 else f"pro rata, sequential if "
                                                                                  f"trigger {switch} is breached")
             w(f"# step {k}: principal to notes {items} ({how}), up to {_AMOUNT_NAMES[kind]}")
@@ -406,7 +450,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                 w("cap = np.inf")
             need = f"principal_need(cap, PAIDP, above_plan(GRP, planned{k}))" if planned[k] else \
                 "principal_need(cap, PAIDP, GRP)"
-            w(f"NEED = gate({need}, {applies(k)})" if has_accel else f"NEED = {need}")
+            w(f"NEED = {gated(need, k)}")
             w("GOT, AVAIL = pay(NEED, AVAIL)")
             if always_seq:
                 w("SEQ = True")
@@ -417,7 +461,9 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             draw(k)
             w("PAIDP += GOT")
             w("REM = GOT")
-            for j in range(lo, hi):  # sequential, or pro rata by beginning balances
+            if within >= 0:
+                groups(lo, hi, within)
+            for j in range(lo, hi if within < 0 else lo):  # sequential, or pro rata by beginning balances
                 m = members[j]
                 w(f"p = principal_pay(REM, pro_rata_share(GOT, {seen(f'nbeg{m}', m)}, TOTB), SEQ, {seen(bal[m], m)})")
                 w(f"{bal[m]} -= p")
@@ -433,7 +479,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         elif o == KW.OP_ACCRETION:
             z, now = arg[k][0], arg[k][1]
             w(f"# step {k}: Z class {z}'s accretion, from the funds available to principal funds")
-            due = f"gate(acc{z}, {applies(k)})" if has_accel else f"acc{z}"
+            due = gated(f"acc{z}", k)
             w(f"GOT, AVAIL = pay({due}, AVAIL)")
             if now:
                 w("AVAIL = AVAIL + GOT  # (in the principal priority: available at once)")
@@ -449,18 +495,30 @@ def _lane_body(key: tuple, w: _Writer) -> None:
               f"{acct_keep[a]}, NOW)")
             w(f"x = {acct[a]}")
             w("dep, rel = reserve_move(x, target, AVAIL)")
-            if has_accel:
-                w(f"dep, rel = gate(dep, {applies(k)}), gate(rel, {applies(k)})")
+            if applies(k):
+                w(f"dep, rel = {gated('dep', k)}, {gated('rel', k)}")
             w(f"{acct[a]} = x + dep - rel")
             w("AVAIL += rel - dep")
+        elif o == KW.OP_TRANSFER:
+            a, b, everything = arg[k][0], arg[k][1], arg[k][2]
+            w(f"# step {k}: transfer from account {a} to account {b}")
+            w("NOW = 0.0")
+            for t in range(n_notes):
+                w(f"NOW += {bal[t]}")
+            base = "PEND" if acct_basis[b] == KO.BASIS_POOL else "orig_pool"
+            w(f"target = reserve_target({bool(acct_fixed[b])}, acct_amount{b}, acct_pct{b}, {base}, acct_floor{b}, "
+              f"{acct_keep[b]}, NOW)")
+            w(f"x = {gated(f'transfer_amount({acct[a]}, target, {acct[b]}, {bool(everything)})', k)}")
+            w(f"{acct[a]} -= x")
+            w(f"{acct[b]} += x")
         else:
             w(f"# step {k}: residual, after any fee or interest still unpaid, in step order")
             for kk in range(k):
                 if op[kk] in _DUES and step_acc[kk] == step_acc[k]:
                     left = _DUES[op[kk]][0]
-                    take(left, mem_ptr[kk], mem_ptr[kk + 1], kk)
+                    take(left, mem_ptr[kk], mem_ptr[kk + 1], k)  # (where the residual applies)
                     settle(left, mem_ptr[kk], mem_ptr[kk + 1])
-            w(f"rest = gate(AVAIL, {applies(k)})" if has_accel else "rest = AVAIL")
+            w(f"rest = {gated('AVAIL', k)}")
             w("RESID += rest")
             w("AVAIL -= rest")
     w("NOW = 0.0")
@@ -528,7 +586,8 @@ from abs_engine.kernels.ops import (above_plan, accretion, call_exercised, carry
                                    fee_due, gate, hedge_due, hedge_net, hedge_receipt, interest_due, net_coupon,
                                    oc_event, oc_principal, pay, principal_need,
                                    principal_pay, pro_rata_share, reserve_move, reserve_target, settle, settle_one,
-                                   strip_rate, trigger_breached, trigger_value, uncovered, unlocked, writedown)
+                                   strip_rate, transfer_amount, trigger_breached, trigger_value, uncovered, unlocked,
+                                   writedown)
 
 SB = {sb}
 N_ROWS = {n_rows}
@@ -577,7 +636,7 @@ def kernel_source(pool: tuple, key: tuple) -> str:
               f"oc_step_pct = P[{KST.P_OC_STEP_PCT}]", f"oc_blocker = int(P[{KST.P_OC_BLOCKER}])",
               f"oc_stepped = P[{KST.P_OC_STEPPED}] != 0.0", f"m1 = int(P[{KST.P_M1}])", "m1f = float(m1)",
               f"lag = int(P[{KST.P_LAG}])", f"adv = P[{KST.P_ADV}] != 0.0", f"waterfall = P[{KST.P_WATERFALL}] != 0.0",
-              f"eod_oc = P[{KST.P_EOD_OC}]"]
+              f"eod_oc = P[{KST.P_EOD_OC}]", f"call_open = P[{KST.P_CALL_OPEN}] != 0.0"]
     if len(cls) <= UNROLL:
         for k in range(len(cls)):
             q = p_loan + KST.N_LOAN_PARAMS * k

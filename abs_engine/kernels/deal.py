@@ -51,6 +51,8 @@ from .state import (
     N_RUN,
     P_ADV,
     P_CALL_LEVEL,
+    P_CALL_OPEN,
+    P_CALL_TRIGGER,
     P_EOD_OC,
     P_HAS_ACCEL,
     P_HAS_CALL,
@@ -144,9 +146,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                pool_start, coupon_rows, crow, delinq_rows, qrow, cpn_from, dq_from, exercise, dcf, ios, fee_rate,
                fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
                trig_metric, trig_below, trig_curable, trig_threshold, op, arg, mem_ptr, members, cov_ptr, cov_acct,
-               wd_order, oc_params, call_pct, orig_pool, wd_accounts,
+               wd_order, oc_params, call_pct, call_open, call_trigger, orig_pool, wd_accounts,
                principal_phase, floor, locked, ad_of, is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc,
-               hx_kind, hx_ref, hx_notional, hx_rate, hx_dcf,
+               hx_kind, hx_ref, hx_notional, hx_rate, hx_dcf, step_when, step_unless, mem_group,
                bal, short, arrears, acct, breached, cum_loss, called, accelerated, hx_unpaid, hx_drawn, given, cutoff,
                i0, i1, pool_out, tr_out, fee_out, acct_out, trig_out, hx_out, cash_out, face, price, delay, stats,
                extra):
@@ -166,8 +168,11 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
     Waterfall: the structure arguments of
     :meth:`abs_engine.compile.waterfall.WaterfallProgram.structure`, coupons ``[row, period,
     note]`` and 60+ delinquency ``[row, period]`` with rows ``crow``/``qrow``, call elections
-    ``exercise[scenario]``, each step's planned balance ``floor[period, step]`` and each note's
-    lockout ``locked[period, note]`` (1.0 while locked out of principal), per note the Z class
+    ``exercise[scenario]``, the call (``call_pct``: the clean-up percentage, -1 none;
+    ``call_open[period]``: 1.0 once its date is reached; ``call_trigger``: the trigger whose breach
+    opens it, -1 none), per step the triggers that gate it ``step_when``/``step_unless`` (-1:
+    none) and per member its bond group ``mem_group``, each step's planned balance ``floor[period,
+    step]`` and each note's lockout ``locked[period, note]`` (1.0 while locked out of principal), per note the Z class
     its accretion is directed to ``ad_of`` (-1: none), whether it is a Z class ``is_z``, what an
     interest-only class's notional is ``io_ref`` (-1 the pool, else a note; -2: not one) and a
     WAC strip's ``strike`` (-1: none); acceleration: each step's priority ``step_acc`` (1: after
@@ -206,7 +211,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_step_when, p_step_unless, p_mem_group, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, members.size, cov_acct.size, n_hx)
     step_period = int(oc_params[3])
     nl = lanes.shape[1]  # = SB, but a run-time number: a loop of constant length is unrolled, not vectorized
@@ -223,7 +228,8 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         lag = lag_b[b]
         S = np.zeros((n_total if full_state else n_rows) * SB)
         P = np.zeros(p_total)
-        P[P_CALL_LEVEL] = call_pct * orig_pool
+        P[P_CALL_LEVEL] = call_pct * orig_pool if call_pct >= 0.0 else -1.0  # (-1: no clean-up condition)
+        P[P_CALL_TRIGGER] = call_trigger
         P[P_ORIG_POOL] = orig_pool
         P[P_OC_PCT] = oc_params[0]
         P[P_OC_ORIGINAL] = 1.0 if oc_params[1] == BASIS_ORIGINAL else 0.0
@@ -244,7 +250,8 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
         P[P_N_COV] = cov_acct.size
         P[P_N_HX] = n_hx
         P[P_POOL_GIVEN] = 0.0 if given is None else 1.0
-        P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 else 0.0
+        P[P_HAS_CALL] = 1.0 if call_pct >= 0.0 or call_trigger >= 0 or (call_open.size and call_open.max() > 0.0) \
+            else 0.0
         P[P_WD_ACCOUNTS] = wd_accounts  # WD_POOL, WD_POOL_AND_ACCOUNTS or WD_NONE
         P[P_EOD_OC] = eod_oc
         P[P_HAS_ACCEL] = 1.0 if step_acc.size and step_acc.max() > 0 else 0.0
@@ -263,13 +270,16 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             P[p_trig_curable + g] = trig_curable[g]
         for k in range(n_steps):
             P[p_op + k] = op[k]
-            for c in range(3):
-                P[p_arg + 3 * k + c] = arg[k, c]
+            for c in range(4):
+                P[p_arg + 4 * k + c] = arg[k, c]
+            P[p_step_when + k] = step_when[k]
+            P[p_step_unless + k] = step_unless[k]
         for k in range(n_steps + 1):
             P[p_mem_ptr + k] = mem_ptr[k]
             P[p_cov_ptr + k] = cov_ptr[k]
         for j in range(members.size):
             P[p_members + j] = members[j]
+            P[p_mem_group + j] = mem_group[j]
         for j in range(cov_acct.size):
             P[p_cov_acct + j] = cov_acct[j]
         for t in range(n_notes):
@@ -429,6 +439,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
                         for l in range(nl):
                             S[cell(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
                 P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
+                P[P_CALL_OPEN] = call_open[i]
                 for t in range(n_notes):
                     P[p_dcf + t] = dcf[i, t]
                 for g in range(n_trig):

@@ -26,7 +26,7 @@ from .collateral import fmax, fmin
 __all__ = [
     "ZERO", "BASIS_POOL", "BASIS_ORIGINAL", "BASIS_NOTES", "BASIS_INTEREST",
     "METRIC_CUM_LOSS", "METRIC_OC", "METRIC_DELINQ", "METRIC_IC",
-    "call_exercised", "interest_due", "fee_base", "fee_due", "trigger_value",
+    "call_exercised", "transfer_amount", "interest_due", "fee_base", "fee_due", "trigger_value",
     "trigger_breached", "pay", "draw", "settle", "principal_need", "unlocked", "above_plan", "accretion",
     "coupon_paid", "net_coupon", "strip_rate", "gate", "oc_event", "pro_rata_share", "principal_pay",
     "oc_principal", "reserve_target", "reserve_move", "uncovered", "writedown", "carry", "hedge_net", "hedge_due",
@@ -40,11 +40,19 @@ METRIC_CUM_LOSS, METRIC_OC, METRIC_DELINQ, METRIC_IC = range(4)
 
 
 @kernel(inline=True)
-def call_exercised(called, exercise, pool_end, level):
-    """Whether the clean-up call is exercised this period: not yet called, elected by the
-    scenario, and the ending pool balance is above zero and at most ``level`` (the call
-    percentage times the original pool balance)."""
-    return (called == 0.0) & (exercise > 0.0) & (pool_end > 0.0) & (pool_end <= level)
+def call_exercised(called, exercise, pool_end, level, opened):
+    """Whether the call is exercised this period: not yet called, elected by the scenario, the
+    ending pool balance above zero, and either at most ``level`` (the clean-up percentage times
+    the original pool balance; negative: no such condition) or the call ``opened`` otherwise
+    (its date reached, its trigger breached)."""
+    return (called == 0.0) & (exercise > 0.0) & (pool_end > 0.0) & ((pool_end <= level) | opened)
+
+
+@kernel(inline=True)
+def transfer_amount(source, target, balance, everything):
+    """What a transfer moves out of an account holding ``source``: all of it (``everything``), or
+    what the receiving account (``balance``) lacks of its ``target``, at most ``source``."""
+    return source if everything else fmin(source, fmax(target - balance, 0.0))
 
 
 @kernel(inline=True)

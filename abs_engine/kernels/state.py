@@ -56,16 +56,18 @@ N_RUN = 6
  P_M1, P_LAG, P_ADV, P_WATERFALL, P_EOD_OC,
  # counts and flags, for the interpreter
  P_N_LOANS, P_N_CLS, P_N_NOTES, P_N_FEES, P_N_ACCT, P_N_TRIG, P_N_STEPS, P_N_MEMBERS, P_N_COV,
- P_POOL_GIVEN, P_HAS_CALL, P_WD_ACCOUNTS, P_PRINCIPAL_PHASE, P_HAS_ACCEL, P_N_HX) = range(28)
-P_FIXED = 28
+ P_POOL_GIVEN, P_HAS_CALL, P_WD_ACCOUNTS, P_PRINCIPAL_PHASE, P_HAS_ACCEL, P_N_HX,
+ # the call: open this period (its date reached), and the trigger whose breach opens it (-1: none)
+ P_CALL_OPEN, P_CALL_TRIGGER) = range(30)
+P_FIXED = 30
 WD_POOL, WD_POOL_AND_ACCOUNTS, WD_NONE = range(3)  # P_WD_ACCOUNTS: what note balances are written down to
 HX_SWAP, HX_CAP, HX_FACILITY = range(3)  # an instrument's kind: hedges (swap, cap bought), then facilities
 N_LOAN_PARAMS = 6  # scheduled fraction, decrement, its growth, gross rate, net rate, maturity
 
 # the interpreter's working rows, first of work_layout's
 (W_AVAIL, W_PAIDP, W_NEED, W_GOT, W_REM, W_TOT, W_SEQ, W_IC, W_PC, W_PLOSS, W_PEND, W_PROCEEDS, W_NBSUM, W_NOW,
- W_GRP, W_POOLBEG, W_RESID, W_ACC, W_HREC) = range(19)
-W_FIXED = 19
+ W_GRP, W_POOLBEG, W_RESID, W_ACC, W_HREC, W_ON, W_GBEG, W_GBAL, W_GLEFT) = range(23)
+W_FIXED = 23
 
 # the period's table columns
 TR_BEG, TR_COUPON, TR_DUE, TR_PAID, TR_SHORT, TR_PRIN, TR_WD, TR_END, TR_ACCRETION, TR_NOTIONAL = range(10)
@@ -163,13 +165,15 @@ def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_m
     """Offsets in ``P`` after :func:`layout`'s ``n_params``: ``(cls, fee_basis, acct_fixed,
     acct_basis, acct_keep, trig_metric, trig_below, trig_curable, op, arg, mem_ptr, members,
     cov_ptr, cov_acct, wd_order, ad_of, is_z, io_ref, step_acc, senior, eod_trig, hx_kind, hx_ref,
-    n_total)``: the
+    step_when, step_unless, mem_group, n_total)``: the
     structure as numbers (``step_acc``: 1 for a step of the post-acceleration priority; ``senior``:
     1 for a most senior class; ``eod_trig``: 1 for a trigger whose breach is an event of default;
-    ``arg``: three per step; ``ad_of``: per note the Z class whose accretion it is directed, or -1; ``is_z``:
-    1 for a Z class; ``io_ref``: what an interest-only class's notional is, -1 the pool, a note's
-    index that note, -2 not an interest-only class; ``cov_acct``: per step the accounts that
-    cover it, and ``n_acct +`` the instruments (facilities) drawn for it; ``hx_kind``: per
+    ``arg``: four per step; ``step_when``/``step_unless``: per step the trigger that must be
+    breached / not breached for it to apply (-1: none); ``mem_group``: per member of a principal
+    step its bond group (0 for a step without groups); ``ad_of``: per note the Z class whose
+    accretion it is directed, or -1; ``is_z``: 1 for a Z class; ``io_ref``: what an interest-only
+    class's notional is, -1 the pool, a note's index that note, -2 not an interest-only class;
+    ``cov_acct``: per step the accounts that cover it, and ``n_acct +`` the instruments (facilities) drawn for it; ``hx_kind``: per
     instrument ``HX_*``; ``hx_ref``: the note whose beginning balance is a hedge's notional, -1
     given amounts)."""
     p_cls = n_params
@@ -182,7 +186,7 @@ def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_m
     p_trig_curable = p_trig_below + n_trig
     p_op = p_trig_curable + n_trig
     p_arg = p_op + n_steps
-    p_mem_ptr = p_arg + 3 * n_steps
+    p_mem_ptr = p_arg + 4 * n_steps
     p_members = p_mem_ptr + n_steps + 1
     p_cov_ptr = p_members + n_members
     p_cov_acct = p_cov_ptr + n_steps + 1
@@ -195,9 +199,13 @@ def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_m
     p_eod_trig = p_senior + n_notes
     p_hx_kind = p_eod_trig + n_trig
     p_hx_ref = p_hx_kind + n_hx
+    p_step_when = p_hx_ref + n_hx
+    p_step_unless = p_step_when + n_steps
+    p_mem_group = p_step_unless + n_steps
     return (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below,
             p_trig_curable, p_op, p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z,
-            p_io_ref, p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_hx_ref + n_hx)
+            p_io_ref, p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_step_when, p_step_unless, p_mem_group,
+            p_mem_group + n_members)
 
 
 @kernel(inline=True)

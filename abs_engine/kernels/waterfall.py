@@ -53,6 +53,7 @@ from .ops import (
     settle,
     settle_one,
     strip_rate,
+    transfer_amount,
     trigger_breached,
     trigger_value,
     uncovered,
@@ -121,6 +122,8 @@ from .state import (
     N_RUN,
     P_ADV,
     P_CALL_LEVEL,
+    P_CALL_OPEN,
+    P_CALL_TRIGGER,
     P_EOD_OC,
     P_FIXED,
     P_HAS_ACCEL,
@@ -181,6 +184,9 @@ from .state import (
     TRIG_COLS,
     W_ACC,
     W_AVAIL,
+    W_GBAL,
+    W_GBEG,
+    W_GLEFT,
     W_GOT,
     W_GRP,
     W_HREC,
@@ -188,6 +194,7 @@ from .state import (
     W_NBSUM,
     W_NEED,
     W_NOW,
+    W_ON,
     W_PAIDP,
     W_PC,
     W_PEND,
@@ -205,13 +212,13 @@ from .state import (
 
 __all__ = [
     "SB", "OP_FEES", "OP_INTEREST", "OP_PRINCIPAL", "OP_RESERVE", "OP_RESIDUAL", "OP_ACCRETION", "OP_HEDGE",
-    "OP_FAC_INTEREST", "OP_FAC_REPAY",
+    "OP_FAC_INTEREST", "OP_FAC_REPAY", "OP_TRANSFER",
     "AMOUNT_COLLECTIONS", "AMOUNT_OC_TARGET", "AMOUNT_AVAILABLE", "AMOUNT_ACCRETION",
     "TR_COLS", "FEE_COLS", "ACCT_COLS", "TRIG_COLS", "CASH_COLS", "interpret",
 ]
 
 (OP_FEES, OP_INTEREST, OP_PRINCIPAL, OP_RESERVE, OP_RESIDUAL, OP_ACCRETION, OP_HEDGE, OP_FAC_INTEREST,
- OP_FAC_REPAY) = range(9)
+ OP_FAC_REPAY, OP_TRANSFER) = range(10)
 AMOUNT_COLLECTIONS, AMOUNT_OC_TARGET, AMOUNT_AVAILABLE, AMOUNT_ACCRETION = range(4)
 
 
@@ -237,7 +244,7 @@ def _pool_month(S, P):
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_step_when, p_step_unless, p_mem_group, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]), n_hx)
     m1 = int(P[P_M1])
@@ -314,7 +321,7 @@ def _waterfall(S, P):
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_step_when, p_step_unless, p_mem_group, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]), n_hx)
     orig_pool = P[P_ORIG_POOL]
@@ -331,9 +338,12 @@ def _waterfall(S, P):
         S[w0 + W_PROCEEDS, l] = 0.0
     if P[P_HAS_CALL] != 0.0:
         level = P[P_CALL_LEVEL]
+        dated = P[P_CALL_OPEN] != 0.0
+        trig = int(P[P_CALL_TRIGGER])  # (its breach as last tested: this period's tests come later)
         for l in range(SB):
             pend = S[w0 + W_PEND, l]
-            if call_exercised(S[R_CALLED, l], S[R_EXERCISE, l], pend, level):
+            opened = dated or (trig >= 0 and S[r_breached + (trig if trig >= 0 else 0), l] > 0.0)
+            if call_exercised(S[R_CALLED, l], S[R_EXERCISE, l], pend, level, opened):
                 S[w0 + W_PROCEEDS, l] = pend
                 S[w0 + W_PEND, l] = 0.0
                 S[R_CALLED, l] = 1.0
@@ -464,6 +474,7 @@ def _waterfall(S, P):
                 more = S[w0 + W_PC, l] + S[w0 + W_PROCEEDS, l] + S[w0 + W_ACC, l]
                 S[w0 + W_AVAIL, l] += gate(more, S[R_ACCEL, l] == 0.0)
         acc = P[p_step_acc + k]  # 1: a step of the post-acceleration priority, applying in accelerated lanes
+        _applies(S, P, w0, r_breached, acc, int(P[p_step_when + k]), int(P[p_step_unless + k]))
         o = int(P[p_op + k])
         lo = int(P[p_mem_ptr + k])
         hi = int(P[p_mem_ptr + k + 1])
@@ -471,21 +482,22 @@ def _waterfall(S, P):
         c_hi = int(P[p_cov_ptr + k + 1])
         if o == OP_FEES or o == OP_INTEREST or o == OP_HEDGE or o == OP_FAC_INTEREST:
             left = r_fleft if o == OP_FEES else r_ileft if o == OP_INTEREST else r_hxleft
-            _take(S, P, w0, left, p_members, lo, hi, acc)
+            _take(S, P, w0, left, p_members, lo, hi)
             _draw(S, P, w0, r_acct, r_ac, p_cov_acct, c_lo, c_hi, n_acct, r_hxb, r_hx, p_hx_notional)
             _settle(S, P, w0, left, p_members, lo, hi)
         elif o == OP_FAC_REPAY:  # repay a facility's drawn balance from the funds available
             x = int(P[p_members + lo])
             hx = r_hx + HX_COLS * x
             for l in range(SB):
-                got, avail = pay(gate(S[r_hxb + x, l], S[R_ACCEL, l] == acc), S[w0 + W_AVAIL, l])
+                got, avail = pay(gate(S[r_hxb + x, l], S[w0 + W_ON, l] > 0.0), S[w0 + W_AVAIL, l])
                 S[w0 + W_AVAIL, l] = avail
                 S[r_hxb + x, l] -= got
                 S[hx + HX_REPAID, l] += got
         elif o == OP_PRINCIPAL:
-            kind = int(P[p_arg + 3 * k])
-            always_seq = int(P[p_arg + 3 * k + 1]) == 0
-            switch = int(P[p_arg + 3 * k + 2])
+            kind = int(P[p_arg + 4 * k])
+            always_seq = int(P[p_arg + 4 * k + 1]) == 0
+            switch = int(P[p_arg + 4 * k + 2])
+            within = int(P[p_arg + 4 * k + 3])  # bond groups: -1 none, 0 sequential inside, 1 pro rata inside
             planned = P[p_floor + k]
             for l in range(SB):
                 S[w0 + W_GRP, l] = 0.0
@@ -508,7 +520,7 @@ def _waterfall(S, P):
                 else:
                     cap = np.inf
                 need = gate(principal_need(cap, S[w0 + W_PAIDP, l], above_plan(S[w0 + W_GRP, l], planned)),
-                            S[R_ACCEL, l] == acc)
+                            S[w0 + W_ON, l] > 0.0)
                 got, avail = pay(need, S[w0 + W_AVAIL, l])
                 S[w0 + W_NEED, l] = need
                 S[w0 + W_GOT, l] = got
@@ -519,7 +531,9 @@ def _waterfall(S, P):
             for l in range(SB):
                 S[w0 + W_PAIDP, l] += S[w0 + W_GOT, l]
                 S[w0 + W_REM, l] = S[w0 + W_GOT, l]
-            for j in range(lo, hi):  # sequential, or pro rata by beginning balances
+            if within >= 0:  # bond groups: each group's share, then its classes' (see _groups)
+                _groups(S, P, w0, lo, hi, p_members, p_mem_group, p_lock, r_nbeg, r_bal, r_tr, within)
+            for j in range(lo, hi if within < 0 else lo):  # sequential, or pro rata by beginning balances
                 m = int(P[p_members + j])
                 lk = P[p_lock + m]
                 tr = r_tr + TR_COLS * m
@@ -541,14 +555,14 @@ def _waterfall(S, P):
                     S[tr + TR_PRIN, l] += p
                     S[w0 + W_REM, l] -= p
         elif o == OP_ACCRETION:  # cash for a Z class's accretion: from interest funds to principal funds
-            z = int(P[p_arg + 3 * k])
-            now = P[p_arg + 3 * k + 1] != 0.0  # in the principal priority (or a single one): available at once
+            z = int(P[p_arg + 4 * k])
+            now = P[p_arg + 4 * k + 1] != 0.0  # in the principal priority (or a single one): available at once
             for l in range(SB):
-                got, avail = pay(gate(S[r_accr + z, l], S[R_ACCEL, l] == acc), S[w0 + W_AVAIL, l])
+                got, avail = pay(gate(S[r_accr + z, l], S[w0 + W_ON, l] > 0.0), S[w0 + W_AVAIL, l])
                 S[w0 + W_AVAIL, l] = avail + got if now else avail
                 S[w0 + W_ACC, l] += got
         elif o == OP_RESERVE:
-            a = int(P[p_arg + 3 * k])
+            a = int(P[p_arg + 4 * k])
             fixed = P[p_acct_fixed + a] != 0.0
             on_pool = int(P[p_acct_basis + a]) == BASIS_POOL
             keep = int(P[p_acct_keep + a])
@@ -560,7 +574,7 @@ def _waterfall(S, P):
                 target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
                 x = S[r_acct + a, l]
                 dep, rel = reserve_move(x, target, S[w0 + W_AVAIL, l])
-                on = S[R_ACCEL, l] == acc
+                on = S[w0 + W_ON, l] > 0.0
                 dep, rel = gate(dep, on), gate(rel, on)
                 target = target if on else S[ac + AC_TARGET, l]
                 S[r_acct + a, l] = x + dep - rel
@@ -568,7 +582,26 @@ def _waterfall(S, P):
                 S[ac + AC_DEP, l] += dep
                 S[ac + AC_REL, l] += rel
                 S[ac + AC_TARGET, l] = target
-        else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order
+        elif o == OP_TRANSFER:  # from one account to another
+            a = int(P[p_arg + 4 * k])
+            b = int(P[p_arg + 4 * k + 1])
+            everything = P[p_arg + 4 * k + 2] != 0.0
+            fixed = P[p_acct_fixed + b] != 0.0
+            on_pool = int(P[p_acct_basis + b]) == BASIS_POOL
+            keep = int(P[p_acct_keep + b])
+            amount, pct, floor = P[p_acct_amount + b], P[p_acct_pct + b], P[p_acct_floor + b]
+            _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+            for l in range(SB):
+                base = S[w0 + W_PEND, l] if on_pool else orig_pool
+                target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
+                x = gate(transfer_amount(S[r_acct + a, l], target, S[r_acct + b, l], everything),
+                         S[w0 + W_ON, l] > 0.0)
+                S[r_acct + a, l] -= x
+                S[r_acct + b, l] += x
+                S[r_ac + ACCT_COLS * a + AC_DRAW, l] += x
+                S[r_ac + ACCT_COLS * b + AC_DEP, l] += x
+        else:  # OP_RESIDUAL: first any fee or interest still unpaid, in step order (where the
+            # residual step applies, whatever those steps' own conditions: what is due is due)
             for kk in range(k):
                 ok = int(P[p_op + kk])
                 dues = ok == OP_FEES or ok == OP_INTEREST or ok == OP_HEDGE or ok == OP_FAC_INTEREST
@@ -576,10 +609,10 @@ def _waterfall(S, P):
                     left = r_fleft if ok == OP_FEES else r_ileft if ok == OP_INTEREST else r_hxleft
                     lo2 = int(P[p_mem_ptr + kk])
                     hi2 = int(P[p_mem_ptr + kk + 1])
-                    _take(S, P, w0, left, p_members, lo2, hi2, acc)
+                    _take(S, P, w0, left, p_members, lo2, hi2)
                     _settle(S, P, w0, left, p_members, lo2, hi2)
             for l in range(SB):
-                rest = gate(S[w0 + W_AVAIL, l], S[R_ACCEL, l] == acc)
+                rest = gate(S[w0 + W_AVAIL, l], S[w0 + W_ON, l] > 0.0)
                 S[r_cash + C_RESIDUAL, l] += rest
                 S[w0 + W_AVAIL, l] -= rest
     # ---- events of default, after the period's waterfall and before writedowns: acceleration
@@ -718,7 +751,7 @@ def _running_sums(S, P):
         work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)
     (p_cls, p_fee_basis, p_acct_fixed, p_acct_basis, p_acct_keep, p_trig_metric, p_trig_below, p_trig_curable, p_op,
      p_arg, p_mem_ptr, p_members, p_cov_ptr, p_cov_acct, p_wd_order, p_ad_of, p_is_z, p_io_ref,
-     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_total) = \
+     p_step_acc, p_senior, p_eod_trig, p_hx_kind, p_hx_ref, p_step_when, p_step_unless, p_mem_group, p_total) = \
         code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, int(P[P_N_MEMBERS]),
                     int(P[P_N_COV]), n_hx)
     m1f = float(P[P_M1])
@@ -762,7 +795,7 @@ def _sizes(H):
     n_rows, n_params = sizes[12], sizes[29]
     n_total = work_layout(n_rows, n_notes, n_fees, n_acct, n_trig, n_hx)[17]
     p_total = code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, int(H[P_N_STEPS]), int(H[P_N_MEMBERS]),
-                          int(H[P_N_COV]), n_hx)[23]
+                          int(H[P_N_COV]), n_hx)[26]
     return n_total, p_total
 
 
@@ -777,10 +810,80 @@ def _sum_rows(S, first, n, row):
 
 
 @kernel(inline=True)
-def _take(S, P, w0, left, p_members, lo, hi, acc):
+def _groups(S, P, w0, lo, hi, p_members, p_mem_group, p_lock, r_nbeg, r_bal, r_tr, within):
+    """A principal step's cash ``W_GOT`` over bond groups (members ``lo..hi``, group by group):
+    each group in turn is allotted the rest of the cash (sequential across groups, ``W_SEQ``) or
+    its pro-rata share by beginning balances, at most its balance and the cash remaining
+    (:func:`principal_pay` with the group as one class); the allotment is paid to its classes
+    sequentially (``within`` 0) or pro rata by their beginning balances and then in priority
+    order for what caps left. ``W_REM`` falls by what is paid."""
+    g_lo = lo
+    while g_lo < hi:
+        g_hi = g_lo + 1
+        while g_hi < hi and P[p_mem_group + g_hi] == P[p_mem_group + g_lo]:
+            g_hi += 1
+        for l in range(SB):
+            S[w0 + W_GBEG, l] = 0.0
+            S[w0 + W_GBAL, l] = 0.0
+        for j in range(g_lo, g_hi):
+            m = int(P[p_members + j])
+            lk = P[p_lock + m]
+            for l in range(SB):
+                S[w0 + W_GBEG, l] += unlocked(S[r_nbeg + m, l], lk)
+                S[w0 + W_GBAL, l] += unlocked(S[r_bal + m, l], lk)
+        for l in range(SB):
+            rem = S[w0 + W_REM, l]
+            share = pro_rata_share(S[w0 + W_GOT, l], S[w0 + W_GBEG, l], S[w0 + W_TOT, l])
+            a = principal_pay(rem, share, S[w0 + W_SEQ, l] > 0.0, S[w0 + W_GBAL, l])
+            S[w0 + W_GLEFT, l] = a
+            S[w0 + W_REM, l] = rem - a
+            S[w0 + W_NEED, l] = a  # the allotment, for the shares inside the group
+        for j in range(g_lo, g_hi):
+            m = int(P[p_members + j])
+            lk = P[p_lock + m]
+            tr = r_tr + TR_COLS * m
+            for l in range(SB):
+                left = S[w0 + W_GLEFT, l]
+                pro = pro_rata_share(S[w0 + W_NEED, l], unlocked(S[r_nbeg + m, l], lk), S[w0 + W_GBEG, l])
+                p = principal_pay(left, pro, within == 0, unlocked(S[r_bal + m, l], lk))
+                S[r_bal + m, l] -= p
+                S[tr + TR_PRIN, l] += p
+                S[w0 + W_GLEFT, l] = left - p
+        if within != 0:  # what the caps inside the group left over, in priority order
+            for j in range(g_lo, g_hi):
+                m = int(P[p_members + j])
+                lk = P[p_lock + m]
+                tr = r_tr + TR_COLS * m
+                for l in range(SB):
+                    left = S[w0 + W_GLEFT, l]
+                    p = principal_pay(left, left, True, unlocked(S[r_bal + m, l], lk))
+                    S[r_bal + m, l] -= p
+                    S[tr + TR_PRIN, l] += p
+                    S[w0 + W_GLEFT, l] = left - p
+        for l in range(SB):  # (anything an allotment could not place goes back to the step's cash)
+            S[w0 + W_REM, l] += S[w0 + W_GLEFT, l]
+        g_lo = g_hi
+
+
+@kernel(inline=True)
+def _applies(S, P, w0, r_breached, acc, when, unless):
+    """``W_ON``: 1.0 in the lanes where a step applies: their priority (1: accelerated) is the
+    step's ``acc``, trigger ``when`` is breached and trigger ``unless`` is not (-1: no such
+    condition)."""
+    for l in range(SB):
+        on = S[R_ACCEL, l] == acc
+        if when >= 0:
+            on = on and S[r_breached + when, l] > 0.0
+        if unless >= 0:
+            on = on and not S[r_breached + unless, l] > 0.0
+        S[w0 + W_ON, l] = 1.0 if on else 0.0
+
+
+@kernel(inline=True)
+def _take(S, P, w0, left, p_members, lo, hi):
     """A group's remaining dues (``W_NEED``) and what available funds pay of them (``W_GOT``);
-    ``left``: the first row of the dues (interest or fees); none in a lane whose priority (1:
-    accelerated) is not the step's ``acc``."""
+    ``left``: the first row of the dues (interest or fees); none in a lane where the step does
+    not apply (``W_ON``)."""
     for l in range(SB):
         S[w0 + W_NEED, l] = 0.0
     for j in range(lo, hi):
@@ -788,7 +891,7 @@ def _take(S, P, w0, left, p_members, lo, hi, acc):
         for l in range(SB):
             S[w0 + W_NEED, l] += S[r, l]
     for l in range(SB):
-        S[w0 + W_NEED, l] = gate(S[w0 + W_NEED, l], S[R_ACCEL, l] == acc)
+        S[w0 + W_NEED, l] = gate(S[w0 + W_NEED, l], S[w0 + W_ON, l] > 0.0)
         got, avail = pay(S[w0 + W_NEED, l], S[w0 + W_AVAIL, l])
         S[w0 + W_GOT, l] = got
         S[w0 + W_AVAIL, l] = avail

@@ -37,6 +37,7 @@ from .structure import (
     SplitWaterfall,
     Step,
     Tranche,
+    TransferStep,
     Trigger,
 )
 
@@ -91,6 +92,13 @@ class Deal(Spec):
         if len(residuals) > 1:
             raise SpecError("tranches", residuals, "at most one residual class")
         triggers = {t.name for t in self.triggers}
+        call = self.clean_up_call
+        if call is not None and call.when is not None and call.when not in triggers:
+            raise SpecError("clean_up_call.when", call.when,
+                            f"a trigger defined in triggers (known: {sorted(triggers)})")
+        if call is not None and call.date is not None and self.first_payment_date is None:
+            raise SpecError("clean_up_call.date", call.date.isoformat(), "pct or when, or a first_payment_date to "
+                                                                           "place the date")
         if self.overcollateralization and self.overcollateralization.step_down:
             unless = self.overcollateralization.step_down.unless
             if unless is not None and unless not in triggers:
@@ -142,8 +150,8 @@ class Deal(Spec):
     def _check_hedges(self, tranches: dict[str, Tranche], ids: dict[str, str]) -> None:
         """Hedges and facilities (CONVENTIONS R2.8): a notional class with a balance; each swap paid
         at one hedge step and each facility's interest and repayment at one step each, in the
-        priority of payments (at most one each after acceleration); a facility drawn for the
-        steps it covers, never its own."""
+        priority of payments and in a post-acceleration priority; a facility drawn for the steps
+        it covers, never its own."""
         for field in ("hedges", "facilities"):
             for k, x in enumerate(getattr(self, field)):
                 if x.day_count == "ACT/360" and self.first_payment_date is None:
@@ -156,23 +164,23 @@ class Deal(Spec):
                                     f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})")
         steps = self.steps_with_paths()
         normal = self.n_normal_steps
-        for part, required in ((steps[:normal], True), (steps[normal:], False)):
+        for part, where in ((steps[:normal], "the waterfall"), (steps[normal:], "the post-acceleration priority")):
             counts = Counter((s.pay, s.hedge if s.pay == "hedge" else s.facility) for _p, s in part
                              if isinstance(s, HedgeStep | FacilityStep))
             for path, s in part:
                 if isinstance(s, HedgeStep | FacilityStep) and counts[(s.pay, getattr(s, "hedge", None)
                                                                      or getattr(s, "facility", None))] > 1:
                     raise SpecError(f"{path}.pay", s.pay, "one such step per hedge or facility in a priority")
-            if not required:
+            if not part:  # (no acceleration)
                 continue
             for k, h in enumerate(self.hedges):
                 if h.type == "swap" and counts[("hedge", h.name)] == 0:
-                    raise SpecError(f"hedges[{k}]", h.name, "a swap whose net payment has a step in the waterfall "
+                    raise SpecError(f"hedges[{k}]", h.name, f"a swap whose net payment has a step in {where} "
                                     f"({{pay: hedge, hedge: {h.name}}}, CONVENTIONS R2.8.5)")
             for k, f in enumerate(self.facilities):
                 for pay in ("facility_interest", "facility_repayment"):
                     if counts[(pay, f.name)] == 0:
-                        raise SpecError(f"facilities[{k}]", f.name, f"a facility with a {pay} step in the waterfall "
+                        raise SpecError(f"facilities[{k}]", f.name, f"a facility with a {pay} step in {where} "
                                         f"({{pay: {pay}, facility: {f.name}}}, CONVENTIONS R2.8.5)")
         for k, f in enumerate(self.facilities):
             if not f.covers:
@@ -231,6 +239,9 @@ class Deal(Spec):
                 raise SpecError(f"{path}.{field}", name,
                                 f"{article} {what} defined in {where or what + 's'} (known: {sorted(pool)})")
 
+        for field in ("when", "unless"):
+            if getattr(step, field) is not None:
+                known(field, getattr(step, field), triggers, "trigger")
         if isinstance(step, FeeStep):
             if not step.fees:
                 raise SpecError(f"{path}.fees", [], "at least one fee")
@@ -262,6 +273,11 @@ class Deal(Spec):
                     known("down_to", step.down_to, self.schedules, "schedule")
         elif isinstance(step, ReserveStep):
             known("account", step.account, {a.name for a in self.accounts}, "account")
+        elif isinstance(step, TransferStep):
+            known("from_account", step.from_account, {a.name for a in self.accounts}, "account")
+            known("to_account", step.to_account, {a.name for a in self.accounts}, "account")
+            if step.to_account == step.from_account:
+                raise SpecError(f"{path}.to_account", step.to_account, "another account than from_account")
         elif isinstance(step, HedgeStep):
             hedges = {h.name: h for h in self.hedges}
             known("hedge", step.hedge, hedges, "hedge")

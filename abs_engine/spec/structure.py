@@ -28,7 +28,7 @@ __all__ = [
     "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
     "OvercollateralizationTarget", "CleanUpCall", "METRICS", "PsaCollar", "PlannedSchedule", "Accrual", "Notional",
     "EventsOfDefault", "Acceleration",
-    "AccretionStep", "Hedge", "Facility", "HedgeStep", "FacilityStep",
+    "AccretionStep", "Hedge", "Facility", "HedgeStep", "FacilityStep", "TransferStep",
 ]
 
 
@@ -265,9 +265,22 @@ class OvercollateralizationTarget(Spec):
 
 
 class CleanUpCall(Spec):
-    """The pool is bought at its balance once it falls to ``pct`` of the original balance."""
+    """A call: the pool is bought at its balance (its proceeds repay the notes) in the first
+    period the scenario elects it (``exercise_call``, by default yes) and any of these holds:
+    the pool has fallen to ``pct`` of its original balance (a clean-up call); the period's
+    payment date is on or after ``date`` (an optional redemption date); trigger ``when`` was
+    breached at the last test (the previous period's: the call is decided before this
+    period's tests)."""
 
-    pct: Fraction
+    pct: Fraction | None = None
+    date: IsoDate | None = None
+    when: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if self.pct is None and self.date is None and self.when is None:
+            raise SpecError("", "no condition", "at least one of pct, date or when")
+        return self
 
 
 class PsaCollar(Spec):
@@ -373,7 +386,9 @@ class Facility(Spec):
 
 
 class _StepBase(Spec):
-    id: str | None = Field(None, description="a name accounts can refer to in covers")
+    id: str | None = Field(None, description="a name accounts and facilities can refer to in covers")
+    when: str | None = Field(None, description="the step applies only in periods this trigger is breached")
+    unless: str | None = Field(None, description="the step applies only in periods this trigger is not breached")
 
 
 class FeeStep(_StepBase):
@@ -386,6 +401,13 @@ class InterestStep(_StepBase):
     tranches: Seq[str]
 
 
+def _flatten_groups(data: object) -> object:
+    """A principal step given as ``groups`` lists its classes in ``tranches`` too (group by group)."""
+    if isinstance(data, dict) and "groups" in data and "tranches" not in data and isinstance(data["groups"], list):
+        data = {**data, "tranches": [n for g in data["groups"] if isinstance(g, list) for n in g]}
+    return data
+
+
 class PrincipalStep(_StepBase):
     """Pay principal to ``tranches``: ``amount`` is the period's principal collections (with any
     Z accretion moved to principal funds), the OC target's principal distribution amount,
@@ -395,7 +417,11 @@ class PrincipalStep(_StepBase):
     beginning balances); ``sequential_if`` names a trigger that switches pro rata to sequential.
     ``down_to`` names a planned schedule (:class:`PlannedSchedule`): the step pays its classes,
     together, only down to the schedule's planned balance for the period (a PAC or TAC's first
-    step; a later step without ``down_to`` pays them on)."""
+    step; a later step without ``down_to`` pays them on).
+
+    Bond groups: ``groups: [[A-1, A-2], [B]]`` instead of ``tranches`` pays the groups by
+    ``allocation`` (pro rata by their beginning balances, or sequentially in the order given) and
+    the classes inside each group by ``within`` (``sequential`` by priority, or ``pro_rata``)."""
 
     pay: Literal["principal"]
     tranches: Seq[str]
@@ -403,6 +429,21 @@ class PrincipalStep(_StepBase):
     allocation: Literal["sequential", "pro_rata"] = "sequential"
     sequential_if: str | None = None
     down_to: str | None = None
+    groups: Seq[Seq[str]] | None = None
+    within: Literal["sequential", "pro_rata"] = "sequential"
+
+    _groups_listed = model_validator(mode="before")(_flatten_groups)
+
+    @model_validator(mode="after")
+    def _groups(self) -> Self:
+        if self.groups is not None:
+            if not self.groups or any(not g for g in self.groups):
+                raise SpecError("groups", [list(g) for g in self.groups], "non-empty groups of classes")
+            if tuple(n for g in self.groups for n in g) != self.tranches:
+                raise SpecError("tranches", list(self.tranches), "either tranches or groups, not both")
+        elif self.within != "sequential":
+            raise SpecError("within", self.within, "groups for an allocation within them")
+        return self
 
 
 class ReserveStep(_StepBase):
@@ -410,6 +451,18 @@ class ReserveStep(_StepBase):
 
     pay: Literal["reserve"]
     account: str
+
+
+class TransferStep(_StepBase):
+    """Move cash from account ``from_account`` to account ``to_account``: what the second lacks
+    of its target (``amount: to_target``, its target as a reserve step computes it) or all the
+    first holds (``amount: all``), at most what the first holds. In the accounts table it is a
+    draw on the first and a deposit to the second."""
+
+    pay: Literal["transfer"]
+    from_account: str
+    to_account: str
+    amount: Literal["to_target", "all"] = "to_target"
 
 
 class AccretionStep(_StepBase):
@@ -443,7 +496,7 @@ class ResidualStep(_StepBase):
 
 
 Step = Annotated[FeeStep | InterestStep | PrincipalStep | ReserveStep | ResidualStep | AccretionStep | HedgeStep
-                 | FacilityStep, Field(discriminator="pay")]
+                 | FacilityStep | TransferStep, Field(discriminator="pay")]
 
 
 class SplitWaterfall(Spec):

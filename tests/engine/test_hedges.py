@@ -207,3 +207,28 @@ def test_a_hedge_step_for_a_cap_is_refused():
     del deal["hedges"][0]["fixed"]
     with pytest.raises(ae.SpecError, match=r"waterfall\.interest\[0\]\.hedge.*a swap"):
         ae.load_deal(deal)
+
+
+def test_a_servicer_distributes_hedges_and_facilities_as_projected(tmp_path):
+    """The European RMBS example's actual periods, generated from its projection (with each
+    period's Euribor fixing), are distributed with the same swap payments and facility flows."""
+    from abs_engine.servicing.servicer import projected_collections
+
+    deal = "tranches/euro_rmbs.yaml"
+    projection = ae.run(deal, "scenarios/euro_base.yaml")
+    servicer = ae.Servicer(deal, tmp_path / "ledger.sqlite")
+    for p in range(1, 7):
+        head, _tape = projected_collections(projection, p, loan_level=False)
+        data = servicer.distribute(head).data
+        for table, rows in (("hedges", data["hedges"]), ("facilities", data["facilities"])):
+            expected = getattr(projection, table).xs(p, level="period")
+            for row in rows:
+                for col, value in row.items():
+                    if col != "name":
+                        np.testing.assert_allclose(value, expected.loc[row["name"], col], rtol=1e-9, atol=1e-6)
+        assert abs(data["check"]["cash"]) < 1e-6
+    # a period whose collections lack a fixing of an index a hedge reads is refused, by name
+    head, _tape = projected_collections(projection, 7, loan_level=False)
+    head["rates"] = {}
+    with pytest.raises(ae.SpecError, match=r"rates.*a fixing of EURIBOR3M"):
+        servicer.distribute(head)

@@ -103,9 +103,24 @@ def deals(draw):
                         "allocation": draw(st.sampled_from(["sequential", "pro_rata"])),
                         "sequential_if": draw(st.sampled_from([None] + [t["name"] for t in triggers]))}
                        for g in groups]
+    if len(names) > 1 and draw(st.booleans()):  # bond groups: pro rata across, sequential inside, or the reverse
+        split = draw(st.integers(1, len(names) - 1))
+        step = principal_steps[0]
+        principal_steps[0] = {k: v for k, v in step.items() if k != "tranches"} | {
+            "groups": [names[:split], names[split:]], "within": draw(st.sampled_from(["sequential", "pro_rata"]))}
+        principal_steps[1:] = []
+    trigger_names = [t["name"] for t in triggers]
+    if triggers and draw(st.booleans()):  # a turbo step only while a trigger is breached (control: when)
+        principal_steps.append({"pay": "principal", "tranches": names, "amount": "available",
+                                "when": draw(st.sampled_from(trigger_names))})
+    deferred = []
+    if triggers and per_note and draw(st.booleans()):  # a class's interest deferred while a trigger is breached
+        step = draw(st.sampled_from(interest_steps[:len(paid)]))
+        step["unless"] = draw(st.sampled_from(trigger_names))
+        deferred.append({"pay": "interest", "tranches": list(step["tranches"])})
     schedules = {}
     if draw(st.booleans()):  # the first group paid down to a planned balance, then the rest, then it again (R2.4.4)
-        first = principal_steps[0]["tranches"]
+        first = principal_steps[0].get("tranches") or [n for g in principal_steps[0]["groups"] for n in g]
         start = sum(t["balance"] for t in notes + zs if t["name"] in first)
         drops = draw(st.lists(st.floats(0.0, 0.2), min_size=1, max_size=wam))
         schedules["plan"] = {"balances": [start * max(0.0, 1.0 - sum(drops[: k + 1])) for k in range(len(drops))]}
@@ -122,6 +137,12 @@ def deals(draw):
                          "covers": draw(st.lists(st.sampled_from(ids), unique=True)),
                          "keep_after_notes_paid": draw(st.booleans())})
         tail.append({"pay": "reserve", "account": "reserve"})
+        if draw(st.booleans()):  # a second account, fed by a transfer from the first
+            accounts.append({"name": "second", "initial": draw(st.floats(0, pool * 0.01)),
+                             "target": draw(st.floats(0, pool * 0.02))})
+            tail.append({"pay": "transfer", "from_account": "reserve", "to_account": "second",
+                         "amount": draw(st.sampled_from(["to_target", "all"])),
+                         "when": draw(st.sampled_from([None] + trigger_names))})
     if residual:
         tail.append({"pay": "residual", "tranche": "R"})
     head = [{"id": "fees", "pay": "fees", "fees": [f["name"] for f in fees]}] if fees else []
@@ -142,8 +163,8 @@ def deals(draw):
                            "index": draw(st.sampled_from([None, "SOFR"])), "margin": draw(st.floats(0.0, 0.03))})
         head += [{"pay": "facility_interest", "facility": "lf"}, {"pay": "facility_repayment", "facility": "lf"}]
     interest = head + interest_steps
-    waterfall = {"interest": interest, "principal": principal_steps + tail} if split else \
-        interest + principal_steps + tail
+    waterfall = {"interest": interest, "principal": principal_steps + deferred + tail} if split else \
+        interest + principal_steps + deferred + tail
     deal = {"name": "random", "closing_date": "2026-01-07", "first_payment_date": "2026-02-15",
             "collateral": {"rep_lines": [{"balance": pool, "wac": wac, "net_coupon": wac * 0.9, "wam": wam}]},
             "tranches": tranches, "fees": fees, "accounts": accounts, "triggers": triggers, "hedges": hedges,
@@ -160,12 +181,17 @@ def deals(draw):
         deal["acceleration"] = {"events": events}
         if draw(st.booleans()):  # the deal's own priority: fees, all notes' interest pro rata, then principal
             deal["acceleration"]["priority"] = [{"pay": "fees", "fees": [f["name"] for f in fees]}] * bool(fees) + [
+                s for s in head if s["pay"] in ("hedge", "facility_interest", "facility_repayment")] + [
                 {"pay": "interest", "tranches": [t["name"] for t in paid]},
                 {"pay": "principal", "tranches": names, "amount": "available",
                  "allocation": draw(st.sampled_from(["sequential", "pro_rata"]))}] + (
                 [{"pay": "residual", "tranche": "R"}] if residual else [])
-    if draw(st.booleans()):
-        deal["clean_up_call"] = {"pct": draw(st.floats(0.02, 0.3))}
+    if draw(st.booleans()):  # a call at a pool factor, a date or a trigger's breach, or several
+        call = {"pct": draw(st.none() | st.floats(0.02, 0.3)),
+                "date": draw(st.none() | st.sampled_from(["2026-04-15", "2026-06-10", "2027-01-15"])),
+                "when": draw(st.none() | st.sampled_from(trigger_names)) if triggers else None}
+        call = {k: v for k, v in call.items() if v is not None}
+        deal["clean_up_call"] = call or {"pct": 0.1}
     return deal
 
 

@@ -134,8 +134,13 @@ def run(deal, scenario, pool, n, planned=None):
         cum_loss += loss
         proceeds = 0.0
         call = deal.clean_up_call
-        if call and scenario.exercise_call and not called and 0 < pend <= call.pct * orig:
-            proceeds, pend, called = pend, 0.0, True
+        if call and scenario.exercise_call and not called and pend > 0:
+            # any of: the clean-up level, the payment date on or after the call date, the trigger as
+            # last tested (the previous period's: this period's tests come after the call)
+            if (call.pct is not None and pend <= call.pct * orig) or (
+                    call.date is not None and _months_after(deal.first_payment_date, i) >= call.date) or (
+                    call.when is not None and breached[call.when]):
+                proceeds, pend, called = pend, 0.0, True
         rec = {"tranches": {}, "fees": {}, "accounts": {}, "triggers": {}}
         notes_beg = dict(bal)
         int_due, int_left, accreted, notional, rate = {}, {}, {}, {}, {}
@@ -252,10 +257,30 @@ def run(deal, scenario, pool, n, planned=None):
                 return swap_left, [step.hedge]
             return fac_left, [step.facility]
 
+        def target_of(a, pend=pend, bal=bal):
+            if isinstance(a.target, ReserveTarget):
+                base = pend if a.target.basis == "pool_balance" else orig
+                target = max(a.target.pct * base, a.target.floor)
+            else:
+                target = a.target
+            return 0.0 if sum(bal.values()) <= ZERO and not a.keep_after_notes_paid else target
+
         for k, step in enumerate(run_steps):
             if k == phase:
                 avail += pc + proceeds + moved
-            if step.pay == "facility_repayment":
+            if (step.when is not None and not breached[step.when]) or (step.unless is not None
+                                                                       and breached[step.unless]):
+                continue  # the step does not apply this period
+            if step.pay == "transfer":
+                x = acct[step.from_account]
+                if step.amount == "to_target":
+                    to = next(a for a in deal.accounts if a.name == step.to_account)
+                    x = min(x, max(target_of(to) - acct[step.to_account], 0.0))
+                acct[step.from_account] -= x
+                acct[step.to_account] += x
+                acct_rec[step.from_account]["draw"] += x
+                acct_rec[step.to_account]["deposit"] += x
+            elif step.pay == "facility_repayment":
                 got = min(drawn[step.facility], avail)
                 avail -= got
                 drawn[step.facility] -= got
@@ -304,7 +329,32 @@ def run(deal, scenario, pool, n, planned=None):
                 sequential = step.allocation == "sequential" or (step.sequential_if and breached[step.sequential_if])
                 weight = sum(notes_beg[m] for m in open_)
                 rem = got
-                for m in open_:
+                if step.groups is not None:  # bond groups: each group's allotment, then inside it
+                    open_ = []
+                    for g in step.groups:
+                        members = [m for m in sorted(g, key=lambda m: priority[m]) if m not in locked]
+                        open_ += members
+                        g_beg = sum(notes_beg[m] for m in members)
+                        share = rem if sequential else (got * g_beg / weight if weight > 0 else 0.0)
+                        a = min(share, sum(bal[m] for m in members), rem)
+                        rem -= a
+                        left = a
+                        for m in members:
+                            if step.within == "sequential":
+                                share = left
+                            else:
+                                share = a * notes_beg[m] / g_beg if g_beg > 0 else 0.0
+                            p = min(share, bal[m], left)
+                            bal[m] -= p
+                            prin[m] += p
+                            left -= p
+                        for m in members if step.within == "pro_rata" else []:
+                            p = min(left, bal[m])
+                            bal[m] -= p
+                            prin[m] += p
+                            left -= p
+                        rem += left
+                for m in open_ if step.groups is None else []:
                     share = rem if sequential else (got * notes_beg[m] / weight if weight > 0 else 0.0)
                     p = min(share, bal[m], rem)
                     bal[m] -= p
@@ -317,13 +367,7 @@ def run(deal, scenario, pool, n, planned=None):
                     rem -= p
             elif step.pay == "reserve":
                 a = next(x for x in deal.accounts if x.name == step.account)
-                if isinstance(a.target, ReserveTarget):
-                    base = pend if a.target.basis == "pool_balance" else orig
-                    target = max(a.target.pct * base, a.target.floor)
-                else:
-                    target = a.target
-                if sum(bal.values()) <= ZERO and not a.keep_after_notes_paid:
-                    target = 0.0
+                target = target_of(a)
                 x = acct[a.name]
                 dep = min(avail, target - x) if x < target else 0.0
                 rel = x - target if x > target else 0.0
