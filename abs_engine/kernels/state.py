@@ -173,9 +173,9 @@ def code_layout(n_params, n_loans, n_notes, n_fees, n_acct, n_trig, n_steps, n_m
     step its bond group (0 for a step without groups); ``ad_of``: per note the Z class whose
     accretion it is directed, or -1; ``is_z``: 1 for a Z class; ``io_ref``: what an interest-only
     class's notional is, -1 the pool, a note's index that note, -2 not an interest-only class;
-    ``cov_acct``: per step the accounts that cover it, and ``n_acct +`` the instruments (facilities) drawn for it; ``hx_kind``: per
-    instrument ``HX_*``; ``hx_ref``: the note whose beginning balance is a hedge's notional, -1
-    given amounts)."""
+    ``cov_acct``: per step the accounts that cover it, and ``n_acct +`` the instruments
+    (facilities) drawn for it; ``hx_kind``: per instrument ``HX_*``; ``hx_ref``: the note whose
+    beginning balance is a hedge's notional, -1 given amounts)."""
     p_cls = n_params
     p_fee_basis = p_cls + n_loans
     p_acct_fixed = p_fee_basis + n_fees
