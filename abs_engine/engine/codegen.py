@@ -374,6 +374,24 @@ def _lane_body(key: tuple, w: _Writer) -> None:
             x = f"{left}{members[j]}"
             w(f"{x} = settle_one({x}, GOT)" if hi - lo == 1 else f"{x} = settle({x}, GOT, NEED)")
 
+    def account_target(a: int) -> None:
+        """``target``: account ``a``'s target this period, as the interpreter's ``_account_target``."""
+        w("NOW = 0.0")
+        for t in range(n_notes):
+            w(f"NOW += {bal[t]}")
+        base = "PEND" if acct_basis[a] == KO.BASIS_POOL else "orig_pool"
+        w(f"target = reserve_target({bool(acct_fixed[a])}, acct_amount{a}, acct_pct{a}, {base}, acct_floor{a}, "
+          f"{acct_keep[a]}, NOW)")
+
+    def leftover(cash: str, lo: int, hi: int) -> None:
+        """The cash left in ``cash`` paid to members ``lo..hi`` in order, each up to its balance."""
+        for j in range(lo, hi):
+            m = members[j]
+            w(f"p = principal_pay({cash}, {cash}, True, {seen(bal[m], m)})")
+            w(f"{bal[m]} -= p")
+            w(f"prin{m} += p")
+            w(f"{cash} = {cash} - p")
+
     def groups(lo: int, hi: int, within: int) -> None:
         """Bond groups, as :func:`abs_engine.kernels.waterfall._groups`: each group's allotment, then
         its classes' payments."""
@@ -396,12 +414,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                 w(f"prin{m} += p")
                 w("GLEFT = GLEFT - p")
             if within != 0:
-                for j in range(g_lo, g_hi):
-                    m = members[j]
-                    w(f"p = principal_pay(GLEFT, GLEFT, True, {seen(bal[m], m)})")
-                    w(f"{bal[m]} -= p")
-                    w(f"prin{m} += p")
-                    w("GLEFT = GLEFT - p")
+                leftover("GLEFT", g_lo, g_hi)
             w("REM += GLEFT")
 
     for k, o in enumerate(op):
@@ -470,12 +483,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
                 w(f"prin{m} += p")
                 w("REM = REM - p")
             w("# what the caps left over, in priority order")
-            for j in range(lo, hi):
-                m = members[j]
-                w(f"p = principal_pay(REM, REM, True, {seen(bal[m], m)})")
-                w(f"{bal[m]} -= p")
-                w(f"prin{m} += p")
-                w("REM -= p")
+            leftover("REM", lo, hi)
         elif o == KW.OP_ACCRETION:
             z, now = arg[k][0], arg[k][1]
             w(f"# step {k}: Z class {z}'s accretion, from the funds available to principal funds")
@@ -487,12 +495,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         elif o == KW.OP_RESERVE:
             a = arg[k][0]
             w(f"# step {k}: reserve account {a} to its target")
-            w("NOW = 0.0")
-            for t in range(n_notes):
-                w(f"NOW += {bal[t]}")
-            base = "PEND" if acct_basis[a] == KO.BASIS_POOL else "orig_pool"
-            w(f"target = reserve_target({bool(acct_fixed[a])}, acct_amount{a}, acct_pct{a}, {base}, acct_floor{a}, "
-              f"{acct_keep[a]}, NOW)")
+            account_target(a)
             w(f"x = {acct[a]}")
             w("dep, rel = reserve_move(x, target, AVAIL)")
             if applies(k):
@@ -502,12 +505,7 @@ def _lane_body(key: tuple, w: _Writer) -> None:
         elif o == KW.OP_TRANSFER:
             a, b, everything = arg[k][0], arg[k][1], arg[k][2]
             w(f"# step {k}: transfer from account {a} to account {b}")
-            w("NOW = 0.0")
-            for t in range(n_notes):
-                w(f"NOW += {bal[t]}")
-            base = "PEND" if acct_basis[b] == KO.BASIS_POOL else "orig_pool"
-            w(f"target = reserve_target({bool(acct_fixed[b])}, acct_amount{b}, acct_pct{b}, {base}, acct_floor{b}, "
-              f"{acct_keep[b]}, NOW)")
+            account_target(b)
             w(f"x = {gated(f'transfer_amount({acct[a]}, target, {acct[b]}, {bool(everything)})', k)}")
             w(f"{acct[a]} -= x")
             w(f"{acct[b]} += x")

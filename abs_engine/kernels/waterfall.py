@@ -499,15 +499,7 @@ def _waterfall(S, P):
             switch = int(P[p_arg + 4 * k + 2])
             within = int(P[p_arg + 4 * k + 3])  # bond groups: -1 none, 0 sequential inside, 1 pro rata inside
             planned = P[p_floor + k]
-            for l in range(SB):
-                S[w0 + W_GRP, l] = 0.0
-                S[w0 + W_TOT, l] = 0.0
-            for j in range(lo, hi):
-                m = int(P[p_members + j])
-                lk = P[p_lock + m]
-                for l in range(SB):
-                    S[w0 + W_GRP, l] += unlocked(S[r_bal + m, l], lk)
-                    S[w0 + W_TOT, l] += unlocked(S[r_nbeg + m, l], lk)
+            _open_sums(S, P, lo, hi, p_members, p_lock, r_bal, r_nbeg, w0 + W_GRP, w0 + W_TOT)
             if kind == AMOUNT_OC_TARGET:
                 _oc_pda(S, P, w0, r_breached, orig_pool)
             for l in range(SB):
@@ -544,16 +536,7 @@ def _waterfall(S, P):
                     S[r_bal + m, l] -= p
                     S[tr + TR_PRIN, l] += p
                     S[w0 + W_REM, l] = rem - p
-            for j in range(lo, hi):  # what caps left over, in priority order
-                m = int(P[p_members + j])
-                lk = P[p_lock + m]
-                tr = r_tr + TR_COLS * m
-                for l in range(SB):
-                    rem = S[w0 + W_REM, l]
-                    p = principal_pay(rem, rem, True, unlocked(S[r_bal + m, l], lk))
-                    S[r_bal + m, l] -= p
-                    S[tr + TR_PRIN, l] += p
-                    S[w0 + W_REM, l] -= p
+            _leftover(S, P, lo, hi, p_members, p_lock, r_bal, r_tr, w0 + W_REM)  # what caps left over
         elif o == OP_ACCRETION:  # cash for a Z class's accretion: from interest funds to principal funds
             z = int(P[p_arg + 4 * k])
             now = P[p_arg + 4 * k + 1] != 0.0  # in the principal priority (or a single one): available at once
@@ -563,15 +546,11 @@ def _waterfall(S, P):
                 S[w0 + W_ACC, l] += got
         elif o == OP_RESERVE:
             a = int(P[p_arg + 4 * k])
-            fixed = P[p_acct_fixed + a] != 0.0
-            on_pool = int(P[p_acct_basis + a]) == BASIS_POOL
-            keep = int(P[p_acct_keep + a])
-            amount, pct, floor = P[p_acct_amount + a], P[p_acct_pct + a], P[p_acct_floor + a]
             ac = r_ac + ACCT_COLS * a
-            _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+            _account_target(S, P, w0, a, orig_pool, r_bal, n_notes, p_acct_fixed, p_acct_basis, p_acct_keep,
+                            p_acct_amount, p_acct_pct, p_acct_floor)
             for l in range(SB):
-                base = S[w0 + W_PEND, l] if on_pool else orig_pool
-                target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
+                target = S[w0 + W_GBEG, l]
                 x = S[r_acct + a, l]
                 dep, rel = reserve_move(x, target, S[w0 + W_AVAIL, l])
                 on = S[w0 + W_ON, l] > 0.0
@@ -586,15 +565,10 @@ def _waterfall(S, P):
             a = int(P[p_arg + 4 * k])
             b = int(P[p_arg + 4 * k + 1])
             everything = P[p_arg + 4 * k + 2] != 0.0
-            fixed = P[p_acct_fixed + b] != 0.0
-            on_pool = int(P[p_acct_basis + b]) == BASIS_POOL
-            keep = int(P[p_acct_keep + b])
-            amount, pct, floor = P[p_acct_amount + b], P[p_acct_pct + b], P[p_acct_floor + b]
-            _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+            _account_target(S, P, w0, b, orig_pool, r_bal, n_notes, p_acct_fixed, p_acct_basis, p_acct_keep,
+                            p_acct_amount, p_acct_pct, p_acct_floor)
             for l in range(SB):
-                base = S[w0 + W_PEND, l] if on_pool else orig_pool
-                target = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
-                x = gate(transfer_amount(S[r_acct + a, l], target, S[r_acct + b, l], everything),
+                x = gate(transfer_amount(S[r_acct + a, l], S[w0 + W_GBEG, l], S[r_acct + b, l], everything),
                          S[w0 + W_ON, l] > 0.0)
                 S[r_acct + a, l] -= x
                 S[r_acct + b, l] += x
@@ -654,35 +628,18 @@ def _waterfall(S, P):
             S[w0 + W_REM, l] = rem
             S[r_bal + t, l] = x
             S[tr + TR_WD, l] = wd
+    _carry(S, n_notes, r_ileft, r_idue, r_short, r_tr, TR_COLS, TR_PAID, TR_SHORT)
+    _carry(S, n_fees, r_fleft, r_fdue, r_arrears, r_fee, FEE_COLS, FEE_PAID, FEE_SHORT)
+    _carry(S, n_hx, r_hxleft, r_hxdue, r_hxu, r_hx, HX_COLS, HX_PAID, HX_SHORT)
     for t in range(n_notes):
-        tr = r_tr + TR_COLS * t
         for l in range(SB):
-            s = S[r_ileft + t, l]
-            c = carry(s)
-            S[r_short + t, l] = c
-            S[tr + TR_PAID, l] = S[r_idue + t, l] - s
-            S[tr + TR_SHORT, l] = c
-            S[tr + TR_END, l] = S[r_bal + t, l]
-    for f in range(n_fees):
-        fe = r_fee + FEE_COLS * f
-        for l in range(SB):
-            s = S[r_fleft + f, l]
-            c = carry(s)
-            S[r_arrears + f, l] = c
-            S[fe + FEE_PAID, l] = S[r_fdue + f, l] - s
-            S[fe + FEE_SHORT, l] = c
+            S[r_tr + TR_COLS * t + TR_END, l] = S[r_bal + t, l]
     for a in range(n_acct):
         for l in range(SB):
             S[r_ac + ACCT_COLS * a + AC_END, l] = S[r_acct + a, l]
     for x in range(n_hx):
-        hx = r_hx + HX_COLS * x
         for l in range(SB):
-            s = S[r_hxleft + x, l]
-            c = carry(s)
-            S[r_hxu + x, l] = c
-            S[hx + HX_PAID, l] = S[r_hxdue + x, l] - s
-            S[hx + HX_SHORT, l] = c
-            S[hx + HX_END, l] = S[r_hxb + x, l]
+            S[r_hx + HX_COLS * x + HX_END, l] = S[r_hxb + x, l]
     for l in range(SB):
         S[r_cash + C_INTEREST, l] = S[w0 + W_IC, l]
         S[r_cash + C_PRINCIPAL, l] = S[w0 + W_PC, l]
@@ -810,6 +767,66 @@ def _sum_rows(S, first, n, row):
 
 
 @kernel(inline=True)
+def _open_sums(S, P, lo, hi, p_members, p_lock, r_bal, r_nbeg, row_bal, row_beg):
+    """Rows ``row_bal`` and ``row_beg``: the balances and beginning balances of members ``lo..hi``
+    of a principal step, each as the step sees it (0 while locked out)."""
+    for l in range(SB):
+        S[row_bal, l] = 0.0
+        S[row_beg, l] = 0.0
+    for j in range(lo, hi):
+        m = int(P[p_members + j])
+        lk = P[p_lock + m]
+        for l in range(SB):
+            S[row_bal, l] += unlocked(S[r_bal + m, l], lk)
+            S[row_beg, l] += unlocked(S[r_nbeg + m, l], lk)
+
+
+@kernel(inline=True)
+def _leftover(S, P, lo, hi, p_members, p_lock, r_bal, r_tr, row):
+    """The cash left in ``row`` paid to members ``lo..hi`` in order, each up to its balance."""
+    for j in range(lo, hi):
+        m = int(P[p_members + j])
+        lk = P[p_lock + m]
+        tr = r_tr + TR_COLS * m
+        for l in range(SB):
+            rem = S[row, l]
+            p = principal_pay(rem, rem, True, unlocked(S[r_bal + m, l], lk))
+            S[r_bal + m, l] -= p
+            S[tr + TR_PRIN, l] += p
+            S[row, l] = rem - p
+
+
+@kernel(inline=True)
+def _carry(S, n, r_left, r_due, r_carried, r_table, cols, c_paid, c_short):
+    """Each of ``n`` items' unpaid amount (rows from ``r_left``) carried to the next period (rows
+    from ``r_carried``), and its table columns: paid (due, rows from ``r_due``, less unpaid) and
+    carried."""
+    for i in range(n):
+        row = r_table + cols * i
+        for l in range(SB):
+            s = S[r_left + i, l]
+            c = carry(s)
+            S[r_carried + i, l] = c
+            S[row + c_paid, l] = S[r_due + i, l] - s
+            S[row + c_short, l] = c
+
+
+@kernel(inline=True)
+def _account_target(S, P, w0, b, orig_pool, r_bal, n_notes, p_acct_fixed, p_acct_basis, p_acct_keep,
+                    p_acct_amount, p_acct_pct, p_acct_floor):
+    """Account ``b``'s target this period (:func:`reserve_target`, on the ending pool or the
+    original pool, zero once the notes are paid unless kept), per lane into ``W_GBEG``."""
+    fixed = P[p_acct_fixed + b] != 0.0
+    on_pool = int(P[p_acct_basis + b]) == BASIS_POOL
+    keep = int(P[p_acct_keep + b])
+    amount, pct, floor = P[p_acct_amount + b], P[p_acct_pct + b], P[p_acct_floor + b]
+    _sum_rows(S, r_bal, n_notes, w0 + W_NOW)
+    for l in range(SB):
+        base = S[w0 + W_PEND, l] if on_pool else orig_pool
+        S[w0 + W_GBEG, l] = reserve_target(fixed, amount, pct, base, floor, keep, S[w0 + W_NOW, l])
+
+
+@kernel(inline=True)
 def _groups(S, P, w0, lo, hi, p_members, p_mem_group, p_lock, r_nbeg, r_bal, r_tr, within):
     """A principal step's cash ``W_GOT`` over bond groups (members ``lo..hi``, group by group):
     each group in turn is allotted the rest of the cash (sequential across groups, ``W_SEQ``) or
@@ -822,15 +839,7 @@ def _groups(S, P, w0, lo, hi, p_members, p_mem_group, p_lock, r_nbeg, r_bal, r_t
         g_hi = g_lo + 1
         while g_hi < hi and P[p_mem_group + g_hi] == P[p_mem_group + g_lo]:
             g_hi += 1
-        for l in range(SB):
-            S[w0 + W_GBEG, l] = 0.0
-            S[w0 + W_GBAL, l] = 0.0
-        for j in range(g_lo, g_hi):
-            m = int(P[p_members + j])
-            lk = P[p_lock + m]
-            for l in range(SB):
-                S[w0 + W_GBEG, l] += unlocked(S[r_nbeg + m, l], lk)
-                S[w0 + W_GBAL, l] += unlocked(S[r_bal + m, l], lk)
+        _open_sums(S, P, g_lo, g_hi, p_members, p_lock, r_bal, r_nbeg, w0 + W_GBAL, w0 + W_GBEG)
         for l in range(SB):
             rem = S[w0 + W_REM, l]
             share = pro_rata_share(S[w0 + W_GOT, l], S[w0 + W_GBEG, l], S[w0 + W_TOT, l])
@@ -850,16 +859,7 @@ def _groups(S, P, w0, lo, hi, p_members, p_mem_group, p_lock, r_nbeg, r_bal, r_t
                 S[tr + TR_PRIN, l] += p
                 S[w0 + W_GLEFT, l] = left - p
         if within != 0:  # what the caps inside the group left over, in priority order
-            for j in range(g_lo, g_hi):
-                m = int(P[p_members + j])
-                lk = P[p_lock + m]
-                tr = r_tr + TR_COLS * m
-                for l in range(SB):
-                    left = S[w0 + W_GLEFT, l]
-                    p = principal_pay(left, left, True, unlocked(S[r_bal + m, l], lk))
-                    S[r_bal + m, l] -= p
-                    S[tr + TR_PRIN, l] += p
-                    S[w0 + W_GLEFT, l] = left - p
+            _leftover(S, P, g_lo, g_hi, p_members, p_lock, r_bal, r_tr, w0 + W_GLEFT)
         for l in range(SB):  # (anything an allotment could not place goes back to the step's cash)
             S[w0 + W_REM, l] += S[w0 + W_GLEFT, l]
         g_lo = g_hi
