@@ -16,6 +16,7 @@ from .engine.schedules import effective_collar, pac_schedule
 from .errors import SpecError
 from .io.loading import load_deal, load_deck, load_scenario
 from .io.loans import read_tape
+from .results.implied import implied_speeds
 from .results.tables import RunResult
 from .spec import Deal, Scenario
 
@@ -33,5 +34,5 @@ def __getattr__(name: str):
 
 __all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario",
            "SpecError", "read_tape", "pac_schedule", "effective_collar", "Servicer", "PeriodReport", "Ledger",
-           "LedgerError", "load_collections"]
+           "LedgerError", "load_collections", "implied_speeds"]
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ def rep_lines(max_lines: int = 4):
         wam = draw(st.integers(1, 480))
         age = draw(st.integers(0, 120))
         wac = draw(st.one_of(st.just(0.0), st.floats(0.0005, 0.25)))
-        amort = draw(st.sampled_from(["level", "level", "interest_only", "balloon"]))
+        amort = draw(st.sampled_from(["level", "level", "interest_only", "balloon", "straight_line"]))
         out = {"balance": draw(st.floats(1e3, 1e8)), "wac": wac,
                "net_coupon": wac * draw(st.floats(0.5, 1.0)), "wam": wam, "age": age,
                "amortization": amort}

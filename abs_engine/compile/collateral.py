@@ -9,9 +9,11 @@ from functools import cached_property
 
 import numpy as np
 
+from ..dates import add_months
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
 from ..io.scenario_set import Draws, ScenarioSet
+from ..kernels import collateral as KC
 from ..kernels import curves
 from ..kernels.collateral import W
 from ..spec import Deal, Scenario
@@ -133,7 +135,7 @@ class CollateralProgram:
     gross_m: np.ndarray          # monthly gross rate
     net_m: np.ndarray
     amort_n: np.ndarray
-    interest_only: np.ndarray
+    amort_kind: np.ndarray
     mat: np.ndarray
     cls: np.ndarray
     ages: np.ndarray             # age of each class
@@ -141,6 +143,7 @@ class CollateralProgram:
     foreclosed: np.ndarray       # tape positions of loans in foreclosure at cut-off
     scenarios: ScenarioArrays
     n_periods: int
+    per_year: np.ndarray         # [month]: 12, or 365 / the month's actual days (CONVENTIONS R2.3)
 
     @property
     def original_balance(self) -> float:
@@ -156,9 +159,22 @@ class CollateralProgram:
 CHUNK_BLOCKS = 16  # blocks of loans per work item (4,096 loans)
 
 
-def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None) -> CollateralProgram:
+def periods_per_year(deal: Deal, n: int, first_month: int = 1) -> np.ndarray:
+    """``[month]``: how many of pool month ``k`` make a year for its rates (CONVENTIONS R2.3): 12,
+    or with ``period_rates: actual_days`` 365 / the month's actual days, month ``k`` running from
+    the cut-off date plus ``k - 1`` months to the cut-off date plus ``k`` (same day, clipped to
+    the month's end); the first of the ``n`` is pool month ``first_month``."""
+    if deal.period_rates == "monthly":
+        return np.full(n, 12.0)
+    d = [add_months(deal.cut_off_date, first_month - 1 + k) for k in range(n + 1)]
+    return 365.0 / np.array([(b - a).days for a, b in zip(d[:-1], d[1:], strict=True)], dtype=np.float64)
+
+
+def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None,
+                       first_month: int = 1) -> CollateralProgram:
     """Compile the deal's collateral (or ``loans``, e.g. the pool as it stands at a later
-    period) and the scenarios into kernel arrays."""
+    period, its first month then pool month ``first_month``) and the scenarios into kernel
+    arrays."""
     if not scenarios:
         raise SpecError("scenarios", [], "at least one scenario")
     loans = deal_loans(deal) if loans is None else loans
@@ -181,7 +197,9 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
     n_blocks = -(-index.size // W)
     # chunks of a fixed size, so the order of every sum is the same whatever the number of scenarios
     bounds = np.append(np.arange(0, n_blocks, CHUNK_BLOCKS), n_blocks).astype(np.int64)
-    io = AMORTIZATION.index("interest_only")
+    kinds = np.zeros(len(AMORTIZATION), dtype=np.int8)  # AMORTIZATION's index -> the kernels' AMORT_*
+    kinds[AMORTIZATION.index("interest_only")] = KC.AMORT_IO
+    kinds[AMORTIZATION.index("straight_line")] = KC.AMORT_STRAIGHT
     return CollateralProgram(
         loans=loans,
         index=index,
@@ -189,7 +207,7 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         gross_m=loans.rate[index] / 12.0,
         net_m=loans.net_rate[index] / 12.0,
         amort_n=np.ascontiguousarray(loans.remaining_term[index]),
-        interest_only=loans.amortization[index] == io,
+        amort_kind=kinds[loans.amortization[index]],
         mat=np.ascontiguousarray(loans.maturity[index]),
         cls=np.ascontiguousarray(cls.astype(np.int64)),
         ages=ages.astype(np.int64),
@@ -197,4 +215,5 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         foreclosed=np.flatnonzero(foreclosed),
         scenarios=scen,
         n_periods=n,
+        per_year=periods_per_year(deal, n, first_month),
     )

@@ -47,8 +47,8 @@ def pool_at_psa(deal: Deal, speeds: Sequence[float], loans: LoanArrays | None = 
     scenarios = [Scenario(prepay={"psa": float(s)}) for s in speeds]
     c = compile_collateral(deal, scenarios, deal_loans(deal) if loans is None else loans)
     s = c.scenarios
-    smm, mdr = curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, c.ages)
-    flows = K.project_blocks(c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls,
+    smm, mdr = curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, c.ages, c.per_year)
+    flows = K.project_blocks(c.balance, c.gross_m, c.net_m, c.amort_n, c.amort_kind, c.mat, c.cls,
                              c.chunk_bounds, smm[s.prepay_row], mdr[s.default_row], s.severity, s.lag,
                              s.advancing, c.n_periods).sum(axis=1)
     return PoolAtSpeeds(tuple(float(x) for x in speeds), flows[:, :, K.SCHED] + flows[:, :, K.PREPAY],

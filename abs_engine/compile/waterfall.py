@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..dates import add_months
+from ..dates import schedule, year_fraction
 from ..errors import SpecError
 from ..io.scenario_set import RatePaths, ScenarioSet
 from ..kernels import ops as KO
@@ -55,26 +55,31 @@ def _accrual_starts(deal: Deal, n: int) -> list:
     """The first day of each period's accrual: the closing date (or one month before the first
     payment) for period 1, then the previous payment date; ``n + 1`` dates, the last one the end
     of period ``n``."""
-    first = deal.first_payment_date
-    return [deal.closing_date or add_months(first, -1)] + [add_months(first, k) for k in range(n)]
+    if deal.closing_date is None:
+        return schedule(deal, range(-1, n))
+    return [deal.closing_date, *schedule(deal, range(n))]
 
 
 def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None = None,
                         items: Sequence | None = None) -> np.ndarray:
-    """``[period, note]`` (or ``[period, item]`` of ``items``, anything with a ``day_count``): 1/12
-    under 30/360; actual days / 360 under ACT/360, from the closing date (or one month before the
-    first payment) to each payment date; ``accruals`` ``{period index: (start, end)}`` replaces
-    the schedule's dates of those periods (actual payment dates)."""
+    """``[period, note]`` (or ``[period, item]`` of ``items``, anything with a ``day_count``): on a
+    dated deal (one with a ``first_payment_date``), each accrual period's year fraction by the
+    item's day count (:func:`abs_engine.dates.year_fraction`, CONVENTIONS R2.1.3-4) from the
+    closing date (or one month before the first payment) to each payment date; on an undated
+    one 1/12 (30/360, the only day count it may have). ``accruals`` ``{period index: (start,
+    end)}`` replaces the schedule's dates of those periods (actual payment dates)."""
     notes = deal.notes if items is None else items
     out = np.full((n, len(notes)), 1.0 / 12.0)
-    act = [k for k, t in enumerate(notes) if t.day_count == "ACT/360"]
-    if act:
-        if deal.first_payment_date is not None:
-            dates = _accrual_starts(deal, n)
-            days = np.array([(b - a).days for a, b in zip(dates[:-1], dates[1:], strict=True)], dtype=np.float64)
-            out[:, act] = (days / 360.0)[:, None]
-        for i, (start, end) in (accruals or {}).items():
-            out[i, act] = (end - start).days / 360.0
+    if deal.first_payment_date is None or not len(notes):
+        return out
+    dates = _accrual_starts(deal, n)
+    periods = list(zip(dates[:-1], dates[1:], strict=True))
+    for i, (start, end) in (accruals or {}).items():
+        if i < n and start is not None:
+            periods[i] = (start, end)
+    for basis in sorted({t.day_count for t in notes}):
+        cols = [k for k, t in enumerate(notes) if t.day_count == basis]
+        out[:, cols] = np.array([year_fraction(a, b, basis) for a, b in periods])[:, None]
     return out
 
 
@@ -242,7 +247,7 @@ def _call_terms(deal: Deal, n: int, trig_ix: dict[str, int]) -> dict:
     call = deal.clean_up_call
     opened = np.zeros(n)
     if call is not None and call.date is not None:
-        first = next((t for t in range(n) if add_months(deal.first_payment_date, t) >= call.date), n)
+        first = next((t for t, d in enumerate(schedule(deal, range(n))) if d >= call.date), n)
         opened[first:] = 1.0
     return {"call_pct": -1.0 if call is None or call.pct is None else call.pct, "call_open": opened,
             "call_trigger": -1 if call is None or call.when is None else trig_ix[call.when]}

@@ -20,7 +20,8 @@ LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan out
 def rate_rows(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
     """SMM and MDR ``[row, month, class]`` for the scenarios' distinct prepayment and default rows."""
     s = program.scenarios
-    return curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, program.ages)
+    return curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, program.ages,
+                              program.per_year)
 
 
 def rate_tables(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +49,7 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
         take = np.where(lanes >= 0, lanes, -1 - lanes)
         first = take[:, 0]
         out = K.project_scenario_blocks(
-            program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only, program.mat,
+            program.balance, program.gross_m, program.net_m, program.amort_n, program.amort_kind, program.mat,
             program.cls, np.ascontiguousarray(np.moveaxis(smm[take], 1, -1)),
             np.ascontiguousarray(np.moveaxis(mdr[take], 1, -1)),
             np.ascontiguousarray(np.moveaxis(s.severity[take], 1, -1)), s.lag[first], s.advancing[first],
@@ -58,7 +59,7 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
         flows[lanes[valid]] = np.moveaxis(out, 3, 1)[valid]
     else:
         out = K.project_blocks(program.balance, program.gross_m, program.net_m, program.amort_n,
-                               program.interest_only, program.mat, program.cls, program.chunk_bounds,
+                               program.amort_kind, program.mat, program.cls, program.chunk_bounds,
                                smm, mdr, s.severity, s.lag, s.advancing, program.n_periods)
         flows = out.sum(axis=1)
     if program.foreclosed.size:
@@ -76,7 +77,7 @@ def project_loan_level(program: CollateralProgram, scenario: int) -> np.ndarray:
     smm, mdr = rate_tables(program)
     out = np.zeros((n_loans, program.n_periods, K.NCOL))
     out[program.index] = K.project_loans(
-        program.balance, program.gross_m, program.net_m, program.amort_n, program.interest_only,
+        program.balance, program.gross_m, program.net_m, program.amort_n, program.amort_kind,
         program.mat, program.cls, smm[scenario], mdr[scenario], s.severity[scenario],
         int(s.lag[scenario]), bool(s.advancing[scenario]), program.n_periods)
     for k in program.foreclosed:

@@ -72,13 +72,13 @@ def pool_arguments(c: CollateralProgram | None, n_scen: int, n_periods: int) -> 
     if c is None:
         zero = np.zeros(n_scen, dtype=np.int64)
         one = np.zeros(1, dtype=np.int64)
-        return (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.bool_),
+        return (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int8),
                 np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((1, n_periods, 1)),
                 np.zeros((1, n_periods, 1)), np.zeros(1, dtype=np.int64), np.zeros((1, n_periods)), zero, zero, zero,
                 one, one, one)
     s = c.scenarios
     smm, mdr = rate_rows(c)
-    return (c.balance, c.gross_m, c.net_m, c.amort_n, c.interest_only, c.mat, c.cls, smm, mdr, quiet_from(mdr),
+    return (c.balance, c.gross_m, c.net_m, c.amort_n, c.amort_kind, c.mat, c.cls, smm, mdr, quiet_from(mdr),
             s.severity_rows, s.prepay_row, s.default_row, s.severity_row, constant_from(smm), constant_from(mdr),
             constant_from(s.severity_rows))
 

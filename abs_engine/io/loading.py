@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..dates import check_calendar
 from ..errors import SpecError
 from ..spec import Deal, Scenario
 from ..spec.base import validate_spec
@@ -39,6 +40,11 @@ def load_deal(source: DealSource, *, read_tape: bool = True) -> Deal:
     if file is not None and deal._base_dir is None:
         deal._base_dir = file.parent
         deal._file = str(file)
+    if deal.business_days is not None:  # a calendar the holidays library knows (the spec does not import it)
+        try:
+            check_calendar(deal.business_days.calendar)
+        except SpecError as exc:
+            raise exc.with_file(str(file) if file else None) from None
     if read_tape and deal.collateral.loan_tape is not None and deal._tape is None:
         try:
             deal_loans(deal)

@@ -31,7 +31,8 @@ from ._jit import kernel
 
 __all__ = [
     "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
-    "loan_setup", "month_step", "advance_scenarios", "accumulators", "fmin", "fmax", "project_blocks", "project_scenario_blocks", "project_loans",
+    "loan_setup", "month_step", "advance_scenarios", "accumulators", "fmin", "fmax", "project_blocks",
+    "project_scenario_blocks", "project_loans", "AMORT_LEVEL", "AMORT_IO", "AMORT_STRAIGHT",
 ]
 
 W = 256  # loans per block (loan lanes)
@@ -42,12 +43,17 @@ SCHED, PREPAY, DEFAULT, RECOVERY, LOSS, GROSS, NET, PERF, FCL, AMORTIZED = range
 NCOL = 10
 
 
+AMORT_LEVEL, AMORT_IO, AMORT_STRAIGHT = range(3)  # a loan's amortization kind, as loan_setup reads it
+
+
 @kernel(inline=True)
-def loan_setup(monthly_rate, amort_n, interest_only):
-    """``(d0, growth)`` of a loan's scheduled-fraction recurrence ``S' = S - d``, ``d' = d growth``."""
-    if interest_only:
+def loan_setup(monthly_rate, amort_n, amort_kind):
+    """``(d0, growth)`` of a loan's scheduled-fraction recurrence ``S' = S - d``, ``d' = d growth``;
+    ``amort_kind``: ``AMORT_LEVEL`` (level pay at the rate), ``AMORT_IO`` (no scheduled
+    principal) or ``AMORT_STRAIGHT`` (even principal: level pay at a zero rate)."""
+    if amort_kind == AMORT_IO:
         return 0.0, 1.0
-    if monthly_rate > 0.0:
+    if monthly_rate > 0.0 and amort_kind != AMORT_STRAIGHT:
         lr = math.log1p(monthly_rate)
         return monthly_rate * math.exp(-amort_n * lr) / -math.expm1(-amort_n * lr), 1.0 + monthly_rate
     return 1.0 / amort_n, 1.0
@@ -180,7 +186,7 @@ def _advance_block_as(adv, m, i, lag, smm, mdr, sev, w, s, d, growth, f, gr, nr,
 
 
 @kernel(parallel=True)
-def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, chunk_bounds,
+def project_blocks(balance, gross_m, net_m, amort_n, amort_kind, mat, cls, chunk_bounds,
                    smm_tab, mdr_tab, severity, lag, advancing, n_periods):
     """Pool flows per (scenario, chunk, period, column); sum over chunks for the pool.
 
@@ -219,7 +225,7 @@ def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, ch
             last = 0
             for l in range(m):
                 k = lo + l
-                d[l], growth[l] = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+                d[l], growth[l] = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
                 w[l] = balance[k]
                 s[l] = 1.0
                 f[l] = 0.0
@@ -248,7 +254,7 @@ def project_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, ch
 
 
 @kernel(parallel=True)
-def project_loans(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_tab, mdr_tab,
+def project_loans(balance, gross_m, net_m, amort_n, amort_kind, mat, cls, smm_tab, mdr_tab,
                   severity, lag, adv, n_periods):
     """Per-loan flows ``[loan, period, column]`` for one scenario (tables ``[month, class]``)."""
     n = balance.size
@@ -256,7 +262,7 @@ def project_loans(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm
     for k in prange(n):
         ring_nd = np.zeros(lag + 1)
         ring_norm = np.zeros(lag + 1)
-        d, growth = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+        d, growth = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
         w = balance[k]
         s = 1.0
         f = 0.0
@@ -311,7 +317,7 @@ def accumulators(n_periods):
 
 
 @kernel(parallel=True)
-def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_b, mdr_b, severity_b,
+def project_scenario_blocks(balance, gross_m, net_m, amort_n, amort_kind, mat, cls, smm_b, mdr_b, severity_b,
                             lag_b, advancing_b, n_periods):
     """Few loans under many scenarios: lanes are scenarios. Tables ``[block, month, class, lane]``,
     severity ``[block, month, lane]``; every lane of a block shares ``lag_b[block]`` and
@@ -329,7 +335,7 @@ def project_scenario_blocks(balance, gross_m, net_m, amort_n, interest_only, mat
         ring_norm = np.zeros((L + 2, SB))
         a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = accumulators(n_periods)
         for k in range(n):
-            d, growth = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+            d, growth = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
             s = 1.0
             w[:] = balance[k]
             f[:] = 0.0

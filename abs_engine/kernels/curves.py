@@ -24,11 +24,12 @@ DEFAULT_CDR, DEFAULT_MDR, DEFAULT_SDA = 0, 1, 2
 
 
 @kernel(inline=True)
-def annual_to_monthly(rate):
-    """``1 - (1 - rate)^(1/12)``: CPR -> SMM and CDR -> MDR (1 stays 1)."""
+def annual_to_monthly(rate, per_year=12.0):
+    """``1 - (1 - rate)^(1/per_year)``: CPR -> SMM and CDR -> MDR (1 stays 1); ``per_year`` 12 for
+    a month, ``365 / days`` for a period of ``days`` actual days (CONVENTIONS R2.3)."""
     if rate >= 1.0:
         return 1.0
-    return -math.expm1(math.log1p(-rate) / 12.0)
+    return -math.expm1(math.log1p(-rate) / per_year)
 
 
 @kernel(inline=True)
@@ -62,31 +63,33 @@ def abs_smm(speed, m):
 
 
 @kernel(inline=True)
-def _smm(kind, value, m):
+def _smm(kind, value, m, per_year):
     if kind == PREPAY_CPR:
-        return annual_to_monthly(value)
+        return annual_to_monthly(value, per_year)
     if kind == PREPAY_SMM:
         return value
     if kind == PREPAY_PSA:
-        return annual_to_monthly(psa_cpr(value, m))
+        return annual_to_monthly(psa_cpr(value, m), per_year)
     return abs_smm(value, m)
 
 
 @kernel(inline=True)
-def _mdr(kind, value, m):
+def _mdr(kind, value, m, per_year):
     if kind == DEFAULT_CDR:
-        return annual_to_monthly(value)
+        return annual_to_monthly(value, per_year)
     if kind == DEFAULT_MDR:
         return value
-    return annual_to_monthly(sda_cdr(value, m))
+    return annual_to_monthly(sda_cdr(value, m), per_year)
 
 
 @kernel(parallel=True)
-def rate_tables(prepay_kind, prepay, default_kind, default, ages):
+def rate_tables(prepay_kind, prepay, default_kind, default, ages, per_year):
     """SMM and MDR tables: ``[row, month, class]`` for every row of the ``[row, month]`` speed or
-    rate vectors ``prepay`` / ``default`` (kinds per row) and every age class (``ages``).
-    Month index 0 is month 1. A curve not read at loan month is converted once per distinct
-    value of its row and copied across classes."""
+    rate vectors ``prepay`` / ``default`` (kinds per row) and every age class (``ages``); an
+    annual rate (CPR, CDR, PSA, SDA) becomes month ``i``'s with the exponent ``1 / per_year[i]``
+    (12: a month; 365 / days: the month's actual days, CONVENTIONS R2.3). Month index 0 is
+    month 1. A curve not read at loan month is converted once per distinct value of its row
+    (and of ``per_year``) and copied across classes."""
     n_cls = ages.size
     n_per = prepay.shape[1]
     smm = np.empty((prepay.shape[0], n_per, n_cls))
@@ -98,15 +101,19 @@ def rate_tables(prepay_kind, prepay, default_kind, default, ages):
         kind = prepay_kind[row] if is_prepay else default_kind[row]
         by_age = kind == PREPAY_PSA or kind == PREPAY_ABS if is_prepay else kind == DEFAULT_SDA
         last = np.nan
+        last_year = np.nan
         rate = 0.0
         for i in range(n_per):
             v = prepay[row, i] if is_prepay else default[row, i]
-            if not by_age and v != last:
-                rate = _smm(kind, v, 1) if is_prepay else _mdr(kind, v, 1)
+            py = per_year[i]
+            if not by_age and (v != last or py != last_year):
+                rate = _smm(kind, v, 1, py) if is_prepay else _mdr(kind, v, 1, py)
                 last = v
+                last_year = py
             for c in range(n_cls):
                 if by_age:
-                    rate = _smm(kind, v, ages[c] + i + 1) if is_prepay else _mdr(kind, v, ages[c] + i + 1)
+                    m = ages[c] + i + 1
+                    rate = _smm(kind, v, m, py) if is_prepay else _mdr(kind, v, m, py)
                 if is_prepay:
                     smm[row, i, c] = rate
                 else:

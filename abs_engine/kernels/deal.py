@@ -141,7 +141,7 @@ def _same(at):
 
 
 @kernel(reassociate=False)
-def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, interest_only, mat, cls, smm_rows,
+def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, amort_kind, mat, cls, smm_rows,
                mdr_rows, mdr_end, sev_rows, prow, drow, srow, smm_from, mdr_from, sev_from, lanes, lag_b, adv_b,
                pool_start, coupon_rows, crow, delinq_rows, qrow, cpn_from, dq_from, exercise, dcf, ios, fee_rate,
                fee_amount, fee_basis, acct_fixed, acct_amount, acct_pct, acct_basis, acct_floor, acct_keep,
@@ -298,7 +298,7 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, in
             P[p_hx_ref + x] = hx_ref[x]
         for k in range(n_loans):
             q = p_loan + N_LOAN_PARAMS * k
-            d0, g0 = loan_setup(gross_m[k], amort_n[k], interest_only[k])
+            d0, g0 = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
             P[q] = 1.0
             P[q + 1] = d0
             P[q + 2] = g0

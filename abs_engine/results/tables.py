@@ -11,7 +11,7 @@ import numpy as np
 from ..compile.collateral import monthly_vector
 from ..compile.program import Program
 from ..compile.schedules import schedule_groups
-from ..dates import payment_dates
+from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE
 from ..spec import Deal, Scenario
@@ -207,7 +207,12 @@ class RunResult:
 
     @cached_property
     def dates(self) -> pd.DatetimeIndex:
-        return payment_dates(self.deal.first_payment_date, self.n_periods)
+        """Each period's payment date (CONVENTIONS R2.1.1; NaT for an undated deal)."""
+        if self.deal.first_payment_date is None or self.deal.business_days is None:
+            return payment_dates(self.deal.first_payment_date, self.n_periods, self.deal.payment_day)
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        return pd.DatetimeIndex(schedule(self.deal, range(self.n_periods)))
 
     @property
     def _start(self) -> tuple[float, float]:

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import SpecError
 from ..io.collection_reports import Collections
 from ..io.loans import FORECLOSURE, LoanArrays
+from ..spec.collateral import AMORTIZATION
 from .state import _State
 
 __all__ = ["TOLERANCE", "INTEREST_TOLERANCE_MONTHS"]
@@ -156,15 +157,16 @@ def _shrink(cohort: list, take: float) -> bool:
 
 def _schedule_ratio(loans: LoanArrays, j: int, month: int) -> float:
     """``S(month) / S(month - 1)`` of cut-off loan ``j``: how much of a balance on its schedule is
-    left after the month's scheduled payment (level at the gross rate over the remaining term;
-    interest-only 1; 0 from the final or balloon payment on), as in the collateral kernel."""
+    left after the month's scheduled payment (level at the gross rate over the remaining term,
+    even principal for straight-line loans; interest-only 1; 0 from the final or balloon payment
+    on), as in the collateral kernel."""
     if month >= int(loans.maturity[j]):
         return 0.0
-    if loans.amortization[j] == 1:   # interest_only
+    if loans.amortization[j] == AMORTIZATION.index("interest_only"):
         return 1.0
     n = int(loans.remaining_term[j]) - month   # payments left after this month's
     r = float(loans.rate[j]) / 12.0
-    if r == 0.0:
+    if r == 0.0 or loans.amortization[j] == AMORTIZATION.index("straight_line"):
         return n / (n + 1.0)
     v = 1.0 / (1.0 + r)
     return -math.expm1(n * math.log(v)) / -math.expm1((n + 1) * math.log(v))

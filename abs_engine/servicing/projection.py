@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..dates import add_months
+from ..dates import add_months, schedule
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +26,10 @@ def projected_collections(result, period: int, *, loan_level: bool = True) -> tu
     import pandas as pd  # deferred: a projection without tables never imports pandas
 
 
-    first = result.deal.first_payment_date or dt.date(2000, 1, 1)
-    pay = add_months(first, period - 1)
+    if result.deal.first_payment_date is None:
+        pay = add_months(dt.date(2000, 1, 1), period - 1)
+    else:
+        pay = schedule(result.deal, [period - 1])[0]
     end = add_months(dt.date(pay.year, pay.month, 1), 0) - dt.timedelta(days=1)
     head: dict[str, Any] = {"deal": result.deal.name, "period": period, "period_end": str(end),
                             "payment_date": str(pay), "exercise_call": False,

@@ -32,7 +32,7 @@ import numpy as np
 from ..compile.collateral import compile_collateral
 from ..compile.program import compile_deal
 from ..compile.waterfall import DealState
-from ..dates import add_months
+from ..dates import schedule
 from ..engine.collateral import project_collateral
 from ..engine.waterfall import run_period
 from ..errors import SpecError
@@ -292,7 +292,7 @@ class Servicer:
             return dt.date.fromisoformat(prev_payment)
         if self.deal.closing_date is not None:
             return self.deal.closing_date
-        return add_months(self.deal.first_payment_date, -1) if self.deal.first_payment_date else None
+        return schedule(self.deal, [-1])[0] if self.deal.first_payment_date else None
 
     def _project_one(self, prev: _State, coll: Collections) -> dict:
         """One period of the base scenario from ``prev``, the state recorded before it: each loan's
@@ -329,7 +329,7 @@ class Servicer:
                 balloon_month=loans.balloon_month[orig],
                 status=np.zeros(orig.size, dtype=np.int8))
 
-            program = compile_collateral(self.deal, [scenario], loans=current)
+            program = compile_collateral(self.deal, [scenario], loans=current, first_month=month)
             flows += project_collateral(program)[0, 0]
         f = {name: flows[k] for name, k in POOL.items()}
         pool.update(scheduled_principal=f["scheduled_principal"], prepayment=f["prepayment"], recovery=f["recovery"],

@@ -12,7 +12,7 @@ from .fields import Amount, Fraction, Months, PositiveMonths, Seq
 
 __all__ = ["RepLine", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
-AMORTIZATION = ("level", "interest_only", "balloon")
+AMORTIZATION = ("level", "interest_only", "balloon", "straight_line")
 ASSET_TYPES = ("mortgage", "auto", "student_loan", "credit_card", "equipment", "consumer", "private_credit")
 
 
@@ -21,7 +21,9 @@ class RepLine(Spec):
 
     ``wam`` is the remaining term in months of the amortization schedule; a ``balloon``
     line amortizes over ``wam`` and pays its remaining balance at loan month
-    ``balloon_month``. ``original_term`` defaults to ``age + wam``.
+    ``balloon_month``; a ``straight_line`` line repays an even share of its balance each month
+    (1/k of it with k months left: even principal, interest on top). ``original_term``
+    defaults to ``age + wam``.
     """
 
     name: str | None = None
@@ -32,7 +34,7 @@ class RepLine(Spec):
     wam: PositiveMonths
     age: Months = 0
     original_term: PositiveMonths | None = None
-    amortization: Literal["level", "interest_only", "balloon"] = "level"
+    amortization: Literal["level", "interest_only", "balloon", "straight_line"] = "level"
     balloon_month: PositiveMonths | None = Field(None, description="loan month of the balloon payment")
 
     @model_validator(mode="after")

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
-from pydantic import PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from ..errors import SpecError
 from .base import Spec
 from .collateral import Collateral
-from .fields import IsoDate, Seq
+from .fields import IsoDate, Seq, StrictInt
 from .structure import (
     Acceleration,
     Account,
     AccretionStep,
+    BusinessDays,
     CleanUpCall,
     Facility,
     FacilityStep,
@@ -51,6 +52,13 @@ class Deal(Spec):
     name: str
     closing_date: IsoDate | None = None
     first_payment_date: IsoDate | None = None
+    payment_day: StrictInt | None = Field(None, ge=1, le=31, description="the day of the month of payment dates "
+                                          "after the first (clipped to the month's end; default: the first's day)")
+    business_days: BusinessDays | None = Field(None, description="payment dates adjusted to business days")
+    cut_off_date: IsoDate | None = Field(None, description="the pool's cut-off date: pool month 1 starts on it")
+    period_rates: Literal["monthly", "actual_days"] = Field(
+        "monthly", description="annual prepayment and default rates per month (1/12 of a year) or over each "
+                               "month's actual days from the cut-off date (CONVENTIONS R2.3)")
     collateral: Collateral
     tranches: Seq[Tranche] = ()
     fees: Seq[Fee] = ()
@@ -75,6 +83,12 @@ class Deal(Spec):
         if self.closing_date and self.first_payment_date and self.first_payment_date <= self.closing_date:
             raise SpecError("first_payment_date", self.first_payment_date.isoformat(),
                             f"a date after closing_date ({self.closing_date.isoformat()})")
+        if self.payment_day is not None and self.first_payment_date is None:
+            raise SpecError("payment_day", self.payment_day, "a first_payment_date for the payment day to follow")
+        if self.period_rates == "actual_days" and self.cut_off_date is None:
+            raise SpecError("period_rates", "actual_days", "a cut_off_date to count each month's days from")
+        if self.business_days is not None and self.first_payment_date is None:
+            raise SpecError("business_days", self.business_days.model_dump(), "a first_payment_date to adjust")
         return self
 
     @model_validator(mode="after")
@@ -140,8 +154,9 @@ class Deal(Spec):
             if self.acceleration.priority is not None and not self.acceleration.priority:
                 raise SpecError("acceleration.priority", [], "at least one step (or no priority: the default one)")
         for k, t in enumerate(self.tranches):
-            if t.day_count == "ACT/360" and self.first_payment_date is None:
-                raise SpecError(f"tranches[{k}].day_count", "ACT/360", "30/360, or a first_payment_date for ACT/360")
+            if t.day_count != "30/360" and self.first_payment_date is None:
+                raise SpecError(f"tranches[{k}].day_count", t.day_count,
+                                f"30/360, or a first_payment_date for {t.day_count}")
             if t.step_up and t.step_up.from_date and self.first_payment_date is None:
                 raise SpecError(f"tranches[{k}].step_up.from_date", t.step_up.from_date.isoformat(),
                                 "from_period, or a first_payment_date to place the date")
@@ -154,8 +169,9 @@ class Deal(Spec):
         it covers, never its own."""
         for field in ("hedges", "facilities"):
             for k, x in enumerate(getattr(self, field)):
-                if x.day_count == "ACT/360" and self.first_payment_date is None:
-                    raise SpecError(f"{field}[{k}].day_count", "ACT/360", "30/360, or a first_payment_date for ACT/360")
+                if x.day_count != "30/360" and self.first_payment_date is None:
+                    raise SpecError(f"{field}[{k}].day_count", x.day_count,
+                                    f"30/360, or a first_payment_date for {x.day_count}")
         for k, h in enumerate(self.hedges):
             if isinstance(h.notional, HedgeNotional):
                 ref = h.notional.tranche

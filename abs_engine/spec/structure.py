@@ -27,9 +27,13 @@ __all__ = [
     "FloatingCoupon", "StepUp", "Tranche", "Fee", "ReserveTarget", "Account", "Trigger", "FeeStep", "InterestStep",
     "PrincipalStep", "ReserveStep", "ResidualStep", "Step", "SplitWaterfall", "StepDown",
     "OvercollateralizationTarget", "CleanUpCall", "METRICS", "PsaCollar", "PlannedSchedule", "Accrual", "Notional",
-    "EventsOfDefault", "Acceleration",
+    "EventsOfDefault", "Acceleration", "DayCount", "BusinessDays",
     "AccretionStep", "Hedge", "Facility", "HedgeStep", "FacilityStep", "TransferStep",
 ]
+
+
+DayCount = Literal["30/360", "ACT/360", "ACT/365F", "ACT/ACT ISDA"]
+"""A class's, hedge's or facility's day count (CONVENTIONS R2.1.3; ``abs_engine.dates.DAY_COUNTS``)."""
 
 
 def _finite(x: float, field: str) -> float:
@@ -77,6 +81,17 @@ class StepUp(Spec):
         return self
 
 
+class BusinessDays(Spec):
+    """Payment dates moved to business days (CONVENTIONS R2.1.1): ``convention`` ``following``,
+    ``modified_following`` (the following business day unless it is in the next month, then the
+    preceding one) or ``preceding``, on ``calendar``: a financial market of the ``holidays``
+    library (``NYSE``, ``ECB`` for TARGET2, ``LSE``...) or a country code (``US``, ``GB``...);
+    weekends are never business days. Accrual periods run between the adjusted dates."""
+
+    convention: Literal["following", "modified_following", "preceding"]
+    calendar: str
+
+
 class Accrual(Spec):
     """What makes a class an accrual (Z) class (CONVENTIONS R2.5): while any of the
     ``directed_to`` classes is outstanding at the start of a period, its coupon accretes to its
@@ -115,7 +130,7 @@ class Tranche(Spec):
     name: str
     balance: Amount = 0.0
     coupon: Coupon | FloatingCoupon = 0.0
-    day_count: Literal["30/360", "ACT/360"] = "30/360"
+    day_count: DayCount = "30/360"
     priority: StrictInt | None = Field(None, ge=1, le=10_000)
     residual: bool = False
     interest_on_shortfall: bool = Field(False, description="unpaid interest accrues interest at the coupon")
@@ -356,7 +371,7 @@ class Hedge(Spec):
     notional: NonNegOrVector | HedgeNotional
     fixed: Number | None = Field(None, description="a swap's fixed rate the deal pays (decimal)")
     strike: Number | None = Field(None, description="a cap's strike (decimal)")
-    day_count: Literal["30/360", "ACT/360"] = "30/360"
+    day_count: DayCount = "30/360"
 
     @model_validator(mode="after")
     def _terms(self) -> Self:
@@ -382,7 +397,7 @@ class Facility(Spec):
     covers: Seq[str] = ()
     index: str | None = None
     margin: Number = 0.0
-    day_count: Literal["30/360", "ACT/360"] = "30/360"
+    day_count: DayCount = "30/360"
 
 
 class _StepBase(Spec):

@@ -171,6 +171,22 @@ def test_interest_only_pays_principal_at_maturity():
     np.testing.assert_allclose(p["gross_interest"], 5e5 * 0.04 / 12, rtol=1e-12)
 
 
+def test_straight_line_pays_even_principal():
+    # even principal: 1,200 over 12 months repays 100 a month, with interest at 6% (0.5% a month) on
+    # the balance: month k pays 100 + (1200 - 100 (k - 1)) x 0.005
+    p = pool([{"balance": 1200.0, "wac": 0.06, "wam": 12, "amortization": "straight_line"}], {})
+    np.testing.assert_allclose(p["scheduled_principal"], 100.0, rtol=1e-12)
+    np.testing.assert_allclose(p["gross_interest"], (1200.0 - 100.0 * np.arange(12)) * 0.005, rtol=1e-12)
+    # with prepayments each surviving loan still repays 1/k of its balance with k months left:
+    # month 1 at 12% CPR: scheduled 1200 / 12 = 100, prepaid (1200 - 100) x SMM
+    q = pool([{"balance": 1200.0, "wac": 0.06, "wam": 12, "amortization": "straight_line"}],
+             {"prepay": {"cpr": 0.12}})
+    smm = 1 - 0.88 ** (1 / 12)
+    assert q["scheduled_principal"].iloc[0] == pytest.approx(100.0, rel=1e-12)
+    assert q["prepayment"].iloc[0] == pytest.approx(1100.0 * smm, rel=1e-12)
+    assert q["scheduled_principal"].iloc[1] == pytest.approx(1100.0 * (1 - smm) / 11, rel=1e-12)
+
+
 def test_seasoned_pool_amortizes_over_remaining_term():
     # age does not change the schedule, only where the curves are read: wam is what is left
     a = pool([{"balance": 1e6, "wac": 0.07, "wam": 300, "age": 60}], {"prepay": {"cpr": 0.05}})

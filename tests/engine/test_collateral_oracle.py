@@ -3,6 +3,8 @@ scenarios, to 1e-9 relative; and the properties every projection must keep."""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -34,6 +36,12 @@ def _as_loans(lines):
              "balloon_month": ln.get("balloon_month", 0)} for ln in lines]
 
 
+def _plus_months(d: dt.date, k: int) -> dt.date:
+    year, month = divmod(d.month - 1 + k, 12)
+    year, month = d.year + year, month + 1
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
 def assert_matches_reference(pool: pd.DataFrame, ref: dict, scale: float) -> None:
     for col in reference.COLS:
         np.testing.assert_allclose(pool[col].to_numpy(), ref[col], rtol=1e-9, atol=1e-9 * scale,
@@ -45,6 +53,19 @@ def test_kernel_matches_reference(lines, scen):
     res = ae.run(_deal(lines), scen)
     n = len(res.pool)
     ref = reference.project_pool(_as_loans(lines), scen, n)
+    assert_matches_reference(res.pool, ref, max(ln["balance"] for ln in lines))
+
+
+@given(rep_lines(), scenarios(), st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)))
+def test_kernel_matches_reference_over_actual_days(lines, scen, cut_off):
+    """CONVENTIONS R2.3: annual rates over each month's actual days from the cut-off date (month k
+    from the cut-off plus k - 1 months to plus k, the day clipped to the month's end)."""
+    deal = _deal(lines) | {"cut_off_date": cut_off.isoformat(), "period_rates": "actual_days"}
+    res = ae.run(deal, scen)
+    n = len(res.pool)
+    dates = [_plus_months(cut_off, k) for k in range(n + 1)]
+    years = [(b - a).days / 365.0 for a, b in zip(dates[:-1], dates[1:], strict=True)]
+    ref = reference.project_pool(_as_loans(lines), scen, n, years)
     assert_matches_reference(res.pool, ref, max(ln["balance"] for ln in lines))
 
 

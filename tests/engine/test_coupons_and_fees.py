@@ -44,7 +44,7 @@ def test_step_up_of_a_floating_class_adds_to_its_coupon():
 
 
 @pytest.mark.parametrize(("date", "first_period"), [
-    ("2026-01-07", 1),   # the closing date: period 1's accrual starts on it
+    ("2026-01-15", 1),   # the closing date: period 1's accrual starts on it
     ("2026-02-15", 2),   # the first payment date starts period 2's accrual
     ("2026-03-15", 3),   # on a start: that period
     ("2026-03-16", 4),   # a day after a start: the next period

@@ -16,7 +16,9 @@ LEVEL_12 = 1e6 * 0.005 / (1 - 1.005 ** -12)  # level payment, 1,000,000 at 6% ov
 
 
 def deal(tranches, waterfall, pool=None, **extra):
-    return {"name": "hand", "closing_date": "2026-01-07", "first_payment_date": "2026-02-15",
+    """A dated deal with regular periods (the 15th to the 15th: every 30/360 period is exactly
+    1/12, CONVENTIONS R2.1.4), so hand calculations accrue coupon / 12."""
+    return {"name": "hand", "closing_date": "2026-01-15", "first_payment_date": "2026-02-15",
             "collateral": {"rep_lines": [pool or {"balance": 1e6, "wac": 0.06, "wam": 12}]},
             "tranches": tranches, "waterfall": waterfall, **extra}
 
@@ -127,7 +129,7 @@ def test_act360_and_floating_coupon_by_hand():
                 {"name": "R", "residual": True}]
     waterfall = [{"pay": "interest", "tranches": ["F"]}, {"pay": "principal", "tranches": ["F"]},
                  {"pay": "residual", "tranche": "R"}]
-    res = ae.run(deal(tranches, waterfall), {"rates": {"SOFR": [0.05, 0.10, 0.0]}})
+    res = ae.run(deal(tranches, waterfall, closing_date="2026-01-07"), {"rates": {"SOFR": [0.05, 0.10, 0.0]}})
     f = res.tranches.xs("F", level="tranche")
     assert f["coupon"].iloc[:4].tolist() == pytest.approx([0.06, 0.08, 0.02, 0.02])
     assert f.loc[1, "interest_due"] == pytest.approx(500_000 * 0.06 * 39 / 360)

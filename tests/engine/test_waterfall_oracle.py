@@ -18,6 +18,7 @@ from ..strategies import scenarios
 POOL = KERNEL_COLUMNS["pool"]
 
 NAMES = ["S1", "S2", "M", "J"]
+DAY_COUNTS = ["30/360", "ACT/360", "ACT/365F", "ACT/ACT ISDA"]
 
 
 @st.composite
@@ -36,7 +37,7 @@ def deals(draw):
             st.builds(lambda s, cap, floor: {"index": "SOFR", "spread": s, **cap, **floor}, st.floats(0.0, 0.03),
                       st.sampled_from([{}, {"cap": 0.09}]), st.sampled_from([{}, {"floor": 0.01}]))))
         notes.append({"name": NAMES[k], "balance": weights[k] * size, "coupon": coupon, "priority": priorities[k],
-                      "day_count": draw(st.sampled_from(["30/360", "ACT/360"])),
+                      "day_count": draw(st.sampled_from(DAY_COUNTS)),
                       "interest_on_shortfall": draw(st.booleans())})
         step_up = draw(st.one_of(  # a step-up from a period or a date (on, before or after a period's start)
             st.none(), st.builds(lambda by, p: {"by": by, "from_period": p}, st.floats(0.0, 0.03), st.integers(1, 60)),
@@ -151,7 +152,7 @@ def deals(draw):
         notional = draw(st.one_of(st.builds(lambda t: {"tranche": t}, st.sampled_from([t["name"] for t in notes])),
                                   st.floats(0, pool), st.lists(st.floats(0, pool), min_size=1, max_size=wam + 2)))
         hedges.append({"name": "swap", "type": "swap", "index": "SOFR", "fixed": draw(st.floats(0.0, 0.08)),
-                       "notional": notional, "day_count": draw(st.sampled_from(["30/360", "ACT/360"]))})
+                       "notional": notional, "day_count": draw(st.sampled_from(DAY_COUNTS))})
         head.append({"pay": "hedge", "hedge": "swap"})
     if draw(st.booleans()):
         hedges.append({"name": "cap", "type": "cap", "index": "SOFR", "strike": draw(st.floats(0.0, 0.08)),

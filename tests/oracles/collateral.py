@@ -13,8 +13,9 @@ COLS = ("beginning_balance", "scheduled_principal", "prepayment", "default", "re
         "gross_interest", "net_interest", "ending_balance", "performing_balance", "foreclosure_balance")
 
 
-def cpr_to_smm(cpr: float) -> float:
-    return 1.0 - (1.0 - cpr) ** (1.0 / 12.0)
+def cpr_to_smm(cpr: float, year: float = 1.0 / 12.0) -> float:
+    """An annual rate over ``year`` of a year (a month: 1/12; CONVENTIONS R2.3: days / 365)."""
+    return 1.0 - (1.0 - cpr) ** year
 
 
 def psa_cpr(speed: float, m: int) -> float:
@@ -48,21 +49,23 @@ def at(value, i: int) -> float:
     return float(value)
 
 
-def smm_of(prepay: dict, i: int, m: int) -> float:
+def smm_of(prepay: dict, i: int, m: int, year: float = 1.0 / 12.0) -> float:
     (kind, v), = prepay.items()
     x = at(v, i)
-    return {"cpr": lambda: cpr_to_smm(x), "smm": lambda: x,
-            "psa": lambda: cpr_to_smm(psa_cpr(x, m)), "abs": lambda: abs_smm(x, m)}[kind]()
+    return {"cpr": lambda: cpr_to_smm(x, year), "smm": lambda: x,
+            "psa": lambda: cpr_to_smm(psa_cpr(x, m), year), "abs": lambda: abs_smm(x, m)}[kind]()
 
 
-def mdr_of(default: dict, i: int, m: int) -> float:
+def mdr_of(default: dict, i: int, m: int, year: float = 1.0 / 12.0) -> float:
     (kind, v), = default.items()
     x = at(v, i)
-    return {"cdr": lambda: cpr_to_smm(x), "mdr": lambda: x, "sda": lambda: cpr_to_smm(sda_cdr(x, m))}[kind]()
+    return {"cdr": lambda: cpr_to_smm(x, year), "mdr": lambda: x,
+            "sda": lambda: cpr_to_smm(sda_cdr(x, m), year)}[kind]()
 
 
-def project_loan(loan: dict, scen: dict, n: int) -> dict[str, np.ndarray]:
-    """One loan: keys balance, rate, net_rate, remaining_term, age, amortization, balloon_month, status."""
+def project_loan(loan: dict, scen: dict, n: int, years: list[float] | None = None) -> dict[str, np.ndarray]:
+    """One loan: keys balance, rate, net_rate, remaining_term, age, amortization, balloon_month, status.
+    ``years``: each month's share of a year for annual rates (default 1/12)."""
     out = {c: np.zeros(n) for c in COLS}
     r = loan["rate"] / 12.0
     rn = loan["net_rate"] / 12.0
@@ -99,12 +102,13 @@ def project_loan(loan: dict, scen: dict, n: int) -> dict[str, np.ndarray]:
             ratio = 0.0
         elif amort == "interest_only":
             ratio = 1.0
-        elif r == 0:
+        elif r == 0 or amort == "straight_line":  # even principal: 1/left of the balance a month
             ratio = (left - 1) / left
         else:
             ratio = (1 - (1 + r) ** -(left - 1)) / (1 - (1 + r) ** -left)
-        smm = smm_of(prepay, i, m)
-        mdr = mdr_of(default, i, m) if i <= mat - lag else 0.0
+        year = 1.0 / 12.0 if years is None else years[i - 1]
+        smm = smm_of(prepay, i, m, year)
+        mdr = mdr_of(default, i, m, year) if i <= mat - lag else 0.0
         fcl_start = sum(c[2] for c in cohorts)
         out["beginning_balance"][i - 1] = perf + fcl_start
 
@@ -144,10 +148,10 @@ def project_loan(loan: dict, scen: dict, n: int) -> dict[str, np.ndarray]:
     return out
 
 
-def project_pool(loans: list[dict], scen: dict, n: int) -> dict[str, np.ndarray]:
+def project_pool(loans: list[dict], scen: dict, n: int, years: list[float] | None = None) -> dict[str, np.ndarray]:
     total = {c: np.zeros(n) for c in COLS}
     for loan in loans:
-        one = project_loan(loan, scen, n)
+        one = project_loan(loan, scen, n, years)
         for c in COLS:
             total[c] += one[c]
     return total

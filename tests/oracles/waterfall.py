@@ -30,6 +30,14 @@ def _months_after(d: dt.date, k: int) -> dt.date:
     return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
+def _thirty_360(d1: dt.date, d2: dt.date) -> int:
+    """BMA SF E.1: February's last day and the 31st as D1 are the 30th; D2 = 31 is the 30th when D1
+    is (then) the 30th."""
+    day1 = 30 if d1.day == 31 or (d1.month == 2 and (d1 + dt.timedelta(1)).month == 3) else d1.day
+    day2 = 30 if d2.day == 31 and day1 == 30 else d2.day
+    return max(360 * (d2.year - d1.year) + 30 * (d2.month - d1.month) + day2 - day1, 0)
+
+
 def _at(value, i):
     """Period ``i`` (0-based) of a number or a vector whose last value carries forward."""
     if isinstance(value, list | tuple):
@@ -104,9 +112,17 @@ def run(deal, scenario, pool, n, planned=None):
         return (deal.closing_date or _months_after(first, -1)) if i == 0 else _months_after(first, i - 1)
 
     def day_fraction(t, i):
-        if t.day_count == "30/360":
+        """CONVENTIONS R2.1.3-4: on a dated deal the period's year fraction by the day count."""
+        if deal.first_payment_date is None:
             return 1.0 / 12.0
-        return (_months_after(deal.first_payment_date, i) - accrual_start(i)).days / 360.0
+        start, end = accrual_start(i), _months_after(deal.first_payment_date, i)
+        if t.day_count == "30/360":
+            return _thirty_360(start, end) / 360.0
+        days = (end - start).days
+        if t.day_count == "ACT/ACT ISDA":  # each day over its own year's length
+            return sum(1.0 / (366.0 if calendar.isleap((start + dt.timedelta(k)).year) else 365.0)
+                       for k in range(days))
+        return days / (365.0 if t.day_count == "ACT/365F" else 360.0)
 
     def step_up(t, i):
         """CONVENTIONS R2.7.1: + by from period k (or the first period whose accrual starts on or
