@@ -428,7 +428,7 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         ad_of=np.array([next((z for z, x in enumerate(notes) if x.accrual and t.name in x.accrual.directed_to), -1)
                         for t in notes], dtype=np.int64),
         is_z=np.array([int(t.accrual is not None) for t in notes], dtype=np.int64),
-        step_acc=np.array([int(k >= deal.n_normal_steps) for k in range(len(steps))], dtype=np.int64),
+        step_acc=(np.arange(len(steps)) >= deal.n_normal_steps).astype(np.int64),  # (n_normal_steps: once)
         senior=np.array([int(deal.acceleration is not None and deal.acceleration.events.senior_interest_shortfall
                              and t.priority == min(x.priority for x in notes)) for t in notes], dtype=np.int64),
         eod_trig=np.array([int(deal.acceleration is not None and g.name in deal.acceleration.events.triggers)
