@@ -20,6 +20,7 @@ from .engine.breakeven import breakevens
 from .engine.run import run
 from .errors import SpecError
 from .io.loading import is_deck, load_deal, load_deck, read_structured_file
+from .results.card import CardResult
 from .servicing.attestation import head_typed_data
 from .servicing.ledger import Ledger, LedgerError
 from .servicing.reports import PeriodReport
@@ -101,6 +102,11 @@ def _out_format(out: str | None, allowed: tuple[str, ...], flag: str = "--out") 
 def _with_tranches(deal_path: str, what: str):
 
     deal = load_deal(deal_path)
+    if what == "grid" and deal.series is not None:  # a card trust series: its certificates (CONVENTIONS R2.9)
+        return deal
+    if deal.series is not None:
+        raise SpecError("series", deal.series.name, f"a deal with tranches for {what} (a card trust series runs "
+                        "with abs-engine run and grid)", file=deal._file)
     if not deal.tranches:
         raise SpecError("tranches", [], f"a deal with tranches for {what}: this deal has no tranches (abs-engine run "
                         "projects its pool)", file=deal._file)
@@ -171,23 +177,29 @@ def _table_files(out: str, names) -> dict[str, str]:
     return {n: str(path if n == "pool" else path.with_name(f"{path.stem}_{n}{path.suffix}")) for n in names}
 
 
+def _write_tables(tables: dict, files: dict[str, str], fmt: str) -> int:
+    """Each table to its file (``csv`` or ``parquet``), each written whole or not at all."""
+    for name, frame in tables.items():
+        if fmt == "csv":
+            _atomic(files[name], lambda path, f=frame: f.to_csv(path, date_format="%Y-%m-%d"))
+        else:
+            _atomic(files[name], lambda path, f=frame: f.reset_index().to_parquet(path))
+    print(f"wrote {', '.join(files.values())}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
 
     fmt = _out_format(args.out, ("table", "csv", "json", "parquet")) or args.format or "table"
     if args.out and args.format and args.format != fmt:
         raise SpecError("--format", args.format, f"the format of --out {args.out} ({fmt}), or no --format")
     res = run(args.deal, _one_scenario(args.scenario))
+    if isinstance(res, CardResult):
+        return _card_output(res, fmt, args.out)
     pool = res.pool
     if fmt in ("csv", "parquet") and args.out is not None:
         tables = _tables(res)
-        files = _table_files(args.out, tables)
-        for name, frame in tables.items():
-            if fmt == "csv":
-                _atomic(files[name], lambda path, f=frame: f.to_csv(path, date_format="%Y-%m-%d"))
-            else:
-                _atomic(files[name], lambda path, f=frame: f.reset_index().to_parquet(path))
-        print(f"wrote {', '.join(files.values())}")
-        return 0
+        return _write_tables(tables, _table_files(args.out, tables), fmt)
     if fmt == "csv":
         text = pool.to_csv(date_format="%Y-%m-%d")
         if res.waterfall is not None:
@@ -224,6 +236,50 @@ def cmd_run(args: argparse.Namespace) -> int:
             parts.append("pool\n" + shown.to_string() + "\n")
             text = "\n".join(parts)
     _write(text, args.out)
+    return 0
+
+
+def _card_output(res: CardResult, fmt: str, out: str | None) -> int:
+    """``run`` on a card trust series (CONVENTIONS R2.9): its summary, checks and trust table."""
+    tables = {"trust": res.trust, "summary": res.summary(), "check": res.check()}
+    if fmt in ("csv", "parquet") and out is not None:
+        return _write_tables(tables, {**_table_files(out, tables), "trust": out}, fmt)
+    if fmt == "parquet":
+        raise SpecError("--format", "parquet", "an --out file for Parquet (it is binary)")
+    if fmt == "csv":
+        text = tables["trust"].to_csv(date_format="%Y-%m-%d") + "\n" + tables["summary"].to_csv()
+    elif fmt == "json":
+        doc = {"deal": res.deal.name, "scenario": res.scenarios[0].name,
+               "check": {k: float(v) for k, v in tables["check"].abs().max().items()}}
+        for name in ("summary", "trust"):
+            doc[name] = json.loads(tables[name].reset_index().to_json(orient="records", date_format="iso"))
+        text = json.dumps(doc, indent=1) + "\n"
+    else:
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        series, scen = res.deal.series, res.scenarios[0]
+        summary = tables["summary"].copy()
+        for col, fmt_ in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"), ("modified_duration", "{:.4f}")):
+            summary[col] = summary[col].map(lambda x, f=fmt_: "" if x != x else f.format(x))
+        trust = tables["trust"]
+        if trust["date"].isna().all():
+            trust = trust.drop(columns="date")
+        last = int((trust["invested_amount"] > 0).sum() + 1)
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
+                               "display.float_format", "{:,.2f}".format):
+            text = "\n".join([
+                f"deal      {res.deal.name}",
+                f"scenario  {scen.name or '-'}: payment rate {scen.payment_rate}, portfolio yield "
+                f"{scen.portfolio_yield}, charge-offs {scen.charge_off_rate}, purchase rate "
+                f"{scen.purchase_rate or 1.0}",
+                f"series    {series.name}: invested {series.invested_amount:,.2f} of receivables "
+                f"{res.deal.collateral.receivables:,.2f}, coupon {series.coupon:.4%}, servicing "
+                f"{series.servicing_fee:.4%},"
+                f" revolving {series.revolving_months} + accumulation {series.accumulation_months} months",
+                "", "certificates", summary.to_string(), "",
+                "checks    " + "   ".join(f"{k} {v:.2e}" for k, v in tables["check"].abs().max().items()), "",
+                "trust", trust.iloc[:max(last, 1)].to_string(), ""])
+    _write(text, out)
     return 0
 
 

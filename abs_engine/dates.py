@@ -96,10 +96,14 @@ def check_calendar(calendar: str) -> str:
 
 
 def schedule(deal, ks) -> list[dt.date]:
-    """Payment dates ``k + 1`` for ``k`` in ``ks`` of a dated ``deal`` (anything with a
-    ``first_payment_date``, ``payment_day`` and ``business_days``): :func:`payment_date`, then
-    :func:`adjust` when the deal adjusts its dates to business days (CONVENTIONS R2.1.1)."""
-    dates = [payment_date(deal.first_payment_date, k, deal.payment_day) for k in ks]
+    """The dates of pool months ``k + 1`` for ``k`` in ``ks`` of a dated ``deal`` (anything with a
+    ``first_payment_date``, ``payment_day``, ``business_days`` and optionally ``payment_step``):
+    :func:`payment_date`, then :func:`adjust` when the deal adjusts its dates to business days
+    (CONVENTIONS R2.1.1). Monthly, month ``k + 1`` is payment date ``k + 1``; with payments every
+    ``step`` months, month ``step x q`` falls on payment date ``q`` (the first payment date is
+    month ``step``'s) and the months between on the same day of their own month (R2.2)."""
+    shift = getattr(deal, "payment_step", 1) - 1
+    dates = [payment_date(deal.first_payment_date, k - shift, deal.payment_day) for k in ks]
     rule = deal.business_days
     return dates if rule is None or not dates else adjust(dates, rule.convention, rule.calendar)
 

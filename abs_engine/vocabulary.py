@@ -3,10 +3,11 @@ sits in the kernels' arrays (:data:`KERNEL_COLUMNS`)."""
 
 from __future__ import annotations
 
-__all__ = ["KERNEL_COLUMNS", "PLANNED_COLUMNS", "POOL_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS",
+__all__ = ["KERNEL_COLUMNS", "PLANNED_COLUMNS", "POOL_COLUMNS", "DELINQUENCY_COLUMNS", "TRUST_COLUMNS",
+           "CARD_STAT_COLUMNS", "LOAN_COLUMNS", "CHECK_COLUMNS", "TRANCHE_COLUMNS",
            "FEE_COLUMNS",
            "ACCOUNT_COLUMNS", "TRIGGER_COLUMNS", "CASH_COLUMNS", "SUMMARY_COLUMNS", "ANALYTICS_COLUMNS",
-           "HEDGE_COLUMNS", "FACILITY_COLUMNS", "cash_residual", "instrument_columns"]
+           "HEDGE_COLUMNS", "FACILITY_COLUMNS", "cash_residual", "instrument_columns", "delinquency_ratio"]
 
 POOL_COLUMNS = (
     "date", "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -14,6 +15,10 @@ POOL_COLUMNS = (
     "foreclosure_balance", "smm", "mdr", "cumulative_loss",
 )
 """The ``pool`` table, index ``period``."""
+DELINQUENCY_COLUMNS = ("delinquent_30", "delinquent_60", "delinquent_90", "delinquency_60_ratio")
+"""Columns the ``pool`` table adds for a pool rolled through a delinquency pipeline (CONVENTIONS
+R2.11): the balances 30, 60 and 90+ days delinquent at month end (``performing_balance`` holds
+them with the current balance), and the 60+ ratio ``(D60 + D90 + foreclosure) / ending``."""
 
 LOAN_COLUMNS = (
     "beginning_balance", "scheduled_principal", "prepayment", "default", "recovery", "loss",
@@ -72,6 +77,27 @@ facilities' flows (CONVENTIONS R2.8)."""
 
 SUMMARY_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest",
                    "total_principal", "total_writedown", "total_residual", "yield", "price", "modified_duration")
+
+TRUST_COLUMNS = (
+    "receivables", "principal_collections", "finance_charges", "charge_offs", "new_receivables",
+    "floating_pct", "fixed_pct", "investor_finance_charges", "investor_charge_offs", "investor_principal_collections",
+    "interest_due", "interest_paid", "interest_shortfall", "servicing_fee", "charge_offs_covered",
+    "investor_charge_off", "excess_spread", "excess_spread_rate", "excess_spread_3m", "pfa_deposit", "pfa_balance",
+    "accumulation_deficit", "principal_paid", "principal_to_seller", "invested_amount", "phase",
+    "early_amortization",
+)
+"""A credit-card master trust series' table (CONVENTIONS R2.9), index ``period``: the trust's
+receivables at month end and its collections; the allocation percentages; the investor shares;
+the finance-charge waterfall (interest, servicing, charge-offs covered, the uncovered
+``investor_charge_off`` that reduces the invested amount, ``excess_spread`` released to the
+seller); the annualized excess spread and its 3-month average; the principal funding account;
+principal paid to holders or to the seller; the invested amount at month end; ``phase`` (0
+revolving, 1 accumulation, 2 amortization) and whether early amortization has been triggered.
+The column order is the kernel's (:mod:`abs_engine.kernels.card`)."""
+
+CARD_STAT_COLUMNS = ("wal", "first_principal_period", "last_principal_period", "total_interest", "total_principal",
+                     "total_writedown", "early_amortization_period")
+"""A card trust series' per-scenario statistics, in the kernel's order (:mod:`abs_engine.kernels.card`)."""
 
 ANALYTICS_COLUMNS = ("wal", "price", "yield", "mortgage_yield", "macaulay_duration", "modified_duration",
                      "convexity", "discount_margin")
@@ -136,3 +162,14 @@ def cash_residual(c):
     return inflow - (c("fees_paid") + c("interest_paid") + c("principal_paid") + c("reserve_deposits")
                      + c("hedge_payments") + c("facility_interest") + c("facility_repayments")
                      + c("residual_paid") + c("unallocated"))
+
+
+def delinquency_ratio(performing, foreclosure, delinquent_60, delinquent_90):
+    """The 60+ delinquency ratio at month end (CONVENTIONS R2.11.7): ``(D60 + D90 + FCL) /
+    (performing + FCL)``, the performing balance holding the current and delinquent balances; 0
+    for a pool paid off. Arrays of any one shape."""
+    import numpy as np  # deferred: the vocabulary's names load without numpy
+
+    total = performing + foreclosure
+    late = delinquent_60 + delinquent_90 + foreclosure
+    return np.where(total > 0.0, late / np.where(total > 0.0, total, 1.0), 0.0)

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import abs_engine as ae
-from abs_engine.engine.collateral import project_collateral, rate_tables
+from abs_engine.engine.collateral import project_collateral, project_delinquency, rate_tables
 
 from .conftest import FULL, size
-from .pools import project_numpy, synthetic_loans, tape_deal
+from .pools import project_numpy, project_numpy_delinquent, synthetic_loans, tape_deal
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = {"prepay": {"psa": 150}, "default": {"sda": 100}, "severity": 0.35, "recovery_lag": 12,
@@ -58,6 +58,42 @@ def test_loan_level_projection_vs_numpy(benchmark, report):
     if FULL:
         assert engine_rate >= 1e9, "issue floor: 1e9 loan-periods/s"
         assert engine_rate >= 10 * numpy_rate
+
+
+ROLL = {"to_30": 0.02, "cure_30": 0.45, "cure_60": 0.25, "cure_90": 0.05, "stay_90": 0.8, "default_90": 0.15}
+
+
+def test_delinquency_pipeline_vs_numpy(benchmark, report):
+    """A 1,000,000-loan tape rolled through the delinquency pipeline (CONVENTIONS R2.11), every
+    month live, beside the same pipeline in plain numpy (totals asserted equal)."""
+    n = size(1_000_000, 20_000)
+    loans = synthetic_loans(n)
+    deal = tape_deal(loans)
+    scen = ae.load_scenario({"prepay": {"psa": 150}, "severity": 0.35, "recovery_lag": 12, "advancing": True,
+                             "roll_rates": ROLL})
+    program = ae.compile_deal(deal, [scen]).collateral
+    project_delinquency(program)  # warm
+    flows, dq = benchmark.pedantic(project_delinquency, args=(program,), rounds=5 if FULL else 2, iterations=1)
+    engine_s = benchmark.stats.stats.median
+    loan_periods = n * program.n_periods
+
+    smm, _ = rate_tables(program)
+    cls = np.empty(n, dtype=np.int64)
+    cls[program.index] = program.cls
+    s = program.scenarios
+    t = time.perf_counter()
+    base, base_dq = project_numpy_delinquent(loans, smm[0], s.roll_rows[s.roll_row[0]], cls, s.severity[0], 12, True)
+    numpy_s = time.perf_counter() - t
+    np.testing.assert_allclose(base, flows[0], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(base_dq, dq[0], rtol=1e-9, atol=1e-6)
+
+    engine_rate, numpy_rate = loan_periods / engine_s, loan_periods / numpy_s
+    benchmark.extra_info.update(loans=n, periods=program.n_periods, engine_loan_periods_per_s=engine_rate,
+                                numpy_loan_periods_per_s=numpy_rate)
+    report(f"delinquency pipeline: {n:,} loans x {program.n_periods} months, {os.cpu_count()} cores",
+           f"engine (numba): {engine_s:.3f} s  -> {engine_rate:.3e} loan-periods/s",
+           f"plain numpy   : {numpy_s:.3f} s  -> {numpy_rate:.3e} loan-periods/s",
+           f"ratio         : {engine_rate / numpy_rate:.1f}x")
 
 
 def test_peak_memory_beyond_tape(report):

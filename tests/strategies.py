@@ -22,24 +22,25 @@ def rep_lines(max_lines: int = 4):
     return st.lists(line(), min_size=1, max_size=max_lines)
 
 
-def _rate(lo: float, hi: float):
+def rates(lo: float, hi: float, max_size: int = 40):
+    """A number in ``[lo, hi]`` or a monthly vector of them."""
     one = st.floats(lo, hi)
-    return st.one_of(one, st.lists(one, min_size=1, max_size=40))
+    return st.one_of(one, st.lists(one, min_size=1, max_size=max_size))
 
 
 def scenarios():
     prepay = st.one_of(
-        st.builds(lambda v: {"cpr": v}, _rate(0.0, 1.0)),
-        st.builds(lambda v: {"smm": v}, _rate(0.0, 0.2)),
-        st.builds(lambda v: {"psa": v}, _rate(0.0, 1500.0)),
-        st.builds(lambda v: {"abs": v}, _rate(0.0, 5.0)),
+        st.builds(lambda v: {"cpr": v}, rates(0.0, 1.0)),
+        st.builds(lambda v: {"smm": v}, rates(0.0, 0.2)),
+        st.builds(lambda v: {"psa": v}, rates(0.0, 1500.0)),
+        st.builds(lambda v: {"abs": v}, rates(0.0, 5.0)),
     )
     default = st.one_of(
-        st.builds(lambda v: {"cdr": v}, _rate(0.0, 0.5)),
-        st.builds(lambda v: {"mdr": v}, _rate(0.0, 0.05)),
-        st.builds(lambda v: {"sda": v}, _rate(0.0, 2000.0)),
+        st.builds(lambda v: {"cdr": v}, rates(0.0, 0.5)),
+        st.builds(lambda v: {"mdr": v}, rates(0.0, 0.05)),
+        st.builds(lambda v: {"sda": v}, rates(0.0, 2000.0)),
     )
     return st.fixed_dictionaries({
-        "prepay": prepay, "default": default, "severity": _rate(0.0, 1.0),
+        "prepay": prepay, "default": default, "severity": rates(0.0, 1.0),
         "recovery_lag": st.integers(0, 24), "advancing": st.booleans(),
     })

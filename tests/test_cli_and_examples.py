@@ -22,12 +22,40 @@ SCENARIOS = [p for p in ALL_SCENARIO_FILES if not is_deck(p)]  # single scenario
 DECKS = [p for p in ALL_SCENARIO_FILES if is_deck(p)]
 
 
+CARD_DEALS = [p for p in DEALS if ae.load_deal(p).series is not None]  # credit-card trust series (R2.9)
+CARD_SCENARIOS = [p for p in SCENARIOS if ae.load_scenario(p).payment_rate is not None]
+LOAN_DEALS = [p for p in DEALS if p not in CARD_DEALS]
+LOAN_SCENARIOS = [p for p in SCENARIOS if p not in CARD_SCENARIOS]
+
+
 def test_there_are_examples():
-    assert len(DEALS) >= 3 and len(SCENARIOS) >= 3
+    assert len(DEALS) >= 3 and len(SCENARIOS) >= 3 and CARD_DEALS and CARD_SCENARIOS
 
 
-@pytest.mark.parametrize("deal", DEALS, ids=lambda p: p.stem)
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("deal", CARD_DEALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", CARD_SCENARIOS, ids=lambda p: p.stem)
+def test_every_card_example_runs_and_conserves(deal, scenario, capsys):
+    res = ae.run(deal, scenario)
+    assert res.check().abs().to_numpy().max() <= 1e-6
+    summary = res.summary()
+    face = res.deal.series.invested_amount
+    assert summary["total_principal"].iloc[0] + summary["total_writedown"].iloc[0] == pytest.approx(face, rel=1e-9)
+    assert main(["run", str(deal), "--scenario", str(scenario)]) == 0
+    assert "certificates" in capsys.readouterr().out
+
+
+def test_the_card_stress_deck_hits_early_amortization_and_the_base_case_is_a_bullet():
+    deal = ROOT / "tranches/card_trust.yaml"
+    stress = ae.run(deal, ROOT / "scenarios/card_stress.yaml").summary().iloc[0]
+    base = ae.run(deal, ROOT / "scenarios/card_base.yaml")
+    assert stress["early_amortization_period"] > 0 and stress["last_principal_period"] < 60
+    s = base.summary().iloc[0]
+    assert s["early_amortization_period"] == 0 and s["first_principal_period"] == s["last_principal_period"] == 60
+    assert s["wal"] == pytest.approx(5.0, rel=1e-12)  # one bullet at month 60: T = 60/12
+
+
+@pytest.mark.parametrize("deal", LOAN_DEALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", LOAN_SCENARIOS, ids=lambda p: p.stem)
 def test_every_example_runs_and_conserves(deal, scenario):
     res = ae.run(deal, scenario)
     original = res.program.original_balance

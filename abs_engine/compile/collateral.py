@@ -17,7 +17,8 @@ from ..kernels import collateral as KC
 from ..kernels import curves
 from ..kernels.collateral import W
 from ..spec import Deal, Scenario
-from ..spec.collateral import AMORTIZATION
+from ..spec.collateral import AMORTIZATION, Reinvestment
+from ..spec.scenario import ROLL_FIELDS
 
 __all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector",
            "scenario_arrays", "vector_rows", "per_scenario"]
@@ -83,6 +84,8 @@ class ScenarioArrays:
     severity_row: np.ndarray
     lag: np.ndarray
     advancing: np.ndarray
+    roll_rows: np.ndarray | None = None  # [row, month, ROLL_COLS]: the delinquency roll rates (R2.11), or None
+    roll_row: np.ndarray | None = None
 
     @cached_property
     def prepay(self) -> np.ndarray:
@@ -121,7 +124,24 @@ def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bo
         severity_row=s.rows["severity"],
         lag=per_scenario(s, "recovery_lag", np.int64),
         advancing=per_scenario(s, "advancing", np.bool_, advancing_default),
+        **_roll_rates(s, n),
     )
+
+
+def _roll_rates(s: ScenarioSet, n: int) -> dict:
+    """``roll_rows[row, month, ROLL_COLS]`` and ``roll_row[scenario]`` of scenarios with a
+    delinquency pipeline (CONVENTIONS R2.11); none without. Every scenario of a run has one, or
+    none does: the pool is projected one way for all."""
+    values = s.values["roll_rates"]
+    has = [v is not None for v in values]
+    if not any(has):
+        return {}
+    if not all(has):
+        k = int(np.flatnonzero(~np.array(has)[s.rows["roll_rates"]])[0])
+        raise SpecError("roll_rates", None, f"roll rates in every scenario of a run or in none (scenario "
+                        f"{s.names[k]!r} has none)")
+    rows = np.stack([np.stack([monthly_vector(getattr(v, f), n) for f in ROLL_FIELDS], axis=1) for v in values])
+    return {"roll_rows": rows, "roll_row": s.rows["roll_rates"]}
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,6 +168,20 @@ class CollateralProgram:
     @property
     def original_balance(self) -> float:
         return self.loans.original_balance
+
+    reinvestment: Reinvestment | None = None  # principal collections buying new loans (CONVENTIONS R2.10)
+    first_month: int = 1                      # the pool month of the program's month 1
+
+    @property
+    def delinquency(self) -> bool:
+        """Whether the scenarios roll the pool through a delinquency pipeline (CONVENTIONS R2.11)."""
+        return self.scenarios.roll_rows is not None
+
+    @property
+    def bucket(self) -> np.ndarray:
+        """Each kernel loan's delinquency bucket at cut-off: 0 current, 1-3 30, 60, 90+ days (its
+        tape ``status``; loans in foreclosure are not among the kernel's)."""
+        return np.minimum(self.loans.status[self.index], 3).astype(np.int8)
 
     @property
     def start_balances(self) -> tuple[float, float]:
@@ -179,6 +213,14 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         raise SpecError("scenarios", [], "at least one scenario")
     loans = deal_loans(deal) if loans is None else loans
     n = int(loans.maturity.max())
+    reinvest = deal.collateral.reinvestment
+    if reinvest is not None:  # (within the pool's life; the last cohort runs its term)
+        if reinvest.months >= n + first_month - 1:
+            raise SpecError("collateral.reinvestment.months", reinvest.months,
+                            f"a reinvestment period shorter than the pool's life ({n} months)", file=deal._file)
+        n = max(n, reinvest.months - first_month + 1 + reinvest.term)
+    step, before = deal.payment_step, first_month - 1
+    n = -(-(before + n) // step) * step - before  # to the end of a collection period (R2.2)
     scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default)
 
     foreclosed = loans.status == FORECLOSURE
@@ -216,4 +258,6 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         scenarios=scen,
         n_periods=n,
         per_year=periods_per_year(deal, n, first_month),
+        reinvestment=reinvest,
+        first_month=first_month,
     )

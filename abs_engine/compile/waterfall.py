@@ -65,15 +65,19 @@ def day_count_fractions(deal: Deal, n: int, accruals: Mapping[int, tuple] | None
     """``[period, note]`` (or ``[period, item]`` of ``items``, anything with a ``day_count``): on a
     dated deal (one with a ``first_payment_date``), each accrual period's year fraction by the
     item's day count (:func:`abs_engine.dates.year_fraction`, CONVENTIONS R2.1.3-4) from the
-    closing date (or one month before the first payment) to each payment date; on an undated
-    one 1/12 (30/360, the only day count it may have). ``accruals`` ``{period index: (start,
-    end)}`` replaces the schedule's dates of those periods (actual payment dates)."""
+    closing date (or one payment before the first) to each payment date; on an undated one
+    ``step/12`` (30/360, the only day count it may have). With payments every ``step`` months
+    (R2.2) the fraction of month ``i`` is that of the payment accrual ending on its date: only a
+    payment month's is used. ``accruals`` ``{period index: (start, end)}`` replaces the
+    schedule's dates of those periods (actual payment dates)."""
     notes = deal.notes if items is None else items
-    out = np.full((n, len(notes)), 1.0 / 12.0)
+    step = deal.payment_step
+    out = np.full((n, len(notes)), step / 12.0)
     if deal.first_payment_date is None or not len(notes):
         return out
     dates = _accrual_starts(deal, n)
-    periods = list(zip(dates[:-1], dates[1:], strict=True))
+    # a payment's accrual runs from the previous payment date (R2.2.4): ``step`` months back
+    periods = [(dates[max(i + 1 - step, 0)], dates[i + 1]) for i in range(n)]
     for i, (start, end) in (accruals or {}).items():
         if i < n and start is not None:
             periods[i] = (start, end)
@@ -117,6 +121,7 @@ class WaterfallProgram:
     arrays: dict = field(repr=False)        # kernel arguments by name
     instrument_names: tuple[str, ...] = ()  # the hedges', then the facilities' (CONVENTIONS R2.8)
     n_hedges: int = 0
+    payment_step: int = 1                   # months between payments (CONVENTIONS R2.2)
 
     STRUCTURE = ("dcf", "ios", "fee_rate", "fee_amount", "fee_basis", "acct_fixed", "acct_amount", "acct_pct",
                  "acct_basis", "acct_floor", "acct_keep", "trig_metric", "trig_below", "trig_curable",
@@ -147,9 +152,10 @@ class DealState:
     accelerated: np.ndarray          # [scenario] 0/1: the post-acceleration priority applies (CONVENTIONS R2.7)
     instrument_unpaid: np.ndarray    # [scenario, instrument]: a swap's unpaid net payment, a facility's unpaid interest
     facility_balance: np.ndarray     # [scenario, instrument]: a facility's drawn balance (0 for a hedge)
+    collections_held: np.ndarray     # [scenario, HELD_*]: a collection period's sums before its payment (R2.2)
 
     ARRAYS = ("balance", "shortfall", "fee_arrears", "accounts", "breached", "cumulative_loss", "called",
-              "accelerated", "instrument_unpaid", "facility_balance")
+              "accelerated", "instrument_unpaid", "facility_balance", "collections_held")
     """The state's arrays; the instruments are the deal's hedges, then its facilities."""
 
     def save(self, path) -> None:
@@ -166,7 +172,8 @@ class DealState:
         """A state from its arrays by name; one saved before an array existed gets that array's
         "never" value: not accelerated, no instrument (a deal could have none then)."""
         n = len(np.asarray(arrays["called"]))
-        missing = {"accelerated": (n,), "instrument_unpaid": (n, 0), "facility_balance": (n, 0)}
+        missing = {"accelerated": (n,), "instrument_unpaid": (n, 0), "facility_balance": (n, 0),
+                   "collections_held": (n, KST.HELD_COLS)}
         return cls(period, *(np.array(arrays[f], dtype=np.float64) if f in arrays else np.zeros(missing[f])
                              for f in cls.ARRAYS))
 
@@ -186,6 +193,7 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
         accelerated=np.zeros(n_scen),
         instrument_unpaid=np.zeros((n_scen, len(instruments(deal)))),
         facility_balance=np.zeros((n_scen, len(instruments(deal)))),
+        collections_held=np.zeros((n_scen, KST.HELD_COLS)),
     )
 
 
@@ -237,6 +245,10 @@ def _coupons(deal: Deal, scenarios: ScenarioSet, n: int) -> tuple[np.ndarray, np
     for f, x in enumerate(deal.facilities):
         index = 0.0 if x.index is None else _index_rows(deal, scenarios, n, x.index, f"facilities[{f}].index")
         table[:, :, len(notes) + len(deal.hedges) + f] = np.maximum(index + x.margin, 0.0)
+    step = deal.payment_step
+    if step > 1:  # a payment's rates are set at the start of its period: its first month's (R2.2)
+        first = np.arange(n) // step * step
+        table = np.ascontiguousarray(table[:, first, :])
     return table, which
 
 
@@ -398,7 +410,9 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         coupon_from=constant_from(coupon_rows),
         dcf=day_count_fractions(deal, n_periods, accruals),
         ios=np.array([float(t.interest_on_shortfall) for t in notes]),
-        fee_rate=np.array([f.rate if f.rate is not None else (f.interest_share or 0.0) for f in deal.fees]),
+        # a rate accrues over the payment's months; a share of interest applies to the collections as summed
+        fee_rate=np.array([f.rate * deal.payment_step if f.rate is not None else (f.interest_share or 0.0)
+                           for f in deal.fees]),
         fee_amount=_fee_amounts(deal, n_periods),
         fee_basis=np.array([KO.BASIS_INTEREST if f.interest_share is not None else _BASIS[f.basis]
                             for f in deal.fees], dtype=np.int64),
@@ -442,4 +456,5 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
     )
     residual = next((t.name for t in deal.tranches if t.residual), None)
     return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),
-                            n_periods, len(scenarios), float(orig_pool), arrays, tuple(hx_ix), len(deal.hedges))
+                            n_periods, len(scenarios), float(orig_pool), arrays, tuple(hx_ix), len(deal.hedges),
+                            deal.payment_step)

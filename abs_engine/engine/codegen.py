@@ -601,13 +601,14 @@ CLS = {cls!r}
 
 @period_cfunc
 def period(s_ptr, p_ptr):
-    """One month of the pool, then (unless ``P`` says the block's deals have retired) the
-    waterfall's period, in every lane: state ``S[row * SB + lane]``, parameters ``P`` (the
+    """One month of the pool (unless ``P`` says it has run), then (unless ``P`` says the block's
+    deals have retired) the waterfall's period, in every lane: state ``S[row * SB + lane]``, parameters ``P`` (the
     layout of abs_engine.kernels.state)."""
     S = carray(s_ptr, (N_ROWS * SB,))
     P = carray(p_ptr, (N_PARAMS,))
 {params}
-    for l in range(SB):
+    if P[{pool_given}] == 0.0:  # (a payment after months whose collections were held: the pool has run)
+        for l in range(SB):
 {pool}
     if not waterfall:
         return
@@ -624,7 +625,7 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     n_notes, n_fees, n_acct, n_trig = key[:4]
     w = _Writer(pool, key, 8)
     _lane_body(key, w)
-    pm = _Writer(pool, key, 8)
+    pm = _Writer(pool, key, 12)
     _pool_month(pool, pm, any(key[26]))
     (p_loan, p_ios, p_face, p_dcf, p_fee_rate, p_fee_amount, p_acct_amount, p_acct_pct, p_acct_floor, p_thr,
      p_floor, p_lock, p_strike, p_hx_notional, p_hx_rate, p_hx_dcf, n_params) = w.params
@@ -655,7 +656,8 @@ def kernel_source(pool: tuple, key: tuple) -> str:
     for x in range(len(key[31])):
         params += [f"hx_notional{x} = P[{p_hx_notional + x}]", f"hx_rate{x} = P[{p_hx_rate + x}]",
                    f"hx_dcf{x} = P[{p_hx_dcf + x}]"]
-    return _TEMPLATE.format(key=(pool, key), sb=SB, n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
+    return _TEMPLATE.format(key=(pool, key), sb=SB, pool_given=KST.P_POOL_GIVEN,
+                            n_rows=w.n_rows, n_params=n_params, n_loans=len(cls),
                             r_loan=w.r_loan, r_cls=w.r_cls, cls=tuple(cls) or (0,),
                             offsets=_offsets(w.rows, w.used | pm.used),
                             params="\n".join("    " + x for x in params), pool="\n".join(pm.lines),

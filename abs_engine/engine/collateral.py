@@ -3,6 +3,8 @@ columns of :mod:`abs_engine.kernels.collateral`), or one scenario's flows per lo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..compile.collateral import CollateralProgram
@@ -10,9 +12,13 @@ from ..compile.layout import scenario_lanes
 from ..errors import SpecError
 from ..kernels import collateral as K
 from ..kernels import curves
+from ..kernels import delinquency as KD
+from ..kernels import reinvestment as KR
+from ..vocabulary import delinquency_ratio as ratio_60
 from .compiling import announce_if_cold
 
-__all__ = ["project_collateral", "project_loan_level", "rate_rows", "rate_tables", "cutoff_foreclosures", "SMALL_POOL"]
+__all__ = ["Projection", "project_pool", "reinvest", "project_collateral", "project_delinquency", "delinquency_ratio",
+           "project_loan_level", "rate_rows", "rate_tables", "cutoff_foreclosures", "SMALL_POOL"]
 
 LOAN_LEVEL_LIMIT = 20_000_000  # loans x periods x columns held for per-loan output
 
@@ -67,9 +73,84 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
     return flows
 
 
+def project_delinquency(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
+    """``(flows[scenario, period, column], delinquent[scenario, period, DQ_*])`` of a pool rolled
+    through the scenarios' delinquency pipeline (CONVENTIONS R2.11,
+    :func:`abs_engine.kernels.delinquency.project_delinquent`), loans side by side in chunks of a
+    fixed size, loans in foreclosure at cut-off added as always."""
+    s = program.scenarios
+    announce_if_cold(curves.rate_tables, KD.project_delinquent)
+    smm, _ = rate_tables(program)
+    out, dq = KD.project_delinquent(program.balance, program.bucket, program.gross_m, program.net_m,
+                                    program.amort_n, program.amort_kind, program.mat, program.cls,
+                                    program.chunk_bounds, smm, np.ascontiguousarray(s.roll_rows[s.roll_row]),
+                                    s.severity, s.lag, s.advancing, program.n_periods)
+    flows = out.sum(axis=1)
+    if program.foreclosed.size:
+        flows += cutoff_foreclosures(program)
+    return flows, dq.sum(axis=1)
+
+
+@dataclass
+class Projection:
+    """A pool projected before its waterfall: ``flows[scenario, period, column]`` (columns of
+    :mod:`abs_engine.kernels.collateral`), and where the pool has them the delinquency buckets
+    ``delinquent[scenario, period, DQ_*]`` (R2.11) and the reinvestment ``purchases[scenario,
+    period]`` (R2.10, part of each month's ending balance); the waterfall sees it through
+    :func:`abs_engine.engine.waterfall.projected_pool`."""
+
+    flows: np.ndarray
+    delinquent: np.ndarray | None = None
+    purchases: np.ndarray | None = None
+
+
+def project_pool(program: CollateralProgram) -> Projection:
+    """The pool projected apart from its waterfall, by whichever kernel its scenarios and deal
+    need: the delinquency pipeline (:func:`project_delinquency`) or the Standard Formulas
+    (:func:`project_collateral`), then any reinvestment (:func:`reinvest`)."""
+    if program.delinquency:
+        out = Projection(*project_delinquency(program))
+    else:
+        out = Projection(project_collateral(program))
+    if program.reinvestment is not None:
+        out.flows, out.purchases = reinvest(program, out.flows)
+    return out
+
+
+def reinvest(program: CollateralProgram, flows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(flows, purchases)``: the pool's ``flows`` with the cohorts its principal collections
+    buy in the reinvestment period (CONVENTIONS R2.10,
+    :func:`abs_engine.kernels.reinvestment.project_cohorts`); each purchase is added to its
+    month's ending (performing) balance."""
+    r, s = program.reinvestment, program.scenarios
+    months = r.months - (program.first_month - 1)  # (a program starting later: the months left)
+    ages = -np.arange(1, max(months, 0) + 1, dtype=np.int64)  # cohort t is at loan month i - t in month i
+    if not ages.size:
+        return flows, np.zeros(flows.shape[:2])
+    announce_if_cold(KR.project_cohorts)
+    smm, mdr = curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, ages,
+                                  program.per_year)
+    principal = flows[..., K.SCHED] + flows[..., K.PREPAY] + flows[..., K.RECOVERY]
+    cohorts, bought = KR.project_cohorts(np.ascontiguousarray(principal), r.wac / 12.0, r.net / 12.0, r.term,
+                                         months, smm, mdr, s.prepay_row, s.default_row, s.severity, s.lag,
+                                         s.advancing, program.n_periods)
+    out = flows + cohorts
+    out[..., K.PERF] += bought
+    return out, bought
+
+
+def delinquency_ratio(flows: np.ndarray, delinquent: np.ndarray) -> np.ndarray:
+    """``[scenario, period]``: the 60+ delinquency ratio at month end of a pipeline's flows and
+    buckets (:func:`abs_engine.vocabulary.delinquency_ratio`)."""
+    return ratio_60(flows[..., K.PERF], flows[..., K.FCL], delinquent[..., KD.DQ_60], delinquent[..., KD.DQ_90])
+
+
 def project_loan_level(program: CollateralProgram, scenario: int) -> np.ndarray:
     """Per-loan flows ``[loan (tape order), period, column]`` for one scenario."""
     n_loans = len(program.loans)
+    if program.delinquency:
+        raise SpecError("loan_level", True, "a pool without roll rates (per-loan output of a delinquency pipeline "
+                        "is not built)")
     if n_loans * program.n_periods * K.NCOL > LOAN_LEVEL_LIMIT:
         raise SpecError("loan_level", n_loans, f"at most {LOAN_LEVEL_LIMIT // (program.n_periods * K.NCOL)} "
                         f"loans for per-loan output over {program.n_periods} periods")

@@ -13,9 +13,9 @@ from ..compile.layout import scatter
 from ..compile.program import Program, compile_deal
 from ..results.tables import RunResult
 from ..spec import Deal, Scenario
-from .collateral import SMALL_POOL, cutoff_foreclosures, project_collateral, project_loan_level
+from .collateral import SMALL_POOL, cutoff_foreclosures, project_loan_level, project_pool
 from .loop import run_loop
-from .waterfall import WaterfallFlows, pool_inputs, run_waterfall
+from .waterfall import WaterfallFlows, projected_pool, run_waterfall
 
 __all__ = ["run_program", "run_full", "run_deal"]
 
@@ -36,20 +36,24 @@ def run_deal(program: Program) -> tuple[np.ndarray, WaterfallFlows]:
 
 def run_program(program: Program, *, loan_level: bool = False, scenario_level: bool = True) -> RunResult:
     """Every per-period table of the program's scenarios, from the deal's initial state: the pool
-    and the waterfall together (:func:`run_deal`) for a pool of few loans, else the pool
-    projected first and the waterfall run on its flows; per-loan flows of the first scenario too
+    and the waterfall together (:func:`run_deal`) for a pool of few loans, else (a large pool, one
+    rolled through a delinquency pipeline, a reinvesting one) the pool projected first and the waterfall run on
+    its flows; per-loan flows of the first scenario too
     with ``loan_level``. The program is not changed."""
     c = program.collateral
     loans = project_loan_level(c, 0) if loan_level else None
-    if program.waterfall is not None and c.balance.size <= SMALL_POOL:
+    if program.waterfall is not None and c.balance.size <= SMALL_POOL and not c.delinquency \
+            and c.reinvestment is None:
         flows, waterfall = run_deal(program)
         return RunResult(program, flows, loans, waterfall, scenario_level=scenario_level)
-    flows = project_collateral(c)
+    # projected apart (a large pool, a delinquency pipeline, reinvestment), its months given to the loop
+    proj = project_pool(c)
     waterfall = None
     if program.waterfall is not None:
-        waterfall = run_waterfall(program.waterfall, pool_inputs(flows, *program.start_balances),
+        waterfall = run_waterfall(program.waterfall, projected_pool(proj, *program.start_balances),
                                   program.initial_state())
-    return RunResult(program, flows, loans, waterfall, scenario_level=scenario_level)
+    return RunResult(program, proj.flows, loans, waterfall, scenario_level=scenario_level,
+                     delinquent=proj.delinquent, purchases=proj.purchases)
 
 
 def run_full(deal: Deal, scenarios: tuple[Scenario, ...], *, loan_level: bool = False,

@@ -138,7 +138,7 @@ def run_loop(waterfall: WaterfallProgram, lanes: np.ndarray, state: DealState, *
             a["exercise"],
             *waterfall.structure(), st["balance"], st["shortfall"], st["fee_arrears"], st["accounts"],
             st["breached"], st["cumulative_loss"], st["called"], st["accelerated"], st["instrument_unpaid"],
-            st["facility_balance"], given_b, cutoff_b, i0, i1, *sinks,
+            st["facility_balance"], st["collections_held"], waterfall.payment_step, given_b, cutoff_b, i0, i1, *sinks,
             summary.face, summary.price, float(summary.delay), summary.stats, summary.extra)
     counter = np.zeros(1, dtype=np.int64)  # the next block: each thread takes one when done with the last
     n_threads = min(numba.get_num_threads(), nb)

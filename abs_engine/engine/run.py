@@ -13,6 +13,7 @@ from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
 from ..results.tables import RunResult, SummaryResult
 from ..spec import Scenario
+from .card import run_card
 from .chunks import run_chunked, run_tape_chunks
 from .full import run_full
 from .summaries import run_summaries
@@ -75,6 +76,11 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
         scenarios = ScenarioSet.of([load_scenario(s) for s in scenario])
     else:
         scenarios = ScenarioSet.of(load_deck(scenario))
+    if deal.series is not None:  # a credit-card master trust series (CONVENTIONS R2.9): its own rules
+        if loan_level or tape_chunks is not None or executor is not None:
+            raise SpecError("series", deal.series.name, "a local run without loan_level or tape_chunks (a card "
+                            "trust has no loans; its scenarios run in parallel here)", file=deal._file)
+        return run_card(deal, scenarios, summary_only=summary_only, scenario_level=several)
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
     show = _interactive() if progress is None else progress

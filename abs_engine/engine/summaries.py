@@ -20,10 +20,10 @@ from ..kernels import collateral as K
 from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
-from .collateral import SMALL_POOL, cutoff_foreclosures, project_collateral
+from .collateral import SMALL_POOL, cutoff_foreclosures, project_pool
 from .executors import map_chunks, scenario_chunks, scenario_labels
 from .loop import SummarySink, pool_arguments, run_loop
-from .waterfall import given_pool, pool_inputs
+from .waterfall import given_pool, projected_pool
 
 __all__ = ["run_summaries", "summary_chunk", "summarize", "CHUNKS_PER_CALL"]
 
@@ -103,9 +103,10 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
             stats[k, :, face.size] = 0.0
     sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days), stats, np.zeros((n, KS.N_EXTRA)))
     pool = {}
-    if c.balance.size > SMALL_POOL:  # projected loan-blocked, given to the loop as the waterfall sees it
-        flows = project_collateral(c)
-        pool["given"] = given_pool(pool_inputs(flows, *c.start_balances))
+    if c.balance.size > SMALL_POOL or c.delinquency or c.reinvestment is not None:
+        proj = project_pool(c)  # projected apart, given to the loop as the waterfall sees it
+        flows = proj.flows
+        pool["given"] = given_pool(projected_pool(proj, *c.start_balances))
         pool_loss = flows[..., K.LOSS].sum(axis=1)
         period = None  # the interpreter
     else:

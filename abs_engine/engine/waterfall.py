@@ -10,9 +10,10 @@ from ..compile.program import Program
 from ..compile.waterfall import DealState, WaterfallProgram
 from ..kernels import collateral as KC
 from ..kernels import deal as KD
+from .collateral import Projection, delinquency_ratio
 from .loop import run_loop
 
-__all__ = ["WaterfallFlows", "pool_inputs", "given_pool", "run_waterfall", "run_period"]
+__all__ = ["WaterfallFlows", "pool_inputs", "projected_pool", "given_pool", "run_waterfall", "run_period"]
 
 
 class WaterfallFlows:
@@ -72,6 +73,18 @@ def pool_inputs(flows: np.ndarray, perf_start: float, fcl_start: float) -> dict[
                 net_coupon=realized_coupon(flows[..., KC.NET], beg))
 
 
+def projected_pool(proj: Projection, perf_start: float, fcl_start: float) -> dict[str, np.ndarray]:
+    """A pool projected apart (:class:`~abs_engine.engine.collateral.Projection`) as the waterfall
+    sees it (:func:`pool_inputs`): principal collections less what they bought (none in a
+    reinvestment month), and the pool's own 60+ delinquency ratio when it has a pipeline."""
+    pool = pool_inputs(proj.flows, perf_start, fcl_start)
+    if proj.delinquent is not None:
+        pool["delinquency_60"] = delinquency_ratio(proj.flows, proj.delinquent)
+    if proj.purchases is not None:  # every collection of a reinvestment month buys loans: none to pay
+        pool["prin_coll"] = np.where(proj.purchases > 0.0, 0.0, pool["prin_coll"])
+    return pool
+
+
 def realized_coupon(net_interest: np.ndarray, beginning: np.ndarray) -> np.ndarray:
     """The net coupon a WAC interest-only strip reads from a pool the loop is given (loan-level
     tapes, actual collections), whose loans it does not see: net interest x 12 / beginning pool
@@ -86,7 +99,8 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
     the one loop (:func:`~abs_engine.engine.loop.run_loop`) with the pool given.
 
     ``pool`` holds ``[scenario, period]`` arrays over the whole horizon: ``int_coll``,
-    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``, ``net_coupon``.
+    ``prin_coll``, ``loss``, ``pool_beg``, ``pool_end``, ``net_coupon``, and optionally
+    ``delinquency_60`` (the projection's own 60+ ratio, which delinquency triggers then read).
     """
     s = program.n_scenarios
     lanes = scenario_lanes(np.zeros(s, dtype=np.int64), np.zeros(s, dtype=np.bool_))  # scenario k: block k // SB
@@ -97,11 +111,12 @@ def run_waterfall(program: WaterfallProgram, pool: dict[str, np.ndarray], state:
 def given_pool(pool: dict[str, np.ndarray]) -> np.ndarray:
     """The waterfall's view of pool flows (:func:`pool_inputs`) as the loop takes a given pool:
     ``[scenario, period, GIVEN_*]``."""
-    return np.stack([pool[_GIVEN[c]] for c in range(KD.GIVEN_COLS)], axis=-1)
+    nan = np.full(pool["int_coll"].shape, np.nan)  # (no ratio of its own: the scenario's delinquency_60)
+    return np.stack([pool.get(_GIVEN[c], nan) for c in range(KD.GIVEN_COLS)], axis=-1)
 
 
 _GIVEN = {KD.GIVEN_IC: "int_coll", KD.GIVEN_PC: "prin_coll", KD.GIVEN_LOSS: "loss", KD.GIVEN_BEG: "pool_beg",
-          KD.GIVEN_END: "pool_end", KD.GIVEN_WAC: "net_coupon"}
+          KD.GIVEN_END: "pool_end", KD.GIVEN_WAC: "net_coupon", KD.GIVEN_DQ: "delinquency_60"}
 
 
 def run_period(program: Program, flows: np.ndarray, beginning: np.ndarray, state: DealState) -> WaterfallFlows:

@@ -89,7 +89,7 @@ def _numbers(axis: str, axis_values: tuple, base: dict[str, Any], file: str | No
     scenario's own rules on its least and greatest value (every rule on such a number is a
     bound); ``None`` for any other axis, or when a check fails (the caller then validates each
     value, so the error names the one at fault)."""
-    if axis in ("severity", "delinquency_60"):
+    if axis in ("severity", "delinquency_60", "payment_rate", "portfolio_yield", "charge_off_rate", "purchase_rate"):
         kinds, numbers = {None}, axis_values
     elif axis in ("prepay", "default") and all(isinstance(v, dict) and len(v) == 1 for v in axis_values):
         kinds, numbers = {k for v in axis_values for k in v}, [x for v in axis_values for x in v.values()]

@@ -26,7 +26,8 @@ from ..spec.scenario import Default, Prepay
 
 __all__ = ["ScenarioSet", "Draws", "RatePaths", "FIELDS", "unique_names"]
 
-FIELDS = ("prepay", "default", "severity", "recovery_lag", "advancing", "rates", "delinquency_60", "exercise_call")
+FIELDS = ("prepay", "default", "severity", "recovery_lag", "advancing", "rates", "delinquency_60", "exercise_call",
+          "roll_rates", "payment_rate", "portfolio_yield", "charge_off_rate", "purchase_rate")
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,7 +31,7 @@ from ._jit import kernel
 
 __all__ = [
     "W", "SB", "NCOL", "SCHED", "PREPAY", "DEFAULT", "RECOVERY", "LOSS", "GROSS", "NET", "PERF", "FCL", "AMORTIZED",
-    "loan_setup", "month_step", "advance_scenarios", "accumulators", "fmin", "fmax", "project_blocks",
+    "loan_setup", "schedule_lanes", "load_schedules", "month_step", "advance_scenarios", "accumulators", "fmin", "fmax", "project_blocks",
     "project_scenario_blocks", "project_loans", "AMORT_LEVEL", "AMORT_IO", "AMORT_STRAIGHT",
 ]
 
@@ -124,6 +124,31 @@ def month_step(i, mat, lag, adv, smm, mdr, sev, w, s_prev, d, growth, f, gr, nr,
             sched, prep, nd, liq - loss, loss, base * gr, base * nr, perf, fcl, amortized)
 
 
+@kernel(inline=True)
+def schedule_lanes():
+    """A block's per-lane schedule arrays ``(s, d, growth, gr, nr, mt, smm)`` (see
+    :func:`load_schedules`), allocated once per work item of a loan-blocked kernel."""
+    return (np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W), np.empty(W, dtype=np.int64),
+            np.empty(W))
+
+
+@kernel(inline=True)
+def load_schedules(lo, m, gross_m, net_m, amort_n, amort_kind, mat, s, d, growth, gr, nr, mt):
+    """A block's ``m`` loans from loan ``lo`` into its lanes: each one's scheduled fraction (1),
+    its decrement and growth (:func:`loan_setup`), rates and maturity; returns the block's last
+    maturity."""
+    last = 0
+    for l in range(m):
+        k = lo + l
+        d[l], growth[l] = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
+        s[l] = 1.0
+        gr[l] = gross_m[k]
+        nr[l] = net_m[k]
+        mt[l] = mat[k]
+        last = max(last, mat[k])
+    return last
+
+
 def _lane(x, l):
     """``x[l]`` for an array, ``x`` for a scalar (resolved at compile time)."""
 
@@ -204,14 +229,8 @@ def project_blocks(balance, gross_m, net_m, amort_n, amort_kind, mat, cls, chunk
         adv = advancing[sc]
         acc = out[sc, c]
         w = np.empty(W)
-        s = np.empty(W)
-        d = np.empty(W)
-        growth = np.empty(W)
         f = np.empty(W)
-        gr = np.empty(W)
-        nr = np.empty(W)
-        mt = np.empty(W, dtype=np.int64)
-        lane_smm = np.empty(W)
+        s, d, growth, gr, nr, mt, lane_smm = schedule_lanes()
         lane_mdr = np.empty(W)
         # rows 0..L hold the last L+1 months of defaults; row L+1 is never written: the read row
         # at lag 0 (ignored there), so the lane loop never reads and writes one row (aliasing
@@ -222,17 +241,10 @@ def project_blocks(balance, gross_m, net_m, amort_n, amort_kind, mat, cls, chunk
             lo = b * W
             hi = min(lo + W, n)
             m = hi - lo
-            last = 0
+            last = load_schedules(lo, m, gross_m, net_m, amort_n, amort_kind, mat, s, d, growth, gr, nr, mt)
             for l in range(m):
-                k = lo + l
-                d[l], growth[l] = loan_setup(gross_m[k], amort_n[k], amort_kind[k])
-                w[l] = balance[k]
-                s[l] = 1.0
+                w[l] = balance[lo + l]
                 f[l] = 0.0
-                gr[l] = gross_m[k]
-                nr[l] = net_m[k]
-                mt[l] = mat[k]
-                last = max(last, mat[k])
             ring_nd[:, :] = 0.0
             ring_norm[:, :] = 0.0
             uniform = cls[lo] == cls[hi - 1]

@@ -37,10 +37,30 @@ from ._jit import kernel
 from .collateral import NCOL, loan_setup
 from .ops import BASIS_ORIGINAL
 from .state import (
+    AC_BEG,
+    AC_END,
+    AC_TARGET,
     ACCT_COLS,
+    C_ACCELERATED,
+    C_NOTES_BEG,
+    C_NOTES_END,
+    C_POOL_BEG,
+    C_POOL_END,
     CASH_COLS,
     FEE_COLS,
+    FEE_SHORT,
+    HELD_BEG,
+    HELD_COLS,
+    HELD_IC,
+    HELD_LOSS,
+    HELD_PC,
+    HELD_WAC,
+    HX_BEG,
     HX_COLS,
+    HX_END,
+    HX_FACILITY,
+    HX_NOTIONAL,
+    HX_SHORT,
     L_ND,
     L_ND_J,
     L_NORM,
@@ -95,7 +115,14 @@ from .state import (
     R_SEV,
     R_WAC,
     SB,
+    TG_BREACHED,
+    TG_THRESHOLD,
+    TG_VALUE,
+    TR_BEG,
     TR_COLS,
+    TR_COUPON,
+    TR_END,
+    TR_SHORT,
     TRIG_COLS,
     cell,
     code_layout,
@@ -104,11 +131,13 @@ from .state import (
 )
 from .summaries import finish_block, no_loss_ahead
 
-__all__ = ["run_blocks", "GIVEN_IC", "GIVEN_PC", "GIVEN_LOSS", "GIVEN_BEG", "GIVEN_END", "GIVEN_WAC", "GIVEN_COLS"]
+__all__ = ["run_blocks", "GIVEN_IC", "GIVEN_PC", "GIVEN_LOSS", "GIVEN_BEG", "GIVEN_END", "GIVEN_WAC", "GIVEN_DQ",
+           "GIVEN_COLS"]
 
-# a given pool's columns (``given[block, period, column, lane]``): the waterfall's view of its month
-GIVEN_IC, GIVEN_PC, GIVEN_LOSS, GIVEN_BEG, GIVEN_END, GIVEN_WAC = range(6)
-GIVEN_COLS = 6
+# a given pool's columns (``given[block, period, column, lane]``): the waterfall's view of its month;
+# GIVEN_DQ: the pool's own 60+ delinquency ratio (NaN: the scenario's delinquency_60 applies)
+GIVEN_IC, GIVEN_PC, GIVEN_LOSS, GIVEN_BEG, GIVEN_END, GIVEN_WAC, GIVEN_DQ = range(7)
+GIVEN_COLS = 7
 
 
 @intrinsic
@@ -149,9 +178,9 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
                wd_order, oc_params, call_pct, call_open, call_trigger, orig_pool, wd_accounts,
                principal_phase, floor, locked, ad_of, is_z, io_ref, strike, step_acc, senior, eod_trig, eod_oc,
                hx_kind, hx_ref, hx_notional, hx_rate, hx_dcf, step_when, step_unless, mem_group,
-               bal, short, arrears, acct, breached, cum_loss, called, accelerated, hx_unpaid, hx_drawn, given, cutoff,
-               i0, i1, pool_out, tr_out, fee_out, acct_out, trig_out, hx_out, cash_out, face, price, delay, stats,
-               extra):
+               bal, short, arrears, acct, breached, cum_loss, called, accelerated, hx_unpaid, hx_drawn, held, step,
+               given, cutoff, i0, i1, pool_out, tr_out, fee_out, acct_out, trig_out, hx_out, cash_out, face, price,
+               delay, stats, extra):
     """Periods ``i0..i1-1`` (0-based) of every block of ``lanes`` (``[block, lane]`` scenario
     indices; a padding lane holds ``-1 - index`` of a scenario it repeats and is not written).
 
@@ -181,8 +210,15 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
     then facilities, CONVENTIONS R2.8): their kind ``hx_kind``, a hedge's notional class ``hx_ref``
     (-1: given), and per period ``hx_notional``, ``hx_rate`` and ``hx_dcf`` (``[period,
     instrument]``). The deal's state ``bal``, ``short``, ``arrears``, ``acct``, ``breached``,
-    ``hx_unpaid``, ``hx_drawn`` (``[block, item, lane]``), ``cum_loss``, ``called``,
+    ``hx_unpaid``, ``hx_drawn``, ``held`` (``[block, item, lane]``), ``cum_loss``, ``called``,
     ``accelerated`` (``[block, lane]``) is read at ``i0`` and written back at ``i1``.
+
+    Notes paid every ``step`` months (CONVENTIONS R2.2): each month the pool's month runs alone
+    and its collections are added to ``held`` (``HELD_*``: the collection period's interest,
+    principal, losses, beginning pool balance and its net coupon); in a payment month (every ``step``-th, and
+    the last) the waterfall runs once on the period's sums, as on a given pool. Between payment
+    dates the tables show the balances as they stand and nothing paid, the triggers untested (no value,
+    their state as it stands), and the summary's cash flows are 0.
 
     Sinks (each ``None`` when not wanted, and then compiled away): with ``cash_out``, tables
     ``pool_out[block, period, column, lane]``,
@@ -364,6 +400,10 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
         one_sev = _same(sev_at)
         one_cpn = _same(cpn_at)
         one_dq = _same(dq_at)
+        hold = np.zeros((HELD_COLS, SB))  # the collection period's sums so far (CONVENTIONS R2.2)
+        for l in range(SB):
+            for c in range(HELD_COLS):
+                hold[c, l] = held[b, c, l]
         ring = np.zeros(n_loans * (lag + 2) * 2 * SB)  # per loan and slot: new defaults, and / scheduled fraction
         cf = np.empty(0 if stats is None else n_per * n_notes * SB)  # [period, note, lane], flat, of the periods run
         n_run = 0  # periods the waterfall has run
@@ -438,6 +478,11 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
                     else:
                         for l in range(nl):
                             S[cell(R_DELINQ, l)] = dq_flat[dq_at[l] + np.uint64(i)]
+                if given is not None:  # a pool projected with its delinquencies: its own ratio
+                    for l in range(nl):
+                        x = given[b, i, GIVEN_DQ, l]
+                        if x == x:
+                            S[cell(R_DELINQ, l)] = x
                 P[P_OC_STEPPED] = 1.0 if step_period >= 0 and i >= step_period else 0.0
                 P[P_CALL_OPEN] = call_open[i]
                 for t in range(n_notes):
@@ -454,7 +499,37 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
                     P[p_hx_notional + x] = hx_notional[i, x]
                     P[p_hx_rate + x] = hx_rate[i, x]
                     P[p_hx_dcf + x] = hx_dcf[i, x]
-            period(_address(S), _address(P))
+            pay = step == 1 or m1 % step == 0 or m1 == n_per  # a payment month (CONVENTIONS R2.2)
+            if step == 1:
+                period(_address(S), _address(P))
+            else:  # the pool's month alone, its collections held; on a payment date, the period's sums paid
+                P[P_WATERFALL] = 0.0
+                if given is None:
+                    period(_address(S), _address(P))
+                start = i % step == 0
+                for l in range(nl):
+                    if start:
+                        hold[HELD_BEG, l] = S[cell(R_IN_BEG, l)]
+                        hold[HELD_WAC, l] = S[cell(R_WAC, l)]
+                        hold[HELD_IC, l] = 0.0
+                        hold[HELD_PC, l] = 0.0
+                        hold[HELD_LOSS, l] = 0.0
+                    hold[HELD_IC, l] += S[cell(R_IN_IC, l)]
+                    hold[HELD_PC, l] += S[cell(R_IN_PC, l)]
+                    hold[HELD_LOSS, l] += S[cell(R_IN_LOSS, l)]
+                if pay:
+                    for l in range(nl):
+                        S[cell(R_IN_IC, l)] = hold[HELD_IC, l]
+                        S[cell(R_IN_PC, l)] = hold[HELD_PC, l]
+                        S[cell(R_IN_LOSS, l)] = hold[HELD_LOSS, l]
+                        S[cell(R_IN_BEG, l)] = hold[HELD_BEG, l]
+                        S[cell(R_WAC, l)] = hold[HELD_WAC, l]
+                        for c in range(HELD_COLS):
+                            hold[c, l] = 0.0
+                    P[P_WATERFALL] = 0.0 if retired else 1.0
+                    P[P_POOL_GIVEN] = 1.0
+                    period(_address(S), _address(P))
+                    P[P_POOL_GIVEN] = 0.0 if given is None else 1.0
             if given is None:
                 ws = m1 % (lag + 1)
                 for k in range(n_loans):
@@ -467,7 +542,47 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
                         q = p_loan + N_LOAN_PARAMS * k
                         P[q] = 0.0 if m1 >= mat[k] else P[q] - P[q + 1]
                         P[q + 1] *= P[q + 2]
-            if cash_out is not None:  # the table sink: the period's rows, as written
+            if cash_out is not None and not pay:  # a month between payments: balances as they stand
+                for c in range(NCOL):
+                    for l in range(nl):
+                        pool_out[b, i, c, l] = S[cell(r_flow + c, l)]
+                for t in range(n_notes):
+                    for l in range(nl):
+                        tr_out[b, i, t, TR_BEG, l] = S[cell(r_bal + t, l)]
+                        tr_out[b, i, t, TR_END, l] = S[cell(r_bal + t, l)]
+                        tr_out[b, i, t, TR_COUPON, l] = S[cell(r_coupon + t, l)]
+                        tr_out[b, i, t, TR_SHORT, l] = S[cell(r_short + t, l)]
+                for f in range(n_fees):
+                    for l in range(nl):
+                        fee_out[b, i, f, FEE_SHORT, l] = S[cell(r_arrears + f, l)]
+                for a in range(n_acct):
+                    for l in range(nl):
+                        acct_out[b, i, a, AC_BEG, l] = S[cell(r_acct + a, l)]
+                        acct_out[b, i, a, AC_END, l] = S[cell(r_acct + a, l)]
+                        acct_out[b, i, a, AC_TARGET, l] = np.nan  # (set on payment dates)
+                for g in range(n_trig):  # not tested: no value; the state as it stands
+                    for l in range(nl):
+                        trig_out[b, i, g, TG_VALUE, l] = np.nan
+                        trig_out[b, i, g, TG_THRESHOLD, l] = trig_threshold[i, g]
+                        trig_out[b, i, g, TG_BREACHED, l] = S[cell(r_breached + g, l)]
+                for x in range(n_hx):
+                    for l in range(nl):
+                        hx_out[b, i, x, HX_BEG, l] = S[cell(r_hxb + x, l)]
+                        hx_out[b, i, x, HX_END, l] = S[cell(r_hxb + x, l)]
+                        hx_out[b, i, x, HX_SHORT, l] = S[cell(r_hxu + x, l)]
+                        if hx_kind[x] == HX_FACILITY:  # (a facility's commitment)
+                            hx_out[b, i, x, HX_NOTIONAL, l] = hx_notional[i, x]
+                for l in range(nl):
+                    notes_now = 0.0
+                    for t in range(n_notes):
+                        notes_now += S[cell(r_bal + t, l)]
+                    cash_out[b, i, C_NOTES_BEG, l] = notes_now
+                    cash_out[b, i, C_NOTES_END, l] = notes_now
+                    # the pool as the waterfall sees it: as it was at the last payment date
+                    cash_out[b, i, C_POOL_BEG, l] = hold[HELD_BEG, l]
+                    cash_out[b, i, C_POOL_END, l] = hold[HELD_BEG, l]
+                    cash_out[b, i, C_ACCELERATED, l] = S[cell(R_ACCEL, l)]
+            elif cash_out is not None:  # the table sink: the period's rows, as written
                 for c in range(NCOL):
                     for l in range(nl):
                         pool_out[b, i, c, l] = S[cell(r_flow + c, l)]
@@ -502,6 +617,12 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
                     if cutoff is None and no_loss_ahead(S, ring, r_loan, n_loans, lag, m1, mat, quiet_at, nl):
                         break
                     continue
+                if not pay:  # nothing paid between payment dates
+                    for t in range(n_notes):
+                        row = i * n_notes + t
+                        for l in range(nl):
+                            cf[cell(row, l)] = 0.0
+                    continue
                 n_run = m1
                 done = 1.0
                 for l in range(nl):
@@ -527,6 +648,8 @@ def run_blocks(counter, full_state, period, balance, gross_m, net_m, amort_n, am
             for x in range(n_hx):
                 hx_unpaid[b, x, l] = S[(r_hxu + x) * SB + l]
                 hx_drawn[b, x, l] = S[(r_hxb + x) * SB + l]
+            for c in range(HELD_COLS):
+                held[b, c, l] = hold[c, l]
         if stats is not None:
             run = np.empty((n_notes, N_RUN, SB))
             residual = np.empty(SB)

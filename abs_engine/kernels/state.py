@@ -85,6 +85,10 @@ HX_COLS = 11
  C_ACCRETION, C_ACCELERATED, C_HEDGE_RECEIPTS, C_HEDGE_PAYMENTS, C_FACILITY_DRAWS, C_FACILITY_INTEREST,
  C_FACILITY_REPAYMENTS) = range(24)
 CASH_COLS = 24
+# a collection period's sums carried to its payment (CONVENTIONS R2.2): interest and principal
+# collections, losses, and the pool balance and its net coupon at the period's start
+HELD_IC, HELD_PC, HELD_LOSS, HELD_BEG, HELD_WAC = range(5)
+HELD_COLS = 5
 
 
 @kernel(inline=True)

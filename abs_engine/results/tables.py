@@ -21,6 +21,7 @@ from ..vocabulary import (
     ANALYTICS_COLUMNS,
     CASH_COLUMNS,
     CHECK_COLUMNS,
+    DELINQUENCY_COLUMNS,
     FACILITY_COLUMNS,
     FEE_COLUMNS,
     HEDGE_COLUMNS,
@@ -32,6 +33,7 @@ from ..vocabulary import (
     TRANCHE_COLUMNS,
     TRIGGER_COLUMNS,
     cash_residual,
+    delinquency_ratio,
     instrument_columns,
 )
 from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
@@ -191,11 +193,14 @@ class RunResult:
     """
 
     def __init__(self, program: Program, flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
-                 scenario_level: bool | None = None):
+                 scenario_level: bool | None = None, delinquent: np.ndarray | None = None,
+                 purchases: np.ndarray | None = None):
         self.deal = program.deal
         self.scenarios = scenarios = program.specs
         self.program = program
         self.flows = flows
+        self.delinquent = delinquent  # [scenario, period, DQ_*]: a delinquency pipeline's buckets (R2.11)
+        self.purchases = purchases    # [scenario, period]: loans bought by principal collections (R2.10)
         self._loan_flows = loan_flows
         self.waterfall = waterfall  # WaterfallFlows, when the deal has tranches
         # tables carry a leading ``scenario`` level for a list or deck of scenarios
@@ -208,8 +213,8 @@ class RunResult:
     @cached_property
     def dates(self) -> pd.DatetimeIndex:
         """Each period's payment date (CONVENTIONS R2.1.1; NaT for an undated deal)."""
-        if self.deal.first_payment_date is None or self.deal.business_days is None:
-            return payment_dates(self.deal.first_payment_date, self.n_periods, self.deal.payment_day)
+        if self.deal.first_payment_date is None:
+            return payment_dates(None, self.n_periods)
         import pandas as pd  # deferred: a projection without tables never imports pandas
 
         return pd.DatetimeIndex(schedule(self.deal, range(self.n_periods)))
@@ -354,6 +359,15 @@ class RunResult:
             cols = _derived(self.flows if rows is None else self.flows[rows], *self._start)
             shape = cols["beginning_balance"].shape
             cols["date"] = np.broadcast_to(np.asarray(self.dates), shape)
+            if self.purchases is not None:  # principal collections reinvested, in the ending balance (R2.10)
+                cols["purchases"] = self.purchases if rows is None else self.purchases[rows]
+            if self.delinquent is not None:  # the pipeline's buckets at month end, and the 60+ ratio (R2.11.7)
+                dq = self.delinquent if rows is None else self.delinquent[rows]
+                cols["delinquent_30"], cols["delinquent_60"], cols["delinquent_90"] = np.moveaxis(dq, -1, 0)
+                flows = self.flows if rows is None else self.flows[rows]
+                cols["delinquency_60_ratio"] = delinquency_ratio(flows[..., POOL["performing_balance"]],
+                                                                 flows[..., POOL["foreclosure_balance"]],
+                                                                 dq[..., 1], dq[..., 2])
             return self._frame({c: cols[c] for c in columns}, rows=rows)
         wf = self._need_waterfall()
         if name == "cash":
@@ -396,7 +410,9 @@ class RunResult:
     @cached_property
     def pool(self) -> pd.DataFrame:
         """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
-        return self._build("pool", None, POOL_COLUMNS)
+        extra = (DELINQUENCY_COLUMNS if self.delinquent is not None else ()) + (
+            ("purchases",) if self.purchases is not None else ())
+        return self._build("pool", None, POOL_COLUMNS + extra)
 
     @cached_property
     def tranches(self) -> pd.DataFrame:
@@ -597,11 +613,14 @@ class RunResult:
         """Conservation residuals per period (zero up to rounding).
 
         ``pool_roll_forward`` = beginning - (scheduled + prepayment + recovery) - loss - ending;
-        ``pool_conservation`` = original - cumulative principal - cumulative loss - ending.
+        ``pool_conservation`` = original - cumulative principal - cumulative loss - ending; with
+        reinvestment, principal net of the month's ``purchases``.
         """
 
         c = _derived(self.flows, *self._start)
         principal = c["scheduled_principal"] + c["prepayment"] + c["recovery"]
+        if self.purchases is not None:  # (what principal collections bought is back in the pool, R2.10)
+            principal = principal - self.purchases
         cols = {
             "pool_roll_forward": c["beginning_balance"] - principal - c["loss"] - c["ending_balance"],
             "pool_conservation": (self.program.original_balance - np.cumsum(principal, axis=-1)

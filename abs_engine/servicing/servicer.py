@@ -101,13 +101,22 @@ class Servicer:
         self.deal = load_deal(deal)
         if not self.deal.tranches:
             raise SpecError("tranches", [], "a deal with tranches to distribute to", file=self.deal._file)
+        if self.deal.collateral.reinvestment is not None:
+            raise SpecError("collateral.reinvestment", self.deal.collateral.reinvestment.model_dump(),
+                            "a deal without reinvestment: servicing a reinvesting pool (recording each month's "
+                            "purchases) is not built yet; project it with ae.run", file=self.deal._file)
+        self.base_scenario = load_scenario(base_scenario) if base_scenario is not None else Scenario()
+        if self.base_scenario.roll_rates is not None:
+            raise SpecError("base_scenario.roll_rates", self.base_scenario.roll_rates.model_dump(),
+                            "a base scenario without roll rates: the servicer's one-period projection of a "
+                            "delinquency pipeline is not built yet")
         self.deal_id = deal_id(self.deal)
         self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger, self.deal_id, self.deal.name)
         if self.ledger.deal_id != self.deal_id:
             raise LedgerError(f"the ledger belongs to deal id {self.ledger.deal_id}, not {self.deal_id}")
-        self.base_scenario = load_scenario(base_scenario) if base_scenario is not None else Scenario()
         self._loans = deal_loans(self.deal)
-        self.horizon = int(self._loans.maturity.max())
+        step = self.deal.payment_step  # (to the end of the last collection period, CONVENTIONS R2.2)
+        self.horizon = -(-int(self._loans.maturity.max()) // step) * step
 
     # -- the API
     def distribute(self, report: CollectionSource) -> PeriodReport:
@@ -268,6 +277,10 @@ class Servicer:
         state.deal = ds
         state.period = coll.period
         state.period_end, state.payment_date = str(r.period_end), str(r.payment_date)
+        step = deal.payment_step
+        state.last_payment = prev.last_payment
+        if step > 1 and coll.period % step == 0:  # a payment month (R2.2)
+            state.last_payment = str(r.payment_date)
         data = _report_data(deal, self.deal_id, coll, pool, flows, i)
         return PeriodReport(data), state
 
@@ -285,9 +298,10 @@ class Servicer:
                         else delinquency, exercise_call=r.exercise_call)
 
     def _accrual_start(self, prev_payment: str | None) -> dt.date | None:
-        """Where this period's accrual starts: the previous actual payment date, else the closing
-        date, else one month before the first payment date (ACT/360 notes accrue over the actual
-        days from there to this period's payment date)."""
+        """Where this period's accrual starts: the previous actual payment date (notes paid every
+        few months: the last payment month's), else the closing date, else one payment before the
+        first payment date (ACT/360 notes accrue over the actual days from there to this period's
+        payment date)."""
         if prev_payment is not None:
             return dt.date.fromisoformat(prev_payment)
         if self.deal.closing_date is not None:
@@ -379,7 +393,8 @@ class Servicer:
         ``prev``'s deal state: ``(flows, state after)``."""
         i = prev.period
         program = compile_deal(self.deal, [self._scenario(coll, delinquency)],
-                          accruals={i: (self._accrual_start(prev.payment_date), coll.report.payment_date)})
+                          accruals={i: (self._accrual_start(prev.payment_date if self.deal.payment_step == 1
+                                                            else prev.last_payment), coll.report.payment_date)})
         flows = np.zeros((1, KC.NCOL))
         for name in ("net_interest", "gross_interest", "scheduled_principal", "prepayment", "recovery", "loss",
                      "default"):

@@ -35,6 +35,7 @@ class _State:
     pipeline: dict = field(default_factory=dict)
     """Loans in foreclosure by the period they entered it: loan id -> cohorts ``[period, balance at
     default, balance now, amortizes]`` (see :func:`_roll_pipeline`)."""
+    last_payment: str | None = None      # notes paid every few months: the last payment month's date (R2.2)
 
     def to_json(self) -> str:
         d = self.deal
@@ -47,6 +48,8 @@ class _State:
             "pool_balance": self.pool_balance, "fee_rate_pool": self.fee_rate_pool,
             "period_end": self.period_end, "payment_date": self.payment_date, "unrecovered": self.unrecovered,
             "pipeline": {k: self.pipeline[k] for k in sorted(self.pipeline)},
+            # (only where notes are paid every few months: a monthly deal's states read as they always have)
+            **({} if self.last_payment is None else {"last_payment": self.last_payment}),
         })
 
     @classmethod
@@ -65,7 +68,7 @@ class _State:
             status=None if loans is None else np.array(loans["status"], dtype=np.int8),
             pool_balance=x["pool_balance"], fee_rate_pool=x["fee_rate_pool"],
             period_end=x["period_end"], payment_date=x["payment_date"], unrecovered=x["unrecovered"],
-            pipeline=x["pipeline"])
+            pipeline=x["pipeline"], last_payment=x.get("last_payment"))
 
 
 def _initial(deal: Deal) -> _State:

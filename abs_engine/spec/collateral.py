@@ -10,7 +10,7 @@ from ..errors import SpecError
 from .base import Spec
 from .fields import Amount, Fraction, Months, PositiveMonths, Seq
 
-__all__ = ["RepLine", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
+__all__ = ["RepLine", "Reinvestment", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
 AMORTIZATION = ("level", "interest_only", "balloon", "straight_line")
 ASSET_TYPES = ("mortgage", "auto", "student_loan", "credit_card", "equipment", "consumer", "private_credit")
@@ -70,19 +70,51 @@ class RepLine(Spec):
         return self.wac - (self.servicing_fee_rate or 0.0)
 
 
+class Reinvestment(Spec):
+    """A reinvesting pool (CONVENTIONS R2.10): in each of the first ``months`` months, the month's
+    principal collections (scheduled, prepaid, recovered) buy new loans at par at the month's end;
+    each purchase is a cohort of level-pay loans at ``wac`` (``net_coupon`` to the deal) over
+    ``term`` months, age 0, first paying the next month, under the scenario's assumptions (a
+    PSA, SDA or ABS curve read at the cohort's own loan month). The notes receive interest only
+    meanwhile; losses are not replaced."""
+
+    months: PositiveMonths = Field(description="the reinvestment period R, in months from the cut-off")
+    wac: Fraction = Field(description="the new loans' gross coupon, decimal")
+    net_coupon: Fraction | None = Field(None, description="their coupon to the deal; default wac")
+    term: PositiveMonths = Field(description="the new loans' term in months")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.net_coupon is not None and self.net_coupon > self.wac:
+            raise SpecError("net_coupon", self.net_coupon, f"<= wac ({self.wac})")
+        return self
+
+    @property
+    def net(self) -> float:
+        return self.wac if self.net_coupon is None else self.net_coupon
+
+
 class Collateral(Spec):
-    """The pool: ``rep_lines`` or a ``loan_tape`` file (CSV or Parquet), not both."""
+    """The pool: ``rep_lines`` or a ``loan_tape`` file (CSV or Parquet), not both; optionally
+    ``reinvestment`` of principal collections for a period (CONVENTIONS R2.10)."""
 
     asset_type: Literal[ASSET_TYPES] = "mortgage"  # type: ignore[valid-type]
     rep_lines: Seq[RepLine] | None = None
     loan_tape: str | None = Field(None, description="path to a CSV or Parquet tape, relative to the deal file")
     servicing_fee_rate: Fraction = Field(0.0, description="tape loans without a servicing_fee_rate column")
+    reinvestment: Reinvestment | None = None
+    receivables: Amount | None = Field(None, description="a credit-card master trust's receivables at cut-off "
+                                       "(CONVENTIONS R2.9; the deal gives its series)")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if (self.rep_lines is None) == (self.loan_tape is None):
-            raise SpecError("", "both" if self.rep_lines is not None else "neither",
-                            "exactly one of rep_lines or loan_tape")
+        given = [k for k in ("rep_lines", "loan_tape", "receivables") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise SpecError("", ", ".join(given) if given else "neither",
+                            "exactly one of rep_lines, loan_tape or receivables (a card trust)")
+        if self.receivables is not None and self.reinvestment is not None:
+            raise SpecError("reinvestment", self.reinvestment.model_dump(),
+                            "no reinvestment for a card trust (its series revolves by its own rules)")
         if self.rep_lines is not None and not self.rep_lines:
             raise SpecError("rep_lines", [], "at least one rep line")
         if self.loan_tape is not None and not self.loan_tape.lower().endswith((".csv", ".parquet", ".pq")):

@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from ..errors import SpecError
 from .base import Spec
+from .card import CardSeries
 from .collateral import Collateral
 from .fields import IsoDate, Seq, StrictInt
 from .structure import (
@@ -42,7 +43,9 @@ from .structure import (
     Trigger,
 )
 
-__all__ = ["Deal"]
+__all__ = ["Deal", "PAYMENT_STEPS"]
+
+PAYMENT_STEPS = {"monthly": 1, "quarterly": 3, "semiannual": 6}
 
 
 class Deal(Spec):
@@ -54,6 +57,9 @@ class Deal(Spec):
     first_payment_date: IsoDate | None = None
     payment_day: StrictInt | None = Field(None, ge=1, le=31, description="the day of the month of payment dates "
                                           "after the first (clipped to the month's end; default: the first's day)")
+    payment_frequency: Literal["monthly", "quarterly", "semiannual"] = Field(
+        "monthly", description="how often the notes are paid; the pool is projected monthly and each payment "
+                               "distributes the collections of its collection period (CONVENTIONS R2.2)")
     business_days: BusinessDays | None = Field(None, description="payment dates adjusted to business days")
     cut_off_date: IsoDate | None = Field(None, description="the pool's cut-off date: pool month 1 starts on it")
     period_rates: Literal["monthly", "actual_days"] = Field(
@@ -72,11 +78,27 @@ class Deal(Spec):
     schedules: dict[str, PlannedSchedule] = {}
     acceleration: Acceleration | None = None
     waterfall: Seq[Step] | SplitWaterfall = ()
+    series: CardSeries | None = Field(None, description="a credit-card master trust series (CONVENTIONS R2.9) on "
+                                      "the trust's receivables")
 
     _file: str | None = PrivateAttr(default=None)
     _base_dir: Path | None = PrivateAttr(default=None)
     _tape: Any = PrivateAttr(default=None)
     _planned: dict = PrivateAttr(default_factory=dict)  # planned balances computed for this deal, by schedule
+
+    @model_validator(mode="after")
+    def _a_card_trust(self) -> Self:
+        if (self.series is None) != (self.collateral.receivables is None):
+            raise SpecError("series" if self.series is None else "collateral.receivables", None,
+                            "a series with the trust's receivables, or neither (a card trust needs both)")
+        if self.series is not None:
+            for field in ("tranches", "fees", "accounts", "hedges", "facilities", "triggers", "waterfall"):
+                if getattr(self, field):
+                    raise SpecError(field, "given", "none in a card trust deal (its series pays by CONVENTIONS R2.9)")
+            if self.series.invested_amount > self.collateral.receivables:
+                raise SpecError("series.invested_amount", self.series.invested_amount,
+                                f"at most the trust's receivables ({self.collateral.receivables})")
+        return self
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
@@ -341,6 +363,11 @@ class Deal(Spec):
         if residual is not None:
             steps.append(ResidualStep(pay="residual", tranche=residual))
         return [(f"acceleration.priority (default)[{k}]", s) for k, s in enumerate(steps)]
+
+    @property
+    def payment_step(self) -> int:
+        """Months between payments: 1, 3 (quarterly) or 6 (semiannual), CONVENTIONS R2.1.1."""
+        return PAYMENT_STEPS[self.payment_frequency]
 
     @property
     def n_normal_steps(self) -> int:

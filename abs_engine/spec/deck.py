@@ -36,12 +36,17 @@ class Grid(Spec):
     recovery_lag: Seq[Any] | None = None
     rates: Seq[dict[str, Any]] | None = None
     delinquency_60: Seq[Any] | None = None
+    payment_rate: Seq[Any] | None = None      # a card trust's (CONVENTIONS R2.9)
+    portfolio_yield: Seq[Any] | None = None
+    charge_off_rate: Seq[Any] | None = None
+    purchase_rate: Seq[Any] | None = None
 
     @model_validator(mode="after")
     def _axes(self) -> Self:
         axes = self.axes()
         if not axes:
-            raise SpecError("", {}, "at least one axis (prepay, default, severity, recovery_lag, rates)")
+            raise SpecError("", {}, "at least one axis (prepay, default, severity, recovery_lag, rates, "
+                                    "delinquency_60, payment_rate, portfolio_yield, charge_off_rate, purchase_rate)")
         size = 1
         for name, values in axes.items():
             if not values:

@@ -25,6 +25,11 @@ DAY_COUNTS = ["30/360", "ACT/360", "ACT/365F", "ACT/ACT ISDA"]
 def deals(draw):
     pool = draw(st.floats(1e6, 1e8))
     wam = draw(st.integers(6, 48))
+    # notes paid every 1, 3 or 6 months from the monthly pool (CONVENTIONS R2.2); the deal's months
+    # run to the end of its last collection period
+    frequency = draw(st.sampled_from(["monthly", "monthly", "monthly", "quarterly", "semiannual"]))
+    step = {"monthly": 1, "quarterly": 3, "semiannual": 6}[frequency]
+    months = -(-wam // step) * step
     wac = draw(st.floats(0.02, 0.15))
     n = draw(st.integers(1, 4))
     weights = draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n))
@@ -88,7 +93,7 @@ def deals(draw):
                   "interest_coverage": (0.5, 3.0)}[metric]
         threshold = draw(st.one_of(st.floats(lo, hi), st.builds(lambda a, b: {1: a, 7: b}, st.floats(lo, hi),
                                                                   st.floats(lo, hi)),
-                                   st.lists(st.floats(lo, hi), min_size=wam, max_size=wam)))
+                                   st.lists(st.floats(lo, hi), min_size=months, max_size=months)))
         triggers.append({"name": f"trig{k}", "metric": metric, "threshold": threshold, "curable": draw(st.booleans())})
     oc = draw(st.one_of(st.none(), st.fixed_dictionaries({
         "pct": st.floats(0.0, 0.1), "basis": st.sampled_from(["pool_balance", "original_pool_balance"]),
@@ -171,7 +176,8 @@ def deals(draw):
             "tranches": tranches, "fees": fees, "accounts": accounts, "triggers": triggers, "hedges": hedges,
             "facilities": facilities,
             "overcollateralization": oc, "waterfall": waterfall, "schedules": schedules,
-            "writedown_to": draw(st.sampled_from(["pool_balance", "pool_balance_plus_accounts", "none"]))}
+            "writedown_to": draw(st.sampled_from(["pool_balance", "pool_balance_plus_accounts", "none"])),
+            "payment_frequency": frequency}
     if draw(st.booleans()):  # acceleration after an event of default (CONVENTIONS R2.7.2-4)
         events = {"senior_interest_shortfall": draw(st.booleans())}
         if draw(st.booleans()) or not events["senior_interest_shortfall"]:
@@ -206,6 +212,9 @@ def waterfall_scenarios():
 
 
 def _close(a, b, what):
+    if np.isnan(b):  # (not computed: a reserve's target between payment dates)
+        assert np.isnan(a), f"{what}: engine {a!r} vs reference {b!r}"
+        return
     assert abs(a - b) <= 1e-9 * max(abs(a), abs(b)) + 1e-6, f"{what}: engine {a!r} vs reference {b!r}"
 
 
@@ -258,7 +267,7 @@ def test_properties_on_random_deals(deal_dict, scen_dict):
     # no negative balance, payment or carried amount anywhere
     assert (tr.drop(columns="coupon") >= -1e-9).all().all()
     assert (res.fees >= -1e-9).all().all()
-    assert (res.accounts >= -1e-9).all().all()
+    assert (res.accounts.fillna(0.0) >= -1e-9).all().all()  # (a target is set on payment dates only: NaN between)
     assert (res.hedges.drop(columns=["index_rate", "net_amount"]) >= -1e-9).all().all()
     assert (res.facilities >= -1e-9).all().all()
     # a facility is drawn only up to its commitment

@@ -107,15 +107,24 @@ def run(deal, scenario, pool, n, planned=None):
     fac_unpaid = {f.name: 0.0 for f in deal.facilities}
     drawn = {f.name: 0.0 for f in deal.facilities}
 
+    every = {"monthly": 1, "quarterly": 3, "semiannual": 6}[deal.payment_frequency]
+
+    def date(i):
+        """R2.1.1/R2.2: month ``i``'s date; payment date q is month every x q's."""
+        return _months_after(deal.first_payment_date, i - every + 1)
+
     def accrual_start(i):
-        first = deal.first_payment_date
-        return (deal.closing_date or _months_after(first, -1)) if i == 0 else _months_after(first, i - 1)
+        """Where the accrual ending in month ``i`` starts: the previous payment date (``every`` months
+        back) or, for the first payment, the closing date (or one payment before the first)."""
+        if i - every < 0:
+            return deal.closing_date or date(i - every)
+        return date(i - every)
 
     def day_fraction(t, i):
         """CONVENTIONS R2.1.3-4: on a dated deal the period's year fraction by the day count."""
         if deal.first_payment_date is None:
-            return 1.0 / 12.0
-        start, end = accrual_start(i), _months_after(deal.first_payment_date, i)
+            return every / 12.0
+        start, end = accrual_start(i), date(i)
         if t.day_count == "30/360":
             return _thirty_360(start, end) / 360.0
         days = (end - start).days
@@ -130,23 +139,54 @@ def run(deal, scenario, pool, n, planned=None):
         up = t.step_up
         if up is None:
             return 0.0
-        on = i + 1 >= up.from_period if up.from_period is not None else accrual_start(i) >= up.from_date
+        first = i - every + 1  # the payment's rate is set in its first month
+        on = first + 1 >= up.from_period if up.from_period is not None else accrual_start(i) >= up.from_date
         return up.by if on else 0.0
+
+    def index(name, i):
+        """The index for the payment of month ``i``: the first month of its period's (R2.2)."""
+        return _at(scenario.rates[name], i // every * every)
 
     def coupon(t, i):
         c = t.coupon
         if isinstance(c, FloatingCoupon):
-            rate = _at(scenario.rates[c.index], i) + c.spread
+            rate = index(c.index, i) + c.spread
             rate = max(rate, c.floor if c.floor is not None else 0.0)
             rate = min(rate, c.cap) if c.cap is not None else rate
             return rate + step_up(t, i)
         return c + step_up(t, i)
 
     out = []
+    held = {}
     for i in range(n):
         live = 0.0 if called else 1.0
-        ic, pc = pool["int_coll"][i] * live, pool["prin_coll"][i] * live
-        loss, pend, pbeg = pool["loss"][i] * live, pool["pool_end"][i] * live, pool["pool_beg"][i] * live
+        if i % every == 0:  # R2.2: a collection period starts: its sums, and its beginning pool balance
+            held = {"ic": 0.0, "pc": 0.0, "loss": 0.0, "beg": pool["pool_beg"][i] * live,
+                    "net_coupon": pool["net_coupon"][i]}
+        held["ic"] += pool["int_coll"][i] * live
+        held["pc"] += pool["prin_coll"][i] * live
+        held["loss"] += pool["loss"][i] * live
+        if (i + 1) % every and i != n - 1:  # no payment: balances as they stand, nothing paid
+            out.append({
+                "tranches": {t.name: {"beginning_balance": bal[t.name],
+                                      "coupon": coupon(t, i // every * every + every - 1)
+                                      if t.strike is None else 0.0,
+                                      "interest_due": 0.0, "accretion": 0.0, "notional": 0.0, "interest_paid": 0.0,
+                                      "interest_shortfall": short[t.name], "principal_paid": 0.0, "writedown": 0.0,
+                                      "ending_balance": bal[t.name]} for t in notes},
+                "fees": {f.name: {"due": 0.0, "paid": 0.0, "shortfall": arrears[f.name]} for f in deal.fees},
+                "accounts": {a.name: {"beginning": acct[a.name], "deposit": 0.0, "draw": 0.0, "release": 0.0,
+                                      "target": float("nan"), "ending": acct[a.name]} for a in deal.accounts},
+                "triggers": {g.name: (float("nan"), _threshold(g.threshold, i), breached[g.name])
+                             for g in deal.triggers},
+                "hedges": {h.name: {"payment_shortfall": hedge_unpaid[h.name]} for h in deal.hedges},
+                "facilities": {f.name: {"commitment": f.commitment, "beginning_balance": drawn[f.name],
+                                        "ending_balance": drawn[f.name],
+                                        "interest_shortfall": fac_unpaid[f.name]} for f in deal.facilities},
+                "residual": 0.0, "unallocated": 0.0, "call_proceeds": 0.0, "accelerated": accelerated})
+            continue
+        ic, pc, loss, pbeg = held["ic"], held["pc"], held["loss"], held["beg"]
+        pend = pool["pool_end"][i] * live
         cum_loss += loss
         proceeds = 0.0
         call = deal.clean_up_call
@@ -154,7 +194,7 @@ def run(deal, scenario, pool, n, planned=None):
             # any of: the clean-up level, the payment date on or after the call date, the trigger as
             # last tested (the previous period's: this period's tests come after the call)
             if (call.pct is not None and pend <= call.pct * orig) or (
-                    call.date is not None and _months_after(deal.first_payment_date, i) >= call.date) or (
+                    call.date is not None and date(i) >= call.date) or (
                     call.when is not None and breached[call.when]):
                 proceeds, pend, called = pend, 0.0, True
         rec = {"tranches": {}, "fees": {}, "accounts": {}, "triggers": {}}
@@ -163,7 +203,7 @@ def run(deal, scenario, pool, n, planned=None):
         for t in notes:
             # R2.6: an IO class's coupon (a WAC strip: max(0, net coupon - strike)) on its notional
             if t.strike is not None:
-                rate[t.name] = max(0.0, pool["net_coupon"][i] - t.strike)
+                rate[t.name] = max(0.0, held["net_coupon"] - t.strike)
             else:
                 rate[t.name] = coupon(t, i)
             if t.notional is None:
@@ -192,7 +232,7 @@ def run(deal, scenario, pool, n, planned=None):
             else:
                 base = {"pool_balance": pbeg, "original_pool_balance": orig,
                         "note_balance": sum(notes_beg.values())}[f.basis]
-                current = f.rate / 12 * base
+                current = f.rate * every / 12 * base
             fee_due[f.name] = (current if pbeg > 0 else 0.0) + arrears[f.name]
             fee_left[f.name] = fee_due[f.name]
         total_due = sum(int_due.values()) + sum(fee_due.values())
@@ -200,7 +240,7 @@ def run(deal, scenario, pool, n, planned=None):
         hedge_rec, fac_rec, receipts = {}, {}, 0.0
         swap_left, fac_left = {}, {}
         for h in deal.hedges:
-            index = _at(scenario.rates[h.index], i)
+            rate_now = index(h.index, i)
             if isinstance(h.notional, HedgeNotional):
                 n_t = notes_beg[h.notional.tranche]
             elif isinstance(h.notional, tuple):
@@ -211,16 +251,16 @@ def run(deal, scenario, pool, n, planned=None):
             if pbeg <= 0:
                 net = 0.0
             elif h.type == "swap":
-                net = n_t * (h.fixed - index) * frac
+                net = n_t * (h.fixed - rate_now) * frac
             else:
-                net = -n_t * max(0.0, index - h.strike) * frac
+                net = -n_t * max(0.0, rate_now - h.strike) * frac
             receipt = max(-net, 0.0)
             receipts += receipt
             swap_left[h.name] = max(net, 0.0) + hedge_unpaid[h.name]
-            hedge_rec[h.name] = {"notional": n_t, "index_rate": index, "net_amount": net,
+            hedge_rec[h.name] = {"notional": n_t, "index_rate": rate_now, "net_amount": net,
                                  "payment_due": swap_left[h.name], "receipt": receipt}
         for f in deal.facilities:
-            f_rate = max((_at(scenario.rates[f.index], i) if f.index else 0.0) + f.margin, 0.0)
+            f_rate = max((index(f.index, i) if f.index else 0.0) + f.margin, 0.0)
             fac_left[f.name] = drawn[f.name] * f_rate * day_fraction(f, i) + fac_unpaid[f.name]
             fac_rec[f.name] = {"commitment": f.commitment, "rate": f_rate, "beginning_balance": drawn[f.name],
                                "interest_due": fac_left[f.name], "repayment": 0.0, "draw": 0.0}
