@@ -40,6 +40,8 @@ def card_numpy(deal: ae.Deal, mpr: np.ndarray, yld: np.ndarray, co: np.ndarray, 
     paid_total, weighted, interest_total, wd_total = (np.zeros(k) for _ in range(4))
     for t in range(1, n + 1):
         live = (inv > 0) | (pfa > 0)
+        if not live.any():  # every series paid: nothing more to compute (as the engine stops its blocks)
+            break
         amort = (early > 0) | (t > s.revolving_months + s.accumulation_months)
         acc = ~amort & (t > s.revolving_months)
         rev = ~amort & ~acc

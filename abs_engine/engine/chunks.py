@@ -94,7 +94,7 @@ def tape_chunk(deal, scenarios, path: str, groups: tuple[int, ...]) -> tuple:
     table = pq.ParquetFile(path).read_row_groups(list(groups))
     table = table.rename_columns([str(c).strip() for c in table.column_names])
     loans = tape_from_table(table, file=f"{path} (row groups {groups[0]}..{groups[-1]})",
-                            servicing_fee_rate=deal.collateral.servicing_fee_rate)
+                            servicing_fee_rate=deal.collateral.servicing_fee_rate, cut_off=deal.cut_off_date)
     program = compile_collateral(deal, scenarios, loans=loans)
     perf, fcl = program.start_balances
     return project_collateral(program), perf + fcl, fcl

@@ -6,6 +6,7 @@ kernel. Tape errors name the file, the row (row 1 is the first loan), the column
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +26,11 @@ from .files import read_arrow_table, unique_columns
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LoanArrays", "deal_loans", "from_rep_lines", "read_tape", "TAPE_REQUIRED", "TAPE_OPTIONAL", "STATUS_CODES"]
+__all__ = ["LoanArrays", "deal_loans", "from_rep_lines", "months_between", "read_tape", "TAPE_REQUIRED",
+           "TAPE_OPTIONAL", "STATUS_CODES"]
 
-TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")
-TAPE_OPTIONAL = ("servicing_fee_rate", "original_term", "status", "amortization", "balloon_month")
+TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")  # age, or origination_date with a cut-off
+TAPE_OPTIONAL = ("servicing_fee_rate", "original_term", "status", "amortization", "balloon_month", "origination_date")
 
 # status -> code: 0 current, 1 30 days, 2 60 days, 3 90+ days delinquent, 4 in foreclosure (or REO)
 STATUS_CODES = {"current": 0, "performing": 0, "0": 0, "30": 1, "60": 2, "90": 3, "90+": 3,
@@ -71,28 +73,45 @@ class LoanArrays:
         return float(self.balance.sum())
 
 
-def from_rep_lines(lines: tuple[RepLine, ...]) -> LoanArrays:
-    """Rep lines as loans (one loan per line)."""
+def months_between(start: dt.date, end: dt.date) -> int:
+    """Whole months from ``start`` to ``end``: calendar months, less one if ``end``'s day of the
+    month is before ``start``'s (a month not yet complete); a loan's age at a cut-off date.
+
+    >>> months_between(dt.date(2024, 1, 15), dt.date(2026, 11, 1))
+    33
+    >>> months_between(dt.date(2024, 1, 1), dt.date(2026, 11, 1))
+    34
+    """
+    return (end.year - start.year) * 12 + end.month - start.month - (1 if end.day < start.day else 0)
+
+
+def from_rep_lines(lines: tuple[RepLine, ...], cut_off: dt.date | None = None) -> LoanArrays:
+    """Rep lines as loans (one loan per line); a line with an ``origination_date`` is aged to
+    ``cut_off`` (:func:`months_between`)."""
+    ages = [ln.age if ln.origination_date is None else months_between(ln.origination_date, cut_off) for ln in lines]
     return LoanArrays(
         loan_id=np.array([ln.name or f"line-{k + 1}" for k, ln in enumerate(lines)], dtype=object),
         balance=np.array([ln.balance for ln in lines], dtype=np.float64),
         rate=np.array([ln.wac for ln in lines], dtype=np.float64),
         net_rate=np.array([ln.net_rate for ln in lines], dtype=np.float64),
         remaining_term=np.array([ln.wam for ln in lines], dtype=np.int64),
-        age=np.array([ln.age for ln in lines], dtype=np.int64),
-        original_term=np.array([ln.original_term or ln.age + ln.wam for ln in lines], dtype=np.int64),
+        age=np.array(ages, dtype=np.int64),
+        original_term=np.array([ln.original_term or a + ln.wam for ln, a in zip(lines, ages, strict=True)],
+                               dtype=np.int64),
         amortization=np.array([AMORTIZATION.index(ln.amortization) for ln in lines], dtype=np.int8),
         balloon_month=np.array([ln.balloon_month or 0 for ln in lines], dtype=np.int64),
         status=np.zeros(len(lines), dtype=np.int8),
     )
 
 
-def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArrays:
+def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0, cut_off: dt.date | None = None) -> LoanArrays:
     """Read and validate a loan tape (``.csv`` or ``.parquet``).
 
-    Columns: ``loan_id``, ``balance``, ``rate``, ``remaining_term``, ``age``; optional
-    ``servicing_fee_rate`` (else the collateral's), ``original_term`` (else age +
-    remaining_term), ``status``, ``amortization``, ``balloon_month``. Other columns are not read.
+    Columns: ``loan_id``, ``balance``, ``rate``, ``remaining_term``, ``age`` (or
+    ``origination_date``, each loan then aged to the deal's ``cut_off`` date,
+    :func:`months_between`); optional ``servicing_fee_rate`` (else the collateral's),
+    ``original_term`` (else age + remaining_term), ``status``, ``amortization``,
+    ``balloon_month``. Other columns are not read.
     A Parquet tape is read as Arrow columns: numbers straight into numpy arrays, ``loan_id`` kept
     as Arrow strings (no Python object per loan).
     """
@@ -104,17 +123,18 @@ def read_tape(path: str | Path, *, servicing_fee_rate: float = 0.0) -> LoanArray
                                     TAPE_REQUIRED + TAPE_OPTIONAL, dictionary=("status", "amortization"))
     held = [table]
     del table
-    return _tape(held, file=str(path), servicing_fee_rate=servicing_fee_rate, names=names)
+    return _tape(held, file=str(path), servicing_fee_rate=servicing_fee_rate, names=names, cut_off=cut_off)
 
 
 def tape_from_table(table: pa.Table, *, file: str | None = None, servicing_fee_rate: float = 0.0,
-                    names: list[str] | None = None) -> LoanArrays:
+                    names: list[str] | None = None, cut_off: dt.date | None = None) -> LoanArrays:
     """Validate a tape already in an Arrow table (see :func:`read_tape`); ``names``: all the
     file's columns, for messages (default: the table's)."""
-    return _tape([table], file=file, servicing_fee_rate=servicing_fee_rate, names=names)
+    return _tape([table], file=file, servicing_fee_rate=servicing_fee_rate, names=names, cut_off=cut_off)
 
 
-def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, names: list[str] | None) -> LoanArrays:
+def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, names: list[str] | None,
+          cut_off: dt.date | None = None) -> LoanArrays:
     """:func:`tape_from_table` on the table ``held`` hands over (taken out of it): each column's
     Arrow buffers are let go once it is read and checked, so a tape is not held twice."""
     import pandas as pd  # deferred: a deal on rep lines never imports pandas
@@ -124,7 +144,12 @@ def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, 
     table = held.pop()
     names = list(table.column_names) if names is None else names
     unique_columns([str(c) for c in table.column_names], file)
-    missing = [c for c in TAPE_REQUIRED if c not in table.column_names]
+    dated = "origination_date" in table.column_names
+    if dated and "age" in table.column_names:
+        raise SpecError("columns", sorted(map(str, names)), "age or origination_date, not both", file=file)
+    if dated and cut_off is None:
+        raise SpecError("origination_date", "a column", "a deal cut_off_date to age the loans to", file=file)
+    missing = [c for c in TAPE_REQUIRED if c not in table.column_names and not (c == "age" and dated)]
     if missing:
         raise SpecError("columns", sorted(map(str, names)),
                         f"the tape columns {list(TAPE_REQUIRED)} (missing {missing})", file=file)
@@ -218,8 +243,17 @@ def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, 
     rate = number("rate", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1]")
     term = number("remaining_term", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
                   f"a whole number of months >= 1 (at most {MAX_MONTHS})", months=True)
-    age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS),
-                 f"a whole number of months >= 0 (at most {MAX_MONTHS})", months=True)
+    if dated:  # each loan's age at the cut-off date, in whole months
+        when = pd.to_datetime(text("origination_date").to_pandas(), format="%Y-%m-%d", errors="coerce")
+        bad = when.isna().to_numpy() | (when > pd.Timestamp(cut_off)).to_numpy()
+        if bad.any():
+            raise fail(int(np.argmax(bad)), "origination_date",
+                       f"an ISO date (YYYY-MM-DD) on or before the cut-off date {cut_off.isoformat()}")
+        age = ((cut_off.year - when.dt.year) * 12 + cut_off.month - when.dt.month
+               - (when.dt.day > cut_off.day)).to_numpy(dtype=np.int64)
+    else:
+        age = number("age", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS),
+                     f"a whole number of months >= 0 (at most {MAX_MONTHS})", months=True)
     has = set(table.column_names)
     fee = number("servicing_fee_rate", lambda x: (x >= 0) & (x <= rate),
                  "a decimal in [0, rate]", default=servicing_fee_rate) if "servicing_fee_rate" in has else (
@@ -288,7 +322,7 @@ def deal_loans(deal: Deal) -> LoanArrays:
     """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""
     coll = deal.collateral
     if coll.rep_lines is not None:
-        return from_rep_lines(coll.rep_lines)
+        return from_rep_lines(coll.rep_lines, deal.cut_off_date)
     if deal._tape is None:
-        deal._tape = read_tape(deal.tape_path(), servicing_fee_rate=coll.servicing_fee_rate)
+        deal._tape = read_tape(deal.tape_path(), servicing_fee_rate=coll.servicing_fee_rate, cut_off=deal.cut_off_date)
     return deal._tape

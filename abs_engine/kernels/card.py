@@ -57,8 +57,9 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
     ``receivables`` and ``invested`` at cut-off; ``coupon`` and ``servicing`` annual;
     ``revolving`` (Rv) and ``accumulation`` (A) months. Sinks, each ``None`` when not wanted:
     ``table[scenario, month, T_*]``, ``stats[scenario, C_*]`` and ``cf[month, scenario]`` (the
-    certificates' interest and principal per 100 of the invested amount at cut-off). Once the
-    invested amount and the PFA are both zero nothing moves (the receivables stand as they were).
+    certificates' interest and principal per 100 of the invested amount at cut-off, which must
+    come zeroed: a summary run stops a block once all its series are paid). Once the invested
+    amount and the PFA are both zero nothing moves (the receivables stand as they were).
 
     Scenarios run in blocks of ``SB`` lanes, every lane's month in one branch-free loop over the
     block's flat state (``S_*`` rows)."""
@@ -85,8 +86,14 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
             after = 1.0 if t > revolving + accumulation else 0.0
             start_acc = 1.0 if t == revolving + 1 else 0.0
             end_rev = 1.0 if t == revolving else 0.0
-            seen = 1.0 / min(t, 3)
+            seen = float(min(t, 3))
             tf = float(t)
+            if table is None:  # a block whose series are all paid has nothing left to add (cf stays 0)
+                alive = False
+                for l in range(m):
+                    alive = alive or st[cell(S_INV, l)] > 0.0 or st[cell(S_PFA, l)] > 0.0
+                if not alive:
+                    break
             for l in range(m):
                 r0 = st[cell(S_R, l)]
                 inv = st[cell(S_INV, l)]
@@ -139,7 +146,7 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
                 i1 = i1 if i1 >= TINY else 0.0
                 # R2.9.7: the trigger, tested at the end of a revolving or accumulation month on the
                 # average of the last 3 months' excess spread (fewer in months 1-2)
-                avg = (rate + es1 + st[cell(S_ES2, l)]) * seen
+                avg = (st[cell(S_ES2, l)] + es1 + rate) / seen  # (oldest first, as the months came)
                 hit = (1.0 - amort) * live * (1.0 if avg < 0.0 else 0.0)
                 r_end = live * r_new + (1.0 - live) * r0
                 set_f = rev * fmax(hit, end_rev)  # F: at the end of the trigger month, or of month Rv

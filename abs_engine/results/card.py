@@ -107,8 +107,10 @@ class CardResult:
             cols[c] = cols[c].astype(np.int64)
         cols.update({"yield": self._yields[:k], "price": np.full(k, 100.0), "modified_duration": self._durations[:k]})
         name = self.deal.series.name
-        if self.scenario_level:
-            index = pd.MultiIndex.from_arrays([list(self.program.names), [name] * k], names=["scenario", "tranche"])
+        if self.scenario_level:  # built from its levels and codes (the names are unique): no factorizing
+            index = pd.MultiIndex(levels=[pd.Index(list(self.program.names)), pd.Index([name])],
+                                  codes=[np.arange(k), np.zeros(k, dtype=np.int64)], names=["scenario", "tranche"],
+                                  verify_integrity=False)
         else:
             index = pd.Index([name], name="tranche")
         return pd.DataFrame({c: cols[c] for c in CARD_SUMMARY_COLUMNS}, index=index)

@@ -14,6 +14,7 @@ from ..compile.schedules import schedule_groups
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE
+from ..kernels import curves
 from ..spec import Deal, Scenario
 from ..spec.structure import FloatingCoupon
 from ..vocabulary import (
@@ -219,6 +220,26 @@ class RunResult:
 
         return pd.DatetimeIndex(schedule(self.deal, range(self.n_periods)))
 
+    def _assumed_rates(self, cols: dict[str, np.ndarray], rows: np.ndarray | None) -> None:
+        """The pool table's ``smm`` and ``mdr``: each month's assumed rate, as the BMA tables
+        print them (also in the pool's last month, when nothing is left to prepay), where every
+        loan of the pool reads the same rate that month (one rate class, or a rate not read at
+        loan month); otherwise the realised rate, the loans' rates weighted by the balances they
+        apply to (prepayments / the balance after scheduled principal, defaults / the performing
+        balance). A pool rolled through a delinquency pipeline has no default rate to assume: its
+        ``mdr`` is realised."""
+        c = self.program.collateral
+        s = c.scenarios
+        smm, mdr = curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, c.ages,
+                                      c.per_year)
+        which = slice(None) if rows is None else rows
+        for name, table, row in (("smm", smm, s.prepay_row), ("mdr", mdr, s.default_row)):
+            if name == "mdr" and c.delinquency:
+                continue
+            t = table[row[which]][:, : cols[name].shape[-1]]  # [scenario, month, class]
+            one = (t.max(axis=2) == t.min(axis=2)) if t.shape[2] > 1 else np.ones(t.shape[:2], dtype=bool)
+            cols[name] = np.where(one, t[:, :, 0], cols[name])
+
     @property
     def _start(self) -> tuple[float, float]:
         return self.program.start_balances
@@ -357,6 +378,7 @@ class RunResult:
 
         if name == "pool":
             cols = _derived(self.flows if rows is None else self.flows[rows], *self._start)
+            self._assumed_rates(cols, rows)
             shape = cols["beginning_balance"].shape
             cols["date"] = np.broadcast_to(np.asarray(self.dates), shape)
             if self.purchases is not None:  # principal collections reinvested, in the ending balance (R2.10)

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
-from .fields import Amount, Fraction, Months, PositiveMonths, Seq
+from .fields import Amount, Fraction, IsoDate, Months, PositiveMonths, Seq
 
 __all__ = ["RepLine", "Reinvestment", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
@@ -33,12 +33,16 @@ class RepLine(Spec):
     servicing_fee_rate: Fraction | None = Field(None, description="wac - net_coupon, if given instead")
     wam: PositiveMonths
     age: Months = 0
+    origination_date: IsoDate | None = Field(None, description="instead of age: the line is aged from it to the "
+                                             "deal's cut_off_date, in whole months")
     original_term: PositiveMonths | None = None
     amortization: Literal["level", "interest_only", "balloon", "straight_line"] = "level"
     balloon_month: PositiveMonths | None = Field(None, description="loan month of the balloon payment")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.origination_date is not None and "age" in self.model_fields_set:
+            raise SpecError("origination_date", self.origination_date.isoformat(), "age or origination_date, not both")
         if self.net_coupon is not None and self.servicing_fee_rate is not None:
             raise SpecError("servicing_fee_rate", self.servicing_fee_rate,
                             "net_coupon or servicing_fee_rate, not both")

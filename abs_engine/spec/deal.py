@@ -109,6 +109,15 @@ class Deal(Spec):
             raise SpecError("payment_day", self.payment_day, "a first_payment_date for the payment day to follow")
         if self.period_rates == "actual_days" and self.cut_off_date is None:
             raise SpecError("period_rates", "actual_days", "a cut_off_date to count each month's days from")
+        lines = self.collateral.rep_lines or ()
+        dated = [k for k, ln in enumerate(lines) if ln.origination_date is not None]
+        if dated and self.cut_off_date is None:
+            raise SpecError(f"collateral.rep_lines[{dated[0]}].origination_date",
+                            lines[dated[0]].origination_date.isoformat(), "a deal cut_off_date to age the line to")
+        for k in dated:
+            if lines[k].origination_date > self.cut_off_date:
+                raise SpecError(f"collateral.rep_lines[{k}].origination_date", lines[k].origination_date.isoformat(),
+                                f"a date on or before the cut_off_date {self.cut_off_date.isoformat()}")
         if self.business_days is not None and self.first_payment_date is None:
             raise SpecError("business_days", self.business_days.model_dump(), "a first_payment_date to adjust")
         return self

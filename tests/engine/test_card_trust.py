@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import abs_engine as ae
@@ -41,8 +41,11 @@ def deal(receivables, series):
 @given(card_deals())
 def test_kernel_matches_reference_card_trust(case):
     receivables, series, scen = case
-    res = ae.run(deal(receivables, series), scen)
     ref = reference.run(series, receivables, scen)
+    # (a 3-month average of exactly 0 is a knife edge the last bit of rounding decides: the
+    # kernel's fused multiply-adds and Python's arithmetic may fall on either side of it)
+    assume(all(abs(r["excess_spread_3m"]) > 1e-12 for r in ref if r["phase"] != 2))
+    res = ae.run(deal(receivables, series), scen)
     trust = res.trust
     scale = receivables
     for t, row in enumerate(ref, start=1):
@@ -50,7 +53,8 @@ def test_kernel_matches_reference_card_trust(case):
             got = trust.loc[t, col]
             assert abs(got - value) <= 1e-9 * max(abs(got), abs(value)) + 1e-9 * scale, (t, col, got, value)
     for t in range(len(ref) + 1, res.n_periods + 1):  # after the series is paid: nothing moves
-        assert trust.loc[t, "principal_paid"] == trust.loc[t, "interest_paid"] == 0.0
+        # (an amount below 1e-6 counts as zero, CONVENTIONS R2: the last cents may fall either side)
+        assert trust.loc[t, "principal_paid"] <= 1e-6 and trust.loc[t, "interest_paid"] <= 1e-6
     assert res.check().abs().to_numpy().max() <= 1e-6 * scale
     s = res.summary().iloc[0]
     paid = sum(r["principal_paid"] for r in ref)

@@ -75,6 +75,25 @@ def test_pool_reads_psa_and_sda_at_loan_month():
     assert p["smm"].iloc[25] == pytest.approx(1 - (1 - 0.09) ** (1 / 12), rel=1e-12)  # m=36: 1.5 x 6%
 
 
+def test_the_pool_table_reports_the_assumed_rates_also_in_the_last_month():
+    """Issue 17 item 7: ``smm`` and ``mdr`` are the month's assumed rates, as the BMA tables print
+    them: in the pool's last month (nothing left to prepay after its final payment) the SMM of its
+    loan month, and in the last L months before maturity (no new defaults, CONVENTIONS) the MDR of
+    the curve; a pool whose loans read different rates (two ages under PSA) reports the realised
+    rate, prepayments over the balance after scheduled principal."""
+    p = pool([{"balance": 1e6, "wac": 0.07, "wam": 24, "age": 10}],
+             {"prepay": {"psa": 150}, "default": {"sda": 100}, "recovery_lag": 3})
+    assert p["prepayment"].iloc[-1] == 0.0 and p["default"].iloc[-1] == 0.0
+    m = 10 + 24  # the last month's loan month
+    assert p["smm"].iloc[-1] == pytest.approx(1 - (1 - min(0.002 * 30, 1) * 1.5) ** (1 / 12), rel=1e-12)
+    assert p["mdr"].iloc[-1] == pytest.approx(1 - (1 - 0.006) ** (1 / 12), rel=1e-12)  # SDA: 0.6% at m = 34
+    assert m == 34
+    two = pool([{"balance": 1e6, "wac": 0.07, "wam": 24, "age": 10}, {"balance": 1e6, "wac": 0.07, "wam": 24}],
+               {"prepay": {"psa": 150}})
+    realised = two["prepayment"] / (two["beginning_balance"] - two["scheduled_principal"])
+    np.testing.assert_allclose(two["smm"].iloc[:-1], realised.iloc[:-1], rtol=1e-9)
+
+
 def test_constant_cpr_balance_closed_form():
     # no defaults: B_k = B0 x [1-(1+r)^-(n-k)] / [1-(1+r)^-n] x (1-SMM)^k  (SF B: survival x scheduled)
     b0, r, n, cpr = 1e8, 0.075 / 12, 360, 0.08

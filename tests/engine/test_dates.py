@@ -12,6 +12,7 @@ import pytest
 
 import abs_engine as ae
 from abs_engine.dates import adjust, days_30_360, payment_date, year_fraction
+from abs_engine.errors import SpecError
 
 D = dt.date
 
@@ -155,3 +156,60 @@ def test_rates_over_actual_days():
     assert monthly["smm"].iloc[0] == pytest.approx(1 - 0.88 ** (1 / 12), rel=1e-12)
     with pytest.raises(ae.SpecError, match=r"period_rates.*a cut_off_date"):
         ae.load_deal({k: v for k, v in deal.items() if k != "cut_off_date"})
+
+
+def test_loans_aged_from_their_origination_dates():
+    """Issue 17 item 4: a rep line or tape loan gives its origination date instead of its age; it
+    is aged to the deal's cut-off date in whole months (a month counts once its day is reached:
+    2024-01-15 to 2026-11-01 is 33 months, 2024-01-01 to 2026-11-01 34), and projects as the same
+    loan given that age (a PSA curve read at its loan month)."""
+    from abs_engine.io.loans import months_between
+
+    assert months_between(D(2024, 1, 15), D(2026, 11, 1)) == 33
+    assert months_between(D(2024, 1, 1), D(2026, 11, 1)) == 34
+    assert months_between(D(2026, 1, 31), D(2026, 2, 28)) == 0  # (February has no 31st: not a month yet)
+    line = {"balance": 1e6, "wac": 0.06, "wam": 300}
+    scen = {"prepay": {"psa": 200}, "default": {"sda": 100}, "severity": 0.4, "recovery_lag": 3}
+    dated = ae.run({"name": "d", "cut_off_date": "2026-11-01",
+                    "collateral": {"rep_lines": [{**line, "origination_date": "2024-01-15"}]}}, scen).pool
+    aged = ae.run({"name": "a", "collateral": {"rep_lines": [{**line, "age": 33}]}}, scen).pool
+    np.testing.assert_array_equal(dated["prepayment"].to_numpy(), aged["prepayment"].to_numpy())
+
+
+def test_a_tape_of_origination_dates(tmp_path):
+    import pandas as pd
+
+    tape = pd.DataFrame({"loan_id": ["a", "b", "c"], "balance": [1e5, 2e5, 3e5], "rate": [0.05, 0.06, 0.07],
+                         "remaining_term": [300, 200, 100], "origination_date": ["2020-03-10", "2025-12-31",
+                                                                               "2026-11-01"]})
+    tape.to_csv(tmp_path / "tape.csv", index=False)
+    deal = ae.load_deal({"name": "t", "cut_off_date": "2026-11-01",
+                         "collateral": {"loan_tape": str(tmp_path / "tape.csv")}})
+    from abs_engine.io.loans import deal_loans
+
+    assert deal_loans(deal).age.tolist() == [79, 10, 0]
+    ages = tape.drop(columns="origination_date").assign(age=[79, 10, 0])
+    ages.to_csv(tmp_path / "aged.csv", index=False)
+    scen = {"prepay": {"psa": 150}}
+    a = ae.run(deal, scen).pool
+    b = ae.run({"name": "t", "collateral": {"loan_tape": str(tmp_path / "aged.csv")}}, scen).pool
+    np.testing.assert_array_equal(a["prepayment"].to_numpy(), b["prepayment"].to_numpy())
+    # one clear error each: no cut-off date; a date after it; not a date; both columns
+    with pytest.raises(SpecError, match="cut_off_date"):
+        ae.run({"name": "t", "collateral": {"loan_tape": str(tmp_path / "tape.csv")}}, scen)
+    for bad, match in (("2026-12-01", "on or before the cut-off date"), ("March 2020", "an ISO date")):
+        tape.assign(origination_date=["2020-03-10", bad, "2026-11-01"]).to_csv(tmp_path / "bad.csv", index=False)
+        with pytest.raises(SpecError, match=match):
+            ae.run({"name": "t", "cut_off_date": "2026-11-01",
+                    "collateral": {"loan_tape": str(tmp_path / "bad.csv")}}, scen)
+    tape.assign(age=1).to_csv(tmp_path / "both.csv", index=False)
+    with pytest.raises(SpecError, match="age or origination_date, not both"):
+        ae.run({"name": "t", "cut_off_date": "2026-11-01", "collateral": {"loan_tape": str(tmp_path / "both.csv")}},
+               scen)
+    line = {"balance": 1e6, "wac": 0.06, "wam": 300, "origination_date": "2024-01-15"}
+    with pytest.raises(SpecError, match="cut_off_date"):
+        ae.load_deal({"name": "r", "collateral": {"rep_lines": [line]}})
+    with pytest.raises(SpecError, match="age or origination_date"):
+        ae.load_deal({"name": "r", "cut_off_date": "2026-11-01", "collateral": {"rep_lines": [{**line, "age": 3}]}})
+    with pytest.raises(SpecError, match="on or before the cut_off_date"):
+        ae.load_deal({"name": "r", "cut_off_date": "2023-11-01", "collateral": {"rep_lines": [line]}})
