@@ -33,10 +33,6 @@ class CardProgram:
     def names(self) -> tuple[str, ...]:
         return self.scenarios.names
 
-    def field(self, name: str, which: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """``[scenario, month]`` of one field for the scenarios ``which``."""
-        return np.ascontiguousarray(self.tables[name][self.rows[name][which]])
-
 
 def compile_card(deal: Deal, scenarios: Sequence[Scenario]) -> CardProgram:
     """The series over its ``legal_final_months`` for ``scenarios``; each needs ``payment_rate``,

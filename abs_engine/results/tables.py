@@ -15,6 +15,7 @@ from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE
 from ..kernels import curves
+from ..kernels import delinquency as KDQ
 from ..spec import Deal, Scenario
 from ..spec.structure import FloatingCoupon
 from ..vocabulary import (
@@ -389,7 +390,7 @@ class RunResult:
                 flows = self.flows if rows is None else self.flows[rows]
                 cols["delinquency_60_ratio"] = delinquency_ratio(flows[..., POOL["performing_balance"]],
                                                                  flows[..., POOL["foreclosure_balance"]],
-                                                                 dq[..., 1], dq[..., 2])
+                                                                 dq[..., KDQ.DQ_60], dq[..., KDQ.DQ_90])
             return self._frame({c: cols[c] for c in columns}, rows=rows)
         wf = self._need_waterfall()
         if name == "cash":
