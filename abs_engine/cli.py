@@ -139,7 +139,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _summary_lines(res) -> list[str]:
-    pool = res.pool
+    pool = res.whole_pool
     principal = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
     original = res.program.original_balance
     wal = float((principal * principal.index).sum() / principal.sum() / 12.0) if principal.sum() else 0.0
@@ -196,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     res = run(args.deal, _one_scenario(args.scenario))
     if isinstance(res, CardResult):
         return _card_output(res, fmt, args.out)
-    pool = res.pool
+    pool = res.pool  # (with collateral groups: each group's, level "group")
     if fmt in ("csv", "parquet") and args.out is not None:
         tables = _tables(res)
         return _write_tables(tables, _table_files(args.out, tables), fmt)

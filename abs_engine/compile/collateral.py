@@ -205,14 +205,15 @@ def periods_per_year(deal: Deal, n: int, first_month: int = 1) -> np.ndarray:
 
 
 def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None,
-                       first_month: int = 1) -> CollateralProgram:
+                       first_month: int = 1, horizon: int | None = None) -> CollateralProgram:
     """Compile the deal's collateral (or ``loans``, e.g. the pool as it stands at a later
     period, its first month then pool month ``first_month``) and the scenarios into kernel
-    arrays."""
+    arrays, over the pool's life or ``horizon`` months if longer (a collateral group projected
+    over the deal's life)."""
     if not scenarios:
         raise SpecError("scenarios", [], "at least one scenario")
     loans = deal_loans(deal) if loans is None else loans
-    n = int(loans.maturity.max())
+    n = max(int(loans.maturity.max()), horizon or 0)
     reinvest = deal.collateral.reinvestment
     if reinvest is not None:  # (within the pool's life; the last cohort runs its term)
         if reinvest.months >= n + first_month - 1:

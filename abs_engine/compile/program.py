@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import SpecError
-from ..io.loans import LoanArrays
+from ..io.loans import LoanArrays, group_loans
 from ..io.scenario_set import ScenarioSet
 from ..kernels import state as KST
 from ..kernels import waterfall as KW
@@ -42,6 +42,7 @@ class Program:
     specs: ScenarioSet
     collateral: CollateralProgram
     waterfall: WaterfallProgram | None
+    groups: tuple[CollateralProgram, ...] = ()  # each collateral group's own (CONVENTIONS R2.12), in group order
 
     @property
     def scenarios(self) -> ScenarioArrays:
@@ -182,8 +183,14 @@ def compile_deal(deal: Deal, scenarios: Sequence[Scenario], *, loans: LoanArrays
     """
     scenarios = ScenarioSet.of(scenarios)
     collateral = compile_collateral(deal, scenarios, loans=loans)
+    groups = ()
+    if deal.collateral.groups is not None:  # each group over the whole pool's horizon (CONVENTIONS R2.12)
+        if loans is not None:
+            raise SpecError("loans", len(loans), "the deal's own groups (a pool as it stands is not split by group)")
+        groups = tuple(compile_collateral(deal, scenarios, loans=part, horizon=collateral.n_periods)
+                       for part in group_loans(deal))
     waterfall = None
     if deal.tranches:
         waterfall = compile_waterfall(deal, scenarios, collateral.n_periods, collateral.original_balance,
                                       accruals=accruals)
-    return Program(deal, scenarios, collateral, waterfall).validate()
+    return Program(deal, scenarios, collateral, waterfall, groups).validate()

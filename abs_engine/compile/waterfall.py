@@ -453,6 +453,10 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         strike=np.array([-1.0 if t.strike is None else t.strike for t in notes]),
         face=face_values(deal, orig_pool),
         **_instrument_terms(deal, n_periods, accruals),
+        # collateral groups (CONVENTIONS R2.12): each note's group (-1: subordinate), the notes by seniority
+        note_group=np.array([[g.name for g in deal.collateral.groups].index(t.group) if t.group is not None else -1
+                             for t in notes] if deal.collateral.groups else [-1] * len(notes), dtype=np.int64),
+        seniority=np.array(sorted(range(len(notes)), key=lambda k: (notes[k].priority, k)), dtype=np.int64),
     )
     residual = next((t.name for t in deal.tranches if t.residual), None)
     return WaterfallProgram(tuple(note_ix), residual, tuple(fee_ix), tuple(acct_ix), tuple(trig_ix),

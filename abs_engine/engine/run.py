@@ -16,6 +16,7 @@ from ..spec import Scenario
 from .card import run_card
 from .chunks import run_chunked, run_tape_chunks
 from .full import run_full
+from .groups import run_groups
 from .summaries import run_summaries
 
 __all__ = ["run", "MAX_TABLE_SCENARIO_PERIODS"]
@@ -81,6 +82,13 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
             raise SpecError("series", deal.series.name, "a local run without loan_level or tape_chunks (a card "
                             "trust has no loans; its scenarios run in parallel here)", file=deal._file)
         return run_card(deal, scenarios, summary_only=summary_only, scenario_level=several)
+    if deal.collateral.groups is not None:  # several collateral groups (CONVENTIONS R2.12): their own priority
+        if loan_level or tape_chunks is not None or executor is not None:
+            raise SpecError("collateral.groups", [g.name for g in deal.collateral.groups],
+                            "a local run without loan_level or tape_chunks (each group is projected whole, its "
+                            "scenarios in parallel here)", file=deal._file)
+        return run_groups(deal, scenarios, summary_only=summary_only, chunk_size=chunk_size,
+                          scenario_level=several)
     if loan_level and len(scenarios) > 1:
         raise SpecError("loan_level", len(scenarios), "one scenario for per-loan output")
     show = _interactive() if progress is None else progress

@@ -45,7 +45,8 @@ def load_deal(source: DealSource, *, read_tape: bool = True) -> Deal:
             check_calendar(deal.business_days.calendar)
         except SpecError as exc:
             raise exc.with_file(str(file) if file else None) from None
-    if read_tape and deal.collateral.loan_tape is not None and deal._tape is None:
+    if read_tape and (deal.collateral.loan_tape is not None or deal.collateral.groups is not None) \
+            and deal._tape is None:
         try:
             deal_loans(deal)
         except SpecError as exc:

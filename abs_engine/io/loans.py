@@ -6,6 +6,7 @@ kernel. Tape errors name the file, the row (row 1 is the first loan), the column
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from .files import read_arrow_table, unique_columns
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LoanArrays", "deal_loans", "from_rep_lines", "months_between", "read_tape", "TAPE_REQUIRED",
+__all__ = ["LoanArrays", "deal_loans", "group_loans", "concatenated", "from_rep_lines", "months_between", "read_tape", "TAPE_REQUIRED",
            "TAPE_OPTIONAL", "STATUS_CODES"]
 
 TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")  # age, or origination_date with a cut-off
@@ -318,9 +319,34 @@ def _plain(x):
     return x.item() if hasattr(x, "item") else x
 
 
-def deal_loans(deal: Deal) -> LoanArrays:
-    """The deal's loans: its rep lines, or its tape (read once and kept with the deal)."""
+def group_loans(deal: Deal) -> tuple[LoanArrays, ...]:
+    """Each collateral group's loans (CONVENTIONS R2.12; tapes read once and kept with the deal),
+    or the deal's one pool's."""
     coll = deal.collateral
+    if coll.groups is None:
+        return (deal_loans(deal),)
+    if deal._tape is None:
+        deal._tape = tuple(from_rep_lines(g.rep_lines, deal.cut_off_date) if g.rep_lines is not None
+                           else read_tape(deal.tape_path(g.loan_tape), servicing_fee_rate=g.servicing_fee_rate,
+                                          cut_off=deal.cut_off_date) for g in coll.groups)
+    return deal._tape
+
+
+def concatenated(parts: Sequence[LoanArrays]) -> LoanArrays:
+    """Several pools' loans as one, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    fields = [f.name for f in dataclasses.fields(LoanArrays)]
+    ids = np.concatenate([np.asarray(p.loan_id, dtype=object) for p in parts])
+    return LoanArrays(ids, *(np.concatenate([getattr(p, f) for p in parts]) for f in fields[1:]))
+
+
+def deal_loans(deal: Deal) -> LoanArrays:
+    """The deal's loans: its rep lines, or its tape (read once and kept with the deal); with
+    collateral groups, every group's in group order."""
+    coll = deal.collateral
+    if coll.groups is not None:
+        return concatenated(group_loans(deal))
     if coll.rep_lines is not None:
         return from_rep_lines(coll.rep_lines, deal.cut_off_date)
     if deal._tape is None:

@@ -38,7 +38,7 @@ def _one(table, scenario: str | None):
 
 def pool_flows(res: RunResult, scenario: str | None = None) -> Figure:
     """Pool balance (line) and the month's cash flows by component (stacked bars)."""
-    pool = _one(res.pool, scenario)
+    pool = _one(res.whole_pool, scenario)
     fig, ax = _figure(1, 2, (12, 4.5))
     period = pool.index.to_numpy()
     ax[0, 0].plot(period, pool["ending_balance"] / 1e6, color="black", label="pool balance")

@@ -196,7 +196,8 @@ class RunResult:
 
     def __init__(self, program: Program, flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
                  scenario_level: bool | None = None, delinquent: np.ndarray | None = None,
-                 purchases: np.ndarray | None = None):
+                 purchases: np.ndarray | None = None, group_flows: np.ndarray | None = None,
+                 group_delinquent: np.ndarray | None = None):
         self.deal = program.deal
         self.scenarios = scenarios = program.specs
         self.program = program
@@ -204,6 +205,10 @@ class RunResult:
         self.delinquent = delinquent  # [scenario, period, DQ_*]: a delinquency pipeline's buckets (R2.11)
         self.purchases = purchases    # [scenario, period]: loans bought by principal collections (R2.10)
         self._loan_flows = loan_flows
+        # collateral groups (R2.12): [scenario, period, group, column] and [scenario, period, group, DQ_*];
+        # ``flows`` and ``delinquent`` are then their sums over the groups
+        self.group_flows = group_flows
+        self.group_delinquent = group_delinquent
         self.waterfall = waterfall  # WaterfallFlows, when the deal has tranches
         # tables carry a leading ``scenario`` level for a list or deck of scenarios
         self.scenario_level = len(scenarios) > 1 if scenario_level is None else scenario_level
@@ -221,7 +226,7 @@ class RunResult:
 
         return pd.DatetimeIndex(schedule(self.deal, range(self.n_periods)))
 
-    def _assumed_rates(self, cols: dict[str, np.ndarray], rows: np.ndarray | None) -> None:
+    def _assumed_rates(self, cols: dict[str, np.ndarray], rows: np.ndarray | None, c=None) -> None:
         """The pool table's ``smm`` and ``mdr``: each month's assumed rate, as the BMA tables
         print them (also in the pool's last month, when nothing is left to prepay), where every
         loan of the pool reads the same rate that month (one rate class, or a rate not read at
@@ -378,20 +383,14 @@ class RunResult:
             return getattr(wf, table) if rows is None else wf.rows(table, rows)
 
         if name == "pool":
-            cols = _derived(self.flows if rows is None else self.flows[rows], *self._start)
-            self._assumed_rates(cols, rows)
-            shape = cols["beginning_balance"].shape
-            cols["date"] = np.broadcast_to(np.asarray(self.dates), shape)
-            if self.purchases is not None:  # principal collections reinvested, in the ending balance (R2.10)
-                cols["purchases"] = self.purchases if rows is None else self.purchases[rows]
-            if self.delinquent is not None:  # the pipeline's buckets at month end, and the 60+ ratio (R2.11.7)
-                dq = self.delinquent if rows is None else self.delinquent[rows]
-                cols["delinquent_30"], cols["delinquent_60"], cols["delinquent_90"] = np.moveaxis(dq, -1, 0)
-                flows = self.flows if rows is None else self.flows[rows]
-                cols["delinquency_60_ratio"] = delinquency_ratio(flows[..., POOL["performing_balance"]],
-                                                                 flows[..., POOL["foreclosure_balance"]],
-                                                                 dq[..., KDQ.DQ_60], dq[..., KDQ.DQ_90])
-            return self._frame({c: cols[c] for c in columns}, rows=rows)
+            if self.group_flows is None:
+                cols = self._pool_columns(self.flows, self.delinquent, self.program.collateral, rows)
+                return self._frame({c: cols[c] for c in columns}, rows=rows)
+            parts = [self._pool_columns(self.group_flows[:, :, g], None if self.group_delinquent is None
+                                        else self.group_delinquent[:, :, g], c, rows)
+                     for g, c in enumerate(self.program.groups)]  # [scenario, period, group] per column
+            return self._frame({c: np.stack([p[c] for p in parts], axis=2) for c in columns},
+                               tuple(g.name for g in self.deal.collateral.groups), "group", rows=rows)
         wf = self._need_waterfall()
         if name == "cash":
             c = read("cash")
@@ -430,12 +429,42 @@ class RunResult:
                             rows=rows)
         return frame.astype({"breached": bool}) if "breached" in frame.columns else frame
 
+    def _pool_columns(self, flows: np.ndarray, delinquent: np.ndarray | None, c, rows: np.ndarray | None) -> dict:
+        """The pool table's columns ``[scenario, period]`` of pool flows ``flows`` (the pool of
+        compiled collateral ``c``), for scenarios ``rows`` (``None``: all)."""
+        if rows is not None:
+            flows = flows[rows]
+            delinquent = None if delinquent is None else delinquent[rows]
+        cols = _derived(flows, *c.start_balances)
+        self._assumed_rates(cols, rows, c)
+        cols["date"] = np.broadcast_to(np.asarray(self.dates), cols["beginning_balance"].shape)
+        if self.purchases is not None:  # principal collections reinvested, in the ending balance (R2.10)
+            cols["purchases"] = self.purchases if rows is None else self.purchases[rows]
+        if delinquent is not None:  # the pipeline's buckets at month end, and the 60+ ratio (R2.11.7)
+            cols["delinquent_30"], cols["delinquent_60"], cols["delinquent_90"] = np.moveaxis(delinquent, -1, 0)
+            cols["delinquency_60_ratio"] = delinquency_ratio(flows[..., POOL["performing_balance"]],
+                                                             flows[..., POOL["foreclosure_balance"]],
+                                                             delinquent[..., KDQ.DQ_60], delinquent[..., KDQ.DQ_90])
+        return cols
+
     @cached_property
     def pool(self) -> pd.DataFrame:
-        """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``)."""
+        """The pool table (index ``period``; with several scenarios, ``scenario``, ``period``; with
+        collateral groups (CONVENTIONS R2.12), a last level ``group``: each group's pool)."""
         extra = (DELINQUENCY_COLUMNS if self.delinquent is not None else ()) + (
             ("purchases",) if self.purchases is not None else ())
         return self._build("pool", None, POOL_COLUMNS + extra)
+
+    @cached_property
+    def whole_pool(self) -> pd.DataFrame:
+        """The pool table of the whole deal: :attr:`pool`, or for a deal with collateral groups
+        their sums month by month (``smm`` and ``mdr`` assumed where every loan of every group reads
+        the same rate, else realised over the whole pool)."""
+        if self.group_flows is None:
+            return self.pool
+        extra = DELINQUENCY_COLUMNS if self.delinquent is not None else ()
+        cols = self._pool_columns(self.flows, self.delinquent, self.program.collateral, None)
+        return self._frame({c: cols[c] for c in POOL_COLUMNS + extra})
 
     @cached_property
     def tranches(self) -> pd.DataFrame:

@@ -105,6 +105,10 @@ class Servicer:
             raise SpecError("collateral.reinvestment", self.deal.collateral.reinvestment.model_dump(),
                             "a deal without reinvestment: servicing a reinvesting pool (recording each month's "
                             "purchases) is not built yet; project it with ae.run", file=self.deal._file)
+        if self.deal.collateral.groups is not None:
+            raise SpecError("collateral.groups", [g.name for g in self.deal.collateral.groups],
+                            "a deal with one pool: servicing collateral groups (each group's collections reported "
+                            "apart) is not built yet; project it with ae.run", file=self.deal._file)
         self.base_scenario = load_scenario(base_scenario) if base_scenario is not None else Scenario()
         if self.base_scenario.roll_rates is not None:
             raise SpecError("base_scenario.roll_rates", self.base_scenario.roll_rates.model_dump(),

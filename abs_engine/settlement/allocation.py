@@ -246,7 +246,7 @@ def period_amounts(source: PeriodReport | Any, period: int | None = None) -> Per
     date = res.dates[period - 1]
     when = None if date is None or date != date else str(date.date())  # NaT without a first payment date
     return PeriodAmounts(res.deal.name, deal_id(res.deal, res.program.loans), period, when, amounts, bal, orig,
-                         float(res.pool.loc[period, "ending_balance"]), float(acc))
+                         float(res.whole_pool.loc[period, "ending_balance"]), float(acc))
 
 
 # ---------------------------------------------------------------- the instruction

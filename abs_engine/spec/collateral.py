@@ -10,7 +10,7 @@ from ..errors import SpecError
 from .base import Spec
 from .fields import Amount, Fraction, IsoDate, Months, PositiveMonths, Seq
 
-__all__ = ["RepLine", "Reinvestment", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
+__all__ = ["RepLine", "Reinvestment", "CollateralGroup", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
 AMORTIZATION = ("level", "interest_only", "balloon", "straight_line")
 ASSET_TYPES = ("mortgage", "auto", "student_loan", "credit_card", "equipment", "consumer", "private_credit")
@@ -98,9 +98,39 @@ class Reinvestment(Spec):
         return self.wac if self.net_coupon is None else self.net_coupon
 
 
+class CollateralGroup(Spec):
+    """One collateral group of a deal with several (CONVENTIONS R2.12): its ``rep_lines`` or its
+    ``loan_tape``, projected on its own under the run's scenario; the classes whose ``group`` names
+    it are paid first from its collections."""
+
+    name: str
+    rep_lines: Seq[RepLine] | None = None
+    loan_tape: str | None = Field(None, description="path to a CSV or Parquet tape, relative to the deal file")
+    servicing_fee_rate: Fraction = Field(0.0, description="tape loans without a servicing_fee_rate column")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        _one_of(self, ("rep_lines", "loan_tape"))
+        return self
+
+
+def _one_of(spec: Spec, fields: tuple[str, ...]) -> None:
+    """Exactly one of ``fields`` given; rep lines not empty; a tape's path a CSV or Parquet one."""
+    given = [k for k in fields if getattr(spec, k) is not None]
+    if len(given) != 1:
+        raise SpecError("", ", ".join(given) if given else "neither", "exactly one of " + ", ".join(fields[:-1])
+                        + f" or {fields[-1]}")
+    if spec.rep_lines is not None and not spec.rep_lines:
+        raise SpecError("rep_lines", [], "at least one rep line")
+    if spec.loan_tape is not None and not spec.loan_tape.lower().endswith((".csv", ".parquet", ".pq")):
+        raise SpecError("loan_tape", spec.loan_tape, "a path ending in .csv or .parquet")
+
+
 class Collateral(Spec):
     """The pool: ``rep_lines`` or a ``loan_tape`` file (CSV or Parquet), not both; optionally
-    ``reinvestment`` of principal collections for a period (CONVENTIONS R2.10)."""
+    ``reinvestment`` of principal collections for a period (CONVENTIONS R2.10). Or several
+    ``groups``, each its own rep lines or tape (CONVENTIONS R2.12), or a card trust's
+    ``receivables`` (R2.9)."""
 
     asset_type: Literal[ASSET_TYPES] = "mortgage"  # type: ignore[valid-type]
     rep_lines: Seq[RepLine] | None = None
@@ -109,21 +139,33 @@ class Collateral(Spec):
     reinvestment: Reinvestment | None = None
     receivables: Amount | None = Field(None, description="a credit-card master trust's receivables at cut-off "
                                        "(CONVENTIONS R2.9; the deal gives its series)")
+    groups: Seq[CollateralGroup] | None = Field(None, description="several collateral groups, each projected on "
+                                                "its own and paying its own classes first (CONVENTIONS R2.12)")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        given = [k for k in ("rep_lines", "loan_tape", "receivables") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise SpecError("", ", ".join(given) if given else "neither",
-                            "exactly one of rep_lines, loan_tape or receivables (a card trust)")
+        _one_of(self, ("rep_lines", "loan_tape", "groups", "receivables"))
         if self.receivables is not None and self.reinvestment is not None:
             raise SpecError("reinvestment", self.reinvestment.model_dump(),
                             "no reinvestment for a card trust (its series revolves by its own rules)")
-        if self.rep_lines is not None and not self.rep_lines:
-            raise SpecError("rep_lines", [], "at least one rep line")
-        if self.loan_tape is not None and not self.loan_tape.lower().endswith((".csv", ".parquet", ".pq")):
-            raise SpecError("loan_tape", self.loan_tape, "a path ending in .csv or .parquet")
+        if self.groups is not None:
+            if len(self.groups) < 2:
+                raise SpecError("groups", [g.name for g in self.groups], "at least two groups (one pool: rep_lines "
+                                "or loan_tape)")
+            names = [g.name for g in self.groups]
+            for k, name in enumerate(names):
+                if names.index(name) != k:
+                    raise SpecError(f"groups[{k}].name", name, f"a name not used by groups[{names.index(name)}]")
+            if self.reinvestment is not None:
+                raise SpecError("reinvestment", self.reinvestment.model_dump(), "no reinvestment for a deal with "
+                                "collateral groups (each group amortizes, CONVENTIONS R2.12)")
         return self
+
+    def group(self, k: int) -> Collateral:
+        """Group ``k`` as a pool of its own (the deal's asset type, no reinvestment)."""
+        g = self.groups[k]
+        return Collateral(asset_type=self.asset_type, rep_lines=g.rep_lines, loan_tape=g.loan_tape,
+                          servicing_fee_rate=g.servicing_fee_rate)
 
     @property
     def advancing_default(self) -> bool:

@@ -101,6 +101,49 @@ class Deal(Spec):
         return self
 
     @model_validator(mode="after")
+    def _collateral_groups(self) -> Self:
+        """A deal with several collateral groups pays by CONVENTIONS R2.12's priority: senior classes
+        of a group (``group``), subordinate classes (no group), the residual; nothing else."""
+        groups = self.collateral.groups
+        if groups is None:
+            for k, t in enumerate(self.tranches):
+                if t.group is not None:
+                    raise SpecError(f"tranches[{k}].group", t.group, "no group unless the collateral has groups")
+            return self
+        for field in ("fees", "accounts", "hedges", "facilities", "triggers", "waterfall", "schedules"):
+            if getattr(self, field):
+                raise SpecError(field, "given", "none in a deal with collateral groups (its classes are paid by "
+                                                "CONVENTIONS R2.12's priority)")
+        for field in ("overcollateralization", "clean_up_call", "acceleration"):
+            if getattr(self, field) is not None:
+                raise SpecError(field, "given", "none in a deal with collateral groups (its classes are paid by "
+                                                "CONVENTIONS R2.12's priority)")
+        if self.payment_frequency != "monthly":
+            raise SpecError("payment_frequency", self.payment_frequency, "monthly in a deal with collateral groups")
+        names = [g.name for g in groups]
+        for k, t in enumerate(self.tranches):
+            path = f"tranches[{k}]"
+            if t.residual:
+                if t.group is not None:
+                    raise SpecError(f"{path}.group", t.group, "no group for the residual class")
+                continue
+            if t.group is not None and t.group not in names:
+                raise SpecError(f"{path}.group", t.group, f"a group defined in collateral.groups (known: {names})")
+            for field in ("notional", "strike", "accrual", "lockout", "step_up"):
+                if getattr(t, field) is not None:
+                    raise SpecError(f"{path}.{field}", "given", "a plain class in a deal with collateral groups "
+                                                               "(CONVENTIONS R2.12)")
+            if t.interest_on_shortfall:
+                raise SpecError(f"{path}.interest_on_shortfall", True, "false in a deal with collateral groups "
+                                "(unpaid interest carries forward without interest, CONVENTIONS R2)")
+        owned = {t.group for t in self.tranches if t.group is not None}
+        for k, name in enumerate(names):
+            if name not in owned:
+                raise SpecError(f"collateral.groups[{k}].name", name, "a group named by a tranche (each group pays "
+                                "its own senior class first, CONVENTIONS R2.12)")
+        return self
+
+    @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
         if self.closing_date and self.first_payment_date and self.first_payment_date <= self.closing_date:
             raise SpecError("first_payment_date", self.first_payment_date.isoformat(),
@@ -109,15 +152,19 @@ class Deal(Spec):
             raise SpecError("payment_day", self.payment_day, "a first_payment_date for the payment day to follow")
         if self.period_rates == "actual_days" and self.cut_off_date is None:
             raise SpecError("period_rates", "actual_days", "a cut_off_date to count each month's days from")
-        lines = self.collateral.rep_lines or ()
-        dated = [k for k, ln in enumerate(lines) if ln.origination_date is not None]
-        if dated and self.cut_off_date is None:
-            raise SpecError(f"collateral.rep_lines[{dated[0]}].origination_date",
-                            lines[dated[0]].origination_date.isoformat(), "a deal cut_off_date to age the line to")
-        for k in dated:
-            if lines[k].origination_date > self.cut_off_date:
-                raise SpecError(f"collateral.rep_lines[{k}].origination_date", lines[k].origination_date.isoformat(),
-                                f"a date on or before the cut_off_date {self.cut_off_date.isoformat()}")
+        coll = self.collateral
+        pools = [("collateral", coll)] if coll.groups is None else [(f"collateral.groups[{j}]", g)
+                                                                   for j, g in enumerate(coll.groups)]
+        for where, pool in pools:
+            lines = pool.rep_lines or ()
+            dated = [k for k, ln in enumerate(lines) if ln.origination_date is not None]
+            if dated and self.cut_off_date is None:
+                raise SpecError(f"{where}.rep_lines[{dated[0]}].origination_date",
+                                lines[dated[0]].origination_date.isoformat(), "a deal cut_off_date to age the line to")
+            for k in dated:
+                if lines[k].origination_date > self.cut_off_date:
+                    raise SpecError(f"{where}.rep_lines[{k}].origination_date", lines[k].origination_date.isoformat(),
+                                    f"a date on or before the cut_off_date {self.cut_off_date.isoformat()}")
         if self.business_days is not None and self.first_payment_date is None:
             raise SpecError("business_days", self.business_days.model_dump(), "a first_payment_date to adjust")
         return self
@@ -173,7 +220,7 @@ class Deal(Spec):
         normal = self.n_normal_steps
         for part, required in ((steps[:normal], True), (steps[normal:], False)):  # per priority: one per Z class
             self._check_accruals(tranches, [(p, s) for p, s in part if isinstance(s, AccretionStep)], required)
-        if self.tranches and not self.waterfall:
+        if self.tranches and not self.waterfall and self.collateral.groups is None:
             raise SpecError("waterfall", [], "a waterfall for a deal with tranches")
         if self.acceleration is not None:
             if not self.notes:
@@ -388,9 +435,10 @@ class Deal(Spec):
         """The classes of notes (not the residual)."""
         return tuple(t for t in self.tranches if not t.residual)
 
-    def tape_path(self) -> Path | None:
-        """The loan tape's path, resolved against the deal file's folder."""
-        if self.collateral.loan_tape is None:
+    def tape_path(self, tape: str | None = None) -> Path | None:
+        """The loan tape's path (or ``tape``'s, a group's), resolved against the deal file's folder."""
+        tape = self.collateral.loan_tape if tape is None else tape
+        if tape is None:
             return None
-        p = Path(self.collateral.loan_tape)
+        p = Path(tape)
         return p if p.is_absolute() or self._base_dir is None else self._base_dir / p

@@ -143,6 +143,9 @@ class Tranche(Spec):
     lockout: PositiveMonths | None = Field(
         None, description="no principal before this period (CONVENTIONS R2.4.6); what the class would have been "
                           "paid goes to the other classes of each principal step")
+    group: str | None = Field(None, description="in a deal with collateral groups (CONVENTIONS R2.12): the group "
+                                                "whose collections pay this senior class first; none: a "
+                                                "subordinate class, cross-collateralized by every group")
 
     @model_validator(mode="after")
     def _kind(self) -> Self:
