@@ -57,6 +57,10 @@ def test_the_card_stress_deck_hits_early_amortization_and_the_base_case_is_a_bul
 @pytest.mark.parametrize("deal", LOAN_DEALS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("scenario", LOAN_SCENARIOS, ids=lambda p: p.stem)
 def test_every_example_runs_and_conserves(deal, scenario):
+    if ae.load_deal(deal).collateral.adjustable and ae.load_scenario(scenario).roll_rates is not None:
+        with pytest.raises(ae.SpecError, match="a delinquency pipeline of adjustable-rate loans is not built"):
+            ae.run(deal, scenario)
+        return
     res = ae.run(deal, scenario)
     original = res.program.original_balance
     assert res.check().abs().to_numpy().max() < 1e-9 * original

@@ -12,7 +12,7 @@ import numpy as np
 from ..dates import add_months
 from ..errors import SpecError
 from ..io.loans import FORECLOSURE, LoanArrays, deal_loans
-from ..io.scenario_set import Draws, ScenarioSet
+from ..io.scenario_set import Draws, RatePaths, ScenarioSet
 from ..kernels import collateral as KC
 from ..kernels import curves
 from ..kernels.collateral import W
@@ -20,7 +20,7 @@ from ..spec import Deal, Scenario
 from ..spec.collateral import AMORTIZATION, Reinvestment
 from ..spec.scenario import ROLL_FIELDS
 
-__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector",
+__all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector", "index_rows",
            "scenario_arrays", "vector_rows", "per_scenario"]
 
 _PREPAY = {"cpr": curves.PREPAY_CPR, "smm": curves.PREPAY_SMM, "psa": curves.PREPAY_PSA,
@@ -47,6 +47,25 @@ def vector_rows(values, n: int) -> np.ndarray:
     if isinstance(values, Draws):
         return np.repeat(values.values.astype(np.float64)[:, None], n, axis=1)
     return np.stack([monthly_vector(v, n) for v in values])
+
+
+def index_rows(deal: Deal, scenarios: ScenarioSet, n: int, index: str, field: str) -> np.ndarray:
+    """``[row, period]``: the scenarios' values of rate ``index`` (one row per distinct ``rates``
+    value, or per drawn path; the last month carries forward); ``field`` names the spec field
+    that asks for it, in the error when a scenario does not provide it."""
+    rates, which = scenarios.values["rates"], scenarios.rows["rates"]
+    if isinstance(rates, RatePaths) and index in rates.paths:
+        rows = rates.paths[index][:, :n]
+        if rows.shape[1] < n:  # the last month carries forward
+            rows = np.concatenate([rows, np.repeat(rows[:, -1:], n - rows.shape[1], axis=1)], axis=1)
+        return rows
+    given = [rates.base] if isinstance(rates, RatePaths) else list(rates)
+    for j, r in enumerate(given):
+        if index not in r:
+            first = int(np.flatnonzero(which == j)[0]) if (which == j).any() else 0
+            raise SpecError(field, index, f"an index the scenario {scenarios.names[first]!r} provides in rates "
+                            f"(it has {sorted(r)})", file=deal._file)
+    return np.stack([monthly_vector(r[index], n) for r in given])
 
 
 def _curves(values, n: int, codes: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +190,23 @@ class CollateralProgram:
 
     reinvestment: Reinvestment | None = None  # principal collections buying new loans (CONVENTIONS R2.10)
     first_month: int = 1                      # the pool month of the program's month 1
+    # adjustable-rate loans: each kernel loan's index (-1: fixed rate) and terms [loan, ARM_*] of
+    # abs_engine.io.loans; the indices' values [row, month, index] and each scenario's row
+    arm_id: np.ndarray | None = None
+    arm_terms: np.ndarray | None = None
+    arm_rates: np.ndarray | None = None
+    arm_rate_row: np.ndarray | None = None
+
+    @property
+    def adjustable(self) -> bool:
+        """Whether some loans' rates reset (adjustable- or floating-rate loans)."""
+        return self.arm_id is not None
+
+    @property
+    def projected_apart(self) -> bool:
+        """Whether the pool is projected by a kernel of its own before its waterfall (a
+        delinquency pipeline, reinvestment, rates that reset), not month by month in the loop."""
+        return self.delinquency or self.reinvestment is not None or self.adjustable
 
     @property
     def delinquency(self) -> bool:
@@ -240,6 +276,10 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
     n_blocks = -(-index.size // W)
     # chunks of a fixed size, so the order of every sum is the same whatever the number of scenarios
     bounds = np.append(np.arange(0, n_blocks, CHUNK_BLOCKS), n_blocks).astype(np.int64)
+    arm = _adjustable(deal, scenarios, loans, index, n) if loans.arm_index is not None else {}
+    if arm and scen.roll_rows is not None:
+        raise SpecError("roll_rates", "given", "a pool of fixed-rate loans (a delinquency pipeline of adjustable-"
+                        "rate loans is not built)", file=deal._file)
     kinds = np.zeros(len(AMORTIZATION), dtype=np.int8)  # AMORTIZATION's index -> the kernels' AMORT_*
     kinds[AMORTIZATION.index("interest_only")] = KC.AMORT_IO
     kinds[AMORTIZATION.index("straight_line")] = KC.AMORT_STRAIGHT
@@ -261,4 +301,32 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         per_year=periods_per_year(deal, n, first_month),
         reinvestment=reinvest,
         first_month=first_month,
+        **arm,
     )
+
+
+def _adjustable(deal: Deal, scenarios: ScenarioSet, loans: LoanArrays, index: np.ndarray, n: int) -> dict:
+    """The adjustable-rate arrays of :class:`CollateralProgram` for the kernel's loans ``index``:
+    every index a loan resets on must be among each scenario's ``rates``."""
+    names = sorted({x for x in loans.arm_index if x})
+    where = {}  # each index's first line, for the error
+    for path, lines in _line_paths(deal):
+        for k, ln in enumerate(lines):
+            if ln.arm is not None:
+                where.setdefault(ln.arm.index, f"{path}[{k}].arm.index")
+    n_rows = len(scenarios.values["rates"])
+    rates = np.empty((n_rows, n, len(names)))
+    for j, name in enumerate(names):
+        rates[:, :, j] = index_rows(deal, scenarios, n, name, where.get(name, "loan_tape.arm_index"))
+    lookup = {name: j for j, name in enumerate(names)}
+    return {"arm_id": np.array([lookup.get(x, -1) if x else -1 for x in loans.arm_index[index]], dtype=np.int64),
+            "arm_terms": np.ascontiguousarray(loans.arm_terms[index]), "arm_rates": rates,
+            "arm_rate_row": scenarios.rows["rates"].astype(np.int64)}
+
+
+def _line_paths(deal: Deal) -> list[tuple[str, tuple]]:
+    """The deal's rep lines with their field paths (a group's, with collateral groups)."""
+    coll = deal.collateral
+    if coll.groups is not None:
+        return [(f"collateral.groups[{j}].rep_lines", g.rep_lines or ()) for j, g in enumerate(coll.groups)]
+    return [("collateral.rep_lines", coll.rep_lines or ())]

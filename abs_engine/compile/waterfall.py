@@ -15,7 +15,7 @@ import numpy as np
 
 from ..dates import schedule, year_fraction
 from ..errors import SpecError
-from ..io.scenario_set import RatePaths, ScenarioSet
+from ..io.scenario_set import ScenarioSet
 from ..kernels import ops as KO
 from ..kernels import state as KST
 from ..kernels import waterfall as KW
@@ -33,7 +33,7 @@ from ..spec.structure import (
     ReserveTarget,
     TransferStep,
 )
-from .collateral import monthly_vector, per_scenario, vector_rows
+from .collateral import index_rows, per_scenario, vector_rows
 from .layout import constant_from
 from .schedules import lockouts, planned_floors
 
@@ -197,25 +197,6 @@ def initial_state(deal: Deal, n_scen: int) -> DealState:
     )
 
 
-def _index_rows(deal: Deal, scenarios: ScenarioSet, n: int, index: str, field: str) -> np.ndarray:
-    """``[row, period]``: the scenarios' values of rate ``index`` (one row per distinct ``rates``
-    value, or per drawn path; the last month carries forward); ``field`` names the spec field
-    that asks for it, in the error when a scenario does not provide it."""
-    rates, which = scenarios.values["rates"], scenarios.rows["rates"]
-    if isinstance(rates, RatePaths) and index in rates.paths:
-        rows = rates.paths[index][:, :n]
-        if rows.shape[1] < n:  # the last month carries forward
-            rows = np.concatenate([rows, np.repeat(rows[:, -1:], n - rows.shape[1], axis=1)], axis=1)
-        return rows
-    given = [rates.base] if isinstance(rates, RatePaths) else list(rates)
-    for j, r in enumerate(given):
-        if index not in r:
-            first = int(np.flatnonzero(which == j)[0]) if (which == j).any() else 0
-            raise SpecError(field, index, f"an index the scenario {scenarios.names[first]!r} provides in rates "
-                            f"(it has {sorted(r)})", file=deal._file)
-    return np.stack([monthly_vector(r[index], n) for r in given])
-
-
 def instruments(deal: Deal) -> tuple:
     """The deal's hedges, then its facilities: the kernels' instruments, in this order."""
     return (*deal.hedges, *deal.facilities)
@@ -235,15 +216,15 @@ def _coupons(deal: Deal, scenarios: ScenarioSet, n: int) -> tuple[np.ndarray, np
         if not isinstance(c, FloatingCoupon):
             table[:, :, k] = c
             continue
-        index = _index_rows(deal, scenarios, n, c.index, f"tranches[{deal.tranches.index(t)}].coupon.index")
+        index = index_rows(deal, scenarios, n, c.index, f"tranches[{deal.tranches.index(t)}].coupon.index")
         table[:, :, k] = np.clip(index + c.spread, c.floor if c.floor is not None else 0.0,
                                  c.cap if c.cap is not None else np.inf)
     for k in stepped:  # the step-up, on top of the coupon formula (CONVENTIONS R2.7.1)
         table[:, stepped[k] - 1:, k] += notes[k].step_up.by
     for h, x in enumerate(deal.hedges):
-        table[:, :, len(notes) + h] = _index_rows(deal, scenarios, n, x.index, f"hedges[{h}].index")
+        table[:, :, len(notes) + h] = index_rows(deal, scenarios, n, x.index, f"hedges[{h}].index")
     for f, x in enumerate(deal.facilities):
-        index = 0.0 if x.index is None else _index_rows(deal, scenarios, n, x.index, f"facilities[{f}].index")
+        index = 0.0 if x.index is None else index_rows(deal, scenarios, n, x.index, f"facilities[{f}].index")
         table[:, :, len(notes) + len(deal.hedges) + f] = np.maximum(index + x.margin, 0.0)
     step = deal.payment_step
     if step > 1:  # a payment's rates are set at the start of its period: its first month's (R2.2)

@@ -10,6 +10,7 @@ import numpy as np
 from ..compile.collateral import CollateralProgram
 from ..compile.layout import scenario_lanes
 from ..errors import SpecError
+from ..kernels import arm as KA
 from ..kernels import collateral as K
 from ..kernels import curves
 from ..kernels import delinquency as KD
@@ -47,6 +48,14 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
     loans side by side, in chunks of a fixed size. Either way a scenario's flows do not depend
     on which other scenarios run with it: a grid's scenario k equals a single run of it."""
     s = program.scenarios
+    if program.adjustable:  # rates reset along each scenario's index path: a schedule per scenario
+        announce_if_cold(curves.rate_tables, KA.project_arm)
+        smm, mdr = rate_tables(program)
+        flows = KA.project_arm(*_arm_loans(program), program.arm_rates, program.arm_rate_row, smm, mdr, s.severity,
+                               s.lag, s.advancing, program.n_periods)
+        if program.foreclosed.size:
+            flows += cutoff_foreclosures(program)
+        return flows
     announce_if_cold(curves.rate_tables, K.project_scenario_blocks if program.balance.size <= SMALL_POOL
                      else K.project_blocks)
     smm, mdr = rate_tables(program)
@@ -71,6 +80,13 @@ def project_collateral(program: CollateralProgram) -> np.ndarray:
     if program.foreclosed.size:
         flows += cutoff_foreclosures(program)
     return flows
+
+
+def _arm_loans(program: CollateralProgram) -> tuple:
+    """The kernel loans' arrays :mod:`abs_engine.kernels.arm` reads, in its argument order up to
+    the terms."""
+    return (program.balance, program.gross_m, program.net_m, program.amort_n, program.amort_kind, program.mat,
+            program.cls, np.ascontiguousarray(program.loans.age[program.index]), program.arm_id, program.arm_terms)
 
 
 def project_delinquency(program: CollateralProgram) -> tuple[np.ndarray, np.ndarray]:
@@ -157,10 +173,15 @@ def project_loan_level(program: CollateralProgram, scenario: int) -> np.ndarray:
     s = program.scenarios
     smm, mdr = rate_tables(program)
     out = np.zeros((n_loans, program.n_periods, K.NCOL))
-    out[program.index] = K.project_loans(
-        program.balance, program.gross_m, program.net_m, program.amort_n, program.amort_kind,
-        program.mat, program.cls, smm[scenario], mdr[scenario], s.severity[scenario],
-        int(s.lag[scenario]), bool(s.advancing[scenario]), program.n_periods)
+    if program.adjustable:
+        out[program.index] = KA.project_arm_loans(
+            *_arm_loans(program), program.arm_rates[program.arm_rate_row[scenario]], smm[scenario], mdr[scenario],
+            s.severity[scenario], int(s.lag[scenario]), bool(s.advancing[scenario]), program.n_periods)
+    else:
+        out[program.index] = K.project_loans(
+            program.balance, program.gross_m, program.net_m, program.amort_n, program.amort_kind,
+            program.mat, program.cls, smm[scenario], mdr[scenario], s.severity[scenario],
+            int(s.lag[scenario]), bool(s.advancing[scenario]), program.n_periods)
     for k in program.foreclosed:
         out[k] = _foreclosed_flows(program, scenario, np.array([k]))
     return out

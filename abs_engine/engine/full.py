@@ -42,11 +42,10 @@ def run_program(program: Program, *, loan_level: bool = False, scenario_level: b
     with ``loan_level``. The program is not changed."""
     c = program.collateral
     loans = project_loan_level(c, 0) if loan_level else None
-    if program.waterfall is not None and c.balance.size <= SMALL_POOL and not c.delinquency \
-            and c.reinvestment is None:
+    if program.waterfall is not None and c.balance.size <= SMALL_POOL and not c.projected_apart:
         flows, waterfall = run_deal(program)
         return RunResult(program, flows, loans, waterfall, scenario_level=scenario_level)
-    # projected apart (a large pool, a delinquency pipeline, reinvestment), its months given to the loop
+    # projected apart (a large pool, a delinquency pipeline, reinvestment, resets), its months given to the loop
     proj = project_pool(c)
     waterfall = None
     if program.waterfall is not None:

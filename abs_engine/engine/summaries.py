@@ -103,7 +103,7 @@ def summarize(program: Program, *, price: float = 100.0, delay_days: float = 0.0
             stats[k, :, face.size] = 0.0
     sink = SummarySink(face, np.full(face.size, float(price)), float(delay_days), stats, np.zeros((n, KS.N_EXTRA)))
     pool = {}
-    if c.balance.size > SMALL_POOL or c.delinquency or c.reinvestment is not None:
+    if c.balance.size > SMALL_POOL or c.projected_apart:
         proj = project_pool(c)  # projected apart, given to the loop as the waterfall sees it
         flows = proj.flows
         pool["given"] = given_pool(projected_pool(proj, *c.start_balances))

@@ -28,10 +28,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["LoanArrays", "deal_loans", "group_loans", "concatenated", "from_rep_lines", "months_between", "read_tape", "TAPE_REQUIRED",
-           "TAPE_OPTIONAL", "STATUS_CODES"]
+           "TAPE_OPTIONAL", "TAPE_ARM", "STATUS_CODES"]
 
 TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")  # age, or origination_date with a cut-off
-TAPE_OPTIONAL = ("servicing_fee_rate", "original_term", "status", "amortization", "balloon_month", "origination_date")
+TAPE_ARM = ("arm_index", "arm_margin", "arm_initial_fixed_months", "arm_reset_months", "arm_initial_cap",
+            "arm_periodic_cap", "arm_lifetime_cap", "arm_lifetime_floor")
+"""A tape's adjustable-rate columns, the terms of a rep line's ``arm`` (an empty ``arm_index``: a
+fixed-rate loan)."""
+TAPE_OPTIONAL = ("servicing_fee_rate", "original_term", "status", "amortization", "balloon_month", "origination_date",
+                 *TAPE_ARM)
 
 # status -> code: 0 current, 1 30 days, 2 60 days, 3 90+ days delinquent, 4 in foreclosure (or REO)
 STATUS_CODES = {"current": 0, "performing": 0, "0": 0, "30": 1, "60": 2, "90": 3, "90+": 3,
@@ -54,6 +59,10 @@ class LoanArrays:
     amortization: np.ndarray     # int8 index into AMORTIZATION
     balloon_month: np.ndarray    # int64, 0 if none
     status: np.ndarray           # int8, STATUS_CODES
+    # adjustable-rate loans (rep lines with ``arm``): each loan's index name ("" for a fixed-rate loan)
+    # and terms [loan, ARM_*] (an absent cap: inf); None: every loan is fixed-rate
+    arm_index: np.ndarray | None = None
+    arm_terms: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.balance)
@@ -72,6 +81,27 @@ class LoanArrays:
     @property
     def original_balance(self) -> float:
         return float(self.balance.sum())
+
+
+ARM_MARGIN, ARM_FIXED, ARM_RESET, ARM_INITIAL_CAP, ARM_PERIODIC_CAP, ARM_LIFETIME_CAP, ARM_LIFETIME_FLOOR = range(7)
+ARM_TERMS = 7  # columns of LoanArrays.arm_terms
+
+
+def _arm_terms(lines: Sequence[RepLine]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(arm_index, arm_terms)`` of rep lines (see :class:`LoanArrays`), or ``(None, None)``
+    when every line is fixed-rate."""
+    if all(ln.arm is None for ln in lines):
+        return None, None
+    terms = np.zeros((len(lines), ARM_TERMS))
+    for k, ln in enumerate(lines):
+        a = ln.arm
+        if a is None:
+            continue
+        periodic = np.inf if a.periodic_cap is None else a.periodic_cap
+        terms[k] = (a.margin, a.initial_fixed_months, a.reset_months,
+                    periodic if a.initial_cap is None else a.initial_cap, periodic,
+                    np.inf if a.lifetime_cap is None else a.lifetime_cap, a.lifetime_floor)
+    return np.array(["" if ln.arm is None else ln.arm.index for ln in lines], dtype=object), terms
 
 
 def months_between(start: dt.date, end: dt.date) -> int:
@@ -102,6 +132,7 @@ def from_rep_lines(lines: tuple[RepLine, ...], cut_off: dt.date | None = None) -
         amortization=np.array([AMORTIZATION.index(ln.amortization) for ln in lines], dtype=np.int8),
         balloon_month=np.array([ln.balloon_month or 0 for ln in lines], dtype=np.int64),
         status=np.zeros(len(lines), dtype=np.int8),
+        **dict(zip(("arm_index", "arm_terms"), _arm_terms(lines), strict=True)),
     )
 
 
@@ -292,9 +323,45 @@ def _tape(held: list[pa.Table], *, file: str | None, servicing_fee_rate: float, 
                             + ("balloon_month" if is_balloon[k] else "age + remaining_term") + ")", file=file)
         orig = orig if orig.dtype.kind == "i" else np.where(given_orig, orig, last).astype(np.int64)
 
+    arm = {}
+    if "arm_index" in has:  # adjustable-rate loans: their terms, as a rep line's ``arm``
+        index = text("arm_index").to_pandas().fillna("").str.strip().to_numpy(dtype=object)
+        resets = index != ""
+        table = table.drop_columns(["arm_index"])
+        if resets.any() and "arm_margin" not in has:
+            raise SpecError("columns", sorted(map(str, names)), "an arm_margin column for the loans with an "
+                            "arm_index", file=file)
+
+        def arm_column(col, ok, expected, default):
+            if col not in has:
+                return np.full(n, default, dtype=np.float64)
+            return np.where(resets, number(col, lambda x: ~resets | ok(x), expected, default=default), 0.0)
+
+        # an empty initial cap is the periodic cap: where the file gives one (read before the column goes)
+        initial_given = ~pc.is_null(table.column("arm_initial_cap"), nan_is_null=True).to_numpy(
+            zero_copy_only=False) if "arm_initial_cap" in has else np.zeros(n, dtype=bool)
+        cap = (lambda x: np.isinf(x) | ((x >= 0) & (x <= 1)), "a decimal in [0, 1], or empty for none")
+        terms = np.stack([
+            arm_column("arm_margin", lambda x: (x >= 0) & (x <= 1), "a decimal in [0, 1] for a loan with an "
+                       "arm_index", np.nan),
+            arm_column("arm_initial_fixed_months", lambda x: whole(x) & (x >= 0) & (x <= MAX_MONTHS),
+                       f"a whole number of months >= 0 (at most {MAX_MONTHS})", 0.0),
+            arm_column("arm_reset_months", lambda x: whole(x) & (x >= 1) & (x <= MAX_MONTHS),
+                       f"a whole number of months >= 1 (at most {MAX_MONTHS})", 12.0),
+            arm_column("arm_initial_cap", *cap, np.inf),
+            arm_column("arm_periodic_cap", *cap, np.inf),
+            arm_column("arm_lifetime_cap", lambda x: np.isinf(x) | ((x >= rate) & (x <= 1)),
+                       "a decimal in [rate, 1], or empty for none", np.inf),
+            arm_column("arm_lifetime_floor", lambda x: (x >= 0) & (x <= rate), "a decimal in [0, rate]", 0.0),
+        ], axis=1)
+        terms[:, ARM_INITIAL_CAP] = np.where(initial_given, terms[:, ARM_INITIAL_CAP], terms[:, ARM_PERIODIC_CAP])
+        if resets.any():
+            arm = {"arm_index": index, "arm_terms": terms}
+
     return LoanArrays(
         loan_id=pd.array(ids, dtype="str"), balance=balance, rate=rate, net_rate=rate - fee,
         remaining_term=term, age=age, original_term=orig, amortization=amort, balloon_month=bm, status=status,
+        **arm,
     )
 
 
@@ -336,9 +403,15 @@ def concatenated(parts: Sequence[LoanArrays]) -> LoanArrays:
     """Several pools' loans as one, in order."""
     if len(parts) == 1:
         return parts[0]
-    fields = [f.name for f in dataclasses.fields(LoanArrays)]
+    fields = [f.name for f in dataclasses.fields(LoanArrays) if not f.name.startswith("arm_")]
     ids = np.concatenate([np.asarray(p.loan_id, dtype=object) for p in parts])
-    return LoanArrays(ids, *(np.concatenate([getattr(p, f) for p in parts]) for f in fields[1:]))
+    arm = {}
+    if any(p.arm_index is not None for p in parts):  # fixed-rate parts: no index, no terms
+        arm = {"arm_index": np.concatenate([p.arm_index if p.arm_index is not None
+                                            else np.full(len(p), "", dtype=object) for p in parts]),
+               "arm_terms": np.concatenate([p.arm_terms if p.arm_terms is not None else np.zeros((len(p), ARM_TERMS))
+                                            for p in parts])}
+    return LoanArrays(ids, *(np.concatenate([getattr(p, f) for p in parts]) for f in fields[1:]), **arm)
 
 
 def deal_loans(deal: Deal) -> LoanArrays:

@@ -105,6 +105,10 @@ class Servicer:
             raise SpecError("collateral.reinvestment", self.deal.collateral.reinvestment.model_dump(),
                             "a deal without reinvestment: servicing a reinvesting pool (recording each month's "
                             "purchases) is not built yet; project it with ae.run", file=self.deal._file)
+        if self.deal.collateral.adjustable:
+            raise SpecError("collateral.rep_lines", "arm", "fixed-rate rep lines: servicing adjustable-rate loans "
+                            "(each loan's reset rate carried in the ledger) is not built yet; project them with "
+                            "ae.run", file=self.deal._file)
         if self.deal.collateral.groups is not None:
             raise SpecError("collateral.groups", [g.name for g in self.deal.collateral.groups],
                             "a deal with one pool: servicing collateral groups (each group's collections reported "

@@ -10,10 +10,39 @@ from ..errors import SpecError
 from .base import Spec
 from .fields import Amount, Fraction, IsoDate, Months, PositiveMonths, Seq
 
-__all__ = ["RepLine", "Reinvestment", "CollateralGroup", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
+__all__ = ["AdjustableRate", "RepLine", "Reinvestment", "CollateralGroup", "Collateral", "AMORTIZATION", "ASSET_TYPES"]
 
 AMORTIZATION = ("level", "interest_only", "balloon", "straight_line")
 ASSET_TYPES = ("mortgage", "auto", "student_loan", "credit_card", "equipment", "consumer", "private_credit")
+
+
+class AdjustableRate(Spec):
+    """An adjustable-rate (or floating-rate) loan's terms: after ``initial_fixed_months`` loan
+    months at the line's ``wac``, the gross rate resets every ``reset_months`` to ``index`` (a
+    rate path of the scenario's ``rates``, read at the reset month) + ``margin``, moving at most
+    ``initial_cap`` at the first reset and ``periodic_cap`` at later ones, kept within
+    ``[lifetime_floor, lifetime_cap]``; a level-pay loan's payment is recast at each reset over
+    its remaining term. A floating-rate loan: ``initial_fixed_months: 0``, ``reset_months: 1``,
+    no caps. The servicing spread ``wac - net_coupon`` stays with the loan: the net rate is the
+    gross rate less it (at least 0)."""
+
+    index: str = Field(description="the name of a rate in the scenario's rates (e.g. SOFR)")
+    margin: Fraction = Field(description="added to the index at each reset, decimal")
+    initial_fixed_months: Months = Field(0, description="loan months at the initial rate (wac) from origination: "
+                                         "the first reset is at loan month initial_fixed_months + 1")
+    reset_months: PositiveMonths = Field(12, description="months between resets")
+    initial_cap: Fraction | None = Field(None, description="the most the rate moves at the first reset "
+                                         "(default: periodic_cap)")
+    periodic_cap: Fraction | None = Field(None, description="the most the rate moves at each later reset "
+                                          "(none: no cap)")
+    lifetime_cap: Fraction | None = Field(None, description="the highest gross rate (none: no cap)")
+    lifetime_floor: Fraction = Field(0.0, description="the lowest gross rate")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.lifetime_cap is not None and self.lifetime_cap < self.lifetime_floor:
+            raise SpecError("lifetime_cap", self.lifetime_cap, f"a cap >= lifetime_floor ({self.lifetime_floor})")
+        return self
 
 
 class RepLine(Spec):
@@ -38,9 +67,14 @@ class RepLine(Spec):
     original_term: PositiveMonths | None = None
     amortization: Literal["level", "interest_only", "balloon", "straight_line"] = "level"
     balloon_month: PositiveMonths | None = Field(None, description="loan month of the balloon payment")
+    arm: AdjustableRate | None = Field(None, description="an adjustable- or floating-rate line: its rate resets")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.arm is not None and self.arm.lifetime_cap is not None and not (
+                self.arm.lifetime_floor <= self.wac <= self.arm.lifetime_cap):
+            raise SpecError("arm.lifetime_cap", self.arm.lifetime_cap, f"lifetime bounds around the line's wac "
+                            f"({self.wac})")
         if self.origination_date is not None and "age" in self.model_fields_set:
             raise SpecError("origination_date", self.origination_date.isoformat(), "age or origination_date, not both")
         if self.net_coupon is not None and self.servicing_fee_rate is not None:
@@ -166,6 +200,12 @@ class Collateral(Spec):
         g = self.groups[k]
         return Collateral(asset_type=self.asset_type, rep_lines=g.rep_lines, loan_tape=g.loan_tape,
                           servicing_fee_rate=g.servicing_fee_rate)
+
+    @property
+    def adjustable(self) -> bool:
+        """Whether some rep line's rate resets (``arm``), in any group."""
+        pools = self.groups if self.groups is not None else (self,)
+        return any(ln.arm is not None for p in pools for ln in (p.rep_lines or ()))
 
     @property
     def advancing_default(self) -> bool:

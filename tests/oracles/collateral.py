@@ -99,14 +99,30 @@ def project_loan(loan: dict, scen: dict, n: int, years: list[float] | None = Non
 
     perf = loan["balance"]
     cohorts = []  # [default month, balance at default, current balance]
+    arm = loan.get("arm")  # an adjustable-rate loan's terms (the rep line's ``arm``)
+    gross, spread = loan["rate"], loan["rate"] - loan["net_rate"]
     for i in range(1, min(mat, n) + 1):
         m = loan["age"] + i
         left = term - (i - 1)
+        if arm is not None and m > arm.get("initial_fixed_months", 0) \
+                and (m - arm.get("initial_fixed_months", 0) - 1) % arm.get("reset_months", 12) == 0:
+            # a reset: index + margin, within the cap of this reset from the rate before, within the
+            # lifetime bounds; the level payment then follows from the new rate and the months left
+            first = m == arm.get("initial_fixed_months", 0) + 1
+            cap = arm.get("initial_cap", arm.get("periodic_cap")) if first else arm.get("periodic_cap")
+            new = at(scen["rates"][arm["index"]], offset + i) + arm["margin"]
+            if cap is not None:
+                new = min(max(new, gross - cap), gross + cap)
+            new = max(new, arm.get("lifetime_floor", 0.0))
+            if arm.get("lifetime_cap") is not None:
+                new = min(new, arm["lifetime_cap"])
+            gross = new
+            r, rn = gross / 12.0, max(gross - spread, 0.0) / 12.0
         if i >= mat:
             ratio = 0.0
         elif amort == "interest_only":
             ratio = 1.0
-        elif r == 0 or amort == "straight_line":  # even principal: 1/left of the balance a month
+        elif r == 0 or 1 + r == 1 or amort == "straight_line":  # even principal: 1/left a month (1 + r == 1: r is 0 here)
             ratio = (left - 1) / left
         else:
             ratio = (1 - (1 + r) ** -(left - 1)) / (1 - (1 + r) ** -left)
