@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import SpecError
-from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
+from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario, read_source
 from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
 from ..results.tables import RunResult, SummaryResult
@@ -70,13 +70,15 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     [25.0, 25.0, 25.0, 25.0]
     """
     deal = load_deal(deal, read_tape=tape_chunks is None)
-    several = isinstance(scenario, list | tuple | ScenarioSet) or (not isinstance(scenario, Scenario) and is_deck(scenario))
     if isinstance(scenario, ScenarioSet):
-        scenarios = scenario
+        scenarios, several = scenario, True
     elif isinstance(scenario, list | tuple):
-        scenarios = ScenarioSet.of([load_scenario(s) for s in scenario])
-    else:
-        scenarios = ScenarioSet.of(load_deck(scenario))
+        scenarios, several = ScenarioSet.of([load_scenario(s) for s in scenario]), True
+    elif isinstance(scenario, Scenario):
+        scenarios, several = ScenarioSet.of([scenario]), False
+    else:  # a file (read once) or a mapping: one scenario or a deck
+        data = read_source(scenario)
+        scenarios, several = ScenarioSet.of(load_deck(scenario, data)), is_deck(data)
     if deal.series is not None:  # a credit-card master trust series (CONVENTIONS R2.9): its own rules
         if loan_level or tape_chunks is not None or executor is not None:
             raise SpecError("series", deal.series.name, "a local run without loan_level or tape_chunks (a card "

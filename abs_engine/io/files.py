@@ -216,8 +216,10 @@ def unique_columns(names: list[str], file: str | None) -> None:
         seen[name] = k
 
 
-def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M) -> tuple[M, Path | None]:
-    """Validate ``source`` (a path, a dict or a model) as ``model``.
+def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any] | M,
+              data: Any = None) -> tuple[M, Path | None]:
+    """Validate ``source`` (a path, a dict or a model) as ``model``; ``data``: a path's content,
+    when the caller has already read it.
 
     Returns the model and the file it came from (``None`` for a dict). Errors are
     :class:`SpecError` naming the file, field path, value and expectation.
@@ -227,7 +229,7 @@ def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any]
     file: Path | None = None
     if isinstance(source, str | os.PathLike):
         file = Path(source)
-        data = read_structured_file(file)
+        data = read_structured_file(file) if data is None else data
     else:
         data = source
     return validate_spec(model, data, str(file) if file else None), file

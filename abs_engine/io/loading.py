@@ -16,8 +16,8 @@ from .decks import expand_deck
 from .files import load_spec, read_structured_file
 from .loans import deal_loans
 
-__all__ = ["load_deal", "load_scenario", "load_deck", "is_deck", "load_spec", "read_structured_file", "DealSource",
-           "ScenarioSource"]
+__all__ = ["load_deal", "load_scenario", "load_deck", "is_deck", "read_source", "load_spec", "read_structured_file",
+           "DealSource", "ScenarioSource"]
 
 DealSource = Deal | str | os.PathLike[str] | Mapping[str, Any]
 ScenarioSource = Scenario | str | os.PathLike[str] | Mapping[str, Any]
@@ -56,19 +56,19 @@ def load_deal(source: DealSource, *, read_tape: bool = True) -> Deal:
     return deal
 
 
-def load_scenario(source: ScenarioSource) -> Scenario:
-    """Load and validate one scenario.
+def load_scenario(source: ScenarioSource, data: Any = None) -> Scenario:
+    """Load and validate one scenario (``data``: a path's content, when already read).
 
     >>> load_scenario({"prepay": {"psa": 150}, "default": {"sda": 100}}).prepay.kind
     'psa'
     """
-    scenario, file = load_spec(Scenario, source)
+    scenario, file = load_spec(Scenario, source, data)
     if scenario.name is None and file is not None:
         scenario = scenario.model_copy(update={"name": Path(file).stem})
     return scenario
 
 
-def load_deck(source: ScenarioSource) -> Sequence[Scenario]:
+def load_deck(source: ScenarioSource, data: Any = None) -> Sequence[Scenario]:
     """Load a scenario file: a single scenario (a tuple of one), or a deck (``scenarios``,
     ``grid`` or ``monte_carlo``) expanded into its named scenarios, as columns
     (:class:`~abs_engine.io.scenario_set.ScenarioSet`: a sequence of scenarios that builds each
@@ -76,27 +76,32 @@ def load_deck(source: ScenarioSource) -> Sequence[Scenario]:
 
     >>> [s.name for s in load_deck({"grid": {"prepay": [{"cpr": 0.05}, {"cpr": 0.1}], "severity": [0.3]}})]
     ['cpr=0.05 severity=0.3', 'cpr=0.1 severity=0.3']
+
+    ``data``: a path's content, when the caller has already read it (:func:`read_source`).
     """
 
     if isinstance(source, Scenario):
         return (source,)
     file: Path | None = None
-    data: Any = source
     if isinstance(source, str | os.PathLike):
         file = Path(source)
-        data = read_structured_file(file)
+        data = read_structured_file(file) if data is None else data
+    else:
+        data = source
     if isinstance(data, Mapping) and any(k in data for k in DECK_KEYS):
         deck = validate_spec(Deck, data, str(file) if file else None)
         scenarios = expand_deck(deck, str(file) if file else None)
         return scenarios
-    return (load_scenario(source),)
+    return (load_scenario(source, data if file is not None else None),)
+
+
+def read_source(source: Any) -> Any:
+    """A path's content (read once, for :func:`is_deck` and :func:`load_deck` to share), or
+    ``source`` itself."""
+    return read_structured_file(source) if isinstance(source, str | os.PathLike) else source
 
 
 def is_deck(source: Any) -> bool:
     """Whether ``source`` (a path or a mapping) holds a deck rather than one scenario."""
-
-    if isinstance(source, str | os.PathLike):
-        data = read_structured_file(source)
-    else:
-        data = source
+    data = read_source(source)
     return isinstance(data, Mapping) and any(k in data for k in DECK_KEYS)

@@ -27,8 +27,8 @@ from .files import read_arrow_table, unique_columns
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LoanArrays", "deal_loans", "group_loans", "concatenated", "from_rep_lines", "months_between", "read_tape", "TAPE_REQUIRED",
-           "TAPE_OPTIONAL", "TAPE_ARM", "STATUS_CODES"]
+__all__ = ["LoanArrays", "deal_loans", "group_loans", "concatenated", "from_rep_lines", "months_between", "read_tape",
+           "TAPE_REQUIRED", "TAPE_OPTIONAL", "TAPE_ARM", "STATUS_CODES"]
 
 TAPE_REQUIRED = ("loan_id", "balance", "rate", "remaining_term", "age")  # age, or origination_date with a cut-off
 TAPE_ARM = ("arm_index", "arm_margin", "arm_initial_fixed_months", "arm_reset_months", "arm_initial_cap",

@@ -16,6 +16,7 @@ from numba import prange
 from ._jit import kernel
 from .collateral import fmax, fmin
 from .state import SB, cell
+from .summaries import _yields
 
 __all__ = ["run_trust", "TRUST_COLS", "PHASE_REVOLVING", "PHASE_ACCUMULATION", "PHASE_AMORTIZATION",
            "T_RECEIVABLES", "T_PRINCIPAL_COLLECTIONS", "T_FINANCE_CHARGES", "T_CHARGE_OFFS", "T_NEW_RECEIVABLES",
@@ -50,16 +51,18 @@ N_STATE = 21
 
 @kernel(parallel=True)
 def run_trust(receivables, invested, coupon, servicing, revolving, accumulation, mpr, yld, co, purchase, rows,
-              n_periods, table, stats, cf):
+              n_periods, table, stats, yields, durations):
     """Every scenario's months: ``mpr``, ``yld``, ``co``, ``purchase`` ``[row, month]`` tables of
     distinct values (the monthly payment rate, the portfolio yield and the charge-off rate, both
     annual, the purchase rate), scenario ``k`` reading row ``rows[field, k]`` of each;
     ``receivables`` and ``invested`` at cut-off; ``coupon`` and ``servicing`` annual;
     ``revolving`` (Rv) and ``accumulation`` (A) months. Sinks, each ``None`` when not wanted:
-    ``table[scenario, month, T_*]``, ``stats[scenario, C_*]`` and ``cf[month, scenario]`` (the
-    certificates' interest and principal per 100 of the invested amount at cut-off, which must
-    come zeroed: a summary run stops a block once all its series are paid). Once the invested
-    amount and the PFA are both zero nothing moves (the receivables stand as they were).
+    ``table[scenario, month, T_*]``, ``stats[scenario, C_*]``, and ``yields`` and ``durations``
+    ``[scenario]``: the certificates' bond-equivalent yield at par and modified duration (BMA
+    section G), searched per block (:func:`abs_engine.kernels.summaries._yields`) on their
+    interest and principal per 100 of the invested amount at cut-off, kept for the block only.
+    Once the invested amount and the PFA are both zero nothing moves (the receivables stand as
+    they were); a summary run stops a block there.
 
     Scenarios run in blocks of ``SB`` lanes, every lane's month in one branch-free loop over the
     block's flat state (``S_*`` rows)."""
@@ -70,6 +73,8 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
         lo = b * SB
         m = min(SB, n_scen - lo)
         st = np.zeros(N_STATE * SB)
+        cf = np.zeros(n * m if yields is not None else 0)  # [month, lane] of the block
+        months = n  # the months run
         for l in range(SB):
             st[cell(S_R, l)] = receivables
             st[cell(S_INV, l)] = invested
@@ -93,6 +98,7 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
                 for l in range(m):
                     alive = alive or st[cell(S_INV, l)] > 0.0 or st[cell(S_PFA, l)] > 0.0
                 if not alive:
+                    months = j
                     break
             for l in range(m):
                 r0 = st[cell(S_R, l)]
@@ -182,8 +188,8 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
                         PHASE_AMORTIZATION if amort > 0.0 else PHASE_ACCUMULATION if acc > 0.0 else PHASE_REVOLVING)
                     row[T_EARLY] = fmax(early, hit)
                 paid = pay * live
-                if cf is not None:
-                    cf[j, lo + l] = (int_paid * live + paid) * 100.0 / invested
+                if yields is not None:
+                    cf[j * m + l] = (int_paid * live + paid) * 100.0 / invested
                 paying = 1.0 if paid > 0.0 else 0.0
                 first = st[cell(S_FIRST, l)]
                 keep = 1.0 - live  # (a series paid off: its state stands)
@@ -204,6 +210,13 @@ def run_trust(receivables, invested, coupon, servicing, revolving, accumulation,
                 st[cell(S_ES2, l)] = live * es1 + keep * st[cell(S_ES2, l)]
                 st[cell(S_ES1, l)] = live * rate + keep * es1
                 st[cell(S_CAA, l)] = caa
+        if yields is not None:
+            y = np.empty(m)
+            md = np.empty(m)
+            _yields(cf, months, m, np.full(1, 100.0), 0.0, y, md)  # (one price: the block's)
+            for l in range(m):
+                yields[lo + l] = y[l]
+                durations[lo + l] = md[l]
         if stats is not None:
             for l in range(m):
                 k = lo + l

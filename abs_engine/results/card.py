@@ -13,6 +13,7 @@ from ..compile.card import CardProgram
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..vocabulary import CARD_STAT_COLUMNS, SUMMARY_COLUMNS, TRUST_COLUMNS
+from .tables import names_index
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,7 +109,7 @@ class CardResult:
         cols.update({"yield": self._yields[:k], "price": np.full(k, 100.0), "modified_duration": self._durations[:k]})
         name = self.deal.series.name
         if self.scenario_level:  # built from its levels and codes (the names are unique): no factorizing
-            index = pd.MultiIndex(levels=[pd.Index(list(self.program.names)), pd.Index([name])],
+            index = pd.MultiIndex(levels=[names_index(self.program.names), pd.Index([name])],
                                   codes=[np.arange(k), np.zeros(k, dtype=np.int64)], names=["scenario", "tranche"],
                                   verify_integrity=False)
         else:

@@ -122,7 +122,7 @@ def project_loan(loan: dict, scen: dict, n: int, years: list[float] | None = Non
             ratio = 0.0
         elif amort == "interest_only":
             ratio = 1.0
-        elif r == 0 or 1 + r == 1 or amort == "straight_line":  # even principal: 1/left a month (1 + r == 1: r is 0 here)
+        elif r == 0 or 1 + r == 1 or amort == "straight_line":  # even principal, 1/left a month (1 + r == 1: as 0)
             ratio = (left - 1) / left
         else:
             ratio = (1 - (1 + r) ** -(left - 1)) / (1 - (1 + r) ** -left)

@@ -12,6 +12,22 @@ from __future__ import annotations
 ZERO = 1e-6
 
 
+def _pay_interest(cash: float, name: str, due: dict, interest: dict) -> float:
+    """``cash`` paid towards ``name``'s interest still due; what is left."""
+    p = min(cash, due[name] - interest[name])
+    interest[name] += p
+    return cash - p
+
+
+def _pay_principal(cash: list, g: int, names: list, bal: dict, principal: dict) -> None:
+    """Group ``g``'s principal ``cash[g]`` retires ``names`` in order."""
+    for name in names:
+        p = min(cash[g], bal[name])
+        bal[name] -= p
+        principal[name] += p
+        cash[g] -= p
+
+
 def run(classes: list[dict], pools: list[dict], n: int) -> dict:
     """``classes``: ``{"name", "balance", "coupon", "group"}`` (group an index, or None), most
     senior first; ``pools``: per group the reference's columns (``net_interest``,
@@ -35,26 +51,21 @@ def run(classes: list[dict], pools: list[dict], n: int) -> dict:
         principal = dict.fromkeys(bal, 0.0)
         writedown = dict.fromkeys(bal, 0.0)
 
-        def pay_interest(cash, name):
-            p = min(cash, due[name] - interest[name])
-            interest[name] += p
-            return cash - p
-
         # R2.12.2.1: each group's net interest pays its own senior class's interest
         left_over = []
         for g in groups:
             cash = pools[g]["net_interest"][t]
             for name in seniors(g):
-                cash = pay_interest(cash, name)
+                cash = _pay_interest(cash, name, due, interest)
             left_over.append(cash)
         # R2.12.2.2-3: what is left of all groups is pooled: senior interest unpaid (group order),
         # then the subordinate class's interest, then the residual
         pooled = sum(left_over)
         for g in groups:
             for name in seniors(g):
-                pooled = pay_interest(pooled, name)
+                pooled = _pay_interest(pooled, name, due, interest)
         for name in subordinates:
-            pooled = pay_interest(pooled, name)
+            pooled = _pay_interest(pooled, name, due, interest)
         residual = pooled
 
         # R2.12.3: group g's principal pays its own seniors, then the other groups' seniors (group
@@ -62,21 +73,14 @@ def run(classes: list[dict], pools: list[dict], n: int) -> dict:
         cash = [pools[g]["scheduled_principal"][t] + pools[g]["prepayment"][t] + pools[g]["recovery"][t]
                 for g in groups]
 
-        def pay_principal(g, names):
-            for name in names:
-                p = min(cash[g], bal[name])
-                bal[name] -= p
-                principal[name] += p
-                cash[g] -= p
-
         for g in groups:
-            pay_principal(g, seniors(g))
+            _pay_principal(cash, g, seniors(g), bal, principal)
         for g in groups:
             for h in groups:
                 if h != g:
-                    pay_principal(g, seniors(h))
+                    _pay_principal(cash, g, seniors(h), bal, principal)
         for g in groups:
-            pay_principal(g, subordinates)
+            _pay_principal(cash, g, subordinates, bal, principal)
         residual += sum(cash)
 
         # R2.12.4: losses
