@@ -19,6 +19,7 @@ from ..kernels.collateral import W
 from ..spec import Deal, Scenario
 from ..spec.collateral import AMORTIZATION, Reinvestment
 from ..spec.scenario import ROLL_FIELDS
+from .triggers import thresholds
 
 __all__ = ["CollateralProgram", "ScenarioArrays", "compile_collateral", "monthly_vector", "index_rows",
            "scenario_arrays", "vector_rows", "per_scenario"]
@@ -190,6 +191,10 @@ class CollateralProgram:
 
     reinvestment: Reinvestment | None = None  # principal collections buying new loans (CONVENTIONS R2.10)
     first_month: int = 1                      # the pool month of the program's month 1
+    # a reinvestment period ended by a cumulative-loss trigger: its threshold [month] (none: +inf) and
+    # whether it is breached below it (else above)
+    reinvest_until: np.ndarray | None = None
+    reinvest_until_below: bool = False
     # adjustable-rate loans: each kernel loan's index (-1: fixed rate) and terms [loan, ARM_*] of
     # abs_engine.io.loans; the indices' values [row, month, index] and each scenario's row
     arm_id: np.ndarray | None = None
@@ -301,8 +306,21 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         per_year=periods_per_year(deal, n, first_month),
         reinvestment=reinvest,
         first_month=first_month,
+        **_reinvestment_end(deal, reinvest, n, first_month),
         **arm,
     )
+
+
+def _reinvestment_end(deal: Deal, reinvest: Reinvestment | None, n: int, first_month: int) -> dict:
+    """The threshold per month of the trigger that ends reinvestment (CONVENTIONS R2.10, an
+    early-amortization event), for the program's months."""
+    if reinvest is None or reinvest.ends_when is None:
+        return {}
+    k = [t.name for t in deal.triggers].index(reinvest.ends_when)
+    before = first_month - 1
+    column = thresholds(deal, before + n)[before:, k]
+    return {"reinvest_until": np.ascontiguousarray(column),
+            "reinvest_until_below": deal.triggers[k].direction == "below"}
 
 
 def _adjustable(deal: Deal, scenarios: ScenarioSet, loans: LoanArrays, index: np.ndarray, n: int) -> dict:

@@ -36,6 +36,7 @@ from ..spec.structure import (
 from .collateral import index_rows, per_scenario, vector_rows
 from .layout import constant_from
 from .schedules import lockouts, planned_floors
+from .triggers import thresholds
 
 __all__ = ["WaterfallProgram", "DealState", "compile_waterfall", "initial_state", "day_count_fractions", "face_values",
            "instruments"]
@@ -274,29 +275,6 @@ def _instrument_terms(deal: Deal, n: int, accruals: Mapping[int, tuple] | None =
             "hx_dcf": day_count_fractions(deal, n, accruals, items)}
 
 
-def _thresholds(deal: Deal, n: int) -> np.ndarray:
-    out = np.zeros((n, len(deal.triggers)))
-    for g, trig in enumerate(deal.triggers):
-        th = trig.threshold
-        if isinstance(th, dict):
-            col = np.full(n, np.nan)
-            for period, value in sorted(th.items()):
-                if period <= n:
-                    col[period - 1:] = value
-            first = min(th)
-            if first > 1:
-                col[: first - 1] = th[first]  # before the first scheduled period: its value
-        elif isinstance(th, tuple):
-            if len(th) != n:
-                raise SpecError(f"triggers[{g}].threshold", f"{len(th)} values",
-                                f"one value per period of the deal ({n})", file=deal._file)
-            col = np.asarray(th, dtype=np.float64)
-        else:
-            col = np.full(n, float(th))
-        out[:, g] = col
-    return out
-
-
 def _fee_amounts(deal: Deal, n: int) -> np.ndarray:
     """``[period, fee]``: each fee's fixed or scheduled amount for the period (scheduled periods
     after the deal's last are never reached)."""
@@ -406,7 +384,7 @@ def compile_waterfall(deal: Deal, scenarios: Sequence[Scenario], n_periods: int,
         trig_metric=np.array([_METRICS[t.metric] for t in deal.triggers], dtype=np.int64),
         trig_below=np.array([t.direction == "below" for t in deal.triggers], dtype=np.bool_),
         trig_curable=np.array([int(t.curable) for t in deal.triggers], dtype=np.int64),
-        trig_threshold=_thresholds(deal, n_periods),
+        trig_threshold=thresholds(deal, n_periods),
         op=op, arg=arg, mem_ptr=np.array(mem_ptr, dtype=np.int64), members=np.array(members, dtype=np.int64),
         cov_ptr=np.array(cov_ptr, dtype=np.int64), cov_acct=np.array(cov_acct, dtype=np.int64),
         wd_order=np.array(wd_order, dtype=np.int64),

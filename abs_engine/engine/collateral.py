@@ -149,7 +149,9 @@ def reinvest(program: CollateralProgram, flows: np.ndarray) -> tuple[np.ndarray,
     principal = flows[..., K.SCHED] + flows[..., K.PREPAY] + flows[..., K.RECOVERY]
     cohorts, bought = KR.project_cohorts(np.ascontiguousarray(principal), r.wac / 12.0, r.net / 12.0, r.term,
                                          months, smm, mdr, s.prepay_row, s.default_row, s.severity, s.lag,
-                                         s.advancing, program.n_periods)
+                                         s.advancing, program.n_periods, np.ascontiguousarray(flows[..., K.LOSS]),
+                                         program.reinvest_until, program.reinvest_until_below,
+                                         program.original_balance)
     out = flows + cohorts
     out[..., K.PERF] += bought
     return out, bought

@@ -50,20 +50,23 @@ DQ_COLS = 3
 
 
 @kernel(inline=True)
-def _pipeline_block(m, i, lag, adv, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s, d, growth,
-                    gr, nr, mt, rd, wr):
+def _pipeline_block(m, i, lag, adv, ends, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s, d,
+                    growth, gr, nr, mt, rd, wr):
     """Month ``i`` of a block's ``m`` loans; returns the block's flows in the order (scheduled,
     prepaid, defaults, recovery, loss, gross, net, performing, foreclosure, amortized, D30,
     D60, D90). ``rd``: each loan's defaults of month ``i - lag`` (a row of zeros at lag 0),
     ``wr``: where this month's go (a different row). Written with selects, no branch, so the
-    loop over the block's loans vectorizes; a loan past its final month has every balance 0."""
+    loop over the block's loans vectorizes; a loan past its final month has every balance 0.
+    ``ends``: whether some loan of the block may be in or past its final month (a constant of
+    each compiled copy: before the block's first maturity the final month's terms are left out)."""
     t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = t9 = t10 = t11 = t12 = 0.0
     now = 1.0 if lag == 0 else 0.0  # (at lag 0 a month's defaults liquidate in it)
     for l in range(m):
-        alive = 1.0 if i <= mt[l] else 0.0
-        fin = 1.0 if i >= mt[l] else 0.0
+        alive = (1.0 if i <= mt[l] else 0.0) if ends else 1.0
+        fin = (1.0 if i >= mt[l] else 0.0) if ends else 0.0
         s_new = s[l] - d[l]
-        s_new = 0.0 if i >= mt[l] else s_new
+        if ends:
+            s_new = 0.0 if i >= mt[l] else s_new
         ratio = s_new / s[l] if s[l] > 0.0 else 0.0
         c0 = cur[l]
         x30 = d30[l]
@@ -84,17 +87,17 @@ def _pipeline_block(m, i, lag, adv, a, c30, c60, c90, s90, d90r, sev, smm, cur, 
         wr[l] = nd
         f1 = fcl[l] + nd - liq
         f1 = f1 if f1 > 0.0 else 0.0                  # (rounding of cohorts liquidated)
-        # the final month: a cured balance pays, what is still delinquent or in foreclosure liquidates
-        rest = fin * (y30 + y60 + y90 + f1)
-        sched += fin * c1
-        nd += fin * (y30 + y60 + y90)
-        liq += rest
-        keep = 1.0 - fin
-        c1 *= keep
-        y30 *= keep
-        y60 *= keep
-        y90 *= keep
-        f1 *= keep
+        if ends:  # the final month: a cured balance pays, what is still delinquent or in foreclosure liquidates
+            rest = fin * (y30 + y60 + y90 + f1)
+            sched += fin * c1
+            nd += fin * (y30 + y60 + y90)
+            liq += rest
+            keep = 1.0 - fin
+            c1 *= keep
+            y30 *= keep
+            y60 *= keep
+            y90 *= keep
+            f1 *= keep
         cur[l] = c1
         d30[l] = y30
         d60[l] = y60
@@ -119,14 +122,21 @@ def _pipeline_block(m, i, lag, adv, a, c30, c60, c90, s90, d90r, sev, smm, cur, 
 
 
 @kernel(inline=True)
-def _pipeline_block_as(adv, m, i, lag, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s, d,
+def _pipeline_block_as(adv, ends, m, i, lag, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s, d,
                        growth, gr, nr, mt, rd, wr):
-    """:func:`_pipeline_block` with ``adv`` a constant in each copy (no branch on it in the loop)."""
+    """:func:`_pipeline_block` with ``adv`` and ``ends`` constants in each copy (no branch on them
+    in the loop)."""
     if adv:
-        return _pipeline_block(m, i, lag, True, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s,
-                               d, growth, gr, nr, mt, rd, wr)
-    return _pipeline_block(m, i, lag, False, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl, s, d,
-                           growth, gr, nr, mt, rd, wr)
+        if ends:
+            return _pipeline_block(m, i, lag, True, True, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90,
+                                   fcl, s, d, growth, gr, nr, mt, rd, wr)
+        return _pipeline_block(m, i, lag, True, False, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90,
+                               fcl, s, d, growth, gr, nr, mt, rd, wr)
+    if ends:
+        return _pipeline_block(m, i, lag, False, True, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90,
+                               fcl, s, d, growth, gr, nr, mt, rd, wr)
+    return _pipeline_block(m, i, lag, False, False, a, c30, c60, c90, s90, d90r, sev, smm, cur, d30, d60, d90, fcl,
+                           s, d, growth, gr, nr, mt, rd, wr)
 
 
 @kernel(parallel=True)
@@ -164,6 +174,9 @@ def project_delinquent(balance, bucket, gross_m, net_m, amort_n, amort_kind, mat
             hi = min(lo + W, n)
             m = hi - lo
             last = load_schedules(lo, m, gross_m, net_m, amort_n, amort_kind, mat, s, d, growth, gr, nr, mt)
+            first = last  # the block's first maturity: before it no loan is in its final month
+            for l in range(m):
+                first = min(first, mt[l])
             for l in range(m):  # each loan's balance in its bucket at cut-off
                 x = balance[lo + l]
                 q = bucket[lo + l]
@@ -185,8 +198,9 @@ def project_delinquent(balance, bucket, gross_m, net_m, amort_n, amort_kind, mat
                         lane_smm[l] = fmin(smm_tab[sc, j, cls[lo + l]], 1.0)
                 ws = i % (L + 1)  # this month's defaults; month i - L's are read (row L+1 at lag 0)
                 rs = (i + 1) % (L + 1) if L > 0 else L + 1
-                r = _pipeline_block_as(adv, m, i, L, roll[sc, j, TO_30], roll[sc, j, CURE_30], roll[sc, j, CURE_60],
-                                       roll[sc, j, CURE_90], roll[sc, j, STAY_90], roll[sc, j, DEFAULT_90],
+                r = _pipeline_block_as(adv, i >= first, m, i, L, roll[sc, j, TO_30], roll[sc, j, CURE_30],
+                                       roll[sc, j, CURE_60], roll[sc, j, CURE_90], roll[sc, j, STAY_90],
+                                       roll[sc, j, DEFAULT_90],
                                        severity[sc, j], lane_smm, cur, d30, d60, d90, fcl, s, d, growth, gr, nr, mt,
                                        ring[rs], ring[ws])
                 row = acc[j]

@@ -14,14 +14,14 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .collateral import AMORT_LEVEL, NCOL, PREPAY, RECOVERY, SCHED, loan_setup, month_step
+from .collateral import AMORT_LEVEL, LOSS, NCOL, PREPAY, RECOVERY, SCHED, loan_setup, month_step
 
 __all__ = ["project_cohorts"]
 
 
 @kernel(parallel=True)
 def project_cohorts(principal, gross_m, net_m, term, months, smm, mdr, prow, drow, severity, lag, advancing,
-                    n_periods):
+                    n_periods, base_loss, until, below, orig):
     """``(flows[scenario, period, column], purchases[scenario, period])`` of the cohorts bought in
     months ``1..months`` with ``principal[scenario, period]``, the principal collections of the
     loans held at cut-off (each month's purchase adds the earlier cohorts' collections of the
@@ -29,7 +29,12 @@ def project_cohorts(principal, gross_m, net_m, term, months, smm, mdr, prow, dro
     (its own loan month for a curve), scenario ``k``'s rows ``prow[k]``/``drow[k]``;
     ``severity[scenario, period]``. Flows in the columns of
     :mod:`abs_engine.kernels.collateral`, each cohort's from its first month on; a purchase is in
-    ``purchases`` (it is part of the month's ending balance, not of these flows)."""
+    ``purchases`` (it is part of the month's ending balance, not of these flows).
+
+    ``until[period]`` (or ``None``): the threshold of a trigger on the pool's cumulative loss ÷
+    ``orig`` (the loans held at cut-off lose ``base_loss[scenario, period]``, the cohorts what they
+    add), breached above it (below it when ``below``): from the first month it is breached, that
+    month included, nothing more is bought."""
     n_scen = principal.shape[0]
     out = np.zeros((n_scen, n_periods, NCOL))
     bought = np.zeros((n_scen, n_periods))
@@ -40,7 +45,13 @@ def project_cohorts(principal, gross_m, net_m, term, months, smm, mdr, prow, dro
         acc = out[sc]
         ring_nd = np.zeros(L + 1)
         ring_norm = np.zeros(L + 1)
+        lost = 0.0
         for t in range(1, min(months, n_periods) + 1):
+            if until is not None:  # the trigger, on the losses through month t (every cohort's are in)
+                lost += base_loss[sc, t - 1] + acc[t - 1, LOSS]
+                value = lost / orig if orig > 0.0 else 0.0
+                if (value < until[t - 1]) if below else (value > until[t - 1]):
+                    break
             b = principal[sc, t - 1] + acc[t - 1, SCHED] + acc[t - 1, PREPAY] + acc[t - 1, RECOVERY]
             bought[sc, t - 1] = b
             if b <= 0.0:

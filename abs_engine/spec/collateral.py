@@ -114,12 +114,16 @@ class Reinvestment(Spec):
     each purchase is a cohort of level-pay loans at ``wac`` (``net_coupon`` to the deal) over
     ``term`` months, age 0, first paying the next month, under the scenario's assumptions (a
     PSA, SDA or ABS curve read at the cohort's own loan month). The notes receive interest only
-    meanwhile; losses are not replaced."""
+    meanwhile; losses are not replaced. ``ends_when`` names a trigger on the pool's cumulative
+    loss that ends the period early (an early-amortization event)."""
 
     months: PositiveMonths = Field(description="the reinvestment period R, in months from the cut-off")
     wac: Fraction = Field(description="the new loans' gross coupon, decimal")
     net_coupon: Fraction | None = Field(None, description="their coupon to the deal; default wac")
     term: PositiveMonths = Field(description="the new loans' term in months")
+    ends_when: str | None = Field(None, description="a cumulative_loss trigger of the deal: reinvestment ends for "
+                                  "good in the first month it is breached (early amortization); that month's "
+                                  "principal collections go to the notes")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

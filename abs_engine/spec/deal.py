@@ -220,6 +220,14 @@ class Deal(Spec):
         normal = self.n_normal_steps
         for part, required in ((steps[:normal], True), (steps[normal:], False)):  # per priority: one per Z class
             self._check_accruals(tranches, [(p, s) for p, s in part if isinstance(s, AccretionStep)], required)
+        reinvestment = self.collateral.reinvestment
+        if reinvestment is not None and reinvestment.ends_when is not None:
+            named = {t.name: t for t in self.triggers}
+            trig = named.get(reinvestment.ends_when)
+            if trig is None or trig.metric != "cumulative_loss":
+                raise SpecError("collateral.reinvestment.ends_when", reinvestment.ends_when,
+                                "a cumulative_loss trigger defined in triggers (known: "
+                                f"{sorted(n for n, t in named.items() if t.metric == 'cumulative_loss')})")
         if self.tranches and not self.waterfall and self.collateral.groups is None:
             raise SpecError("waterfall", [], "a waterfall for a deal with tranches")
         if self.acceleration is not None:

@@ -137,3 +137,44 @@ def test_a_servicer_of_a_reinvesting_pool_or_a_pipeline_base_is_refused_before_w
     with pytest.raises(SpecError, match="base scenario without roll rates"):
         ae.Servicer(plain, tmp_path / "l.sqlite", base_scenario={"roll_rates": rr})
     assert not (tmp_path / "l.sqlite").exists()
+
+
+@given(reinvesting_pools(), scenarios(), st.one_of(st.floats(0.0, 0.05), st.dictionaries(
+    st.integers(1, 30), st.floats(0.0, 0.05), min_size=1, max_size=3)))
+def test_a_loss_trigger_ends_reinvestment_early(pool, scen, threshold):
+    """``ends_when``: reinvestment stops for good in the first month the pool's cumulative loss ÷
+    its original balance is above the trigger's threshold (that month's principal included); the
+    reference stops its purchases there too."""
+    lines, terms = pool
+    deal = {"name": "r", "collateral": {"rep_lines": lines, "reinvestment": {**terms, "ends_when": "loss"}},
+            "tranches": [{"name": "A", "balance": 0.8 * sum(ln["balance"] for ln in lines), "coupon": 0.05,
+                          "priority": 1}, {"name": "R", "residual": True}],
+            "triggers": [{"name": "loss", "metric": "cumulative_loss", "threshold": threshold, "curable": False}],
+            "waterfall": [{"pay": "interest", "tranches": ["A"]}, {"pay": "principal", "tranches": ["A"]},
+                          {"pay": "residual", "tranche": "R"}]}
+    res = ae.run(deal, scen)
+    n = len(res.pool)
+    if isinstance(threshold, dict):  # the schedule per month, as the deal reads it
+        first = min(threshold)
+        until = [threshold[max([p for p in threshold if p <= i] or [first])] for i in range(1, n + 1)]
+    else:
+        until = [threshold] * n
+    ref = reference.project_reinvesting(_as_loans(lines), scen, n, terms, until=until)
+    scale = max(ln["balance"] for ln in lines)
+    for col in (*reference.COLS, "purchases"):
+        np.testing.assert_allclose(res.pool[col].to_numpy(), ref[col], rtol=1e-9, atol=1e-9 * scale, err_msg=col)
+    # the waterfall sees the principal of every month that bought nothing
+    a = res.tranches.xs("A", level="tranche")
+    bought = res.pool["purchases"].to_numpy() > 0
+    assert (a["principal_paid"].to_numpy()[bought] == 0.0).all()
+    assert res.check().abs().to_numpy().max() <= 1e-6 * scale
+
+
+def test_the_trigger_that_ends_reinvestment_must_be_a_loss_trigger():
+    deal = {"name": "r", "collateral": {"rep_lines": [{"balance": 1e6, "wac": 0.06, "wam": 36}],
+                                        "reinvestment": {"months": 6, "wac": 0.06, "term": 24, "ends_when": "oc"}},
+            "tranches": [{"name": "A", "balance": 9e5, "coupon": 0.05, "priority": 1}],
+            "triggers": [{"name": "oc", "metric": "overcollateralization", "threshold": 1.05}],
+            "waterfall": [{"pay": "interest", "tranches": ["A"]}, {"pay": "principal", "tranches": ["A"]}]}
+    with pytest.raises(SpecError, match="a cumulative_loss trigger defined in triggers"):
+        ae.load_deal(deal)

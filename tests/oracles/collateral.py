@@ -259,16 +259,22 @@ def project_pool(loans: list[dict], scen: dict, n: int, years: list[float] | Non
     return total
 
 
-def project_reinvesting(loans: list[dict], scen: dict, n: int, reinvestment: dict) -> dict[str, np.ndarray]:
+def project_reinvesting(loans: list[dict], scen: dict, n: int, reinvestment: dict,
+                        until: list[float] | None = None) -> dict[str, np.ndarray]:
     """CONVENTIONS R2.10 from its text: the pool's loans projected as always; in each month t of
     the first ``months``, that month's principal collections (scheduled + prepaid + recoveries,
     over every loan and earlier purchase) buy one new loan at par (``wac``, ``net_coupon``,
     ``term``, age 0) that starts paying in month t + 1; its balance is in month t's ending
-    balance. Adds a ``purchases`` column."""
+    balance. Adds a ``purchases`` column. ``until``: a cumulative-loss trigger's threshold per
+    month (breached above it): from the first month whose cumulative loss ÷ the original balance
+    is above it, nothing more is bought (that month's collections included)."""
     pool = project_pool(loans, scen, n)
     pool["purchases"] = np.zeros(n)
     net = reinvestment.get("net_coupon", reinvestment["wac"])
+    original = sum(loan["balance"] for loan in loans)
     for t in range(1, reinvestment["months"] + 1):
+        if until is not None and pool["loss"][:t].sum() / original > until[t - 1]:
+            break
         bought = pool["scheduled_principal"][t - 1] + pool["prepayment"][t - 1] + pool["recovery"][t - 1]
         pool["purchases"][t - 1] = bought
         pool["ending_balance"][t - 1] += bought
