@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dates import schedule, year_fraction
-from ..errors import SpecError
 from ..io.scenario_set import ScenarioSet
 from ..kernels import ops as KO
 from ..kernels import state as KST
