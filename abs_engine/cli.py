@@ -367,6 +367,34 @@ def cmd_distribute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    import pandas as pd  # deferred: a projection without tables never imports pandas
+
+    fmt = _out_format(args.out, ("table", "csv", "json", "parquet")) or "table"
+    servicer = Servicer(args.deal, args.ledger)
+    res = servicer.project(args.scenario, summary_only=args.summary_only)
+    summary = res.summary()
+    first = getattr(res, "first_period", None)
+    head = (f"deal {servicer.deal.name}: re-projected from the ledger {args.ledger} "
+            + (f"(periods {first} to {first + res.n_periods - 1}); " if first is not None else "; ")
+            + f"{len(res.scenarios)} scenario(s); WAL in years from now, yields at par of each class's balance now")
+    if fmt in ("csv", "parquet") and args.out is not None:
+        tables = {"summary": summary} if args.summary_only else _tables(res)
+        files = _table_files(args.out, tables)
+        if args.summary_only:
+            files["summary"] = args.out
+        return _write_tables(tables, files, fmt)
+    if fmt == "json":
+        doc = {"deal": servicer.deal.name, "first_period": first,
+               "summary": json.loads(summary.reset_index().to_json(orient="records"))}
+        _write(json.dumps(doc, indent=1) + "\n", args.out)
+        return 0
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 200):
+        shown = res.distribution() if len(res.scenarios) > 1 else summary
+        _write(head + "\n" + shown.to_string(float_format=lambda x: f"{x:,.6f}") + "\n", args.out)
+    return 0
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
 
     if args.action == "show":
@@ -582,6 +610,13 @@ def parser() -> argparse.ArgumentParser:
     once(d, "--ledger", required=True, help="the SQLite ledger (created on first use)")
     once(d, "--base-scenario", help="scenario for variance (default: none)")
     d.set_defaults(fn=cmd_distribute)
+    pj = sub.add_parser("project", help="re-project the rest of a deal's life from its ledger's latest period")
+    pj.add_argument("deal", help="the deal file")
+    once(pj, "--ledger", required=True, help="the SQLite ledger whose latest recorded state is the start")
+    once(pj, "--scenario", required=True, help="a scenario or a deck (grid, Monte Carlo), in the deal's months")
+    pj.add_argument("--summary-only", action=_OnceTrue, help="per-scenario summaries only (any number of scenarios)")
+    once(pj, "--out", help="write here: .csv or .parquet (every table, or the summary), .json (the summary), .txt")
+    pj.set_defaults(fn=cmd_project)
     lg = sub.add_parser("ledger", help="show a ledger, print its chain head, or verify it")
     lg.add_argument("action", choices=("show", "head", "verify"),
                     help="show: the periods; head: the chain head (seq, period, hash) to keep outside the ledger; "

@@ -126,25 +126,32 @@ class ScenarioArrays:
                     or np.isin(self.default_kind, list(_BY_LOAN_MONTH[1])).any())
 
 
-def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool) -> ScenarioArrays:
+def scenario_arrays(scenarios: Sequence[Scenario], n: int, advancing_default: bool,
+                    offset: int = 0) -> ScenarioArrays:
     """The scenarios' curves as ``[row, month]`` tables, one row per distinct value of each field
-    (:class:`~abs_engine.io.scenario_set.ScenarioSet` columns), and each scenario's rows."""
+    (:class:`~abs_engine.io.scenario_set.ScenarioSet` columns), and each scenario's rows; with an
+    ``offset``, each monthly vector read from its month ``offset + 1`` on (a pool projected from a
+    later period, its scenarios' months being the deal's)."""
     s = ScenarioSet.of(scenarios)
-    prepay_kind, prepay_rows = _curves(s.values["prepay"], n, _PREPAY)
-    default_kind, default_rows = _curves(s.values["default"], n, _DEFAULT)
+    m = n + offset
+    prepay_kind, prepay_rows = _curves(s.values["prepay"], m, _PREPAY)
+    default_kind, default_rows = _curves(s.values["default"], m, _DEFAULT)
+    roll = _roll_rates(s, m)
+    if "roll_rows" in roll:
+        roll["roll_rows"] = np.ascontiguousarray(roll["roll_rows"][:, offset:])
     return ScenarioArrays(
         names=s.names,
         prepay_kind=prepay_kind,
-        prepay_rows=prepay_rows,
+        prepay_rows=np.ascontiguousarray(prepay_rows[:, offset:]),
         prepay_row=s.rows["prepay"],
         default_kind=default_kind,
-        default_rows=default_rows,
+        default_rows=np.ascontiguousarray(default_rows[:, offset:]),
         default_row=s.rows["default"],
-        severity_rows=vector_rows(s.values["severity"], n),
+        severity_rows=np.ascontiguousarray(vector_rows(s.values["severity"], m)[:, offset:]),
         severity_row=s.rows["severity"],
         lag=per_scenario(s, "recovery_lag", np.int64),
         advancing=per_scenario(s, "advancing", np.bool_, advancing_default),
-        **_roll_rates(s, n),
+        **roll,
     )
 
 
@@ -246,11 +253,13 @@ def periods_per_year(deal: Deal, n: int, first_month: int = 1) -> np.ndarray:
 
 
 def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArrays | None = None,
-                       first_month: int = 1, horizon: int | None = None) -> CollateralProgram:
+                       first_month: int = 1, horizon: int | None = None,
+                       vectors_from: int = 1) -> CollateralProgram:
     """Compile the deal's collateral (or ``loans``, e.g. the pool as it stands at a later
     period, its first month then pool month ``first_month``) and the scenarios into kernel
     arrays, over the pool's life or ``horizon`` months if longer (a collateral group projected
-    over the deal's life)."""
+    over the deal's life). ``vectors_from``: the month of the scenarios' monthly vectors the
+    program's month 1 reads (a re-projection from a later period: ``first_month``)."""
     if not scenarios:
         raise SpecError("scenarios", [], "at least one scenario")
     loans = deal_loans(deal) if loans is None else loans
@@ -263,7 +272,7 @@ def compile_collateral(deal: Deal, scenarios: Sequence[Scenario], loans: LoanArr
         n = max(n, reinvest.months - first_month + 1 + reinvest.term)
     step, before = deal.payment_step, first_month - 1
     n = -(-(before + n) // step) * step - before  # to the end of a collection period (R2.2)
-    scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default)
+    scen = scenario_arrays(scenarios, n, deal.collateral.advancing_default, vectors_from - 1)
 
     foreclosed = loans.status == FORECLOSURE
     performing = np.flatnonzero(~foreclosed) if foreclosed.any() else np.arange(len(loans))

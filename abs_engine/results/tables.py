@@ -206,7 +206,15 @@ class RunResult:
     def __init__(self, program: Program, flows: np.ndarray, loan_flows: np.ndarray | None = None, waterfall=None,
                  scenario_level: bool | None = None, delinquent: np.ndarray | None = None,
                  purchases: np.ndarray | None = None, group_flows: np.ndarray | None = None,
-                 group_delinquent: np.ndarray | None = None):
+                 group_delinquent: np.ndarray | None = None, first_period: int = 1,
+                 start: tuple[float, float] | None = None, face: np.ndarray | None = None, loss_before: float = 0.0):
+        # a re-projection from a recorded period (servicing): its first period, the pool balances
+        # performing and in foreclosure it starts from, each note's face then (for prices per 100),
+        # and the pool's cumulative loss before it
+        self.first_period = first_period
+        self.loss_before = loss_before
+        self._start_balances = start
+        self._face = face
         self.deal = program.deal
         self.scenarios = scenarios = program.specs
         self.program = program
@@ -233,7 +241,8 @@ class RunResult:
             return payment_dates(None, self.n_periods)
         import pandas as pd  # deferred: a projection without tables never imports pandas
 
-        return pd.DatetimeIndex(schedule(self.deal, range(self.n_periods)))
+        first = self.first_period - 1
+        return pd.DatetimeIndex(schedule(self.deal, range(first, first + self.n_periods)))
 
     def _assumed_rates(self, cols: dict[str, np.ndarray], rows: np.ndarray | None, c=None) -> None:
         """The pool table's ``smm`` and ``mdr``: each month's assumed rate, as the BMA tables
@@ -242,8 +251,8 @@ class RunResult:
         loan month); otherwise the realised rate, the loans' rates weighted by the balances they
         apply to (prepayments / the balance after scheduled principal, defaults / the performing
         balance). A pool rolled through a delinquency pipeline has no default rate to assume: its
-        ``mdr`` is realised."""
-        c = self.program.collateral
+        ``mdr`` is realised. ``c``: the compiled pool (default the program's; a collateral group's)."""
+        c = self.program.collateral if c is None else c
         s = c.scenarios
         smm, mdr = curves.rate_tables(s.prepay_kind, s.prepay_rows, s.default_kind, s.default_rows, c.ages,
                                       c.per_year)
@@ -257,7 +266,13 @@ class RunResult:
 
     @property
     def _start(self) -> tuple[float, float]:
-        return self.program.start_balances
+        return self.program.start_balances if self._start_balances is None else self._start_balances
+
+    @property
+    def face(self) -> np.ndarray:
+        """Each note's face for prices per 100 (CONVENTIONS R2.6.4): its original balance (an IO
+        class: its initial notional); in a re-projection, its balance (notional) when it starts."""
+        return self.program.waterfall.arrays["face"] if self._face is None else self._face
 
     @cached_property
     def last_period(self) -> np.ndarray:
@@ -290,7 +305,7 @@ class RunResult:
             levels.append(names_index(names))
             labels.append("scenario")
         if per_period:
-            levels.append(pd.RangeIndex(1, shape[1] + 1))
+            levels.append(pd.RangeIndex(self.first_period, self.first_period + shape[1]))
             labels.append("period")
         if items is not None:
             levels.append(pd.Index(list(items)))
@@ -444,7 +459,8 @@ class RunResult:
         if rows is not None:
             flows = flows[rows]
             delinquent = None if delinquent is None else delinquent[rows]
-        cols = _derived(flows, *c.start_balances)
+        cols = _derived(flows, *(self._start if c is self.program.collateral else c.start_balances))
+        cols["cumulative_loss"] = cols["cumulative_loss"] + self.loss_before
         self._assumed_rates(cols, rows, c)
         cols["date"] = np.broadcast_to(np.asarray(self.dates), cols["beginning_balance"].shape)
         if self.purchases is not None:  # principal collections reinvested, in the ending balance (R2.10)
@@ -551,7 +567,7 @@ class RunResult:
     def tranche_cash_flows(self) -> np.ndarray:
         """Interest + principal per 100 of each note's original face, ``[scenario, note, period]``."""
         wf = self._need_waterfall()
-        face = self.program.waterfall.arrays["face"]  # original balance; an IO class: its initial notional
+        face = self.face  # original balance (an IO class: its initial notional), or as a re-projection starts
         flows = wf.column("tranches", TRANCHE["interest_paid"]) + wf.column("tranches", TRANCHE["principal_paid"])
         with np.errstate(invalid="ignore", divide="ignore"):
             per100 = np.where(face > 0, flows * 100.0 / face, 0.0)
@@ -632,8 +648,8 @@ class RunResult:
         any_paid = paid.any(axis=1)
         cols = {
             "wal": wal(np.moveaxis(prin, 1, 2), delay_days),
-            "first_principal_period": np.where(any_paid, paid.argmax(axis=1) + 1, 0),
-            "last_principal_period": np.where(any_paid, n - paid[:, ::-1].argmax(axis=1), 0),
+            "first_principal_period": np.where(any_paid, paid.argmax(axis=1) + self.first_period, 0),
+            "last_principal_period": np.where(any_paid, n + self.first_period - 1 - paid[:, ::-1].argmax(axis=1), 0),
             "total_interest": wf.column("tranches", TRANCHE["interest_paid"]).sum(axis=1),
             "total_principal": prin.sum(axis=1),
             "total_writedown": wf.column("tranches", TRANCHE["writedown"]).sum(axis=1),
@@ -684,7 +700,7 @@ class RunResult:
             principal = principal - self.purchases
         cols = {
             "pool_roll_forward": c["beginning_balance"] - principal - c["loss"] - c["ending_balance"],
-            "pool_conservation": (self.program.original_balance - np.cumsum(principal, axis=-1)
+            "pool_conservation": (sum(self._start) - np.cumsum(principal, axis=-1)
                                   - np.cumsum(c["loss"], axis=-1) - c["ending_balance"]),
         }
         if self.waterfall is not None:

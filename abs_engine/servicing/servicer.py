@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,15 @@ from ..compile.program import compile_deal
 from ..compile.waterfall import DealState
 from ..dates import schedule
 from ..engine.collateral import project_collateral
+from ..engine.executors import scenario_chunks
 from ..engine.waterfall import run_period
 from ..errors import SpecError
 from ..io.collection_reports import Collections, CollectionSource, load_collections
-from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
+from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
 from ..io.loans import LoanArrays, deal_loans
+from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as KC
+from ..results.tables import RunResult, SummaryResult
 from ..spec import Deal, Scenario
 from ..vocabulary import KERNEL_COLUMNS
 from .actuals import TOLERANCE, _loan_level, _pool_level, _schedule_ratio
@@ -47,6 +51,7 @@ from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
 from .projection import projected_collections
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _realised, _report_data, _tranche_rows
 from .reports import deal_id as _deal_id
+from .reprojection import reproject
 from .state import _initial, _State
 
 if TYPE_CHECKING:
@@ -250,6 +255,32 @@ class Servicer:
                              index=pd.MultiIndex.from_tuples(index, names=["item", "column"]))
         frame["difference"] = frame["actual"] - frame["projected"]
         return frame
+
+    def project(self, scenario: ScenarioSource | Sequence[ScenarioSource], *, summary_only: bool = False,
+                chunk_size: int = 2048) -> RunResult | SummaryResult:
+        """The rest of the deal's life from the ledger's latest recorded period ``k`` (its pool and
+        deal state as recorded: :mod:`abs_engine.servicing.reprojection`) under a scenario, a list
+        of them or a deck, every scenario at once: the result tables of a projection, periods
+        ``k + 1`` to the deal's last, numbered as the deal's, with analytics from now (WAL in years
+        from period ``k``; prices per 100 of each note's balance at ``k``). Scenarios are in the
+        deal's months (a vector's value ``j`` is for period ``j``). With ``summary_only``, the
+        per-scenario summaries, ``chunk_size`` scenarios at a time. An empty ledger re-projects
+        from the cut-off (as ``ae.run``)."""
+        several = isinstance(scenario, list | tuple | ScenarioSet) or (
+            not isinstance(scenario, Scenario) and is_deck(scenario))
+        scenarios = ScenarioSet.of(scenario if isinstance(scenario, ScenarioSet) else
+                                   [load_scenario(x) for x in scenario] if isinstance(scenario, list | tuple)
+                                   else load_deck(scenario))
+        if not summary_only:
+            return reproject(self, scenarios, scenario_level=several)
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        parts, losses = [], []
+        for chunk in scenario_chunks(scenarios, chunk_size):
+            res = reproject(self, chunk, scenario_level=True)
+            parts.append(res.summary())
+            losses.append(res.flows[..., KC.LOSS].sum(axis=1))
+        return SummaryResult(self.deal, scenarios, pd.concat(parts), np.concatenate(losses))
 
     # -- internals
     def _state_after(self, current: dict, period: int) -> _State:
