@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..compile.collateral import CollateralProgram, compile_collateral
+from ..compile.collateral import compile_collateral
 from ..compile.program import Program, compile_deal
 from ..compile.waterfall import DealState
 from ..engine.collateral import Projection, project_pool
@@ -40,7 +40,7 @@ from .state import _State
 if TYPE_CHECKING:
     from .servicer import Servicer
 
-__all__ = ["reproject"]
+__all__ = ["reproject", "pool_now", "pipeline_flows"]
 
 POOL = KERNEL_COLUMNS["pool"]
 
@@ -56,7 +56,9 @@ def reproject(servicer: Servicer, scenarios: ScenarioSet, *, scenario_level: boo
     n = whole.n_periods
     if k >= n:
         raise SpecError("period", k, f"a ledger before the deal's last period ({n}): nothing is left to project")
-    loans, in_foreclosure = _pool_now(servicer, prev)
+    loans, in_foreclosure = pool_now(servicer, prev)
+    if loans is None:
+        raise SpecError("period", k, "a pool with performing loans left to project")
     coll = compile_collateral(deal, scenarios, loans=loans, first_month=k + 1, horizon=n - k, vectors_from=k + 1)
     if coll.n_periods != n - k:
         raise SpecError("period", k, f"a pool whose remaining life ends by the deal's last period ({n})")
@@ -66,7 +68,8 @@ def reproject(servicer: Servicer, scenarios: ScenarioSet, *, scenario_level: boo
     proj = project_pool(coll)
     flows = proj.flows
     if prev.pipeline:
-        flows = flows + _pipeline(servicer, prev, coll, k)
+        sa = coll.scenarios
+        flows = flows + pipeline_flows(servicer, prev, sa.lag, sa.advancing, sa.severity_rows[sa.severity_row], k)
     start = (prev.pool_balance - in_foreclosure, in_foreclosure)
     s = len(scenarios)
     padded = np.zeros((s, n, KC.NCOL))
@@ -85,10 +88,10 @@ def reproject(servicer: Servicer, scenarios: ScenarioSet, *, scenario_level: boo
                      face=face, loss_before=float(prev.deal.cumulative_loss[0]))
 
 
-def _pool_now(servicer: Servicer, prev: _State) -> tuple[LoanArrays, float]:
-    """The loans as they stand after ``prev`` (their performing balances, ``k`` months on) and the
-    balance in foreclosure. A ledger of pool totals only: the cut-off loans scaled to the pool's
-    balance, none in foreclosure known."""
+def pool_now(servicer: Servicer, prev: _State) -> tuple[LoanArrays | None, float]:
+    """The loans as they stand after ``prev`` (their performing balances, ``k`` months on; ``None``
+    when none is left) and the balance in foreclosure. A ledger of pool totals only: the cut-off
+    loans scaled to the pool's balance, none in foreclosure known."""
     loans = servicer._loans
     elapsed = prev.period
     in_fc = 0.0
@@ -107,7 +110,7 @@ def _pool_now(servicer: Servicer, prev: _State) -> tuple[LoanArrays, float]:
     live = loans.maturity[orig] > elapsed
     orig, balance = orig[live], balance[live]
     if not orig.size:
-        raise SpecError("period", elapsed, "a pool with performing loans left to project")
+        return None, in_fc
     return LoanArrays(
         loan_id=np.asarray(loans.loan_id, dtype=object)[orig], balance=balance, rate=loans.rate[orig],
         net_rate=loans.net_rate[orig], remaining_term=np.maximum(loans.remaining_term[orig] - elapsed, 1),
@@ -116,25 +119,24 @@ def _pool_now(servicer: Servicer, prev: _State) -> tuple[LoanArrays, float]:
         status=np.zeros(orig.size, dtype=np.int8)), in_fc
 
 
-def _pipeline(servicer: Servicer, prev: _State, coll: CollateralProgram, k: int) -> np.ndarray:
-    """``[scenario, month, column]``: the recorded foreclosure cohorts over the months after
-    ``k``, every scenario at once, as the collateral kernel treats defaulted balances (the rule of
-    the servicer's one-period projection): with advancing they earn interest and amortize on
-    their loan's schedule until liquidated; without, they are frozen and earn nothing. A cohort
-    liquidates in period ``max(entry + lag, 1)`` (by its loan's final month at the latest, and no
-    earlier than the first month projected); loss = min(severity x balance at default, balance
-    liquidated)."""
+def pipeline_flows(servicer: Servicer, prev: _State, lag: np.ndarray, advancing: np.ndarray,
+                   severity: np.ndarray, k: int) -> np.ndarray:
+    """``[scenario, month, column]``: the recorded foreclosure cohorts over the months after ``k``
+    (as many as ``severity[scenario, month]`` has), every scenario at once (``lag`` and
+    ``advancing`` per scenario), as the collateral kernel treats defaulted balances: with
+    advancing they earn interest and amortize on their loan's schedule until liquidated; without,
+    they are frozen and earn nothing. A cohort liquidates in period ``max(entry + lag, 1)`` (by
+    its loan's final month at the latest); loss = min(severity x balance at default, balance
+    liquidated). The servicer's one-period comparison (``variance``) reads its first month."""
     loans = servicer._loans
-    sa = coll.scenarios
-    s, n = len(sa.names), coll.n_periods
-    lag = sa.lag.astype(np.int64)
-    adv = sa.advancing.astype(bool)
-    severity = sa.severity_rows[sa.severity_row]  # [scenario, month]
+    s, n = severity.shape
+    lag = np.asarray(lag, dtype=np.int64)
+    adv = np.asarray(advancing, dtype=bool)
     out = np.zeros((s, n, KC.NCOL))
     index = loans.position
     for loan, cohorts in prev.pipeline.items():
         j = index.get(loan)
-        final_month = int(loans.maturity[j]) if j is not None else k + 1
+        final_month = int(loans.maturity[j]) if j is not None else np.iinfo(np.int64).max
         gross = float(loans.rate[j]) / 12.0 if j is not None else 0.0
         net = float(loans.net_rate[j]) / 12.0 if j is not None else 0.0
         for entry, at_default, now, amortizes in cohorts:

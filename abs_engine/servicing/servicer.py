@@ -40,18 +40,18 @@ from ..engine.waterfall import run_period
 from ..errors import SpecError
 from ..io.collection_reports import Collections, CollectionSource, load_collections
 from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario
-from ..io.loans import LoanArrays, deal_loans
+from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as KC
 from ..results.tables import RunResult, SummaryResult
 from ..spec import Deal, Scenario
 from ..vocabulary import KERNEL_COLUMNS
-from .actuals import TOLERANCE, _loan_level, _pool_level, _schedule_ratio
+from .actuals import TOLERANCE, _loan_level, _pool_level
 from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
 from .projection import projected_collections
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _realised, _report_data, _tranche_rows
 from .reports import deal_id as _deal_id
-from .reprojection import reproject
+from .reprojection import pipeline_flows, pool_now, reproject
 from .state import _initial, _State
 
 if TYPE_CHECKING:
@@ -354,34 +354,19 @@ class Servicer:
         cohort that entered foreclosure in period ``j`` liquidates in period ``j + lag``, at the
         severity of that period applied to its balance at default); pool flows and tranche
         payments. The scenario's monthly vectors are read from this period on."""
-        loans = self._loans
         elapsed = prev.period
         month = elapsed + 1
         scenario = _from_month(self.base_scenario, month)
         pool = {c: 0.0 for c in SERVICING_POOL_COLUMNS}
         pool["beginning_balance"] = prev.pool_balance
         flows = np.zeros(KC.NCOL)
-        if prev.loan_id is not None:
-            index = loans.position
-            in_fc = np.array([sum(c[2] for c in prev.pipeline.get(x, [])) for x in prev.loan_id])
-            performing = prev.balance - in_fc
-            keep = [(k, index[x]) for k, x in enumerate(prev.loan_id) if x in index and performing[k] > TOLERANCE]
-            cur, orig = (np.array([a for a, _ in keep], dtype=np.int64), np.array([b for _, b in keep], dtype=np.int64))
-            balance = performing[cur]
-            flows += self._pipeline_flows(prev, scenario, month)
-        else:  # pool totals only: the cut-off loans scaled to the pool's balance, no pipeline known
-            orig = np.flatnonzero(loans.balance > 0)
-            balance = loans.balance[orig] * (prev.pool_balance / loans.original_balance)
-        live = loans.maturity[orig] > elapsed
-        orig, balance = orig[live], balance[live]
-        if orig.size:
-            current = LoanArrays(
-                loan_id=loans.loan_id[orig], balance=balance, rate=loans.rate[orig], net_rate=loans.net_rate[orig],
-                remaining_term=np.maximum(loans.remaining_term[orig] - elapsed, 1), age=loans.age[orig] + elapsed,
-                original_term=loans.original_term[orig], amortization=loans.amortization[orig],
-                balloon_month=loans.balloon_month[orig],
-                status=np.zeros(orig.size, dtype=np.int8))
-
+        if prev.loan_id is not None:  # the recorded foreclosure pipeline, its month under the scenario
+            adv = self.deal.collateral.advancing_default if scenario.advancing is None else scenario.advancing
+            sev = float(np.asarray(scenario.severity, dtype=np.float64).ravel()[0])
+            flows += pipeline_flows(self, prev, np.array([scenario.recovery_lag]), np.array([adv]),
+                                    np.array([[sev]]), elapsed)[0, 0]
+        current, _ = pool_now(self, prev)
+        if current is not None:
             program = compile_collateral(self.deal, [scenario], loans=current, first_month=month)
             flows += project_collateral(program)[0, 0]
         f = {name: flows[k] for name, k in POOL.items()}
@@ -393,39 +378,6 @@ class Servicer:
         pool = {k: float(v) for k, v in pool.items()}
         flows_w, _ = self._waterfall_period(coll, prev, pool, float(np.asarray(scenario.delinquency_60).ravel()[0]))
         return {"pool": pool, "tranches": _tranche_rows(self.deal, flows_w, elapsed), "realised": _realised(pool)}
-
-    def _pipeline_flows(self, prev: _State, scenario: Scenario, month: int) -> np.ndarray:
-        """The month's flows (kernel columns) of the recorded foreclosure pipeline under ``scenario``,
-        as the collateral kernel treats defaulted balances: with advancing they earn interest and
-        amortize until liquidation; without, they are frozen and earn nothing. A cohort liquidates
-        in ``max(entry + lag, 1)`` (by the loan's final month at the latest); loss =
-        min(severity x balance at default, balance liquidated)."""
-        loans = self._loans
-        index = loans.position
-        lag = int(scenario.recovery_lag)
-        adv = self.deal.collateral.advancing_default if scenario.advancing is None else scenario.advancing
-        sev = float(np.asarray(scenario.severity, dtype=np.float64).ravel()[0])
-        out = np.zeros(KC.NCOL)
-        for loan, cohorts in prev.pipeline.items():
-            j = index.get(loan)
-            final = j is not None and month >= int(loans.maturity[j])
-            ratio = _schedule_ratio(loans, j, month) if j is not None else 1.0
-            gross = float(loans.rate[j]) if j is not None else 0.0
-            net = float(loans.net_rate[j]) if j is not None else 0.0
-            for entry, at_default, now, amortizes in cohorts:
-                if adv:
-                    out[POOL["gross_interest"]] += now * gross / 12.0
-                    out[POOL["net_interest"]] += now * net / 12.0
-                if final or month >= max(int(entry) + lag, 1):
-                    loss = min(sev * at_default, now)
-                    out[POOL["loss"]] += loss
-                    out[POOL["recovery"]] += now - loss
-                elif adv and amortizes:
-                    out[POOL["scheduled_principal"]] += now * (1.0 - ratio)
-                    out[POOL["foreclosure_balance"]] += now * ratio
-                else:
-                    out[POOL["foreclosure_balance"]] += now
-        return out
 
     def _waterfall_period(self, coll: Collections, prev: _State, pool: dict, delinquency: float):
         """The compiled waterfall for period ``prev.period + 1`` on ``pool``'s collections, from
