@@ -419,6 +419,21 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         else:
             _write(f"deal {head['deal_id']}\nseq {head['seq']}\nperiod {head['period']}\nhead {head['hash']}\n", args.out)
         return 0
+    if args.action in ("speeds", "bands"):
+        if args.deal is None:
+            raise SpecError("--deal", None, f"the deal file ({args.action} reads its loans)")
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        servicer = Servicer(args.deal, args.file)
+        if args.action == "speeds":
+            table = servicer.speeds()
+        elif args.deck is None:
+            raise SpecError("--deck", None, "a deck (e.g. Monte Carlo) whose distribution the actuals are placed in")
+        else:
+            table = servicer.bands(args.deck)
+        with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
+            _write(table.to_string(float_format=lambda x: f"{x:.6f}") + "\n", args.out)
+        return 0
     if args.deal is None:  # the chain only
         ledger = Ledger.open(args.file)
         rows = 0
@@ -618,16 +633,20 @@ def parser() -> argparse.ArgumentParser:
     once(pj, "--out", help="write here: .csv or .parquet (every table, or the summary), .json (the summary), .txt")
     pj.set_defaults(fn=cmd_project)
     lg = sub.add_parser("ledger", help="show a ledger, print its chain head, or verify it")
-    lg.add_argument("action", choices=("show", "head", "verify"),
+    lg.add_argument("action", choices=("show", "head", "verify", "speeds", "bands"),
                     help="show: the periods; head: the chain head (seq, period, hash) to keep outside the ledger; "
-                         "verify: the hash chain (and with --deal every period recomputed)")
+                         "verify: the hash chain (and with --deal every period recomputed); speeds: measured "
+                         "speeds over 1, 3, 6, 12 months and life (--deal); bands: each period's actuals in a "
+                         "deck's distribution (--deal, --deck)")
     lg.add_argument("file", help="the SQLite ledger")
-    once(lg, "--deal", help="verify: recompute every period with this deal (else the hash chain only)")
+    once(lg, "--deal", help="verify: recompute every period with this deal (else the hash chain only); speeds, "
+                            "bands: the deal")
+    once(lg, "--deck", help="bands: the deck projected from the cut-off")
     once(lg, "--head", help="verify: a head hash kept outside the ledger; rows removed after it, or rewritten, "
                             "are found")
     lg.add_argument("--typed-data", action=_OnceTrue, help="head: print it as EIP-712 typed data to sign")
     once(lg, "--chain-id", type=_positive_int, default=1, help="head --typed-data: the EIP-712 domain's chain id")
-    once(lg, "--out", help="head: write here (.txt or .json) instead of stdout")
+    once(lg, "--out", help="head, speeds, bands: write here (.txt; head --typed-data: .json) instead of stdout")
     lg.set_defaults(fn=cmd_ledger)
     st = sub.add_parser("settle", help="allocate a recorded period to token holders; write onchain instructions")
     once(st, "--ledger", required=True, help="the SQLite ledger the period is recorded in")

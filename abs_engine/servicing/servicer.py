@@ -52,6 +52,7 @@ from .projection import projected_collections
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _realised, _report_data, _tranche_rows
 from .reports import deal_id as _deal_id
 from .reprojection import pipeline_flows, pool_now, reproject
+from .speeds import anomaly_bands, measured_speeds
 from .state import _initial, _State
 
 if TYPE_CHECKING:
@@ -268,9 +269,7 @@ class Servicer:
         from the cut-off (as ``ae.run``)."""
         several = isinstance(scenario, list | tuple | ScenarioSet) or (
             not isinstance(scenario, Scenario) and is_deck(scenario))
-        scenarios = ScenarioSet.of(scenario if isinstance(scenario, ScenarioSet) else
-                                   [load_scenario(x) for x in scenario] if isinstance(scenario, list | tuple)
-                                   else load_deck(scenario))
+        scenarios = _scenario_set(scenario)
         if not summary_only:
             return reproject(self, scenarios, scenario_level=several)
         import pandas as pd  # deferred: a projection without tables never imports pandas
@@ -281,6 +280,20 @@ class Servicer:
             parts.append(res.summary())
             losses.append(res.flows[..., KC.LOSS].sum(axis=1))
         return SummaryResult(self.deal, scenarios, pd.concat(parts), np.concatenate(losses))
+
+    def speeds(self, windows: Sequence = (1, 3, 6, 12, "life")) -> pd.DataFrame:
+        """Measured speeds from the ledger: per recorded period and trailing window (periods, or
+        ``"life"``), realised SMM, CPR, MDR, CDR, severity and 60+ delinquency, and the PSA and
+        ABS they imply (:func:`abs_engine.servicing.speeds.measured_speeds`)."""
+        return measured_speeds(self, windows)
+
+    def bands(self, scenario: ScenarioSource | Sequence[ScenarioSource], band: tuple[float, float] = (5.0, 95.0),
+              chunk_size: int = 2048) -> pd.DataFrame:
+        """Each recorded period's actual SMM, MDR, severity and 60+ delinquency placed in the
+        distribution of a deck (e.g. Monte Carlo) projected from the cut-off, for that period:
+        its percentile, the band's bounds and whether it falls outside
+        (:func:`abs_engine.servicing.speeds.anomaly_bands`)."""
+        return anomaly_bands(self, _scenario_set(scenario), band, chunk_size)
 
     # -- internals
     def _state_after(self, current: dict, period: int) -> _State:
@@ -393,6 +406,15 @@ class Servicer:
         flows[0, POOL["performing_balance"]] = pool["ending_balance"]  # the waterfall reads the ending balance
         ds = DealState(i, *(getattr(prev.deal, f).copy() for f in DealState.ARRAYS))
         return run_period(program, flows, np.array([pool["beginning_balance"]]), ds), ds
+
+
+def _scenario_set(scenario) -> ScenarioSet:
+    """A scenario, a list of them or a deck, as a :class:`ScenarioSet`."""
+    if isinstance(scenario, ScenarioSet):
+        return scenario
+    if isinstance(scenario, list | tuple):
+        return ScenarioSet.of([load_scenario(x) for x in scenario])
+    return ScenarioSet.of(load_deck(scenario))
 
 
 def _from_month(scenario: Scenario, month: int) -> Scenario:
