@@ -21,7 +21,7 @@ from .results.tables import RunResult
 from .spec import Deal, Scenario
 
 _LAZY = {"Servicer": "servicing.servicer", "PeriodReport": "servicing.reports", "Ledger": "servicing.ledger",
-         "LedgerError": "servicing.ledger", "load_collections": "io.collection_reports"}
+         "LedgerError": "servicing.ledger", "load_collections": "io.collection_reports", "run_bot": "settlement.bot"}
 
 
 def __getattr__(name: str):
@@ -34,5 +34,5 @@ def __getattr__(name: str):
 
 __all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario",
            "SpecError", "read_tape", "pac_schedule", "effective_collar", "Servicer", "PeriodReport", "Ledger",
-           "LedgerError", "load_collections", "implied_speeds"]
+           "LedgerError", "load_collections", "implied_speeds", "run_bot"]
 __version__ = "0.1.0"

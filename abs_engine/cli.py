@@ -9,22 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 
 from .engine.breakeven import breakevens
 from .engine.run import run
 from .errors import SpecError
+from .io.files import write_atomic, write_file_set
 from .io.loading import is_deck, load_deal, load_deck, read_structured_file
 from .results.card import CardResult
 from .servicing.attestation import head_typed_data
 from .servicing.ledger import Ledger, LedgerError
 from .servicing.reports import PeriodReport
 from .servicing.servicer import Servicer
+from .settlement.bot import SafeFiles, run_bot
 from .settlement.instruction import BackingError, settle
 from .settlement.lifecycle import record
 from .settlement.renderings import calldata, merkle_claims, safe_batch
@@ -39,46 +38,12 @@ OUTPUT_FORMATS = {".txt": "table", ".csv": "csv", ".json": "json", ".parquet": "
 """``--out`` file extensions and the format each writes."""
 
 
-def _mode(base: int = 0o666) -> int:
-    """An ordinary new file's (``0o666``) or folder's (``0o777``) mode under the process umask;
-    ``mkstemp`` and ``mkdtemp`` would leave 0600 and 0700."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return base & ~umask
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic(out: str, write) -> None:
-    """``write(path)`` to a temp file beside ``out``, fsync it, give it an ordinary mode and rename it
-    into place: a failed run leaves no partial file."""
-    target = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-",
-                               suffix=target.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write(text: str, out: str | None) -> None:
     """Print, or write ``out`` atomically."""
     if out is None:
         sys.stdout.write(text)
     else:
-        _atomic(out, lambda path: Path(path).write_text(text, encoding="utf-8"))
+        write_atomic(out, lambda path: Path(path).write_text(text, encoding="utf-8"))
 
 
 def _out_format(out: str | None, allowed: tuple[str, ...], flag: str = "--out") -> str | None:
@@ -181,9 +146,9 @@ def _write_tables(tables: dict, files: dict[str, str], fmt: str) -> int:
     """Each table to its file (``csv`` or ``parquet``), each written whole or not at all."""
     for name, frame in tables.items():
         if fmt == "csv":
-            _atomic(files[name], lambda path, f=frame: f.to_csv(path, date_format="%Y-%m-%d"))
+            write_atomic(files[name], lambda path, f=frame: f.to_csv(path, date_format="%Y-%m-%d"))
         else:
-            _atomic(files[name], lambda path, f=frame: f.reset_index().to_parquet(path))
+            write_atomic(files[name], lambda path, f=frame: f.reset_index().to_parquet(path))
     print(f"wrote {', '.join(files.values())}")
     return 0
 
@@ -315,7 +280,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     res = run(deal, args.scenarios, summary_only=True)
     summary = res.summary()
     if fmt == "parquet":
-        _atomic(args.out, lambda path: summary.reset_index().to_parquet(path))
+        write_atomic(args.out, lambda path: summary.reset_index().to_parquet(path))
     elif fmt == "csv":
         _write(summary.to_csv(), args.out)
     elif fmt == "json":
@@ -392,6 +357,19 @@ def cmd_project(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 200):
         shown = res.distribution() if len(res.scenarios) > 1 else summary
         _write(head + "\n" + shown.to_string(float_format=lambda x: f"{x:,.6f}") + "\n", args.out)
+    return 0
+
+
+def cmd_advance(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    safe = Path(args.safe_folder) if args.safe_folder else out / "safe"
+    rows = run_bot(args.deal, args.ledger, args.collections, args.holders, out, SafeFiles(safe))
+    lines = [f"deal {load_deal(args.deal).name}: {len(rows)} instruction(s) in {args.ledger}"]
+    for r in rows:
+        note = {"submitted": "pending: sign and execute the Safe batch, then export its transfers to "
+                             f"{safe}/period_{r['period']}_chain_{r['chain_id']}_observed.json"}.get(r["status"], "")
+        lines.append(f"  period {r['period']}, chain {r['chain_id']}: {r['status']} {note}".rstrip())
+    _write("\n".join(lines) + "\n", None)
     return 0
 
 
@@ -475,7 +453,7 @@ def cmd_settle(args: argparse.Namespace) -> int:
             files[f"{stem}_merkle.json"] = merkle_claims(ins)
     texts = {name: json.dumps(content, indent=2) + "\n" for name, content in files.items()}
     record(ledger, s)   # recorded before anything is written: an output set always has its ledger entry
-    _write_set(out, texts)
+    write_file_set(out, texts)
     lines = [f"deal {s.deal}: period {s.period} settled in {s.decimals}-decimal base units"]
     for ins in s.instructions:
         w = sum(s.withheld.get(ins.chain_id, {}).values())
@@ -486,34 +464,6 @@ def cmd_settle(args: argparse.Namespace) -> int:
     lines.append(f"  wrote {', '.join(sorted(files))} to {out}; recorded as built in {args.ledger}")
     _write("\n".join(lines) + "\n", None)
     return 0
-
-
-def _write_set(out: Path, texts: dict[str, str]) -> None:
-    """Write a set of files into folder ``out``: all of them into a temporary folder beside it,
-    each fsync'd, with ordinary modes; then a new ``out`` is that folder renamed (the set appears
-    at once), and an existing one receives each file by an atomic rename."""
-    parent = out.parent if str(out.parent) else Path(".")
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.tmp-"))
-    try:
-        for name, text in texts.items():
-            with open(tmp / name, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp / name, _mode())
-        _fsync_dir(tmp)
-        if not out.exists():
-            os.chmod(tmp, _mode(0o777))
-            os.replace(tmp, out)
-        else:
-            for name in texts:
-                os.replace(tmp / name, out / name)
-            tmp.rmdir()
-        _fsync_dir(out)
-        _fsync_dir(parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 class _Parser(argparse.ArgumentParser):
@@ -625,6 +575,16 @@ def parser() -> argparse.ArgumentParser:
     once(d, "--ledger", required=True, help="the SQLite ledger (created on first use)")
     once(d, "--base-scenario", help="scenario for variance (default: none)")
     d.set_defaults(fn=cmd_distribute)
+    ad = sub.add_parser("advance", help="the settlement bot: every period whose collections are present, "
+                                         "distributed, settled, submitted, confirmed and reconciled (resumable)")
+    ad.add_argument("deal", help="the deal file")
+    once(ad, "--ledger", required=True, help="the SQLite ledger (created on first use)")
+    once(ad, "--collections", required=True, help="a folder of collections files, one per period (YAML/JSON)")
+    once(ad, "--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
+    once(ad, "--out", required=True, help="a folder: each period's instruction files go to period_<p>/")
+    once(ad, "--safe-folder", help="where Safe batches are written and their executed transfers read back "
+                                   "(default: OUT/safe)")
+    ad.set_defaults(fn=cmd_advance)
     pj = sub.add_parser("project", help="re-project the rest of a deal's life from its ledger's latest period")
     pj.add_argument("deal", help="the deal file")
     once(pj, "--ledger", required=True, help="the SQLite ledger whose latest recorded state is the start")

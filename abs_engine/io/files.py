@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,7 +24,7 @@ from ..errors import SpecError
 from ..spec.base import validate_spec
 
 __all__ = ["read_structured_file", "parse_structured_text", "load_spec", "read_table", "read_arrow_table",
-           "unique_columns", "MAX_SPEC_BYTES"]
+           "unique_columns", "MAX_SPEC_BYTES", "write_atomic", "write_file_set", "file_mode", "fsync_dir"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -233,3 +235,68 @@ def load_spec(model: type[M], source: str | os.PathLike[str] | Mapping[str, Any]
     else:
         data = source
     return validate_spec(model, data, str(file) if file else None), file
+
+
+# ---------------------------------------------------------------- writing files whole
+
+
+def file_mode(base: int = 0o666) -> int:
+    """An ordinary new file's (``0o666``) or folder's (``0o777``) mode under the process umask;
+    ``mkstemp`` and ``mkdtemp`` would leave 0600 and 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(out: str, write) -> None:
+    """``write(path)`` to a temp file beside ``out``, fsync it, give it an ordinary mode and rename it
+    into place: a failed run leaves no partial file."""
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=".abs-engine-",
+                               suffix=target.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_file_set(out: Path, texts: dict[str, str]) -> None:
+    """Write a set of files into folder ``out``: all of them into a temporary folder beside it,
+    each fsync'd, with ordinary modes; then a new ``out`` is that folder renamed (the set appears
+    at once), and an existing one receives each file by an atomic rename."""
+    parent = out.parent if str(out.parent) else Path(".")
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.tmp-"))
+    try:
+        for name, text in texts.items():
+            with open(tmp / name, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp / name, file_mode())
+        fsync_dir(tmp)
+        if not out.exists():
+            os.chmod(tmp, file_mode(0o777))
+            os.replace(tmp, out)
+        else:
+            for name in texts:
+                os.replace(tmp / name, out / name)
+            tmp.rmdir()
+        fsync_dir(out)
+        fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
