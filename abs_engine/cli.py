@@ -24,6 +24,7 @@ from .servicing.ledger import Ledger, LedgerError
 from .servicing.reports import PeriodReport
 from .servicing.servicer import Servicer
 from .settlement.bot import SafeFiles, run_bot
+from .settlement.feed import feed_reports
 from .settlement.instruction import BackingError, settle
 from .settlement.lifecycle import record
 from .settlement.renderings import calldata, merkle_claims, safe_batch
@@ -373,6 +374,32 @@ def cmd_advance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feed(args: argparse.Namespace) -> int:
+    fmt = _out_format(args.out, ("json",))
+    feeds = None
+    if args.feeds is not None:
+        data = read_structured_file(args.feeds)
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise SpecError("", type(data).__name__, "a mapping of token address -> feed contract address",
+                            file=args.feeds)
+        feeds = data
+    key = None
+    if args.key_file is not None:
+        key = Path(args.key_file).read_text().strip()
+        if not (key.startswith("0x") and len(key) == 66):
+            raise SpecError("--key-file", args.key_file, "a file holding one 0x-prefixed 32-byte private key")
+    if key is not None and feeds is None:
+        raise SpecError("--feeds", None, "the feed contracts to sign for (--key-file signs each token's report)")
+    servicer = Servicer(args.deal, args.ledger)
+    doc = feed_reports(servicer, args.holders, period=args.period, pricing=args.pricing_scenario,
+                       yield_=args.yield_, decimals=args.decimals, feeds=feeds, key=key)
+    _write(json.dumps(doc, indent=2) + "\n", args.out if fmt else None)
+    if args.out:
+        signed = sum("signature" in r for r in doc["reports"])
+        print(f"wrote {args.out}: period {doc['period']}, {len(doc['reports'])} token(s), {signed} signed")
+    return 0
+
+
 def cmd_ledger(args: argparse.Namespace) -> int:
 
     if args.action == "show":
@@ -585,6 +612,19 @@ def parser() -> argparse.ArgumentParser:
     once(ad, "--safe-folder", help="where Safe batches are written and their executed transfers read back "
                                    "(default: OUT/safe)")
     ad.set_defaults(fn=cmd_advance)
+    fd = sub.add_parser("feed", help="NAV per token (and par factor) for oracle feeds: AggregatorV3 rounds, "
+                                     "EIP-712-signed with a key")
+    fd.add_argument("deal", help="the deal file")
+    once(fd, "--ledger", required=True, help="the SQLite ledger")
+    once(fd, "--holders", required=True, help="settlement inputs: each tranche token's supply per chain")
+    once(fd, "--period", type=_positive_int, help="a recorded period (default: the latest)")
+    once(fd, "--pricing-scenario", help="value at the price under this scenario (default: par)")
+    once(fd, "--yield", dest="yield_", type=_yield, help="with --pricing-scenario: the yield priced at (decimal)")
+    once(fd, "--decimals", type=int, default=8, help="the answers' decimals (default 8)")
+    once(fd, "--feeds", help="YAML/JSON: token address -> its feed contract (for the typed data)")
+    once(fd, "--key-file", help="a file holding the signer's private key: each report is signed")
+    once(fd, "--out", help="write the feed here (.json) instead of stdout")
+    fd.set_defaults(fn=cmd_feed)
     pj = sub.add_parser("project", help="re-project the rest of a deal's life from its ledger's latest period")
     pj.add_argument("deal", help="the deal file")
     once(pj, "--ledger", required=True, help="the SQLite ledger whose latest recorded state is the start")
