@@ -19,7 +19,8 @@ from .errors import SpecError
 from .io.files import write_atomic, write_file_set
 from .io.loading import is_deck, load_deal, load_deck, read_structured_file
 from .results.card import CardResult
-from .servicing.attestation import head_typed_data
+from .servicing.attestation import head_typed_data, sign
+from .servicing.investor_report import render_html, report_attestation
 from .servicing.ledger import Ledger, LedgerError
 from .servicing.reports import PeriodReport
 from .servicing.servicer import Servicer
@@ -35,7 +36,7 @@ from .spec.settlement import SettlementSpec
 
 __all__ = ["main", "OUTPUT_FORMATS"]
 
-OUTPUT_FORMATS = {".txt": "table", ".csv": "csv", ".json": "json", ".parquet": "parquet"}
+OUTPUT_FORMATS = {".txt": "table", ".csv": "csv", ".json": "json", ".parquet": "parquet", ".html": "html"}
 """``--out`` file extensions and the format each writes."""
 
 
@@ -364,7 +365,7 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_advance(args: argparse.Namespace) -> int:
     out = Path(args.out)
     safe = Path(args.safe_folder) if args.safe_folder else out / "safe"
-    rows = run_bot(args.deal, args.ledger, args.collections, args.holders, out, SafeFiles(safe))
+    rows = run_bot(Servicer(args.deal, args.ledger), args.collections, args.holders, out, SafeFiles(safe))
     lines = [f"deal {load_deal(args.deal).name}: {len(rows)} instruction(s) in {args.ledger}"]
     for r in rows:
         note = {"submitted": "pending: sign and execute the Safe batch, then export its transfers to "
@@ -397,6 +398,26 @@ def cmd_feed(args: argparse.Namespace) -> int:
     if args.out:
         signed = sum("signature" in r for r in doc["reports"])
         print(f"wrote {args.out}: period {doc['period']}, {len(doc['reports'])} token(s), {signed} signed")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    fmt = _out_format(args.out, ("html", "json"))
+    servicer = Servicer(args.deal, args.ledger, base_scenario=args.base_scenario)
+    content = servicer.investor_report(args.period)
+    if fmt == "json":
+        _write(json.dumps(content, indent=1) + "\n", args.out)
+        print(f"wrote {args.out}: period {content['period']}")
+        return 0
+    page = render_html(content)
+    typed = report_attestation(content, page, chain_id=args.chain_id)
+    attestation = {"typed_data": typed}
+    if args.key_file is not None:
+        attestation["signature"] = sign(typed, Path(args.key_file).read_text().strip())
+    side = str(Path(args.out).with_suffix(".attestation.json"))
+    write_atomic(args.out, lambda path: Path(path).write_bytes(page.encode("utf-8")))
+    _write(json.dumps(attestation, indent=2) + "\n", side)
+    print(f"wrote {args.out} (keccak {typed['message']['documentHash']}) and {side}: period {content['period']}")
     return 0
 
 
@@ -625,6 +646,16 @@ def parser() -> argparse.ArgumentParser:
     once(fd, "--key-file", help="a file holding the signer's private key: each report is signed")
     once(fd, "--out", help="write the feed here (.json) instead of stdout")
     fd.set_defaults(fn=cmd_feed)
+    rp = sub.add_parser("report", help="the monthly investor report of a recorded period: a self-contained "
+                                       "HTML page (and its attestation) or JSON")
+    rp.add_argument("deal", help="the deal file")
+    once(rp, "--ledger", required=True, help="the SQLite ledger")
+    once(rp, "--period", type=_positive_int, help="a recorded period (default: the latest)")
+    once(rp, "--base-scenario", help="the scenario the variance section projects the period with (default: none)")
+    once(rp, "--out", required=True, help="report.html (with report.attestation.json beside it) or report.json")
+    once(rp, "--chain-id", type=_positive_int, default=1, help="the attestation's EIP-712 domain chain id")
+    once(rp, "--key-file", help="a file holding a private key: the attestation is signed")
+    rp.set_defaults(fn=cmd_report)
     pj = sub.add_parser("project", help="re-project the rest of a deal's life from its ledger's latest period")
     pj.add_argument("deal", help="the deal file")
     once(pj, "--ledger", required=True, help="the SQLite ledger whose latest recorded state is the start")

@@ -33,8 +33,9 @@ from ..io.loans import LoanArrays
 from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as KC
 from ..results.tables import RunResult
+from ..spec.collateral import AMORTIZATION
 from ..vocabulary import KERNEL_COLUMNS
-from .actuals import TOLERANCE, _schedule_ratio
+from .actuals import TOLERANCE
 from .state import _State
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def pool_now(servicer: Servicer, prev: _State) -> tuple[LoanArrays | None, float
 def pipeline_flows(servicer: Servicer, prev: _State, lag: np.ndarray, advancing: np.ndarray,
                    severity: np.ndarray, k: int) -> np.ndarray:
     """``[scenario, month, column]``: the recorded foreclosure cohorts over the months after ``k``
-    (as many as ``severity[scenario, month]`` has), every scenario at once (``lag`` and
+    (as many as ``severity[scenario, month]`` has), every scenario and cohort at once (``lag`` and
     ``advancing`` per scenario), as the collateral kernel treats defaulted balances: with
     advancing they earn interest and amortize on their loan's schedule until liquidated; without,
     they are frozen and earn nothing. A cohort liquidates in period ``max(entry + lag, 1)`` (by
@@ -130,37 +131,58 @@ def pipeline_flows(servicer: Servicer, prev: _State, lag: np.ndarray, advancing:
     liquidated). The servicer's one-period comparison (``variance``) reads its first month."""
     loans = servicer._loans
     s, n = severity.shape
-    lag = np.asarray(lag, dtype=np.int64)
-    adv = np.asarray(advancing, dtype=bool)
     out = np.zeros((s, n, KC.NCOL))
     index = loans.position
-    for loan, cohorts in prev.pipeline.items():
-        j = index.get(loan)
-        final_month = int(loans.maturity[j]) if j is not None else np.iinfo(np.int64).max
-        gross = float(loans.rate[j]) / 12.0 if j is not None else 0.0
-        net = float(loans.net_rate[j]) / 12.0 if j is not None else 0.0
-        for entry, at_default, now, amortizes in cohorts:
-            bal = np.full(s, float(now))
-            due = np.maximum(int(entry) + lag, 1)  # each scenario's liquidation period
-            open_ = np.ones(s, dtype=bool)
-            for m in range(k + 1, k + n + 1):
-                t = m - k - 1
-                ratio = _schedule_ratio(loans, j, m) if j is not None else 1.0
-                earning = open_ & adv
-                out[earning, t, POOL["gross_interest"]] += bal[earning] * gross
-                out[earning, t, POOL["net_interest"]] += bal[earning] * net
-                liquidate = open_ & ((m >= due) | (m >= final_month))
-                loss = np.minimum(severity[liquidate, t] * float(at_default), bal[liquidate])
-                out[liquidate, t, POOL["loss"]] += loss
-                out[liquidate, t, POOL["recovery"]] += bal[liquidate] - loss
-                open_ &= ~liquidate
-                moving = open_ & adv & bool(amortizes)
-                out[moving, t, POOL["scheduled_principal"]] += bal[moving] * (1.0 - ratio)
-                bal = np.where(moving, bal * ratio, bal)
-                out[open_, t, POOL["foreclosure_balance"]] += bal[open_]
-                if not open_.any():
-                    break
+    cohorts = [(index.get(loan), c) for loan, cs in prev.pipeline.items() for c in cs]
+    if not cohorts:
+        return out
+    j = np.array([-1 if x is None else x for x, _ in cohorts], dtype=np.int64)
+    known = j >= 0
+    jj = np.where(known, j, 0)
+    entry = np.array([c[0] for _, c in cohorts], dtype=np.int64)
+    at_default = np.array([c[1] for _, c in cohorts], dtype=np.float64)
+    bal = np.tile(np.array([c[2] for _, c in cohorts], dtype=np.float64), (s, 1))  # [scenario, cohort]
+    amortizes = np.array([bool(c[3]) for _, c in cohorts])
+    final_month = np.where(known, loans.maturity[jj], np.iinfo(np.int64).max)
+    gross = np.where(known, loans.rate[jj] / 12.0, 0.0)
+    net = np.where(known, loans.net_rate[jj] / 12.0, 0.0)
+    due = np.maximum(entry[None, :] + np.asarray(lag, dtype=np.int64)[:, None], 1)  # [scenario, cohort]
+    adv = np.asarray(advancing, dtype=bool)[:, None]
+    open_ = np.ones_like(bal, dtype=bool)
+    for t in range(n):
+        m = k + 1 + t
+        ratio = np.where(known, _ratios(loans, jj, m), 1.0)  # [cohort]
+        earning = open_ & adv
+        out[:, t, POOL["gross_interest"]] += (np.where(earning, bal, 0.0) * gross).sum(axis=1)
+        out[:, t, POOL["net_interest"]] += (np.where(earning, bal, 0.0) * net).sum(axis=1)
+        liquidate = open_ & ((m >= due) | (m >= final_month)[None, :])
+        loss = np.minimum(severity[:, t, None] * at_default[None, :], bal)
+        out[:, t, POOL["loss"]] += np.where(liquidate, loss, 0.0).sum(axis=1)
+        out[:, t, POOL["recovery"]] += np.where(liquidate, bal - loss, 0.0).sum(axis=1)
+        open_ &= ~liquidate
+        moving = open_ & adv & amortizes[None, :]
+        out[:, t, POOL["scheduled_principal"]] += np.where(moving, bal * (1.0 - ratio), 0.0).sum(axis=1)
+        bal = np.where(moving, bal * ratio, bal)
+        out[:, t, POOL["foreclosure_balance"]] += np.where(open_, bal, 0.0).sum(axis=1)
+        if not open_.any():
+            break
     return out
+
+
+def _ratios(loans: LoanArrays, j: np.ndarray, month: int) -> np.ndarray:
+    """``S(month) / S(month - 1)`` of cut-off loans ``j`` (:func:`~.actuals._schedule_ratio` for
+    many loans at once)."""
+    io = loans.amortization[j] == AMORTIZATION.index("interest_only")
+    straight = loans.amortization[j] == AMORTIZATION.index("straight_line")
+    n = (loans.remaining_term[j] - month).astype(np.float64)
+    r = loans.rate[j] / 12.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lv = np.log(1.0 / (1.0 + r))
+        level = -np.expm1(n * lv) / -np.expm1((n + 1) * lv)
+        even = n / (n + 1.0)
+    out = np.where((r == 0.0) | straight, even, level)
+    out = np.where(io, 1.0, out)
+    return np.where(month >= loans.maturity[j], 0.0, out)
 
 
 def _face_now(program: Program, prev: _State) -> np.ndarray:

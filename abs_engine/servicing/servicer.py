@@ -47,6 +47,7 @@ from ..results.tables import RunResult, SummaryResult
 from ..spec import Deal, Scenario
 from ..vocabulary import KERNEL_COLUMNS
 from .actuals import TOLERANCE, _loan_level, _pool_level
+from .investor_report import investor_report
 from .ledger import Ledger, LedgerError, LedgerRow, canonical_json, keccak_hex
 from .projection import projected_collections
 from .reports import REALISED, SERVICING_POOL_COLUMNS, PeriodReport, _realised, _report_data, _tranche_rows
@@ -281,6 +282,13 @@ class Servicer:
             losses.append(res.flows[..., KC.LOSS].sum(axis=1))
         return SummaryResult(self.deal, scenarios, pd.concat(parts), np.concatenate(losses))
 
+    def is_recorded(self, report: CollectionSource) -> bool:
+        """Whether ``report`` (a collections file or dict) is exactly what the ledger recorded for
+        its period (``False`` when the period is not recorded, or was recorded from other content)."""
+        coll = load_collections(report)
+        current = self.ledger.current()
+        return coll.period in current and canonical_json(coll.canonical()) == current[coll.period].inputs
+
     def speeds(self, windows: Sequence = (1, 3, 6, 12, "life")) -> pd.DataFrame:
         """Measured speeds from the ledger: per recorded period and trailing window (periods, or
         ``"life"``), realised SMM, CPR, MDR, CDR, severity and 60+ delinquency, and the PSA and
@@ -294,6 +302,12 @@ class Servicer:
         its percentile, the band's bounds and whether it falls outside
         (:func:`abs_engine.servicing.speeds.anomaly_bands`)."""
         return anomaly_bands(self, _scenario_set(scenario), band, chunk_size)
+
+    def investor_report(self, period: int | None = None) -> dict:
+        """The monthly investor report's content for a recorded ``period`` (default the latest):
+        collections, roll-forward, history, payments, triggers, accounts, speeds, variance and
+        hashes (:mod:`abs_engine.servicing.investor_report`; ``render_html`` makes the page)."""
+        return investor_report(self, period)
 
     # -- internals
     def _state_after(self, current: dict, period: int) -> _State:

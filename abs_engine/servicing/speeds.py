@@ -29,7 +29,6 @@ from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as KC
 from ..results.implied import _balance_ratio, implied_speeds
 from .reports import PeriodReport
-from .state import _State
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,16 +78,19 @@ def measured_speeds(servicer: Servicer, windows: Sequence = (1, 3, 6, 12, "life"
     beginning = np.array([pools[p]["beginning_balance"] for p in periods])
     wac = np.array([_ratio(12.0 * pools[p]["gross_interest"], pools[p]["beginning_balance"]) for p in periods])
     original = servicer._loans.original_balance
+    terms: dict[int, tuple[int, int]] = {}  # each window's start: the pool's remaining term and age, read once
     rows, index = [], []
     for j, p in enumerate(periods):
-        for w, label in zip(sizes, windows, strict=True):
+        for w in sizes:
             lo = 0 if w is None else max(0, j - w + 1)
             m = j - lo + 1
             s = 1.0 - np.prod(1.0 - smm[lo:j + 1]) ** (1.0 / m)
             d = 1.0 - np.prod(1.0 - mdr[lo:j + 1]) ** (1.0 / m)
             charged = default[lo:j + 1].sum()
             sev = loss[lo:j + 1].sum() / charged if charged > 0 else np.nan
-            psa, abs_ = _implied(servicer, current, periods[lo], beginning[lo] / original, wac[lo], s, m)
+            if periods[lo] not in terms:
+                terms[periods[lo]] = _terms_at(servicer, current, periods[lo])
+            psa, abs_ = _implied(terms[periods[lo]], beginning[lo] / original, wac[lo], s, m)
             rows.append((m, s, 1.0 - (1.0 - s) ** 12, d, 1.0 - (1.0 - d) ** 12, sev, float(np.nanmean(dq[lo:j + 1]))
                          if np.isfinite(dq[lo:j + 1]).any() else np.nan, psa, abs_))
             index.append((p, f"{w}m" if w is not None else "life"))
@@ -101,10 +103,10 @@ def _ratio(x: float, y: float) -> float:
     return x / y if y > 0 else 0.0
 
 
-def _implied(servicer: Servicer, current: dict, start: int, factor: float, wac: float, smm: float,
-             m: int) -> tuple[float, float]:
-    """(PSA, ABS) implied over ``m`` periods from period ``start``'s beginning (see the module doc)."""
-    term, age = _terms_at(servicer, current, start)
+def _implied(terms: tuple[int, int], factor: float, wac: float, smm: float, m: int) -> tuple[float, float]:
+    """(PSA, ABS) implied over ``m`` periods from a window's start, where the pool's remaining term
+    and age are ``terms`` (see the module doc)."""
+    term, age = terms
     if not factor > 0 or term < m:
         return np.nan, np.nan
     end = factor * float(_balance_ratio(np.array([wac]), np.array([term - m]), np.array([term]))[0]) * (
@@ -122,7 +124,7 @@ def _terms_at(servicer: Servicer, current: dict, period: int) -> tuple[int, int]
     elapsed = period - 1
     weights = loans.balance
     if elapsed > 0:
-        prev = _State.from_json(current[elapsed].state)
+        prev = servicer._state_after(current, elapsed)
         if prev.loan_id is not None:
             weights = np.zeros(len(loans))
             at = loans.position

@@ -54,12 +54,13 @@ class _State:
 
     @classmethod
     def from_json(cls, text: str) -> _State:
-        x = _unplain(json.loads(text))
+        x = json.loads(text)
+        loans = x.pop("loans")  # per-loan columns (ids, finite numbers): read as they are, not walked
+        x = _unplain(x)
         ds = x["deal_state"]
         deal = DealState.of(x["period"], ds)  # (arrays recorded before they existed: their "never" value)
         for f in ("balance", "shortfall", "fee_arrears", "accounts", "breached"):  # keep [1, n] shapes
             setattr(deal, f, getattr(deal, f).reshape(1, -1))
-        loans = x["loans"]
         return cls(
             period=x["period"], deal=deal,
             loan_id=None if loans is None else tuple(loans["loan_id"]),

@@ -6,7 +6,8 @@ Per period ``p`` (in order; a missing period stops the run):
 
 1. **distribute**: the servicer records the period from its collections file (skipped when it
    is recorded; a file whose content differs from the recorded inputs is refused: a change is a
-   restatement, made on purpose with ``abs-engine``'s ``Servicer.restate``);
+   restatement, made on purpose with ``Servicer.restate``). A period whose instructions are all
+   reconciled is done: only its report's header is compared again, not its tape;
 2. **settle**: the allocation and one instruction per chain (:func:`~.instruction.settle`,
    after its allow-list and proof-of-backing checks), recorded as ``built``
    (:func:`~.lifecycle.record`, once per content id), its files written as a set into
@@ -41,10 +42,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import SpecError
-from ..io.collection_reports import load_collections
-from ..io.files import write_atomic, write_file_set
-from ..servicing.ledger import LedgerError, canonical_json
-from ..servicing.servicer import Servicer
+from ..io.files import load_spec, write_atomic, write_file_set
+from ..servicing.ledger import LedgerError
+from ..spec.collection_report import CollectionReport
+from .allocation import load_settlement_spec
 from .instruction import Instruction, settle
 from .lifecycle import STATUSES, advance, reconcile, record
 from .renderings import calldata, merkle_claims, safe_batch
@@ -149,6 +150,12 @@ class EvmBroadcaster:
         return list(self._observed.get(instruction.content_id, []))
 
 
+def _reconciled(ledger, period: int) -> dict[int, str]:
+    """The chains whose instruction of ``period`` is reconciled, with its content id."""
+    return {r["detail"]["chain_id"]: r["content_id"] for r in ledger.instructions(period)
+            if r["status"] == "reconciled"}
+
+
 def _status(ledger, content_id: str) -> tuple[str, dict[str, dict]]:
     """An instruction's latest status and each status's detail."""
     rows = [r for r in ledger.instructions() if r["content_id"] == content_id]
@@ -156,37 +163,49 @@ def _status(ledger, content_id: str) -> tuple[str, dict[str, dict]]:
     return max((r["status"] for r in rows), key=STATUSES.index), details
 
 
-def _periods(folder: Path) -> list[tuple[int, Path]]:
-    """The collections files in ``folder`` (``*.yaml``, ``*.yml``, ``*.json``) by their period."""
+def _periods(folder: Path) -> list[tuple[int, Path, CollectionReport]]:
+    """The collections files in ``folder`` (``*.yaml``, ``*.yml``, ``*.json``) by their period, with
+    their headers (a tape is read only when its period is processed)."""
     out = {}
+    heads = {}
     for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json")):
-        p = load_collections(path).period
+        head = load_spec(CollectionReport, path)[0]
+        p = head.period
+        heads[p] = head
         if p in out:
             raise SpecError("period", p, f"one collections file per period ({out[p].name} and {path.name})",
                             file=str(path))
         out[p] = path
-    return sorted(out.items())
+    return [(p, out[p], heads[p]) for p in sorted(out)]
 
 
-def run_bot(deal, ledger, collections: str | Path, holders, out: str | Path, broadcaster: Broadcaster, *,
+def run_bot(servicer, collections: str | Path, holders, out: str | Path, broadcaster: Broadcaster, *,
             on_step: Callable[[str, int, str | None], None] | None = None) -> list[dict]:
     """Run every period whose collections are in folder ``collections`` and not yet reconciled
-    (see the module doc): ``deal`` and ``ledger`` as for :class:`~abs_engine.Servicer`,
-    ``holders`` the settlement inputs (:func:`~.instruction.settle`), ``out`` the folder for
-    each period's files. Returns one row per instruction: ``period``, ``chain_id``,
+    (see the module doc), with ``servicer`` (an :class:`abs_engine.Servicer`: the deal and its
+    ledger), ``holders`` the settlement inputs (:func:`~.instruction.settle`), ``out`` the
+    folder for each period's files. Returns one row per instruction: ``period``, ``chain_id``,
     ``content_id``, ``status`` (``submitted`` when its confirmation is pending)."""
-    servicer = Servicer(deal, ledger)
     folder, out = Path(collections), Path(out)
     if not folder.is_dir():
         raise SpecError("collections", str(folder), "a folder of collections files (one per period)")
     out.mkdir(parents=True, exist_ok=True)
     step = on_step or (lambda *_: None)
+    _spec, snapshots, _allowed = load_settlement_spec(holders)
+    chains = {h.chain_id for h in snapshots}
     rows: list[dict] = []
-    for period, path in _periods(folder):
+    for period, path, head in _periods(folder):
         current = servicer.ledger.current()
+        done = _reconciled(servicer.ledger, period)
+        if period in current and set(done) == chains:  # every chain's instruction reconciled: nothing to do
+            if head.model_dump(mode="json", exclude={"loans"}) != json.loads(current[period].inputs)["report"]:
+                raise LedgerError(f"{path.name}: period {period}'s report differs from the recorded one (a change "
+                                  "is a restatement: Servicer.restate)")
+            rows += [{"period": period, "chain_id": c, "content_id": cid, "status": "reconciled"}
+                     for c, cid in sorted(done.items())]
+            continue
         if period in current:
-            inputs = canonical_json(load_collections(path).canonical())
-            if inputs != current[period].inputs:
+            if not servicer.is_recorded(path):
                 raise LedgerError(f"{path.name}: period {period}'s collections differ from the recorded ones "
                                   "(a change is a restatement: Servicer.restate)")
         else:

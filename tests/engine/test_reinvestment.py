@@ -139,12 +139,13 @@ def test_a_servicer_of_a_reinvesting_pool_or_a_pipeline_base_is_refused_before_w
     assert not (tmp_path / "l.sqlite").exists()
 
 
-@given(reinvesting_pools(), scenarios(), st.one_of(st.floats(0.0, 0.05), st.dictionaries(
-    st.integers(1, 30), st.floats(0.0, 0.05), min_size=1, max_size=3)))
+@given(reinvesting_pools(), scenarios(), st.one_of(st.floats(1e-4, 0.05), st.dictionaries(
+    st.integers(1, 30), st.floats(1e-4, 0.05), min_size=1, max_size=3)))
 def test_a_loss_trigger_ends_reinvestment_early(pool, scen, threshold):
     """``ends_when``: reinvestment stops for good in the first month the pool's cumulative loss ÷
     its original balance is above the trigger's threshold (that month's principal included); the
-    reference stops its purchases there too."""
+    reference stops its purchases there too. (Thresholds from 0.01%: a loss of 1e-42 from a CDR of
+    1e-44, which the reference's 1 - (1 - cdr)^(1/12) rounds to 0, is not a breach to argue over.)"""
     lines, terms = pool
     deal = {"name": "r", "collateral": {"rep_lines": lines, "reinvestment": {**terms, "ends_when": "loss"}},
             "tranches": [{"name": "A", "balance": 0.8 * sum(ln["balance"] for ln in lines), "coupon": 0.05,

@@ -19,8 +19,8 @@ import yaml
 import abs_engine as ae
 from abs_engine.servicing.servicer import deal_id
 from abs_engine.settlement import renderings as onchain
-from abs_engine.settlement.instruction import settle
 from abs_engine.settlement.bot import STEPS, EvmBroadcaster, ReconciliationError, SafeFiles, run_bot
+from abs_engine.settlement.instruction import settle
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAL = ROOT / "tranches/nonagency_rmbs.yaml"
@@ -63,6 +63,11 @@ def chain():
         yield owner, tokens, dists
 
 
+def _servicer(folder: Path) -> ae.Servicer:
+    """The example deal's servicer on the ledger ``folder/l.sqlite``."""
+    return ae.Servicer(DEAL, folder / "l.sqlite")
+
+
 def _balances(tokens, spec) -> dict:
     out = {}
     for t in spec["tranches"]:
@@ -81,7 +86,7 @@ def _end_state(ledger_path) -> list:
 def test_a_run_pays_every_period_once_and_a_second_run_does_nothing(tmp_path, chain):
     owner, tokens, dists = chain
     spec = _holders(tokens, dists)
-    rows = run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", EvmBroadcaster(owner))
+    rows = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", EvmBroadcaster(owner))
     assert {r["status"] for r in rows} == {"reconciled"} and {r["period"] for r in rows} == {1, 2, 3}
     statuses = _end_state(tmp_path / "l.sqlite")
     assert [s for _, _, s in statuses].count("reconciled") == len(rows)
@@ -97,7 +102,7 @@ def test_a_run_pays_every_period_once_and_a_second_run_does_nothing(tmp_path, ch
                 want[(ins.chain_id, holder)] = want.get((ins.chain_id, holder), 0) + amount
     assert {k: v for k, v in paid.items() if v} == want
     assert sorted((tmp_path / "out").iterdir())[0].name == "period_1"
-    again = run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", EvmBroadcaster(owner))
+    again = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", EvmBroadcaster(owner))
     assert again == rows and _end_state(tmp_path / "l.sqlite") == statuses and _balances(tokens, spec) == paid
     assert servicer.verify().ok
 
@@ -123,9 +128,9 @@ def test_killed_after_any_step_it_resumes_and_pays_nobody_twice(tmp_path, chain,
             raise Killed(f"{step} of period {period}")
 
     with pytest.raises(Killed):
-        run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", broadcaster, on_step=kill)
+        run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster, on_step=kill)
     assert seen[-1][0] in STEPS
-    rows = run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", broadcaster)
+    rows = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster)
     assert {r["status"] for r in rows} == {"reconciled"}
     history = _end_state(tmp_path / "l.sqlite")
     for cid in {c for _, c, _ in history}:  # each step once, in order
@@ -162,10 +167,11 @@ def test_killed_inside_a_submission_it_does_not_send_again(tmp_path, chain):
     broadcaster = _DiesAfterSending(owner, times=2)
     for _ in range(2):
         with pytest.raises(Killed):
-            run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", broadcaster)
-    rows = run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", broadcaster)
+            run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster)
+    rows = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster)
     assert {r["status"] for r in rows} == {"reconciled"}
-    submitted = [r["detail"] for r in ae.Ledger.open(tmp_path / "l.sqlite").instructions() if r["status"] == "submitted"]
+    rows_ = ae.Ledger.open(tmp_path / "l.sqlite").instructions()
+    submitted = [r["detail"] for r in rows_ if r["status"] == "submitted"]
     assert submitted[0]["sent"] == []  # the resumed submission found its batch paid and sent nothing
     assert {k: v for k, v in _balances(tokens, spec).items() if v} == _owed(tmp_path / "l.sqlite", spec)
 
@@ -192,7 +198,7 @@ def test_a_transfer_that_differs_stops_the_bot(tmp_path, chain):
             return observed
 
     with pytest.raises(ReconciliationError, match="amount"):
-        run_bot(DEAL, tmp_path / "l.sqlite", COLLECTIONS, spec, tmp_path / "out", Short(owner))
+        run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", Short(owner))
     assert "reconciled" not in [s for _, _, s in _end_state(tmp_path / "l.sqlite")]
 
 
@@ -201,24 +207,25 @@ def test_collections_that_differ_from_the_recorded_ones_are_refused(tmp_path, ch
     spec = _holders(tokens, dists)
     folder = tmp_path / "collections"
     shutil.copytree(COLLECTIONS, folder)
-    run_bot(DEAL, tmp_path / "l.sqlite", folder, spec, tmp_path / "out", EvmBroadcaster(owner))
+    run_bot(_servicer(tmp_path), folder, spec, tmp_path / "out", EvmBroadcaster(owner))
     text = (folder / "period_2.yaml").read_text()
     (folder / "period_2.yaml").write_text(text.replace("exercise_call: false", "exercise_call: true")
                                           if "exercise_call: false" in text else text + "exercise_call: true\n")
-    with pytest.raises(ae.LedgerError, match="differ from the recorded ones"):
-        run_bot(DEAL, tmp_path / "l.sqlite", folder, spec, tmp_path / "out", EvmBroadcaster(owner))
+    with pytest.raises(ae.LedgerError, match="differs? from the recorded ones?"):
+        run_bot(_servicer(tmp_path), folder, spec, tmp_path / "out", EvmBroadcaster(owner))
 
 
 _DRIVER = """
 import os, sys
 from abs_engine.settlement.instruction import settle
+from abs_engine import Servicer
 from abs_engine.settlement.bot import SafeFiles, run_bot
 kill_at = int(sys.argv[1]); n = [0]
 def step(*args):
     if n[0] == kill_at:
         os._exit(9)  # a real kill: no cleanup, no finally
     n[0] += 1
-run_bot(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], SafeFiles(sys.argv[7]), on_step=step)
+run_bot(Servicer(sys.argv[2], sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], SafeFiles(sys.argv[7]), on_step=step)
 """
 
 
@@ -243,14 +250,14 @@ def test_a_process_killed_at_a_step_resumes_with_the_safe_files_broadcaster(tmp_
     safe, out, ledger = tmp_path / "safe", tmp_path / "out", tmp_path / "l.sqlite"
     args = [str(DEAL), str(ledger), str(COLLECTIONS), str(holders), str(out), str(safe)]
     for _ in range(passes):
-        run_bot(*args[:5], SafeFiles(safe))
+        run_bot(ae.Servicer(*args[:2]), *args[2:5], SafeFiles(safe))
         _observed_files(safe, out)
     done = subprocess.run([sys.executable, "-c", _DRIVER, str(kill_at), *args], capture_output=True, text=True)
     assert done.returncode == 9, done.stderr
     for _ in range(4):  # each run submits what it can; the signers execute; the next run confirms
-        rows = run_bot(*args[:5], SafeFiles(safe))
+        rows = run_bot(ae.Servicer(*args[:2]), *args[2:5], SafeFiles(safe))
         _observed_files(safe, out)
-    rows = run_bot(*args[:5], SafeFiles(safe))
+    rows = run_bot(ae.Servicer(*args[:2]), *args[2:5], SafeFiles(safe))
     assert {r["status"] for r in rows} == {"reconciled"} and {r["period"] for r in rows} == {1, 2, 3}
     assert ae.Servicer(DEAL, ledger).verify().ok
     history = _end_state(ledger)

@@ -108,9 +108,9 @@ def test_the_feed_contract_accepts_only_its_signers_reports(servicer, nav_feed):
 
 
 def test_the_cli_writes_a_signed_feed(servicer, tmp_path, capsys):
-    from abs_engine.cli import main
-
     import yaml
+
+    from abs_engine.cli import main
 
     holders = tmp_path / "holders.yaml"
     holders.write_text(yaml.safe_dump(_holders()))
