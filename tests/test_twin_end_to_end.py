@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import random
 
-import boa
 import numpy as np
 import pytest
 
 import abs_engine as ae
 from abs_engine.servicing.investor_report import render_html, report_attestation
 from abs_engine.servicing.ledger import keccak_hex
-from abs_engine.servicing.servicer import deal_id, projected_collections
-from abs_engine.settlement import renderings as onchain
+from abs_engine.servicing.servicer import projected_collections
 from abs_engine.settlement.bot import EvmBroadcaster, run_bot
 from abs_engine.settlement.instruction import settle
 
-from .settlement.test_bot import CHAINS, DEAL, ROOT, Killed, _balances, _holders
+from .settlement.test_bot import DEAL, ROOT, Killed, _balances, _holders, deployed
 
 BASE = ROOT / "scenarios/base.yaml"
 MONTHS = 12
@@ -42,14 +40,7 @@ def test_twelve_months_of_a_living_twin(tmp_path):
     folder, out, ledger = tmp_path / "collections", tmp_path / "out", tmp_path / "l.sqlite"
     folder.mkdir()
     rng = random.Random(17)
-    did = bytes.fromhex(deal_id(ae.load_deal(DEAL))[2:])
-    with boa.env.anchor():
-        owner = boa.env.generate_address("owner")
-        with boa.env.prank(owner):
-            tokens = {c: boa.load(str(ROOT / "tests/settlement/contracts/Token.vy")) for c in CHAINS}
-            dists = {c: boa.loads(onchain.contract_source("BatchDistributor"), tokens[c].address, did) for c in CHAINS}
-            for c in CHAINS:
-                tokens[c].mint(dists[c].address, 10**30)
+    with deployed() as (owner, tokens, dists):
         spec = _holders(tokens, dists)
         broadcaster = EvmBroadcaster(owner)
         kills = 0

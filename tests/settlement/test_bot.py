@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import boa
@@ -49,9 +50,10 @@ def _holders(tokens=None, sources=None) -> dict:
     return spec
 
 
-@pytest.fixture
-def chain():
-    """A payment token and a funded batch distributor per chain, in one EVM (chain id set per call)."""
+@contextmanager
+def deployed():
+    """A payment token and a funded batch distributor per chain, in one EVM (chain id set per
+    call), rolled back on exit: ``(owner, tokens, distributors)``."""
     did = bytes.fromhex(deal_id(ae.load_deal(DEAL))[2:])
     with boa.env.anchor():
         owner = boa.env.generate_address("owner")
@@ -61,6 +63,12 @@ def chain():
             for c in CHAINS:
                 tokens[c].mint(dists[c].address, 10**30)
         yield owner, tokens, dists
+
+
+@pytest.fixture
+def chain():
+    with deployed() as evm:
+        yield evm
 
 
 def _servicer(folder: Path) -> ae.Servicer:
