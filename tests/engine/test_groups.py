@@ -216,3 +216,16 @@ def test_a_group_on_a_deal_without_groups_and_what_is_not_built():
         ae.Servicer(TWO_GROUPS, ":memory:")
     with pytest.raises(SpecError, match="a local run"):
         ae.run(TWO_GROUPS, {}, loan_level=True)
+
+
+def test_each_groups_smm_is_its_own_loans_assumed_rate():
+    """The pool table's ``smm`` per group is the scenario's rate at that group's own loan month (a
+    PSA curve: groups of different ages prepay at different SMMs the same month)."""
+    deal = {**TWO_GROUPS, "collateral": {"groups": [
+        {"name": "fixed30", "rep_lines": [{"balance": 6e6, "wac": 0.065, "wam": 300, "age": 60}]},
+        {"name": "fixed15", "rep_lines": [{"balance": 4e6, "wac": 0.06, "wam": 178, "age": 2}]}]}}
+    pool = ae.run(deal, {"prepay": {"psa": 100}}).pool
+    for name, age in (("fixed30", 60), ("fixed15", 2)):
+        smm = pool.xs(name, level="group")["smm"].to_numpy()[:12]
+        cpr = np.minimum(0.002 * (age + np.arange(1, 13)), 0.06)
+        np.testing.assert_allclose(smm, 1 - (1 - cpr) ** (1 / 12), rtol=1e-12)
