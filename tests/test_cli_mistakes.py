@@ -140,7 +140,7 @@ def test_settle_records_before_it_writes_and_writes_a_whole_set(tmp_path, capsys
     def fail(*a, **k):
         raise boom
 
-    monkeypatch.setattr(cli, "_write_set", fail)
+    monkeypatch.setattr(cli, "write_file_set", fail)
     with pytest.raises(RuntimeError):
         main(["settle", "--ledger", str(ledger), "--period", "1", "--holders", HOLDERS, "--out", str(out)])
     assert not out.exists()

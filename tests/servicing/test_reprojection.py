@@ -66,7 +66,7 @@ def _assert_from(re: ae.RunResult, projection: ae.RunResult, k: int) -> None:
                 assert (a == b).all() if a.dtype.kind != "M" else (pd.isna(a) == pd.isna(b)).all(), f"{name}.{col}"
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(k=st.integers(1, 40), psa=st.floats(0, 400), sda=st.floats(0, 1500), lag=st.integers(0, 12),
        advancing=st.booleans(), sofr=st.floats(0.0, 0.08))
 def test_a_reprojection_under_the_generating_scenario_is_the_projection(tmp_path_factory, k, psa, sda, lag,

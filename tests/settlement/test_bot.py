@@ -115,43 +115,36 @@ def test_a_run_pays_every_period_once_and_a_second_run_does_nothing(tmp_path, ch
     assert servicer.verify().ok
 
 
-def _steps_of_a_run() -> int:
-    """How many steps an uninterrupted run records: 3 periods x (distributed, settled) and 4 per
-    instruction."""
-    spec = yaml.safe_load(HOLDERS.read_text())
-    chains = {s["chain_id"] for t in spec["tranches"] for s in t["snapshots"]}
-    return 3 * (2 + 3 * len(chains))
-
-
-@pytest.mark.parametrize("kill_at", range(_steps_of_a_run()))
-def test_killed_after_any_step_it_resumes_and_pays_nobody_twice(tmp_path, chain, kill_at):
+def test_killed_after_every_step_in_turn_it_resumes_and_pays_nobody_twice(tmp_path, chain):
+    """Each run is killed right after the first step it records, and the next run resumes: so the
+    bot is killed after every one of a life's steps (3 periods x (distributed, settled) and 3 per
+    instruction: 24), each time resuming from the ledger alone."""
     owner, tokens, dists = chain
     spec = _holders(tokens, dists)
     broadcaster = EvmBroadcaster(owner)
-    seen = []
+    killed = []
 
-    def kill(step, period, content_id):
-        seen.append((step, period))
-        if len(seen) == kill_at + 1:
+    def kill(step, period, content_id):  # a step seen before is redone on a resume (settle): not killed again
+        if (step, period, content_id) not in killed:
+            killed.append((step, period, content_id))
             raise Killed(f"{step} of period {period}")
 
-    with pytest.raises(Killed):
-        run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster, on_step=kill)
-    assert seen[-1][0] in STEPS
-    rows = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster)
+    for _ in range(100):
+        try:
+            rows = run_bot(_servicer(tmp_path), COLLECTIONS, spec, tmp_path / "out", broadcaster, on_step=kill)
+            break
+        except Killed:
+            continue
+    chains = {s["chain_id"] for t in spec["tranches"] for s in t["snapshots"]}
+    assert len(killed) == 3 * (2 + 3 * len(chains)) == 24
+    assert [k[0] for k in killed[:2]] == ["distributed", "settled"] and {k[0] for k in killed} == set(STEPS)
     assert {r["status"] for r in rows} == {"reconciled"}
     history = _end_state(tmp_path / "l.sqlite")
     for cid in {c for _, c, _ in history}:  # each step once, in order
         assert [s for _, c, s in history if c == cid] == ["built", "submitted", "confirmed", "reconciled"]
     # what every holder holds is what three periods pay: nothing was paid twice
-    want: dict = {}
-    servicer = ae.Servicer(DEAL, tmp_path / "l.sqlite")
-    for p in (1, 2, 3):
-        for ins in settle(servicer.report(p), spec, ledger=servicer.ledger).instructions:
-            for holder, amount in ins.transfers:
-                want[(ins.chain_id, holder)] = want.get((ins.chain_id, holder), 0) + amount
-    assert {k: v for k, v in _balances(tokens, spec).items() if v} == want
-    assert servicer.verify().ok
+    assert {k: v for k, v in _balances(tokens, spec).items() if v} == _owed(tmp_path / "l.sqlite", spec)
+    assert _servicer(tmp_path).verify().ok
 
 
 class _DiesAfterSending(EvmBroadcaster):
@@ -246,8 +239,7 @@ def _observed_files(folder: Path, out: Path) -> None:
         (folder / batch.name.replace("_safe_batch", "_observed")).write_text(json.dumps(transfers))
 
 
-@pytest.mark.parametrize(("passes", "kill_at"), [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1), (1, 4), (1, 5),
-                                               (1, 6)])
+@pytest.mark.parametrize(("passes", "kill_at"), [(0, 0), (0, 3), (1, 1), (1, 5)])
 def test_a_process_killed_at_a_step_resumes_with_the_safe_files_broadcaster(tmp_path, passes, kill_at):
     """A run with the Safe-files broadcaster stops at each confirmation it cannot see yet: the
     first pass distributes, settles and submits period 1 (steps 0-3); once the signers exported
