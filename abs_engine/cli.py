@@ -1,4 +1,4 @@
-"""``abs-engine``: validate files, run a deal under a scenario, price its tranches, print JSON Schemas.
+"""``abs-engine``: asset-backed securities cash flows, from the deal on paper to onchain payouts.
 
 Exit codes: 0 success, 1 a verification that found a mismatch, 2 bad input (one line on stderr
 naming the file, the field and the value; nothing written), 3 a ledger error, 4 notes not backed.
@@ -11,12 +11,17 @@ import json
 import math
 import sqlite3
 import sys
+import warnings
 from pathlib import Path
 
+from . import __version__
 from .engine.breakeven import breakevens
+from .engine.compare import compare
 from .engine.run import run
-from .errors import SpecError
-from .io.files import write_atomic, write_file_set
+from .errors import SpecError, SpecWarning
+from .io.display import formatter
+from .io.display import text as table_text
+from .io.files import MAX_SPEC_BYTES, parse_structured_text, write_atomic, write_file_set
 from .io.loading import is_deck, load_deal, load_deck, read_structured_file
 from .results.card import CardResult
 from .servicing.attestation import head_typed_data, sign
@@ -29,10 +34,7 @@ from .settlement.feed import feed_reports
 from .settlement.instruction import BackingError, settle
 from .settlement.lifecycle import record
 from .settlement.renderings import calldata, merkle_claims, safe_batch
-from .spec import Deal, Scenario
-from .spec.collection_report import CollectionReport
-from .spec.deck import Deck
-from .spec.settlement import SettlementSpec
+from .spec.schemas import SCHEMAS, schema_text
 
 __all__ = ["main", "OUTPUT_FORMATS"]
 
@@ -91,50 +93,30 @@ def _one_scenario(path: str):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-
     for path in args.files:
-        data = read_structured_file(path)
+        data = path if isinstance(path, dict) else read_structured_file(path)  # (a dict: read from stdin)
+        name = "<stdin>" if isinstance(path, dict) else path
         if isinstance(data, dict) and "collateral" in data:
             load_deal(path)
-            print(f"{path}: valid deal")
+            print(f"{name}: valid deal")
         elif is_deck(data):
-            print(f"{path}: valid deck of {len(load_deck(path))} scenarios")
+            print(f"{name}: valid deck of {len(load_deck(path, data))} scenarios")
         else:
-            load_deck(path)
-            print(f"{path}: valid scenario")
+            load_deck(path, data)
+            print(f"{name}: valid scenario")
     return 0
 
 
 def _summary_lines(res) -> list[str]:
-    pool = res.whole_pool
-    principal = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
-    original = res.program.original_balance
-    wal = float((principal * principal.index).sum() / principal.sum() / 12.0) if principal.sum() else 0.0
-    scen = res.scenarios[0]
-    return [
-        f"deal      {res.deal.name}",
-        f"scenario  {scen.name or '-'}: prepay {scen.prepay.kind} {scen.prepay.value}, default "
-        f"{scen.default.kind} {scen.default.value}, severity {scen.severity}, lag {scen.recovery_lag}, "
-        f"advancing {bool(res.program.scenarios.advancing[0])}",
-        f"loans     {len(res.program.loans):,}   original balance {original:,.2f}   periods {len(pool)}",
-        f"pool WAL  {wal:.4f} years   principal {principal.sum():,.2f}   interest (net) "
-        f"{pool['net_interest'].sum():,.2f}   loss {pool['loss'].sum():,.2f} "
-        f"({pool['loss'].sum() / original:.4%} of original)" if original else "",
-        "",
-    ]
+    """The header of ``run``'s table output: the result's own display header."""
+    title, items, _ = res._display()
+    width = max(len(k) for k, _ in items)
+    return [f"{k:<{width}}  {v}" for k, v in items] + [""]
 
 
 def _tables(res) -> dict:
-    """Every table of a run, by name (the pool alone for a deal without tranches)."""
-    tables = {"pool": res.pool}
-    if res.waterfall is not None:
-        tables.update(summary=res.summary(), tranches=res.tranches, fees=res.fees, accounts=res.accounts,
-                      triggers=res.triggers)
-        for name in ("hedges", "facilities"):  # a deal that has them (CONVENTIONS R2.8)
-            if getattr(res.deal, name):
-                tables[name] = getattr(res, name)
-        tables["cash"] = res.cash
-    return tables
+    """Every table of a run, by name (:meth:`RunResult.all_tables`)."""
+    return res.all_tables()
 
 
 def _table_files(out: str, names) -> dict[str, str]:
@@ -179,29 +161,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                "check": {k: float(v) for k, v in res.check().abs().max().items()}, "pool": records}
         if res.waterfall is not None:
             for name, frame in _tables(res).items():
-                if name != "pool":
+                if name not in ("pool", "check"):
                     doc[name] = json.loads(frame.reset_index().to_json(orient="records", date_format="iso"))
         text = json.dumps(doc, indent=1) + "\n"
     else:
-        import pandas as pd  # deferred: a projection without tables never imports pandas
-
-        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
-                               "display.float_format", "{:,.2f}".format):
-            shown = pool.drop(columns=["smm", "mdr"]).assign(
-                smm=pool["smm"].map("{:.6f}".format), mdr=pool["mdr"].map("{:.6f}".format))
-            if shown["date"].isna().all():
-                shown = shown.drop(columns="date")
-            parts = ["\n".join(_summary_lines(res))]
-            if res.waterfall is not None:
-                summary = res.summary()
-                for col, fmt_ in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"),
-                                  ("modified_duration", "{:.4f}")):
-                    summary[col] = summary[col].map(lambda x, f=fmt_: "" if x != x else f.format(x))
-                parts.append("tranches\n" + summary.to_string() + "\n")
-                check = res.check().abs().max()
-                parts.append("checks    " + "   ".join(f"{k} {v:.2e}" for k, v in check.items()) + "\n")
-            parts.append("pool\n" + shown.to_string() + "\n")
-            text = "\n".join(parts)
+        shown = pool if not pool["date"].isna().all() else pool.drop(columns="date")
+        parts = ["\n".join(_summary_lines(res))]
+        if res.waterfall is not None:
+            parts.append("tranches (yields at par)\n" + table_text(res.summary()) + "\n")
+        parts.append("pool\n" + table_text(shown) + "\n")
+        text = "\n".join(parts)
     _write(text, args.out)
     return 0
 
@@ -222,38 +191,18 @@ def _card_output(res: CardResult, fmt: str, out: str | None) -> int:
             doc[name] = json.loads(tables[name].reset_index().to_json(orient="records", date_format="iso"))
         text = json.dumps(doc, indent=1) + "\n"
     else:
-        import pandas as pd  # deferred: a projection without tables never imports pandas
-
-        series, scen = res.deal.series, res.scenarios[0]
-        summary = tables["summary"].copy()
-        for col, fmt_ in (("wal", "{:.4f}"), ("yield", "{:.4%}"), ("price", "{:.4f}"), ("modified_duration", "{:.4f}")):
-            summary[col] = summary[col].map(lambda x, f=fmt_: "" if x != x else f.format(x))
         trust = tables["trust"]
         if trust["date"].isna().all():
             trust = trust.drop(columns="date")
         last = int((trust["invested_amount"] > 0).sum() + 1)
-        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
-                               "display.float_format", "{:,.2f}".format):
-            text = "\n".join([
-                f"deal      {res.deal.name}",
-                f"scenario  {scen.name or '-'}: payment rate {scen.payment_rate}, portfolio yield "
-                f"{scen.portfolio_yield}, charge-offs {scen.charge_off_rate}, purchase rate "
-                f"{scen.purchase_rate or 1.0}",
-                f"series    {series.name}: invested {series.invested_amount:,.2f} of receivables "
-                f"{res.deal.collateral.receivables:,.2f}, coupon {series.coupon:.4%}, servicing "
-                f"{series.servicing_fee:.4%},"
-                f" revolving {series.revolving_months} + accumulation {series.accumulation_months} months",
-                "", "certificates", summary.to_string(), "",
-                "checks    " + "   ".join(f"{k} {v:.2e}" for k, v in tables["check"].abs().max().items()), "",
-                "trust", trust.iloc[:max(last, 1)].to_string(), ""])
+        text = "\n".join(_summary_lines(res) + [
+            "certificates (yield at par)", table_text(tables["summary"]), "",
+            "trust", table_text(trust.iloc[:max(last, 1)]), ""])
     _write(text, out)
     return 0
 
 
 def cmd_price(args: argparse.Namespace) -> int:
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
-
     _out_format(args.out, ("table",))
     res = run(_with_tranches(args.deal, "price"), _one_scenario(args.scenario))
     names = [t.name for t in res.deal.notes]
@@ -265,18 +214,14 @@ def cmd_price(args: argparse.Namespace) -> int:
     if price is None and yld is None:
         price = {n: 100.0 for n in chosen}
     table = res.analytics(price=price, yield_=yld, delay_days=args.delay_days).loc[chosen]
-    with pd.option_context("display.width", 200, "display.max_columns", None):
-        text = (f"deal {res.deal.name}, scenario {res.scenarios[0].name}, delay {args.delay_days:g} days; "
-                "yields bond-equivalent, prices per 100 of original face, durations in years\n"
-                + table.to_string(float_format=lambda x: f"{x:.6f}") + "\n")
+    text = (f"deal {res.deal.name}, scenario {res.scenarios[0].name}, delay {args.delay_days:g} days; "
+            "yields bond-equivalent (percent), prices per 100 of original face, durations in years\n"
+            + table_text(table) + "\n")
     _write(text, args.out)
     return 0
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
-
     fmt = _out_format(args.out, ("csv", "json", "parquet"))
     deal = _with_tranches(args.deal, "grid")
     res = run(deal, args.scenarios, summary_only=True)
@@ -287,33 +232,70 @@ def cmd_grid(args: argparse.Namespace) -> int:
         _write(summary.to_csv(), args.out)
     elif fmt == "json":
         _write(summary.reset_index().to_json(orient="records", indent=1) + "\n", args.out)
-    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
-        print(f"deal {res.deal.name}: {len(res.scenarios)} scenarios; across scenarios, per tranche "
-              "(loss = writedowns / original face; yield at par):")
-        print(res.distribution().to_string(float_format=lambda x: f"{x:.6f}"))
+    print(f"deal {res.deal.name}: {len(res.scenarios)} scenarios; across scenarios, per tranche "
+          "(loss = writedowns / original face; yield at par):")
+    print(table_text(res.distribution()))
     return 0
 
 
 def cmd_breakeven(args: argparse.Namespace) -> int:
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
-
     _out_format(args.out, ("table",))
-    table = breakevens(_with_tranches(args.deal, "breakevens"), _one_scenario(args.scenario), kind=args.kind, yield_floor=args.yield_floor, price=args.price)
-    with pd.option_context("display.width", 200):
-        text = (f"highest {args.kind} with no writedown" + (f"; with yield >= {args.yield_floor:g} at price "
-                f"{args.price:g}" if args.yield_floor is not None else "") + "\n"
-                + table.to_string(float_format=lambda x: f"{x:.6f}") + "\n")
+    table = breakevens(_with_tranches(args.deal, "breakevens"), _one_scenario(args.scenario), kind=args.kind,
+                       yield_floor=args.yield_floor, price=args.price)
+    upper = table.attrs["upper"]
+    shown = {}
+    for col in [c for c in table.columns if not c.endswith("_beyond_range")]:
+        fmt = formatter(col)
+        beyond = f">= {fmt(upper)} (no breakeven in range)"
+        shown[col] = [beyond if out else fmt(x) for x, out in zip(table[col], table[f"{col}_beyond_range"],
+                                                                    strict=True)]
+    unit = {"cdr": "CDR, percent", "sda": "percent of the SDA curve", "scale": "multiple of the scenario's defaults"}
+    text = (f"highest {args.kind} ({unit[args.kind]}) with no writedown"
+            + (f"; with yield >= {args.yield_floor:.4%} at price {args.price:g}" if args.yield_floor is not None
+               else "") + f"; searched 0 to {formatter(table.columns[0])(upper)}\n"
+            + table[[]].assign(**shown).to_string() + "\n")
     _write(text, args.out)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    fmt = _out_format(args.out, ("table", "csv", "json"))
+    deal = _with_tranches(args.deal, "compare")
+    table = compare(args.scenario, deal=deal)
+    if fmt == "csv":
+        _write(table.to_csv(), args.out)
+    elif fmt == "json":
+        _write(table.reset_index().to_json(orient="records", indent=1) + "\n", args.out)
+    else:
+        _write(f"deal {deal.name}: {table.shape[1]} scenarios side by side (yields at par; loss = writedowns / "
+               "original face)\n"
+               + table_text(table) + "\n", args.out)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    deal = load_deal(args.deal)
+    if args.diagram is not None:
+        path = Path(args.diagram)
+        suffix = path.suffix.lower()
+        if suffix not in (".dot", ".mmd", ".svg", ".png"):
+            raise SpecError("--diagram", args.diagram, "a file ending in .dot (Graphviz), .mmd (Mermaid), .svg or .png")
+        if not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise SpecError("--diagram", args.diagram, f"a path in an existing folder ({path.parent} does not exist)")
+        d = deal.diagram()
+        content = {".dot": lambda: d.dot, ".mmd": lambda: d.mermaid, ".svg": d.svg, ".png": d.png}[suffix]()
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        write_atomic(args.diagram, lambda tmp: Path(tmp).write_bytes(data))
+    _write(deal.describe() + "\n", args.out)
+    if args.diagram is not None:
+        print(f"wrote {args.diagram}")
     return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
 
     _out_format(args.out, ("json",))
-    model = {"deal": Deal, "scenario": Scenario, "deck": Deck, "collections": CollectionReport,
-             "settlement": SettlementSpec}[args.what]
-    _write(json.dumps(model.model_json_schema(), indent=2) + "\n", args.out)
+    _write(schema_text(args.what), args.out)
     return 0
 
 
@@ -327,7 +309,7 @@ def cmd_distribute(args: argparse.Namespace) -> int:
              f"interest collected {pool['gross_interest']:,.2f}, principal "
              f"{pool['scheduled_principal'] + pool['prepayment'] + pool['recovery']:,.2f}, "
              f"net loss {pool['loss']:,.2f}",
-             rep.tranches.to_string(float_format=lambda x: f"{x:,.2f}" if abs(x) >= 1 or x == 0 else f"{x:.4f}"),
+             table_text(rep.tranches),
              f"reconciliation residuals: {', '.join(f'{k} {v:.2e}' for k, v in rep.check.items())}",
              f"recorded in {args.ledger}: report hash {rep.hash}"]
     _write("\n".join(lines) + "\n", None)
@@ -335,8 +317,6 @@ def cmd_distribute(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    import pandas as pd  # deferred: a projection without tables never imports pandas
-
     fmt = _out_format(args.out, ("table", "csv", "json", "parquet")) or "table"
     servicer = Servicer(args.deal, args.ledger)
     res = servicer.project(args.scenario, summary_only=args.summary_only)
@@ -356,9 +336,8 @@ def cmd_project(args: argparse.Namespace) -> int:
                "summary": json.loads(summary.reset_index().to_json(orient="records"))}
         _write(json.dumps(doc, indent=1) + "\n", args.out)
         return 0
-    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_rows", 200):
-        shown = res.distribution() if len(res.scenarios) > 1 else summary
-        _write(head + "\n" + shown.to_string(float_format=lambda x: f"{x:,.6f}") + "\n", args.out)
+    shown = res.distribution() if len(res.scenarios) > 1 else summary
+    _write(head + "\n" + table_text(shown) + "\n", args.out)
     return 0
 
 
@@ -448,8 +427,6 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     if args.action in ("speeds", "bands"):
         if args.deal is None:
             raise SpecError("--deal", None, f"the deal file ({args.action} reads its loans)")
-        import pandas as pd  # deferred: a projection without tables never imports pandas
-
         servicer = Servicer(args.deal, args.file)
         if args.action == "speeds":
             table = servicer.speeds()
@@ -457,8 +434,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             raise SpecError("--deck", None, "a deck (e.g. Monte Carlo) whose distribution the actuals are placed in")
         else:
             table = servicer.bands(args.deck)
-        with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_rows", None):
-            _write(table.to_string(float_format=lambda x: f"{x:.6f}") + "\n", args.out)
+        _write(table_text(table) + "\n", args.out)
         return 0
     if args.deal is None:  # the chain only
         ledger = Ledger.open(args.file)
@@ -577,65 +553,129 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+EXAMPLES = {
+    "validate": "abs-engine validate tranches/auto_prime_abs.yaml scenarios/auto_base.yaml scenarios/auto_grid.yaml",
+    "run": "abs-engine run tranches/auto_prime_abs.yaml --scenario scenarios/auto_base.yaml",
+    "price": "abs-engine price tranches/auto_prime_abs.yaml --scenario scenarios/auto_base.yaml --tranche A-2b "
+             "--price 99.5",
+    "grid": "abs-engine grid tranches/auto_prime_abs.yaml --scenarios scenarios/auto_grid.yaml --out grid.parquet",
+    "compare": "abs-engine compare tranches/auto_prime_abs.yaml --scenario scenarios/auto_base.yaml "
+               "--scenario scenarios/auto_stress.yaml",
+    "breakeven": "abs-engine breakeven tranches/auto_prime_abs.yaml --scenario scenarios/auto_base.yaml "
+                 "--yield-floor 0.04",
+    "explain": "abs-engine explain tranches/auto_prime_abs.yaml --diagram auto.svg",
+    "distribute": "abs-engine distribute tranches/nonagency_rmbs.yaml --collections "
+                  "tranches/data/servicing/nonagency_rmbs/period_1.yaml --ledger deal.db",
+    "advance": "abs-engine advance tranches/nonagency_rmbs.yaml --ledger deal.db --collections "
+               "tranches/data/servicing/nonagency_rmbs --holders tranches/data/settlement/nonagency_rmbs.yaml "
+               "--out instructions",
+    "feed": "abs-engine feed tranches/nonagency_rmbs.yaml --ledger deal.db --holders "
+            "tranches/data/settlement/nonagency_rmbs.yaml --out feed.json",
+    "report": "abs-engine report tranches/nonagency_rmbs.yaml --ledger deal.db --out report.html",
+    "project": "abs-engine project tranches/nonagency_rmbs.yaml --ledger deal.db --scenario scenarios/stress.yaml",
+    "ledger": "abs-engine ledger verify deal.db --deal tranches/nonagency_rmbs.yaml",
+    "settle": "abs-engine settle --ledger deal.db --period 1 --holders tranches/data/settlement/nonagency_rmbs.yaml "
+              "--format safe --out instructions",
+    "schema": "abs-engine schema deal --out deal.schema.json",
+}
+"""One example per command, shown in its ``--help`` (each parses: tests/test_cli_help.py)."""
+
+_DESCRIPTION = """\
+Asset-backed securities cash flows, from the deal on paper to onchain payouts.
+
+structurers:  validate, run, price, grid, compare, breakeven, explain, schema
+servicers:    distribute, project, report, ledger
+bots:         settle, advance, feed
+
+Files are YAML or JSON; '-' reads one of them from standard input. Yields and rates are decimals
+on the command line (0.045 is 4.5%) and in data files, percent in printed tables.
+Exit codes: 0 success, 1 a verification found a mismatch, 2 bad input (one line naming the file,
+the field and the value; nothing written), 3 a ledger error, 4 notes not backed."""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="abs-engine", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = _Parser(prog="abs-engine", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="'abs-engine COMMAND --help' shows each command's arguments and an example.")
+    p.add_argument("--version", action="version", version=f"abs-engine {__version__}",
+                   help="print the installed version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    def command(name: str, help_: str, fn, description: str | None = None):
+        c = sub.add_parser(name, help=help_, description=(description or help_[:1].upper() + help_[1:]) + ".",
+                           epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        c.set_defaults(fn=fn)
+        return c
 
     def once(parser_, *names, **kw):
         return parser_.add_argument(*names, action=_Once, **kw)
 
-    v = sub.add_parser("validate", help="validate deal and scenario files")
-    v.add_argument("files", nargs="+", help="deal, scenario or deck files (YAML or JSON)")
-    v.set_defaults(fn=cmd_validate)
-    r = sub.add_parser("run", help="project a deal under a scenario")
-    r.add_argument("deal", help="the deal file")
-    once(r, "--scenario", required=True, help="one scenario (a deck runs with abs-engine grid)")
+    deal_help = "the deal file (YAML or JSON; - for standard input)"
+    v = command("validate", "check deal, scenario and deck files without running them", cmd_validate)
+    v.add_argument("files", nargs="+", metavar="FILE", help="deal, scenario or deck files (YAML or JSON; - for "
+                                                             "standard input)")
+    r = command("run", "project a deal under one scenario: summary, checks and the pool table", cmd_run)
+    r.add_argument("deal", help=deal_help)
+    once(r, "--scenario", required=True, help="one scenario file (a deck runs with abs-engine grid)")
     once(r, "--format", choices=("table", "csv", "json"), help="what to print (with --out: the file's extension)")
     once(r, "--out", help="write here instead of stdout: .txt (table), .json (every table), .csv or .parquet (the "
                           "pool in FILE, every other table beside it as FILE_<table>)")
-    r.set_defaults(fn=cmd_run)
-    pr = sub.add_parser("price", help="yield from price (or price from yield), duration, convexity, DM")
-    pr.add_argument("deal", help="the deal file")
-    once(pr, "--scenario", required=True, help="one scenario")
+    pr = command("price", "yield from price (or price from yield), WAL, duration, convexity and DM per class",
+                 cmd_price)
+    pr.add_argument("deal", help=deal_help)
+    once(pr, "--scenario", required=True, help="one scenario file")
     once(pr, "--tranche", help="one class of notes (default: all)")
     given = pr.add_mutually_exclusive_group()
     given.add_argument("--price", type=_price, action=_Once, help="price per 100 of original face (default: 100)")
-    given.add_argument("--yield", dest="yield_", type=_yield, action=_Once, help="bond-equivalent yield, decimal")
+    given.add_argument("--yield", dest="yield_", type=_yield, action=_Once,
+                       help="bond-equivalent yield, decimal (0.05 is 5%%)")
     once(pr, "--delay-days", type=_days, default=0.0, help="payment delay in days (default 0)")
     once(pr, "--out", help="write the table here (.txt)")
-    pr.set_defaults(fn=cmd_price)
-    g = sub.add_parser("grid", help="run a deck of scenarios; per-tranche distribution across them")
-    g.add_argument("deal", help="the deal file")
-    once(g, "--scenarios", required=True, help="a deck (grid, monte_carlo or scenarios list)")
+    g = command("grid", "run a deck of scenarios (grid or Monte Carlo): each class's distribution across them",
+                cmd_grid)
+    g.add_argument("deal", help=deal_help)
+    once(g, "--scenarios", required=True, help="a deck file (grid, monte_carlo or a scenarios list)")
     once(g, "--out", help="per-scenario summaries as .parquet, .csv or .json")
-    g.set_defaults(fn=cmd_grid)
-    be = sub.add_parser("breakeven", help="default levels at which each tranche first loses principal")
-    be.add_argument("deal", help="the deal file")
-    once(be, "--scenario", required=True, help="one scenario: the base the default level scales")
-    once(be, "--kind", choices=("cdr", "sda", "scale"), default="cdr", help="what to solve for (default cdr)")
+    cp = command("compare", "run a deal under several scenarios and print their summaries side by side",
+                 cmd_compare)
+    cp.add_argument("deal", help=deal_help)
+    cp.add_argument("--scenario", action="append", required=True, metavar="SCENARIO",
+                    help="a scenario file; give it once per scenario (a deck file adds all of its scenarios)")
+    once(cp, "--out", help="write the table here: .txt, .csv or .json")
+    be = command("breakeven", "default levels at which each class first loses principal (and its yield falls to a "
+                              "floor)", cmd_breakeven)
+    be.add_argument("deal", help=deal_help)
+    once(be, "--scenario", required=True, help="one scenario: the base whose default level is solved for")
+    once(be, "--kind", choices=("cdr", "sda", "scale"), default="cdr",
+         help="what to solve for: a constant CDR, an SDA multiple, or a multiple of the scenario's own defaults "
+              "(default cdr)")
     once(be, "--yield-floor", type=_yield, help="also the level where the yield falls to this (decimal)")
     once(be, "--price", type=_price, default=100.0, help="price for the yield breakeven (default 100)")
     once(be, "--out", help="write the table here (.txt)")
-    be.set_defaults(fn=cmd_breakeven)
-    d = sub.add_parser("distribute", help="distribute a period from the servicer's collections; record it")
-    d.add_argument("deal", help="the deal file")
-    once(d, "--collections", required=True, help="the servicer report (YAML/JSON; a loan tape beside it)")
+    ex = command("explain", "print a deal's capital structure and priority of payments as a tree; draw it",
+                 cmd_explain)
+    ex.add_argument("deal", help=deal_help)
+    once(ex, "--diagram", help="also draw the structure: .dot (Graphviz), .mmd (Mermaid), or .svg/.png (rendered "
+                               "by Graphviz's dot, which must be installed)")
+    once(ex, "--out", help="write the tree here (.txt) instead of stdout")
+    d = command("distribute", "distribute a period from the servicer's collections and record it in the ledger",
+                cmd_distribute)
+    d.add_argument("deal", help=deal_help)
+    once(d, "--collections", required=True, help="the servicer report (YAML/JSON; a loan tape beside it; - for "
+                                                 "standard input)")
     once(d, "--ledger", required=True, help="the SQLite ledger (created on first use)")
-    once(d, "--base-scenario", help="scenario for variance (default: none)")
-    d.set_defaults(fn=cmd_distribute)
-    ad = sub.add_parser("advance", help="the settlement bot: every period whose collections are present, "
-                                         "distributed, settled, submitted, confirmed and reconciled (resumable)")
-    ad.add_argument("deal", help="the deal file")
+    once(d, "--base-scenario", help="a scenario to compare the period with (the variance; default: none)")
+    ad = command("advance", "the settlement bot: every period whose collections are present, distributed, "
+                            "settled, submitted, confirmed and reconciled (resumable)", cmd_advance)
+    ad.add_argument("deal", help=deal_help)
     once(ad, "--ledger", required=True, help="the SQLite ledger (created on first use)")
     once(ad, "--collections", required=True, help="a folder of collections files, one per period (YAML/JSON)")
     once(ad, "--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
     once(ad, "--out", required=True, help="a folder: each period's instruction files go to period_<p>/")
     once(ad, "--safe-folder", help="where Safe batches are written and their executed transfers read back "
                                    "(default: OUT/safe)")
-    ad.set_defaults(fn=cmd_advance)
-    fd = sub.add_parser("feed", help="NAV per token (and par factor) for oracle feeds: AggregatorV3 rounds, "
-                                     "EIP-712-signed with a key")
-    fd.add_argument("deal", help="the deal file")
+    fd = command("feed", "NAV per token (and par factor) for oracle feeds: AggregatorV3 rounds, EIP-712-signed "
+                         "with a key", cmd_feed)
+    fd.add_argument("deal", help=deal_help)
     once(fd, "--ledger", required=True, help="the SQLite ledger")
     once(fd, "--holders", required=True, help="settlement inputs: each tranche token's supply per chain")
     once(fd, "--period", type=_positive_int, help="a recorded period (default: the latest)")
@@ -645,25 +685,24 @@ def parser() -> argparse.ArgumentParser:
     once(fd, "--feeds", help="YAML/JSON: token address -> its feed contract (for the typed data)")
     once(fd, "--key-file", help="a file holding the signer's private key: each report is signed")
     once(fd, "--out", help="write the feed here (.json) instead of stdout")
-    fd.set_defaults(fn=cmd_feed)
-    rp = sub.add_parser("report", help="the monthly investor report of a recorded period: a self-contained "
-                                       "HTML page (and its attestation) or JSON")
-    rp.add_argument("deal", help="the deal file")
+    rp = command("report", "the monthly investor report of a recorded period: a self-contained HTML page (and its "
+                           "attestation) or JSON", cmd_report)
+    rp.add_argument("deal", help=deal_help)
     once(rp, "--ledger", required=True, help="the SQLite ledger")
     once(rp, "--period", type=_positive_int, help="a recorded period (default: the latest)")
     once(rp, "--base-scenario", help="the scenario the variance section projects the period with (default: none)")
     once(rp, "--out", required=True, help="report.html (with report.attestation.json beside it) or report.json")
     once(rp, "--chain-id", type=_positive_int, default=1, help="the attestation's EIP-712 domain chain id")
     once(rp, "--key-file", help="a file holding a private key: the attestation is signed")
-    rp.set_defaults(fn=cmd_report)
-    pj = sub.add_parser("project", help="re-project the rest of a deal's life from its ledger's latest period")
-    pj.add_argument("deal", help="the deal file")
+    pj = command("project", "re-project the rest of a deal's life from its ledger's latest recorded period",
+                 cmd_project)
+    pj.add_argument("deal", help=deal_help)
     once(pj, "--ledger", required=True, help="the SQLite ledger whose latest recorded state is the start")
     once(pj, "--scenario", required=True, help="a scenario or a deck (grid, Monte Carlo), in the deal's months")
     pj.add_argument("--summary-only", action=_OnceTrue, help="per-scenario summaries only (any number of scenarios)")
     once(pj, "--out", help="write here: .csv or .parquet (every table, or the summary), .json (the summary), .txt")
-    pj.set_defaults(fn=cmd_project)
-    lg = sub.add_parser("ledger", help="show a ledger, print its chain head, or verify it")
+    lg = command("ledger", "show a ledger, print its chain head, verify it, or read its measured speeds and bands",
+                 cmd_ledger)
     lg.add_argument("action", choices=("show", "head", "verify", "speeds", "bands"),
                     help="show: the periods; head: the chain head (seq, period, hash) to keep outside the ledger; "
                          "verify: the hash chain (and with --deal every period recomputed); speeds: measured "
@@ -678,29 +717,64 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("--typed-data", action=_OnceTrue, help="head: print it as EIP-712 typed data to sign")
     once(lg, "--chain-id", type=_positive_int, default=1, help="head --typed-data: the EIP-712 domain's chain id")
     once(lg, "--out", help="head, speeds, bands: write here (.txt; head --typed-data: .json) instead of stdout")
-    lg.set_defaults(fn=cmd_ledger)
-    st = sub.add_parser("settle", help="allocate a recorded period to token holders; write onchain instructions")
+    st = command("settle", "allocate a recorded period to token holders and write its onchain instructions",
+                 cmd_settle)
     once(st, "--ledger", required=True, help="the SQLite ledger the period is recorded in")
     once(st, "--period", type=_positive_int, required=True, help="the period to settle")
-    once(st, "--holders", required=True, help="settlement inputs: payment token, sources, snapshots")
+    once(st, "--holders", required=True, help="settlement inputs: payment token, sources, snapshots (- for "
+                                              "standard input)")
     once(st, "--format", choices=("calldata", "safe", "merkle"), default="safe",
-         help="ERC-20 and batch-distributor calldata, a Safe Transaction Builder batch, or Merkle claims")
+         help="ERC-20 and batch-distributor calldata, a Safe Transaction Builder batch, or Merkle claims "
+              "(default safe)")
     once(st, "--out", required=True, help="folder for the instruction files (created if missing)")
     once(st, "--override-reason", help="emit although the notes are not backed, for this stated reason")
-    st.set_defaults(fn=cmd_settle)
-    s = sub.add_parser("schema", help="print a spec's JSON Schema")
-    s.add_argument("what", choices=("deal", "scenario", "deck", "collections", "settlement"), nargs="?", default="deal",
-                   help="which spec (default deal)")
-    once(s, "--out", help="write the schema here (.json)")
-    s.set_defaults(fn=cmd_schema)
+    sc = command("schema", "print a spec's JSON Schema (the same files ship in abs_engine/schemas/)", cmd_schema)
+    sc.add_argument("what", choices=SCHEMAS, nargs="?", default="deal", help="which spec (default deal)")
+    once(sc, "--out", help="write the schema here (.json)")
     return p
+
+
+STDIN_ARGS = ("deal", "scenario", "scenarios", "collections", "holders", "deck", "base_scenario", "pricing_scenario",
+              "feeds", "files")
+"""Arguments where ``-`` reads the file from standard input (one of them per command)."""
+
+
+def _read_stdin(args: argparse.Namespace) -> bool:
+    """Replace a ``-`` argument by the YAML or JSON read from standard input (once); whether one was."""
+    used = False
+    for name in STDIN_ARGS:
+        value = getattr(args, name, None)
+        values = value if isinstance(value, list) else [value]
+        if "-" not in values:
+            continue
+        if used or values.count("-") > 1:
+            raise SpecError(f"--{name.replace('_', '-')}", "-", "standard input for one file only")
+        text = sys.stdin.read(MAX_SPEC_BYTES + 1)
+        if len(text.encode("utf-8")) > MAX_SPEC_BYTES:
+            raise SpecError("", "standard input", f"at most {MAX_SPEC_BYTES:,} bytes", file="<stdin>")
+        data = parse_structured_text(text, json_format=text.lstrip().startswith("{"), file="<stdin>")
+        parsed = [data if v == "-" else v for v in values]
+        setattr(args, name, parsed if isinstance(value, list) else parsed[0])
+        used = True
+    return used
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"abs-engine: warning: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    stdin = False
     try:
-        return args.fn(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SpecWarning)
+            warnings.showwarning = _show_warning
+            stdin = _read_stdin(args)
+            return args.fn(args)
     except SpecError as exc:
+        if stdin and exc.file is None:  # a spec read from standard input
+            exc = exc.with_file("<stdin>")
         print(f"abs-engine: error: {exc}", file=sys.stderr)
         return 2
     except LedgerError as exc:

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-__all__ = ["SpecError"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["SpecError", "SpecWarning", "did_you_mean"]
+
+
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """``"; did you mean 'A-1'?"`` for the choice closest to a mistyped name, ``""`` when none
+    is close (difflib's ratio below 0.6, and no match ignoring case).
+
+    >>> did_you_mean("wack", ["wac", "wam", "age"])
+    "; did you mean 'wac'?"
+    """
+    if not isinstance(value, str):
+        return ""
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    lower = {n.lower(): n for n in names}
+    if not close and value.lower() in lower:
+        close = [lower[value.lower()]]
+    if not close:
+        return ""
+    return f"; did you mean {close[0]!r}?"
 
 
 class SpecError(ValueError):
@@ -12,6 +34,9 @@ class SpecError(ValueError):
     ----------
     file : str or None
         The file the input came from (``None`` for a dict given in Python).
+    choices : iterable, optional
+        The names a mistyped value should have been one of: the closest ones are suggested
+        (``...; did you mean 'A-1'?``).
     field : str
         Dotted field path, e.g. ``collateral.rep_lines[0].wac`` or ``row 17.rate``.
     value : object
@@ -26,11 +51,13 @@ class SpecError(ValueError):
     'tranches/x.yaml: wac: got 1.5, expected a decimal in [0, 1]'
     """
 
-    def __init__(self, field: str, value: object, expected: str, *, file: str | None = None):
+    def __init__(self, field: str, value: object, expected: str, *, file: str | None = None,
+                 choices: Iterable[object] | None = None):
         self.file = file
         self.field = field
         self.value = value
-        self.expected = expected
+        # ``choices``: the names the value should have been one of; the closest is suggested
+        self.expected = expected + (did_you_mean(value, choices) if choices is not None else "")
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -46,3 +73,8 @@ class SpecError(ValueError):
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+class SpecWarning(UserWarning):
+    """An input that is valid but probably not what was meant (e.g. notes larger than their pool
+    at closing): the run goes on, and the warning names the file and the numbers."""

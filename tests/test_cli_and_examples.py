@@ -105,7 +105,8 @@ def test_run_formats_agree(tmp_path):
     assert [r["prepayment"] for r in js["pool"]] == pytest.approx(expected["prepayment"].tolist(), rel=1e-12)
     assert js["check"]["pool_conservation"] < 1e-6
     table = (tmp_path / "p.txt").read_text()
-    assert "pool WAL" in table and "Agency 30-year pool" in table and "2026-12-25" in table
+    assert "pool flows  WAL" in table and "Agency 30-year pool" in table and "2026-12-25" in table
+    assert "checks      ok (max residual" in table
 
 
 def test_schema_exports_both_specs(capsys):
@@ -155,7 +156,7 @@ def test_price_command(tmp_path, capsys):
     row = out.splitlines()[-1].split()
     assert row[0] == "A-3" and float(row[2]) == 99.5
     expected = ae.run(deal, scen).analytics(price={"A-3": 99.5}).loc["A-3", "yield"]
-    assert float(row[3]) == pytest.approx(expected, abs=1e-6)
+    assert row[3].endswith("%") and float(row[3][:-1]) / 100 == pytest.approx(expected, abs=1e-6)  # printed in percent
     assert main(["price", deal, "--scenario", scen, "--yield", "0.05", "--out", str(tmp_path / "p.txt")]) == 0
     assert "A-1" in (tmp_path / "p.txt").read_text()
     assert main(["price", deal, "--scenario", scen, "--tranche", "Z"]) == 2

@@ -84,7 +84,7 @@ def test_parquet_out_is_parquet_and_every_table_is_written(tmp_path, capsys):
 
     assert main(["run", AUTO, "--scenario", AUTO_BASE, "--out", str(tmp_path / "r.parquet")]) == 0
     res = ae.run(AUTO, AUTO_BASE)
-    names = {"pool", "summary", "tranches", "fees", "accounts", "triggers", "cash"}
+    names = {"pool", "summary", "tranches", "fees", "accounts", "triggers", "cash", "check"}
     files = {p.name for p in tmp_path.iterdir()}
     assert files == {"r.parquet"} | {f"r_{n}.parquet" for n in names - {"pool"}}
     pool = pd.read_parquet(tmp_path / "r.parquet")
@@ -94,7 +94,7 @@ def test_parquet_out_is_parquet_and_every_table_is_written(tmp_path, capsys):
     assert main(["run", AUTO, "--scenario", AUTO_BASE, "--out", str(tmp_path / "c.csv")]) == 0
     for n in names - {"pool"}:
         frame = pd.read_csv(tmp_path / f"c_{n}.csv")
-        assert len(frame) == len(getattr(res, n) if n != "summary" else res.summary())
+        assert len(frame) == len(getattr(res, n) if n not in ("summary", "check") else getattr(res, n)())
     doc = json.loads((tmp_path / "j.json").read_text()) if main(
         ["run", AUTO, "--scenario", AUTO_BASE, "--out", str(tmp_path / "j.json")]) == 0 else None
     assert names <= set(doc) | {"pool"} and len(doc["fees"]) == len(res.fees)

@@ -78,10 +78,12 @@ def breakevens(deal: DealSource, scenario: ScenarioSource, *, kind: Kind = "cdr"
     """Per class of notes: the highest default level (``cdr`` decimal, ``sda`` percent, or a
     ``scale`` of the scenario's own defaults) at which it takes no writedown and, with
     ``yield_floor``, the highest at which its yield at ``price`` stays at or above the floor.
-    Exact to ``tol`` (default 1e-6 of the searched range: CDR 0-100%, SDA 0-5000, scale 0-50);
-    a tranche that passes even at the top of the range reports the top.
+    Exact to ``tol`` (default 1e-6 of the searched range: CDR 0-100%, SDA 0-5000, scale 0-50).
 
-    Returns a DataFrame indexed by tranche: ``breakeven_<kind>`` (and ``yield_breakeven_<kind>``).
+    Returns a DataFrame indexed by tranche: ``breakeven_<kind>`` (and ``yield_breakeven_<kind>``),
+    each with a boolean ``<column>_beyond_range``. A class that passes even at the top of the
+    range has no breakeven in range: its level is missing (NaN), never a number, and its
+    ``_beyond_range`` is true (the breakeven is at or above the top, in ``frame.attrs["upper"]``).
     """
     import pandas as pd  # deferred: a projection without tables never imports pandas
 
@@ -93,12 +95,17 @@ def breakevens(deal: DealSource, scenario: ScenarioSource, *, kind: Kind = "cdr"
     top = run(deal, [with_default_level(scenario, kind, upper)])
 
     a, _ = _bracket(deal, scenario, kind, upper, _no_writedown, tol, points, max_rounds)
-    out = {f"breakeven_{kind}": np.where(_no_writedown(top)[0], upper, a)}
+    beyond = _no_writedown(top)[0]
+    out = {f"breakeven_{kind}": np.where(beyond, np.nan, a), f"breakeven_{kind}_beyond_range": beyond}
     if yield_floor is not None:
         def yield_holds(res):
             y = res.analytics(price=price)["yield"].to_numpy().reshape(len(res.scenarios), len(names))
             return np.nan_to_num(y, nan=-np.inf) >= yield_floor
 
         ya, _ = _bracket(deal, scenario, kind, upper, yield_holds, tol, points, max_rounds)
-        out[f"yield_breakeven_{kind}"] = np.where(yield_holds(top)[0], upper, ya)
-    return pd.DataFrame(out, index=pd.Index(names, name="tranche"))
+        beyond = yield_holds(top)[0]
+        out[f"yield_breakeven_{kind}"] = np.where(beyond, np.nan, ya)
+        out[f"yield_breakeven_{kind}_beyond_range"] = beyond
+    frame = pd.DataFrame(out, index=pd.Index(names, name="tranche"))
+    frame.attrs.update(kind=kind, upper=upper)
+    return frame

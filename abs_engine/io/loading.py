@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..dates import check_calendar
-from ..errors import SpecError
+from ..errors import SpecError, SpecWarning
 from ..spec import Deal, Scenario
 from ..spec.base import validate_spec
 from ..spec.deck import DECK_KEYS, Deck
@@ -53,7 +54,24 @@ def load_deal(source: DealSource, *, read_tape: bool = True) -> Deal:
             if exc.file is None:
                 raise exc.with_file(str(file) if file else None) from None
             raise
+    if not isinstance(source, Deal) and (read_tape or deal.collateral.loan_tape is None):
+        _warn_if_under_collateralized(deal)
     return deal
+
+
+def _warn_if_under_collateralized(deal: Deal) -> None:
+    """A :class:`SpecWarning` when the notes' balance at closing exceeds the pool's: a deal may
+    start under-collateralized (a pre-funded account makes up the difference), but it is far
+    more often a typo in a balance."""
+    if deal.series is not None or not deal.notes:
+        return
+    notes = sum(t.balance for t in deal.notes)
+    pool = float(deal_loans(deal).balance.sum())
+    if notes > pool * (1 + 1e-9) + 1e-6:
+        where = f"{deal._file}: " if deal._file else ""
+        warnings.warn(f"{where}the notes' balance at closing ({notes:,.2f}) exceeds the pool's ({pool:,.2f}) by "
+                      f"{notes - pool:,.2f} ({(notes - pool) / pool if pool else float('inf'):.4%} of the pool): "
+                      "the deal starts under-collateralized", SpecWarning, stacklevel=3)
 
 
 def load_scenario(source: ScenarioSource, data: Any = None) -> Scenario:

@@ -52,3 +52,4 @@ def period_cfunc(fn=None, *, reassociate: bool = False):
         return numba.cfunc(PERIOD_SIGNATURE, cache=True, nogil=True, fastmath=flags, error_model="numpy")(f)
 
     return wrap(fn) if fn is not None else wrap
+

@@ -12,8 +12,11 @@ import numpy as np
 from ..compile.card import CardProgram
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
+from ..io.display import Shown
+from ..io.tables import save_tables, write_excel
 from ..vocabulary import CARD_STAT_COLUMNS, SUMMARY_COLUMNS, TRUST_COLUMNS
-from .tables import names_index
+from .overview import card_display
+from .tables import names_index, principal_periods
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +37,7 @@ allocation, and the investor principal's (collections, charge-offs covered and t
 funding account against what holders, the seller and the account receive)."""
 
 
-class CardResult:
+class CardResult(Shown):
     """A card trust run: ``trust`` (the series' table, :data:`abs_engine.vocabulary.TRUST_COLUMNS`),
     ``summary()``, ``check()``; from :func:`abs_engine.engine.card.run_card`. ``table`` is the
     kernel's ``[scenario, month, column]`` array (``None`` for a summary-only run)."""
@@ -104,8 +107,9 @@ class CardResult:
         s = self._stats
         k = s.shape[0] if self.scenario_level else 1
         cols = {c: s[:k, C[c]] for c in CARD_STAT_COLUMNS}
-        for c in ("first_principal_period", "last_principal_period", "early_amortization_period"):
-            cols[c] = cols[c].astype(np.int64)
+        cols["early_amortization_period"] = cols["early_amortization_period"].astype(np.int64)
+        for c in ("first_principal_period", "last_principal_period"):  # missing: no principal paid
+            cols[c] = principal_periods(cols[c])
         cols.update({"yield": self._yields[:k], "price": np.full(k, 100.0), "modified_duration": self._durations[:k]})
         name = self.deal.series.name
         if self.scenario_level:  # built from its levels and codes (the names are unique): no factorizing
@@ -132,6 +136,24 @@ class CardResult:
                          **{f"p{p:g}": np.percentile(finite, p) if finite.size else np.nan for p in percentiles}})
         index = pd.MultiIndex.from_product([[self.deal.series.name], list(metrics)], names=["tranche", "metric"])
         return pd.DataFrame(rows, index=index)
+
+    def all_tables(self) -> dict[str, pd.DataFrame]:
+        """``summary``, then (a full run) ``trust`` and ``check``."""
+        tables = {"summary": self.summary()}
+        if self.table is not None:
+            tables.update(trust=self.trust, check=self.check())
+        return tables
+
+    def to_excel(self, path) -> str:
+        """Every table in one Excel workbook (as :meth:`RunResult.to_excel`)."""
+        return write_excel(self.all_tables(), path)
+
+    def save(self, folder, format: str = "csv") -> dict[str, str]:
+        """Every table as ``folder/<table>.csv`` or ``.parquet``."""
+        return save_tables(self.all_tables(), folder, format)
+
+    def _display(self):
+        return card_display(self)
 
     def check(self) -> pd.DataFrame:
         """Conservation residuals per month (:data:`CARD_CHECK_COLUMNS`)."""

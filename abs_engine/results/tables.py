@@ -13,7 +13,9 @@ from ..compile.program import Program
 from ..compile.schedules import schedule_groups
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
+from ..io.display import Shown
 from ..io.loans import FORECLOSURE
+from ..io.tables import save_tables, write_excel
 from ..kernels import curves
 from ..kernels import delinquency as KDQ
 from ..spec import Deal, Scenario
@@ -39,6 +41,7 @@ from ..vocabulary import (
     instrument_columns,
 )
 from .analytics import discount_margin, mortgage_yield, price_from_yield, risk_measures, wal, yield_from_price
+from .overview import run_display, summary_display
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,8 +130,11 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
             column = np.zeros((n, len(items)))
             if residual is not None:
                 column[:, -1] = extra[:, KERNEL_COLUMNS["summary_extra"]["total_residual"]]
+        elif c in _PERIOD_COLUMNS:
+            data[c] = principal_periods(_whole_in_place(stats[k]).reshape(-1))
+            continue
         else:
-            column = _whole_in_place(stats[k]) if c in _PERIOD_COLUMNS else stats[k]
+            column = stats[k]
         data[c] = column.reshape(-1)
     # names and items are unique: the product index from its levels and codes (no factorizing)
     index = pd.MultiIndex(levels=[names_index(names), pd.Index(items)],
@@ -139,6 +145,18 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
 
 
 _PERIOD_COLUMNS = ("first_principal_period", "last_principal_period")
+
+
+def principal_periods(periods: np.ndarray):
+    """A summary's first or last principal period as whole numbers, missing (``<NA>``) for a
+    class paid no principal (the residual class, a class never paid down): the kernel's 0 means
+    none. The numbers are the array's own memory (no copy); the mask is one byte a row."""
+    import pandas as pd  # deferred: a projection without tables never imports pandas
+
+    values = np.asarray(periods)
+    if values.dtype != np.int64:
+        values = values.astype(np.int64)
+    return pd.arrays.IntegerArray(values, values == 0)
 
 
 def names_index(names: Sequence[str]) -> pd.Index:
@@ -173,7 +191,7 @@ def _whole_in_place(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class SummaryResult:
+class SummaryResult(Shown):
     """What a summary-only run keeps: per-scenario summaries and pool losses, no per-period tables."""
 
     def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], summary: pd.DataFrame, pool_loss: np.ndarray):
@@ -187,10 +205,26 @@ class SummaryResult:
         return self._summary
 
     def distribution(self, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:
+        """Across scenarios, per note: mean and percentiles of ``loss``, ``wal`` and ``yield``."""
         return distribution_of(self._summary, self.deal, percentiles)
 
+    def all_tables(self) -> dict[str, pd.DataFrame]:
+        """``{"summary": ...}``: the one table a summary-only run keeps."""
+        return {"summary": self._summary}
 
-class RunResult:
+    def to_excel(self, path) -> str:
+        """The summary in an Excel workbook (see :meth:`RunResult.to_excel`)."""
+        return write_excel(self.all_tables(), path)
+
+    def save(self, folder, format: str = "csv") -> dict[str, str]:
+        """The summary as ``folder/summary.csv`` (or ``.parquet``)."""
+        return save_tables(self.all_tables(), folder, format)
+
+    def _display(self):
+        return summary_display(self)
+
+
+class RunResult(Shown):
     """What a run produced: arrays, and pandas views whose columns follow the vocabulary.
 
     Attributes
@@ -668,7 +702,9 @@ class RunResult:
             cols = {c: np.concatenate([v, extra[c]], axis=1) for c, v in cols.items()}
             names = [*names, residual]
         frame = self._frame({c: cols[c] for c in SUMMARY_COLUMNS}, tuple(names), "tranche", per_period=False)
-        return frame.astype({"first_principal_period": int, "last_principal_period": int})
+        for c in _PERIOD_COLUMNS:
+            frame[c] = principal_periods(frame[c].to_numpy())
+        return frame
 
     @cached_property
     def loans(self) -> pd.DataFrame:
@@ -685,6 +721,45 @@ class RunResult:
         index = pd.MultiIndex.from_product([self.program.loans.loan_id, range(1, n + 1)],
                                            names=["loan_id", "period"])
         return pd.DataFrame({c: cols[c].reshape(-1) for c in LOAN_COLUMNS}, index=index)
+
+    def all_tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the run, by name: ``summary`` first (a deal with tranches), then
+        ``pool``, ``tranches``, ``fees``, ``accounts``, ``triggers``, ``hedges`` and
+        ``facilities`` (where the deal has them), ``cash`` and ``check``."""
+        tables = {}
+        if self.waterfall is not None:
+            tables["summary"] = self.summary()
+        tables["pool"] = self.pool
+        if self.waterfall is not None:
+            tables.update(tranches=self.tranches, fees=self.fees, accounts=self.accounts, triggers=self.triggers)
+            for name in ("hedges", "facilities"):  # a deal that has them (CONVENTIONS R2.8)
+                if getattr(self.deal, name):
+                    tables[name] = getattr(self, name)
+            tables["cash"] = self.cash
+        tables["check"] = self.check()
+        return tables
+
+    def to_excel(self, path) -> str:
+        """Every table (:meth:`all_tables`) in one Excel workbook, a sheet each, the summary
+        first; numbers keep their values and are formatted as the display shows them (percent
+        for rates and yields). Needs ``openpyxl`` (the ``excel`` extra). Returns the path.
+
+        >>> import tempfile, pathlib, pandas as pd, abs_engine as ae
+        >>> res = ae.run({"name": "pool", "collateral": {"rep_lines": [
+        ...     {"balance": 100.0, "wac": 0.0, "wam": 4}]}}, {"prepay": {"cpr": 0.0}})
+        >>> path = res.to_excel(pathlib.Path(tempfile.mkdtemp()) / "run.xlsx")
+        >>> pd.read_excel(path, sheet_name="pool")["scheduled_principal"].tolist()
+        [25, 25, 25, 25]
+        """
+        return write_excel(self.all_tables(), path)
+
+    def save(self, folder, format: str = "csv") -> dict[str, str]:
+        """Every table (:meth:`all_tables`) as ``folder/<table>.csv`` or ``.parquet``; returns
+        ``{table: path}``."""
+        return save_tables(self.all_tables(), folder, format)
+
+    def _display(self):
+        return run_display(self)
 
     def check(self) -> pd.DataFrame:
         """Conservation residuals per period (zero up to rounding).

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..io.display import Shown, checks_text
 from ..vocabulary import (
     ACCOUNT_COLUMNS,
     CASH_COLUMNS,
@@ -51,8 +52,8 @@ def deal_id(deal: Deal, loans: LoanArrays) -> str:
     }))
 
 
-@dataclass(frozen=True, eq=False)
-class PeriodReport:
+@dataclass(frozen=True, eq=False, repr=False)
+class PeriodReport(Shown):
     """What one period distributed, in the projection's vocabulary. ``data`` is its canonical
     content (what the ledger stores and hashes); the properties are pandas views."""
 
@@ -123,8 +124,17 @@ class PeriodReport:
 
         return pd.Series({k: self.data[key][k] for k in names}, name=self.period, dtype=float)
 
-    def __repr__(self) -> str:
-        return f"PeriodReport(deal={self.data['deal']!r}, period={self.period}, hash={self.hash[:12]}...)"
+    def _display(self):
+        pool = self.data["pool"]
+        principal = pool["scheduled_principal"] + pool["prepayment"] + pool["recovery"]
+        residual = max((abs(float(v)) for v in self.data["check"].values()), default=0.0)
+        items = [("deal", str(self.data["deal"])), ("period", f"{self.period}, paid {self.data['payment_date']}"),
+                 ("pool", f"{pool['beginning_balance']:,.2f} -> {pool['ending_balance']:,.2f}"),
+                 ("collected", f"interest {pool['gross_interest']:,.2f}, principal {principal:,.2f}, net loss "
+                               f"{pool['loss']:,.2f}"),
+                 ("checks", checks_text(residual, float(pool["beginning_balance"]))[0]),
+                 ("report hash", self.hash)]
+        return "PeriodReport", items, [("tranches", self.tranches)]
 
 
 def _unplain(x: Any) -> Any:

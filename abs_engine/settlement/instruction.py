@@ -34,6 +34,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+from ..io.display import Shown
 from ..servicing.ledger import Ledger, LedgerError, keccak_hex
 from .allocation import (
     PeriodAmounts,
@@ -136,8 +137,8 @@ class Batch(_Payout):
         return [*self.instruction._head(), ("uint256", self.index)]
 
 
-@dataclass
-class Settlement:
+@dataclass(repr=False)
+class Settlement(Shown):
     """A period's allocation and its instructions (one per chain)."""
 
     deal: str
@@ -171,6 +172,22 @@ class Settlement:
             == sum(r["amount"] for r in self.allocations if r["chain_id"] == ins.chain_id)
             for ins in self.instructions)
         return {"tranches": ok_tranche, "chains": ok_chain}
+
+    def _display(self):
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        ok = self.check()
+        items = [("deal", f"{self.deal} ({self.deal_id})"), ("period", f"{self.period}, paid {self.payment_date}"),
+                 ("units", f"{self.decimals}-decimal base units (integers)"),
+                 ("exact", "holders add up to every tranche and chain" if all(ok.values()) else f"NOT EXACT: {ok}"),
+                 ("backing", f"tokens outstanding {self.backing['tokens_outstanding']:,.2f} <= pool + cash "
+                             f"{self.backing['assets']:,.2f}: {self.backing['backed']}"
+                             + (f" (override: {self.override_reason})" if self.override_reason else ""))]
+        rows = [{"chain_id": i.chain_id, "token": i.token, "recipients": len(i.transfers), "total": str(i.total),
+                 "withheld": str(sum(self.withheld.get(i.chain_id, {}).values())), "content_id": i.content_id}
+                for i in self.instructions]
+        frame = pd.DataFrame(rows, columns=["chain_id", "token", "recipients", "total", "withheld", "content_id"])
+        return "Settlement", items, [("instructions (amounts in base units)", frame.set_index("chain_id"))]
 
     def summary(self) -> dict:
         return {"deal": self.deal, "deal_id": self.deal_id, "period": self.period, "decimals": self.decimals,

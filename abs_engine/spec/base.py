@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..errors import SpecError
+from ..errors import SpecError, did_you_mean
 
 __all__ = ["Spec", "validate_spec", "field_path"]
 
@@ -71,13 +71,38 @@ def _spec_error(exc: ValidationError, data: Any, file: str | None) -> SpecError:
     # Each member of a union reports; keep the member that fits the input's shape (a mapping for
     # a model, a scalar for a number), then the most specific error: the longest path.
     err = max(errors, key=lambda e: (_fits_shape(e), len(e.get("loc", ()))))
+    if err.get("type") == "missing":  # a mistyped key is both missing and unknown: name the typo
+        parent = tuple(err.get("loc", ()))[:-1]
+        err = next((e for e in errors if e.get("type") == "extra_forbidden"
+                    and tuple(e.get("loc", ()))[:-1] == parent), err)
     loc = _input_path(err.get("loc", ()), data, err.get("type") == "missing")
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, SpecError):  # raised by a model validator, naming its own field
         path = ".".join(x for x in (field_path(loc), inner.field) if x)
         return SpecError(path, inner.value, inner.expected, file=file)
     value = err.get("input", "<missing>") if err.get("type") != "missing" else "<missing>"
-    return SpecError(field_path(loc), value, _expected(err), file=file)
+    expected = _expected(err)
+    if err.get("type") == "extra_forbidden" and loc:
+        expected += did_you_mean(loc[-1], _keys_beside(loc, data))
+    return SpecError(field_path(loc), value, expected, file=file)
+
+
+def _all_specs(cls: type = Spec) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_all_specs(sub)]
+    return out
+
+
+def _keys_beside(loc: tuple[Any, ...], data: Any) -> set[str]:
+    """The keys an unknown key at ``loc`` may have meant: the fields of every spec model that has
+    all the other keys of its mapping (every spec field when none has)."""
+    node = data
+    for part in loc[:-1]:
+        node = node[part]
+    siblings = {k for k in node if k != loc[-1]} if isinstance(node, Mapping) else set()
+    models = [m for m in _all_specs() if siblings <= set(m.model_fields)] or _all_specs()
+    return {name for m in models for name in m.model_fields}
 
 
 _MODEL_SHAPE_ERRORS = {"model_type", "dict_type", "model_attributes_type"}

@@ -16,6 +16,7 @@ from ..errors import SpecError
 from .base import Spec
 from .card import CardSeries
 from .collateral import Collateral
+from .describe import Diagram, describe
 from .fields import IsoDate, Seq, StrictInt
 from .structure import (
     Acceleration,
@@ -128,7 +129,8 @@ class Deal(Spec):
                     raise SpecError(f"{path}.group", t.group, "no group for the residual class")
                 continue
             if t.group is not None and t.group not in names:
-                raise SpecError(f"{path}.group", t.group, f"a group defined in collateral.groups (known: {names})")
+                raise SpecError(f"{path}.group", t.group, f"a group defined in collateral.groups (known: {names})",
+                                choices=names)
             for field in ("notional", "strike", "accrual", "lockout", "step_up"):
                 if getattr(t, field) is not None:
                     raise SpecError(f"{path}.{field}", "given", "a plain class in a deal with collateral groups "
@@ -187,7 +189,7 @@ class Deal(Spec):
         call = self.clean_up_call
         if call is not None and call.when is not None and call.when not in triggers:
             raise SpecError("clean_up_call.when", call.when,
-                            f"a trigger defined in triggers (known: {sorted(triggers)})")
+                            f"a trigger defined in triggers (known: {sorted(triggers)})", choices=sorted(triggers))
         if call is not None and call.date is not None and self.first_payment_date is None:
             raise SpecError("clean_up_call.date", call.date.isoformat(), "pct or when, or a first_payment_date to "
                                                                            "place the date")
@@ -195,7 +197,7 @@ class Deal(Spec):
             unless = self.overcollateralization.step_down.unless
             if unless is not None and unless not in triggers:
                 raise SpecError("overcollateralization.step_down.unless", unless,
-                                f"a trigger defined in triggers (known: {sorted(triggers)})")
+                                f"a trigger defined in triggers (known: {sorted(triggers)})", choices=sorted(triggers))
 
         ids: dict[str, str] = {}
         for path, step in self.steps_with_paths():
@@ -208,14 +210,15 @@ class Deal(Spec):
             for j, ref in enumerate(acct.covers):
                 if ref not in ids:
                     raise SpecError(f"accounts[{k}].covers[{j}]", ref,
-                                    f"the id of a waterfall step (known: {sorted(ids)})")
+                                    f"the id of a waterfall step (known: {sorted(ids)})", choices=sorted(ids))
         self._check_hedges(tranches, ids)
         for k, t in enumerate(self.tranches):
             ref = t.notional.tranche if t.notional is not None else None
             if ref is not None and (ref not in tranches or tranches[ref].residual or tranches[ref].notional
                                     or ref == t.name):
                 raise SpecError(f"tranches[{k}].notional.tranche", ref, "another class with a balance, defined in "
-                                f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})")
+                                f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})",
+                                choices=tranches)
         steps = self.steps_with_paths()
         normal = self.n_normal_steps
         for part, required in ((steps[:normal], True), (steps[normal:], False)):  # per priority: one per Z class
@@ -236,7 +239,8 @@ class Deal(Spec):
             for j, name in enumerate(self.acceleration.events.triggers):
                 if name not in triggers:
                     raise SpecError(f"acceleration.events.triggers[{j}]", name,
-                                    f"a trigger defined in triggers (known: {sorted(triggers)})")
+                                    f"a trigger defined in triggers (known: {sorted(triggers)})",
+                                    choices=triggers)
             if self.acceleration.priority is not None and not self.acceleration.priority:
                 raise SpecError("acceleration.priority", [], "at least one step (or no priority: the default one)")
         for k, t in enumerate(self.tranches):
@@ -263,7 +267,8 @@ class Deal(Spec):
                 ref = h.notional.tranche
                 if ref not in tranches or tranches[ref].residual or tranches[ref].notional is not None:
                     raise SpecError(f"hedges[{k}].notional.tranche", ref, "a class with a balance, defined in "
-                                    f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})")
+                                    f"tranches (known: {sorted(n for n, x in tranches.items() if x.balance)})",
+                                choices=tranches)
         steps = self.steps_with_paths()
         normal = self.n_normal_steps
         for part, where in ((steps[:normal], "the waterfall"), (steps[normal:], "the post-acceleration priority")):
@@ -292,7 +297,7 @@ class Deal(Spec):
             for j, ref in enumerate(f.covers):
                 if ref not in ids:
                     raise SpecError(f"facilities[{k}].covers[{j}]", ref,
-                                    f"the id of a waterfall step (known: {sorted(ids)})")
+                                    f"the id of a waterfall step (known: {sorted(ids)})", choices=sorted(ids))
                 if ref in own:
                     raise SpecError(f"facilities[{k}].covers[{j}]", ref, "a step other than the facility's own")
 
@@ -310,8 +315,9 @@ class Deal(Spec):
                 if name == t.name:
                     raise SpecError(path, name, "another class (a Z class cannot direct its accretion to itself)")
                 if name not in tranches or tranches[name].residual:
-                    raise SpecError(path, name, f"a class of notes defined in tranches (known: "
-                                                f"{sorted(n for n, x in tranches.items() if not x.residual)})")
+                    notes = sorted(n for n, x in tranches.items() if not x.residual)
+                    raise SpecError(path, name, f"a class of notes defined in tranches (known: {notes})",
+                                    choices=notes)
                 if name in directed:
                     raise SpecError(path, name, f"a class no other Z class directs its accretion to ({directed[name]} "
                                                 "does)")
@@ -339,7 +345,8 @@ class Deal(Spec):
             if name not in pool:
                 article = "an" if what[0] in "aeiou" else "a"
                 raise SpecError(f"{path}.{field}", name,
-                                f"{article} {what} defined in {where or what + 's'} (known: {sorted(pool)})")
+                                f"{article} {what} defined in {where or what + 's'} (known: {sorted(pool)})",
+                                choices=pool)
 
         for field in ("when", "unless"):
             if getattr(step, field) is not None:
@@ -437,6 +444,16 @@ class Deal(Spec):
     def n_normal_steps(self) -> int:
         """How many of :meth:`steps_with_paths` are the priority of payments before acceleration."""
         return len(self.steps_with_paths()) - len(self.acceleration_steps())
+
+    def describe(self) -> str:
+        """The capital structure and the priority of payments as an indented tree
+        (:func:`abs_engine.spec.describe.describe`); ``print(deal.describe())``."""
+        return describe(self)
+
+    def diagram(self):
+        """The structure as a :class:`~abs_engine.spec.describe.Diagram` (DOT and Mermaid
+        sources; SVG/PNG through Graphviz's ``dot`` where installed)."""
+        return Diagram(self)
 
     @property
     def notes(self) -> tuple[Tranche, ...]:

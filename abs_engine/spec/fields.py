@@ -152,16 +152,35 @@ def _coupon(v: object) -> float:
     return x
 
 
-Coupon = Annotated[float, BeforeValidator(_coupon)]
-Amount = Annotated[float, BeforeValidator(_amount)]
-Fraction = Annotated[float, BeforeValidator(_fraction)]
-Months = Annotated[int, BeforeValidator(_months)]
-PositiveMonths = Annotated[int, BeforeValidator(_positive_months)]
-Number = Annotated[float, BeforeValidator(_number)]
+# JSON Schemas of these types, for editors and validators (the validators above are the rule;
+# these say the same ranges, so an editor flags ``wac: 1.5`` as the engine would)
+_NUMBER = {"type": "number"}
+_FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
+_AMOUNT = {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT}
+
+
+def _or_vector(one: dict) -> dict:
+    """One value, a monthly vector of them, or a ramp ``{from, to, months}``."""
+    ramp = {"type": "object", "required": ["from", "to", "months"], "additionalProperties": False,
+            "properties": {"from": _NUMBER, "to": _NUMBER,
+                           "months": {"type": "integer", "minimum": 1, "maximum": MAX_MONTHS}}}
+    return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": MAX_MONTHS}, ramp]}
+
+
+Coupon = Annotated[float, BeforeValidator(_coupon), WithJsonSchema(
+    {**_FRACTION, "description": "a fixed coupon, decimal (0.045 is 4.5%)"})]
+Amount = Annotated[float, BeforeValidator(_amount), WithJsonSchema(_AMOUNT)]
+Fraction = Annotated[float, BeforeValidator(_fraction), WithJsonSchema(_FRACTION)]
+Months = Annotated[int, BeforeValidator(_months), WithJsonSchema({"type": "integer", "minimum": 0,
+                                                                  "maximum": MAX_MONTHS})]
+PositiveMonths = Annotated[int, BeforeValidator(_positive_months), WithJsonSchema(
+    {"type": "integer", "minimum": 1, "maximum": MAX_MONTHS})]
+Number = Annotated[float, BeforeValidator(_number), WithJsonSchema(_NUMBER)]
 """A finite number (int or float; never a bool or a string)."""
-FractionOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_fraction))]
-"""A decimal in [0, 1], or a monthly vector of them (month 1 first; the last value carries forward)."""
-NonNegOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_amount))]
-"""A finite number >= 0, or a monthly vector of them."""
-
-
+FractionOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_fraction)),
+                             WithJsonSchema(_or_vector(_FRACTION))]
+"""A decimal in [0, 1], a monthly vector of them (month 1 first; the last value carries forward),
+or a ramp ``{from, to, months}``."""
+NonNegOrVector = Annotated[float | tuple[float, ...], BeforeValidator(_vector(_amount)),
+                           WithJsonSchema(_or_vector(_AMOUNT))]
+"""A finite number >= 0, a monthly vector of them, or a ramp."""

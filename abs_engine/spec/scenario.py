@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..errors import SpecError
 from .base import Spec
@@ -36,6 +36,8 @@ def _values(v: float | tuple[float, ...]) -> tuple[float, ...]:
 class Prepay(Spec):
     """Voluntary prepayment: exactly one of ``cpr``, ``smm``, ``psa`` (percent), ``abs`` (percent)."""
 
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
     cpr: FractionOrVector | None = None
     smm: FractionOrVector | None = None
     psa: NonNegOrVector | None = None
@@ -60,6 +62,8 @@ class Prepay(Spec):
 
 class Default(Spec):
     """Defaults: exactly one of ``cdr``, ``mdr``, ``sda`` (percent of the SDA curve)."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     cdr: FractionOrVector | None = None
     mdr: FractionOrVector | None = None

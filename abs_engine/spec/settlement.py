@@ -7,9 +7,9 @@ beyond 2**53). Holders come inline or from a CSV file (columns ``address``, ``ba
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from ..errors import SpecError
 from .base import Spec
@@ -43,6 +43,12 @@ class PaymentToken(Spec):
     rebasing: bool = False
 
 
+_BASE_UNITS = WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
+                                         {"type": "string", "pattern": "^[0-9]{1,78}$"}],
+                               "description": "token base units: an integer, or a string of digits (readers may "
+                                              "round large numbers)"})
+
+
 class Snapshot(Spec):
     """A tranche token's holders on one chain at the record block."""
 
@@ -50,8 +56,8 @@ class Snapshot(Spec):
     token: str
     decimals: StrictInt = Field(ge=0, le=36)
     record_block: StrictInt = Field(ge=0, lt=2**64)
-    total_supply: StrictInt
-    holders: str | Seq[tuple[str, StrictInt]] = Field(
+    total_supply: Annotated[StrictInt, _BASE_UNITS]
+    holders: str | Seq[tuple[str, Annotated[StrictInt, _BASE_UNITS]]] = Field(
         description="a CSV file (address, balance) or [address, balance] pairs")
 
     @field_validator("total_supply", mode="before")

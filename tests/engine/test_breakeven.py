@@ -29,14 +29,20 @@ def test_breakeven_has_no_writedown_and_a_worse_level_has_one():
     names = list(table.index)
     for k, name in enumerate(names):
         level = table.loc[name, "breakeven_cdr"]
+        if table.loc[name, "breakeven_cdr_beyond_range"]:  # no writedown even at 100% CDR: no number
+            assert np.isnan(level) and writedowns(1.0)[k] <= 1e-6, name
+            continue
         assert writedowns(level)[k] <= 1e-6, name
-        if level < 1.0:
-            assert writedowns(min(level + 1e-5, 1.0))[k] > 0, name
+        assert writedowns(min(level + 1e-5, 1.0))[k] > 0, name
+    # the two senior-most classes survive 100% CDR here (the search's top): reported as beyond it
+    assert table["breakeven_cdr_beyond_range"].tolist()[:2] == [True, True]
+    assert table.attrs["upper"] == 1.0
     # seniors survive more defaults than juniors; the yield floor (below the coupons) is crossed
     # only once principal is lost
     be = table["breakeven_cdr"].to_numpy()
     assert (np.diff(be[2:]) <= 0).all()
-    assert (table["yield_breakeven_cdr"] >= table["breakeven_cdr"] - 1e-6).all()
+    both = ~table["yield_breakeven_cdr_beyond_range"].to_numpy()
+    assert (table["yield_breakeven_cdr"][both] >= table["breakeven_cdr"][both] - 1e-6).all()
 
 
 def test_scale_breakeven_of_the_scenarios_own_curve():
@@ -63,4 +69,8 @@ def test_grid_and_breakeven_commands(tmp_path, capsys):
     assert len(table) == 24 * 9 and {"scenario", "tranche", "wal", "yield"} <= set(table.columns)
     assert "across scenarios" in capsys.readouterr().out
     assert main(["breakeven", str(AUTO), "--scenario", str(BASE), "--out", str(tmp_path / "b.txt")]) == 0
-    assert "breakeven_cdr" in (tmp_path / "b.txt").read_text()
+    printed = (tmp_path / "b.txt").read_text()
+    assert "breakeven_cdr" in printed
+    # a level beyond the search is said so, never printed as the top of the range; levels in percent
+    assert ">= 100.0000% (no breakeven in range)" in printed
+    assert "1.000000" not in printed and "%" in printed

