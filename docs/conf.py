@@ -12,12 +12,16 @@ author = "abs_engine developers"
 copyright = "2026, abs_engine developers"  # noqa: A001 - Sphinx's name
 
 extensions = [
-    "myst_parser",               # pages in Markdown
+    "myst_nb",                   # pages in Markdown (MyST), and the tutorial notebook, executed at build
     "sphinx.ext.autodoc",        # the reference, from the docstrings
     "sphinx.ext.napoleon",       # numpydoc-style sections
     "sphinx.ext.mathjax",
 ]
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+nb_execution_mode = "force"          # the tutorial runs on every build: its outputs are the engine's own
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True   # a tutorial cell that fails fails the build
+nb_execution_show_tb = True
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 exclude_patterns = ["_build"]

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..io.display import as_table
 from ..io.loading import DealSource, ScenarioSource, load_deal, load_scenario
 from ..spec import Scenario
 from ..vocabulary import KERNEL_COLUMNS
@@ -106,6 +107,6 @@ def breakevens(deal: DealSource, scenario: ScenarioSource, *, kind: Kind = "cdr"
         beyond = yield_holds(top)[0]
         out[f"yield_breakeven_{kind}"] = np.where(beyond, np.nan, ya)
         out[f"yield_breakeven_{kind}_beyond_range"] = beyond
-    frame = pd.DataFrame(out, index=pd.Index(names, name="tranche"))
+    frame = as_table(pd.DataFrame(out, index=pd.Index(names, name="tranche")))
     frame.attrs.update(kind=kind, upper=upper)
     return frame

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import SpecError
+from ..io.display import as_table
 from ..io.loading import DealSource
 from ..results.card import CardResult
 from ..results.tables import RunResult, SummaryResult
@@ -98,4 +99,4 @@ def compare(items: Sequence, deal: DealSource | None = None, *, metrics: Sequenc
                 label, k = f"{base} ({k})", k + 1
             columns[label] = pd.Series(values, dtype=float)
     index = pd.MultiIndex.from_tuples([(t, m) for t in order for m in metrics], names=["tranche", "metric"])
-    return pd.DataFrame({label: col.reindex(index) for label, col in columns.items()}, index=index)
+    return as_table(pd.DataFrame({label: col.reindex(index) for label, col in columns.items()}, index=index))

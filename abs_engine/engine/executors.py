@@ -6,7 +6,9 @@ themselves are in :mod:`abs_engine.engine.chunks` and :mod:`abs_engine.engine.su
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +40,17 @@ def _submit(executor, fn, *args):
     return executor.submit(fn, *args)
 
 
+def progress_bar(iterable=None, **kw):
+    """A tqdm bar: the notebook widget where ipywidgets is installed in a notebook, else the text
+    bar on stderr (which a notebook shows too, updating in place); never tqdm.auto's fallback
+    warning ("IProgress not found"). ``kw`` are tqdm's (``total``, ``desc``, ``disable``...)."""
+    if "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm  # deferred: only runs that show progress need tqdm
+    else:
+        from tqdm.std import tqdm  # deferred: as above
+    return tqdm(iterable, **kw)
+
+
 def _unpack(fn, blob: bytes):
     return fn(*pickle.loads(blob))
 
@@ -56,9 +69,7 @@ def map_chunks(fn: Callable, tasks: Sequence[tuple], labels: Sequence[str], exec
     """``[fn(*args) for args in tasks]``, in order: in this process, or as tasks of ``executor``.
     A failure is a :class:`ChunkError` naming the task's label; the remaining tasks are cancelled
     and no result is returned."""
-    from tqdm.auto import tqdm  # deferred: only runs in chunks show a progress bar
-
-    bar = tqdm(total=len(tasks), disable=not progress, desc=desc, unit="chunk")
+    bar = progress_bar(total=len(tasks), disable=not progress or len(tasks) <= 1, desc=desc, unit="chunk")
     futures = None if executor is None else [_submit(executor, fn, *args) for args in tasks]
     out = []
     try:

@@ -5,8 +5,8 @@ executor, on a Parquet tape in chunks of row groups, or summaries only."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import SpecError
 from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario, read_source

@@ -21,7 +21,7 @@ from ..kernels import summaries as KS
 from ..results.tables import SummaryResult, summary_frame
 from .codegen import summary_period
 from .collateral import SMALL_POOL, cutoff_foreclosures, project_pool
-from .executors import map_chunks, scenario_chunks, scenario_labels
+from .executors import map_chunks, progress_bar, scenario_chunks, scenario_labels
 from .loop import SummarySink, pool_arguments, run_loop
 from .waterfall import given_pool, projected_pool
 
@@ -59,9 +59,7 @@ def _bar(progress: bool, desc: str):
         return None
 
     def bar(items, total):
-        from tqdm.auto import tqdm  # deferred: only runs that show progress need tqdm
-
-        return tqdm(items, total=total, desc=desc, unit="chunk")
+        return progress_bar(items, total=total, desc=desc, unit="chunk", disable=total <= 1)  # (one chunk: no bar)
 
     return bar
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import html as _html
 from collections.abc import Callable, Iterable
 
-__all__ = ["PERCENT", "DECIMALS4", "PERIODS", "kind", "EXCEL_FORMATS", "formatter", "formatted", "text", "html", "header_html",
-           "result_html", "result_text", "Shown", "MAX_ROWS"]
+__all__ = ["PERCENT", "DECIMALS4", "PERIODS", "kind", "EXCEL_FORMATS", "formatter", "formatted", "text", "html",
+           "header_html", "result_html", "result_text", "Shown", "MAX_ROWS", "as_table"]
 
 PERCENT = frozenset({
     "yield", "mortgage_yield", "coupon", "smm", "mdr", "cpr", "cdr", "severity", "discount_margin",
@@ -219,3 +219,46 @@ class Shown:
 
     def _repr_html_(self) -> str:
         return result_html(*self._display())
+
+
+_TABLE_CLASS = None
+
+
+def _table_class():
+    """:class:`Table`, made on first use (so importing the library does not import pandas)."""
+    global _TABLE_CLASS
+    if _TABLE_CLASS is None:
+        import pandas as pd  # deferred: a projection without tables never imports pandas
+
+        class Table(pd.DataFrame):
+            """A result table: a pandas DataFrame in every way (dtypes, values, methods), shown in
+            a terminal and a notebook with the display formats (thousands separators, percent for
+            rates and yields); operations on it give tables too. ``pd.DataFrame(table)`` is the
+            plain frame."""
+
+            _metadata: list[str] = []
+
+            @property
+            def _constructor(self):
+                return Table
+
+            def __repr__(self) -> str:
+                return text(self, max_rows=2 * MAX_ROWS)
+
+            def _repr_html_(self) -> str:
+                return f'{_STYLE}<div class="ae-result">{html(self, max_rows=2 * MAX_ROWS)}</div>'
+
+        Table.__module__, Table.__qualname__ = __name__, "Table"  # pickled by name, as a module attribute
+        _TABLE_CLASS = Table
+    return _TABLE_CLASS
+
+
+def __getattr__(name: str):
+    if name == "Table":
+        return _table_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def as_table(frame):
+    """``frame`` as a :class:`Table` (no copy): the same data, shown formatted."""
+    return _table_class()(frame, copy=False)

@@ -12,7 +12,7 @@ import numpy as np
 from ..compile.card import CardProgram
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
-from ..io.display import Shown
+from ..io.display import Shown, as_table
 from ..io.tables import save_tables, write_excel
 from ..vocabulary import CARD_STAT_COLUMNS, SUMMARY_COLUMNS, TRUST_COLUMNS
 from .overview import card_display
@@ -92,7 +92,7 @@ class CardResult(Shown):
         t = self._need_table()
         k = t.shape[0] if self.scenario_level else 1
         flat = t[:k].reshape(-1, t.shape[2])
-        frame = pd.DataFrame(flat, columns=list(TRUST_COLUMNS), index=self._index(True))
+        frame = as_table(pd.DataFrame(flat, columns=list(TRUST_COLUMNS), index=self._index(True)))
         frame.insert(0, "date", np.tile(np.asarray(self.dates), k))
         for c in ("phase", "early_amortization"):
             frame[c] = frame[c].astype(np.int64)
@@ -118,7 +118,7 @@ class CardResult(Shown):
                                   verify_integrity=False)
         else:
             index = pd.Index([name], name="tranche")
-        return pd.DataFrame({c: cols[c] for c in CARD_SUMMARY_COLUMNS}, index=index)
+        return as_table(pd.DataFrame({c: cols[c] for c in CARD_SUMMARY_COLUMNS}, index=index))
 
     def distribution(self, percentiles=(5, 25, 50, 75, 95)) -> pd.DataFrame:
         """Mean and percentiles across scenarios of the certificates' ``loss`` (writedowns /
@@ -135,7 +135,7 @@ class CardResult(Shown):
             rows.append({"mean": finite.mean() if finite.size else np.nan,
                          **{f"p{p:g}": np.percentile(finite, p) if finite.size else np.nan for p in percentiles}})
         index = pd.MultiIndex.from_product([[self.deal.series.name], list(metrics)], names=["tranche", "metric"])
-        return pd.DataFrame(rows, index=index)
+        return as_table(pd.DataFrame(rows, index=index))
 
     def all_tables(self) -> dict[str, pd.DataFrame]:
         """``summary``, then (a full run) ``trust`` and ``check``."""
@@ -180,4 +180,4 @@ class CardResult(Shown):
             - t[..., T["principal_paid"]] - t[..., T["principal_to_seller"]] - t[..., T["pfa_balance"]],
         }
         k = t.shape[0] if self.scenario_level else 1
-        return pd.DataFrame({c: v[:k].reshape(-1) for c, v in cols.items()}, index=self._index(True))
+        return as_table(pd.DataFrame({c: v[:k].reshape(-1) for c, v in cols.items()}, index=self._index(True)))

@@ -82,8 +82,10 @@ def run_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object
         pool = f"{len(loans):,} loan{'s' if len(loans) != 1 else ''}, {pool}"
     if program.groups:
         pool += f", {len(program.groups)} collateral groups"
-    items = [("deal", res.deal.name), ("scenario" if len(res.scenarios) == 1 else "scenarios",
-                                       scenarios_text(res.scenarios)),
+    scenario = scenarios_text(res.scenarios)
+    if len(res.scenarios) == 1 and res.scenarios[0].advancing is None and res.scenarios[0].roll_rates is None:
+        scenario += ", advancing" if bool(program.scenarios.advancing[0]) else ", no advancing"  # the pool's default
+    items = [("deal", res.deal.name), ("scenario" if len(res.scenarios) == 1 else "scenarios", scenario),
              ("periods", _periods_text(res)), ("pool", pool)]
     if len(res.scenarios) == 1:
         t = pool_totals(res)

@@ -13,7 +13,7 @@ from ..compile.program import Program
 from ..compile.schedules import schedule_groups
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
-from ..io.display import Shown
+from ..io.display import Shown, as_table
 from ..io.loans import FORECLOSURE
 from ..io.tables import save_tables, write_excel
 from ..kernels import curves
@@ -106,7 +106,7 @@ def distribution_of(summary: pd.DataFrame, deal: Deal, percentiles=(5, 25, 50, 7
             stats |= {f"p{p:g}": np.percentile(finite, p) if finite.size else np.nan for p in percentiles}
             rows.append(stats)
             index.append((name, metric))
-    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["tranche", "metric"]))
+    return as_table(pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["tranche", "metric"])))
 
 
 def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np.ndarray) -> pd.DataFrame:
@@ -141,7 +141,7 @@ def summary_frame(deal: Deal, names: Sequence[str], stats: np.ndarray, extra: np
                           codes=[np.repeat(np.arange(n, dtype=np.int32), len(items)),
                                  np.tile(np.arange(len(items), dtype=np.int8), n)],
                           names=["scenario", "tranche"], verify_integrity=False)
-    return pd.DataFrame(data, index=index, copy=False)
+    return as_table(pd.DataFrame(data, index=index, copy=False))
 
 
 _PERIOD_COLUMNS = ("first_principal_period", "last_principal_period")
@@ -373,7 +373,7 @@ class RunResult(Shown):
         for loc, (c, v) in enumerate(columns.items()):
             if v.dtype != np.float64:
                 frame.insert(loc, c, flat(v))
-        return frame
+        return as_table(frame)
 
     def _need_waterfall(self):
         if self.waterfall is None:
@@ -720,7 +720,7 @@ class RunResult(Shown):
         cols = _derived(f, loans.balance - fcl, fcl)
         index = pd.MultiIndex.from_product([self.program.loans.loan_id, range(1, n + 1)],
                                            names=["loan_id", "period"])
-        return pd.DataFrame({c: cols[c].reshape(-1) for c in LOAN_COLUMNS}, index=index)
+        return as_table(pd.DataFrame({c: cols[c].reshape(-1) for c in LOAN_COLUMNS}, index=index))
 
     def all_tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run, by name: ``summary`` first (a deal with tranches), then

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..io.display import Shown, checks_text
+from ..io.display import Shown, as_table, checks_text
 from ..vocabulary import (
     ACCOUNT_COLUMNS,
     CASH_COLUMNS,
@@ -116,8 +116,8 @@ class PeriodReport(Shown):
         import pandas as pd  # deferred: a projection without tables never imports pandas
 
         rows = self.data[key]
-        return pd.DataFrame([{k: v for k, v in r.items() if k != "name"} for r in rows],
-                            index=pd.Index([r["name"] for r in rows], name=level))
+        return as_table(pd.DataFrame([{k: v for k, v in r.items() if k != "name"} for r in rows],
+                                     index=pd.Index([r["name"] for r in rows], name=level)))
 
     def _series(self, key: str, names: tuple[str, ...]) -> pd.Series:
         import pandas as pd  # deferred: a projection without tables never imports pandas

@@ -25,6 +25,7 @@ from ..compile.collateral import compile_collateral, vector_rows
 from ..engine.collateral import delinquency_ratio, project_pool
 from ..engine.executors import scenario_chunks
 from ..errors import SpecError
+from ..io.display import as_table
 from ..io.scenario_set import ScenarioSet
 from ..kernels import collateral as KC
 from ..results.implied import _balance_ratio, implied_speeds
@@ -96,7 +97,7 @@ def measured_speeds(servicer: Servicer, windows: Sequence = (1, 3, 6, 12, "life"
             index.append((p, f"{w}m" if w is not None else "life"))
     frame = pd.DataFrame(rows, columns=list(SPEED_COLUMNS),
                          index=pd.MultiIndex.from_tuples(index, names=["period", "window"]))
-    return frame.astype({"months": np.int64})
+    return as_table(frame.astype({"months": np.int64}))
 
 
 def _ratio(x: float, y: float) -> float:
@@ -176,8 +177,8 @@ def anomaly_bands(servicer: Servicer, scenarios: ScenarioSet, band: tuple[float,
                 q = np.percentile(x, [lo, 50.0, hi])
                 rows.append((v, q[0], q[1], q[2], pct, bool(pct < lo or pct > hi)))
             index.append((p, name))
-    return pd.DataFrame(rows, columns=["actual", f"p{lo:g}", "median", f"p{hi:g}", "percentile", "flagged"],
-                        index=pd.MultiIndex.from_tuples(index, names=["period", "measure"]))
+    return as_table(pd.DataFrame(rows, columns=["actual", f"p{lo:g}", "median", f"p{hi:g}", "percentile", "flagged"],
+                                 index=pd.MultiIndex.from_tuples(index, names=["period", "measure"])))
 
 
 def _deck_measures(servicer: Servicer, scenarios: ScenarioSet, k: int) -> np.ndarray:

@@ -225,7 +225,8 @@ def describe(deal: Deal) -> str:
         sections.append(("triggers", [_trigger_text(t) for t in deal.triggers]))
     cover = _covers(deal)
     if isinstance(deal.waterfall, SplitWaterfall):
-        for funds, steps in (("interest funds", deal.waterfall.interest), ("principal funds", deal.waterfall.principal)):
+        split = deal.waterfall
+        for funds, steps in (("interest funds", split.interest), ("principal funds", split.principal)):
             sections.append((f"priority of payments from {funds}", _steps(steps, cover)))
     elif deal.waterfall:
         sections.append(("priority of payments (each step from available funds, in order)",
@@ -329,7 +330,8 @@ class Diagram:
             lines.append('  subgraph cluster_structure { label="capital structure"; style="rounded,dashed";')
             for node_id, label, kind in classes:
                 lines.append(f'    {node_id} [label="{_quote(label)}", fillcolor="{colors[kind]}"];')
-            lines += [f"    {a} -> {b} [style=invis];" for (a, _, _), (b, _, _) in zip(classes, classes[1:])]
+            pairs = zip(classes, classes[1:], strict=False)
+            lines += [f"    {a} -> {b} [style=invis];" for (a, _, _), (b, _, _) in pairs]
             lines.append("  }")
         for a, b, label, style in self.edges:
             attrs = [f'label="{_quote(label)}"'] if label else []
@@ -382,7 +384,8 @@ class Diagram:
         return bundle
 
     def __repr__(self) -> str:
-        return f"<Diagram of {self.deal.name!r}: {len(self.nodes)} nodes, {len(self.edges)} edges; .dot, .mermaid, .svg()>"
+        return (f"<Diagram of {self.deal.name!r}: {len(self.nodes)} nodes, {len(self.edges)} edges; "
+                ".dot, .mermaid, .svg()>")
 
 
 def diagram(deal: Deal) -> Diagram:

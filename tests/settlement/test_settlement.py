@@ -740,3 +740,13 @@ def test_withheld_payouts_are_claimable_once_allowed(projection, evm, tmp_path):
     again = release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=1)
     assert again == (release,) and sum(r["detail"].get("kind") == "release" for r in ledger.instructions()) == 1
     assert release_withheld(ledger, spec(allow=[addr(x) for x in "abcdef"], **kw), as_of=2) == ()  # nothing left
+
+
+def test_a_settlement_shows_itself(projection):
+    """Its header (deal, period, exactness, backing) and one row per chain, integers kept as text."""
+    s = settle(projection, spec(), period=1)
+    shown = repr(s)
+    assert shown.startswith("<Settlement>") and "holders add up to every tranche and chain" in shown
+    for ins in s.instructions:
+        assert str(ins.total) in shown and ins.content_id in shown
+    assert f"<td>{s.instructions[0].total}</td>" in s._repr_html_()
