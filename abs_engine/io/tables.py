@@ -16,7 +16,7 @@ from .files import write_atomic
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_excel", "save_tables", "EXCEL_MAX_ROWS", "TABLE_FORMATS"]
+__all__ = ["write_excel", "save_tables", "Exported", "EXCEL_MAX_ROWS", "TABLE_FORMATS"]
 
 EXCEL_MAX_ROWS = 1_048_575
 """Rows of data an Excel sheet holds (below its header row)."""
@@ -126,3 +126,29 @@ def save_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str],
             write_atomic(path, lambda tmp, f=frame: f.reset_index().to_parquet(tmp))
         written[name] = path
     return written
+
+
+class Exported:
+    """A result whose tables (``all_tables()``, by name, the summary first) go to the files
+    structurers use."""
+
+    def all_tables(self) -> dict[str, pd.DataFrame]:
+        raise NotImplementedError
+
+    def to_excel(self, path) -> str:
+        """Every table in one Excel workbook, a sheet each, the summary first; numbers keep their
+        values and are formatted as the display shows them (percent for rates and yields). Needs
+        ``openpyxl`` (the ``excel`` extra). Returns the path.
+
+        >>> import tempfile, pathlib, pandas as pd, abs_engine as ae
+        >>> res = ae.run({"name": "pool", "collateral": {"rep_lines": [
+        ...     {"balance": 100.0, "wac": 0.0, "wam": 4}]}}, {"prepay": {"cpr": 0.0}})
+        >>> path = res.to_excel(pathlib.Path(tempfile.mkdtemp()) / "run.xlsx")
+        >>> pd.read_excel(path, sheet_name="pool")["scheduled_principal"].tolist()
+        [25, 25, 25, 25]
+        """
+        return write_excel(self.all_tables(), path)
+
+    def save(self, folder, format: str = "csv") -> dict[str, str]:
+        """Every table as ``folder/<table>.csv`` or ``.parquet``; returns ``{table: path}``."""
+        return save_tables(self.all_tables(), folder, format)

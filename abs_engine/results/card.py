@@ -13,7 +13,7 @@ from ..compile.card import CardProgram
 from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..io.display import Shown, as_table
-from ..io.tables import save_tables, write_excel
+from ..io.tables import Exported
 from ..vocabulary import CARD_STAT_COLUMNS, SUMMARY_COLUMNS, TRUST_COLUMNS
 from .overview import card_display
 from .tables import names_index, principal_periods
@@ -37,7 +37,7 @@ allocation, and the investor principal's (collections, charge-offs covered and t
 funding account against what holders, the seller and the account receive)."""
 
 
-class CardResult(Shown):
+class CardResult(Shown, Exported):
     """A card trust run: ``trust`` (the series' table, :data:`abs_engine.vocabulary.TRUST_COLUMNS`),
     ``summary()``, ``check()``; from :func:`abs_engine.engine.card.run_card`. ``table`` is the
     kernel's ``[scenario, month, column]`` array (``None`` for a summary-only run)."""
@@ -143,14 +143,6 @@ class CardResult(Shown):
         if self.table is not None:
             tables.update(trust=self.trust, check=self.check())
         return tables
-
-    def to_excel(self, path) -> str:
-        """Every table in one Excel workbook (as :meth:`RunResult.to_excel`)."""
-        return write_excel(self.all_tables(), path)
-
-    def save(self, folder, format: str = "csv") -> dict[str, str]:
-        """Every table as ``folder/<table>.csv`` or ``.parquet``."""
-        return save_tables(self.all_tables(), folder, format)
 
     def _display(self):
         return card_display(self)

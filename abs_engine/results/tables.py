@@ -15,7 +15,7 @@ from ..dates import payment_dates, schedule
 from ..errors import SpecError
 from ..io.display import Shown, as_table
 from ..io.loans import FORECLOSURE
-from ..io.tables import save_tables, write_excel
+from ..io.tables import Exported
 from ..kernels import curves
 from ..kernels import delinquency as KDQ
 from ..spec import Deal, Scenario
@@ -191,7 +191,7 @@ def _whole_in_place(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class SummaryResult(Shown):
+class SummaryResult(Shown, Exported):
     """What a summary-only run keeps: per-scenario summaries and pool losses, no per-period tables."""
 
     def __init__(self, deal: Deal, scenarios: tuple[Scenario, ...], summary: pd.DataFrame, pool_loss: np.ndarray):
@@ -212,19 +212,11 @@ class SummaryResult(Shown):
         """``{"summary": ...}``: the one table a summary-only run keeps."""
         return {"summary": self._summary}
 
-    def to_excel(self, path) -> str:
-        """The summary in an Excel workbook (see :meth:`RunResult.to_excel`)."""
-        return write_excel(self.all_tables(), path)
-
-    def save(self, folder, format: str = "csv") -> dict[str, str]:
-        """The summary as ``folder/summary.csv`` (or ``.parquet``)."""
-        return save_tables(self.all_tables(), folder, format)
-
     def _display(self):
         return summary_display(self)
 
 
-class RunResult(Shown):
+class RunResult(Shown, Exported):
     """What a run produced: arrays, and pandas views whose columns follow the vocabulary.
 
     Attributes
@@ -738,25 +730,6 @@ class RunResult(Shown):
             tables["cash"] = self.cash
         tables["check"] = self.check()
         return tables
-
-    def to_excel(self, path) -> str:
-        """Every table (:meth:`all_tables`) in one Excel workbook, a sheet each, the summary
-        first; numbers keep their values and are formatted as the display shows them (percent
-        for rates and yields). Needs ``openpyxl`` (the ``excel`` extra). Returns the path.
-
-        >>> import tempfile, pathlib, pandas as pd, abs_engine as ae
-        >>> res = ae.run({"name": "pool", "collateral": {"rep_lines": [
-        ...     {"balance": 100.0, "wac": 0.0, "wam": 4}]}}, {"prepay": {"cpr": 0.0}})
-        >>> path = res.to_excel(pathlib.Path(tempfile.mkdtemp()) / "run.xlsx")
-        >>> pd.read_excel(path, sheet_name="pool")["scheduled_principal"].tolist()
-        [25, 25, 25, 25]
-        """
-        return write_excel(self.all_tables(), path)
-
-    def save(self, folder, format: str = "csv") -> dict[str, str]:
-        """Every table (:meth:`all_tables`) as ``folder/<table>.csv`` or ``.parquet``; returns
-        ``{table: path}``."""
-        return save_tables(self.all_tables(), folder, format)
 
     def _display(self):
         return run_display(self)
