@@ -12,9 +12,9 @@ import math
 import sqlite3
 import sys
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 
-from . import __version__
 from .engine.breakeven import breakevens
 from .engine.compare import compare
 from .engine.run import run
@@ -596,7 +596,7 @@ the field and the value; nothing written), 3 a ledger error, 4 notes not backed.
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="abs-engine", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
                 epilog="'abs-engine COMMAND --help' shows each command's arguments and an example.")
-    p.add_argument("--version", action="version", version=f"abs-engine {__version__}",
+    p.add_argument("--version", action="version", version=f"abs-engine {version('abs-engine')}",
                    help="print the installed version and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 

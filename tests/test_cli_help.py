@@ -113,6 +113,11 @@ def test_compare_command(tmp_path, capsys):
 
     back = pd.read_csv(tmp_path / "c.csv", index_col=[0, 1])
     assert back.loc[("A-1", "wal"), "auto_stress"] == pytest.approx(table.loc[("A-1", "wal"), "auto_stress"])
+    # a deck adds each of its scenarios as a column
+    assert main(["compare", AUTO, "--scenario", BASE, "--scenario", str(ROOT / "scenarios/auto_grid.yaml"),
+                 "--out", str(tmp_path / "g.json")]) == 0
+    rows = json.loads((tmp_path / "g.json").read_text())
+    assert len(rows[0]) == 2 + 1 + 24  # tranche, metric, the base and the grid's 24 scenarios
 
 
 def test_explain_prints_the_tree_and_draws_the_diagram(tmp_path, capsys):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..errors import SpecError
 from ..io.display import as_table
-from ..io.loading import DealSource
+from ..io.loading import DealSource, load_deck
 from ..results.card import CardResult
 from ..results.tables import RunResult, SummaryResult
 from .run import run
@@ -30,8 +30,8 @@ def compare(items: Sequence, deal: DealSource | None = None, *, metrics: Sequenc
     ----------
     items
         Results (:class:`RunResult`, :class:`SummaryResult`, card results; a result of several
-        scenarios gives a column each), or, with ``deal``, scenarios (specs, files, dicts) to
-        run it under, all in one compiled call.
+        scenarios gives a column each), or, with ``deal``, scenarios (specs, files, dicts; a
+        deck adds each of its scenarios) to run it under, all in one compiled call.
     deal
         The deal to run ``items`` under.
     metrics
@@ -64,7 +64,8 @@ def compare(items: Sequence, deal: DealSource | None = None, *, metrics: Sequenc
                             "without a deal)")
         if not items:
             raise SpecError("items", [], "at least one scenario")
-        results = [run(deal, list(items), summary_only=True)]
+        scenarios = [s for item in items for s in load_deck(item)]  # a deck adds each of its scenarios
+        results = [run(deal, scenarios, summary_only=True)]
     else:
         results = list(items)
         bad = [type(x).__name__ for x in results if not isinstance(x, RunResult | SummaryResult | CardResult)]

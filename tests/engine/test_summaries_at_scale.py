@@ -77,12 +77,13 @@ def test_the_summary_table_is_a_view_of_what_the_kernel_wrote():
 
     table = summary_frame(program.deal, program.names, stats, extra)
     assert np.shares_memory(table["wal"].to_numpy(), stats) and np.shares_memory(table["yield"].to_numpy(), stats)
-    first = table["first_principal_period"].to_numpy()
-    assert first.dtype == np.int64 and np.shares_memory(first, stats)   # turned to whole numbers in place
-    np.testing.assert_array_equal(first, before[KS.S_FIRST].reshape(-1).astype(np.int64))
+    first = table["first_principal_period"].array  # nullable whole numbers: the kernel's column and a mask
+    assert first._data.dtype == np.int64 and np.shares_memory(first._data, stats)  # turned to integers in place
+    np.testing.assert_array_equal(first._data, before[KS.S_FIRST].reshape(-1).astype(np.int64))
+    np.testing.assert_array_equal(first._mask, before[KS.S_FIRST].reshape(-1) == 0)  # 0: no principal, missing
     residual = table.xs("Certificates", level="tranche")
-    assert residual[["wal", "yield", "price", "modified_duration"]].isna().all().all()
-    assert (residual[["first_principal_period", "total_principal"]] == 0).all().all()
+    assert residual[["wal", "yield", "price", "modified_duration", "first_principal_period"]].isna().all().all()
+    assert (residual["total_principal"] == 0).all()
     np.testing.assert_array_equal(residual["total_residual"].to_numpy(), extra[:, KS.X_RESIDUAL])
 
 

@@ -99,7 +99,7 @@ def test_the_cli_prints_speeds_and_bands(tmp_path, capsys):
 
     deal.write_text(yaml.safe_dump(DEAL))
     assert main(["ledger", "speeds", str(tmp_path / "l.sqlite"), "--deal", str(deal)]) == 0
-    assert "150.000000" in capsys.readouterr().out
+    assert "150.0000" in capsys.readouterr().out  # PSA in percent of the curve, four decimals
     assert main(["ledger", "bands", str(tmp_path / "l.sqlite"), "--deal", str(deal), "--deck",
                  "scenarios/mortgage_grid.yaml"]) == 0
     assert "percentile" in capsys.readouterr().out
