@@ -8,7 +8,6 @@ import argparse
 import io
 import json
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -163,18 +162,6 @@ def test_a_deal_whose_notes_exceed_its_pool_warns_and_runs(tmp_path, capsys):
         warnings.simplefilter("error")
         for example in sorted((ROOT / "tranches").glob("*.yaml")):
             ae.load_deal(example)
-
-
-def test_the_first_run_in_a_fresh_install_says_it_compiles(tmp_path):
-    """With an empty numba cache, one line on stderr before the kernels compile (the run itself is
-    not waited for: the notice comes first)."""
-    code = ("import sys, abs_engine.engine.run as r; r.cache_is_cold = lambda: True; r._notice_cold_cache(); "
-            "r._notice_cold_cache()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert done.stderr.count("compiling kernels (first run only") == 1, done.stderr
-    from abs_engine.engine.run import cache_is_cold
-
-    assert cache_is_cold() is False  # this checkout has run the engine: its kernels are cached
 
 
 def test_py_typed_ships():

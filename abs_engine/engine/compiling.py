@@ -12,8 +12,12 @@ import sys
 
 __all__ = ["announce_if_cold"]
 
-NOTICE = ("abs_engine: compiling the engine's kernels for this machine (first run only; "
-          "up to a minute, then cached)...")
+NOTICE = ("abs_engine: compiling the engine's kernels for this machine (first run only, ~70 s on 2 cores; "
+          "then cached on disk)...")
+"""Measured on a fresh copy of the package (empty cache), 2-core Xeon: 68.5 s to a first run's
+tables of the auto deal, then 26.8 s more for its first summary grid (the period generated for
+its structure), 9.2 s more for a pool-only deal. A period generated for a new structure alone
+is the ~30 s of the grid."""
 _said = False
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..errors import SpecError
 from ..io.loading import DealSource, ScenarioSource, is_deck, load_deal, load_deck, load_scenario, read_source
 from ..io.loans import deal_loans
 from ..io.scenario_set import ScenarioSet
-from ..kernels import deal as deal_kernel
 from ..results.tables import RunResult, SummaryResult
 from ..spec import Scenario
 from .card import run_card
@@ -28,33 +26,6 @@ MAX_TABLE_SCENARIO_PERIODS = 5_000_000
 too: chunks come back here), about 1.4 kB per scenario-period (10,000 scenarios x 360 months:
 5 GB); beyond this many scenario-periods it is refused before anything is allocated:
 ``summary_only=True`` keeps per-scenario summaries of any number of scenarios."""
-
-
-COLD_COMPILE_SECONDS = 40
-"""About how long the first run after installing compiles the kernels (7-42 s measured on two
-cores); later runs load them from the on-disk cache in well under a second."""
-_noticed = False
-
-
-def cache_is_cold() -> bool:
-    """Whether no kernel of this installation is cached on disk yet, so the first run compiles
-    them all (a fresh install, or a new version of the source): numba's index files sit in the
-    kernels' ``__pycache__``, or under ``NUMBA_CACHE_DIR`` when that is set."""
-    import numba  # deferred: the kernels have imported it already; only its configuration is read
-
-    roots = [Path(deal_kernel.__file__).parent / "__pycache__"]
-    if numba.config.CACHE_DIR:
-        roots.append(Path(numba.config.CACHE_DIR))
-    return not any(next(root.rglob("deal.*.nbi"), None) is not None for root in roots if root.is_dir())
-
-
-def _notice_cold_cache() -> None:
-    """One line on stderr before the first run compiles every kernel (once per process)."""
-    global _noticed
-    if not _noticed and cache_is_cold():
-        print(f"abs_engine: compiling kernels (first run only, ~{COLD_COMPILE_SECONDS} s; cached on disk after)...",
-              file=sys.stderr, flush=True)
-    _noticed = True
 
 
 def _interactive() -> bool:
@@ -99,7 +70,6 @@ def run(deal: DealSource, scenario: ScenarioSource | Sequence[ScenarioSource], *
     [25.0, 25.0, 25.0, 25.0]
     """
     deal = load_deal(deal, read_tape=tape_chunks is None)
-    _notice_cold_cache()
     if isinstance(scenario, ScenarioSet):
         scenarios, several = scenario, True
     elif isinstance(scenario, list | tuple):

@@ -178,3 +178,23 @@ def test_period_reports_and_settlements_show_themselves():
     assert shown.startswith("<PeriodReport>") and "period       3, paid 2027-01-25" in shown
     assert "100.00 -> 90.00" in shown and rep.hash in shown and "checks       ok" in shown
     assert "<th>A</th>" in rep._repr_html_()
+
+
+def test_progress_bars_need_no_ipywidgets(monkeypatch):
+    """In a notebook without ipywidgets, the text bar (tqdm.auto would warn "IProgress not found"
+    and fall back); with ipywidgets, the widget."""
+    import importlib.util
+    import sys
+    import warnings
+
+    from tqdm.std import tqdm as text_bar
+
+    from abs_engine.engine.executors import progress_bar
+
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bar = progress_bar(range(3), total=3, disable=True)
+        assert type(bar) is text_bar and list(bar) == [0, 1, 2]
