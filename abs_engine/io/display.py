@@ -104,19 +104,21 @@ def _cell(x, fmt) -> str:
 
 def formatted(frame):
     """A copy of ``frame`` whose cells are display strings (the frame itself is not changed).
-    Columns are formatted by their names; a frame with a ``metric`` index level, row by row by
-    the metric."""
-    by_row = frame.index.names is not None and "metric" in frame.index.names
-    out = frame.astype(object).copy()
-    if by_row:
+    Columns are formatted by their names (a column named by a tuple, as after ``unstack``, by its
+    first part); a frame with a ``metric`` index level, row by row by the metric."""
+    import pandas as pd  # deferred: only tables are displayed
+
+    if frame.index.names is not None and "metric" in frame.index.names:
         metrics = frame.index.get_level_values("metric")
-        for i, m in enumerate(metrics):
-            fmt = formatter(str(m), metric=True)
-            out.iloc[i] = [_cell(x, fmt) for x in frame.iloc[i]]
-        return out
-    for col in frame.columns:
-        fmt = formatter(str(col))
-        out[col] = [_cell(x, fmt) for x in frame[col].tolist()]
+        rows = [[_cell(x, formatter(str(m), metric=True)) for x in frame.iloc[i].tolist()]
+                for i, m in enumerate(metrics)]
+        return pd.DataFrame(rows, index=frame.index, columns=frame.columns, dtype=object)
+    columns = {}
+    for j, col in enumerate(frame.columns):
+        fmt = formatter(str(col[0] if isinstance(col, tuple) else col))
+        columns[j] = [_cell(x, fmt) for x in frame.iloc[:, j].tolist()]
+    out = pd.DataFrame(columns, index=frame.index, dtype=object)
+    out.columns = frame.columns
     return out
 
 
@@ -134,6 +136,8 @@ def text(frame, max_rows: int | None = None) -> str:
 
     head, tail, left = _cut(frame, max_rows)
     shown = formatted(head if tail is None else pd.concat([head, tail]))
+    if shown.empty:
+        return shown.to_string()
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250):
         lines = shown.to_string().splitlines()
     if tail is not None:

@@ -6,6 +6,7 @@ ids unique and known to the accounts that cover them, the residual only where it
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -449,6 +450,10 @@ class Deal(Spec):
         """The capital structure and the priority of payments as an indented tree
         (:func:`abs_engine.spec.describe.describe`); ``print(deal.describe())``."""
         return describe(self)
+
+    def _repr_html_(self) -> str:
+        """In a notebook a deal shows as its tree (:meth:`describe`); ``repr`` stays the spec's."""
+        return f"<pre>{html.escape(self.describe())}</pre>"
 
     def diagram(self):
         """The structure as a :class:`~abs_engine.spec.describe.Diagram` (DOT and Mermaid

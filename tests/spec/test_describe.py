@@ -72,3 +72,9 @@ def test_graphviz_renders_the_diagram():
         assert name in texts
     assert d.png().startswith(b"\x89PNG")
     assert "image/svg+xml" in d._repr_mimebundle_()
+
+
+def test_a_deal_shows_as_its_tree_in_a_notebook():
+    deal = ae.load_deal(ROOT / "tranches/auto_prime_abs.yaml")
+    page = deal._repr_html_()
+    assert page.startswith("<pre>Prime Auto Owner Trust 2026-A\n") and "A-2b" in page
