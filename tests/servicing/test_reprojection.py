@@ -106,6 +106,7 @@ def test_from_an_empty_ledger_it_is_the_projection(tmp_path):
     _assert_from(servicer.project(scen), ae.run(AUTO, scen), 0)
 
 
+@pytest.mark.filterwarnings("ignore::abs_engine.errors.SpecWarning")  # the scaled pool is smaller than its notes
 def test_a_ledger_of_pool_totals_reprojects_the_scaled_pool(tmp_path):
     """Without loan-level collections the pool is the cut-off loans scaled to the recorded balance:
     with one rep line and no defaults, exactly the projection."""
