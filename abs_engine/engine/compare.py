@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 from ..errors import SpecError
 from ..io.display import as_table
 from ..io.loading import DealSource, load_deck
 from ..results.card import CardResult
 from ..results.tables import RunResult, SummaryResult
+from ..spec import Scenario
 from .run import run
 
 __all__ = ["compare", "COMPARE_METRICS"]
@@ -56,8 +58,8 @@ def compare(items: Sequence, deal: DealSource | None = None, *, metrics: Sequenc
     unknown = [m for m in metrics if m not in COMPARE_METRICS]
     if unknown:
         raise SpecError("metrics", unknown, f"metrics of a comparison ({list(COMPARE_METRICS)})")
-    if isinstance(items, RunResult | SummaryResult | CardResult):
-        items = [items]
+    if isinstance(items, RunResult | SummaryResult | CardResult | str | os.PathLike | Mapping | Scenario):
+        items = [items]  # one result, or one scenario or deck
     if deal is not None:
         if any(isinstance(x, RunResult | SummaryResult | CardResult) for x in items):
             raise SpecError("items", "results", "scenarios to run the deal under (results are compared as they are, "

@@ -32,7 +32,7 @@ PERCENT = frozenset({
     "yield", "mortgage_yield", "coupon", "smm", "mdr", "cpr", "cdr", "severity", "discount_margin",
     "index_rate", "rate", "delinquency_60_ratio", "sixty_plus", "servicing_fee_rate", "net_coupon", "wac",
     "breakeven_cdr", "yield_breakeven_cdr", "cumulative_loss_ratio", "loss_share", "yield_floor",
-    "portfolio_yield", "payment_rate", "charge_off_rate",
+    "portfolio_yield", "payment_rate", "charge_off_rate", "delinquency_60",
 })
 """Columns (or metrics) that are rates, yields or shares: shown in percent."""
 PERCENT_METRICS = frozenset({"loss"})
@@ -42,10 +42,13 @@ DECIMALS4 = frozenset({"wal", "price", "macaulay_duration", "modified_duration",
                        "breakeven_sda", "yield_breakeven_sda", "breakeven_scale", "yield_breakeven_scale"})
 """Columns shown with four decimals (years, prices, speeds in percent of a standard curve)."""
 PERIODS = frozenset({"period", "first_principal_period", "last_principal_period", "first_period", "periods",
-                     "loans", "recipients", "seq", "version"})
+                     "months", "loans", "recipients", "seq", "version"})
 """Whole-number columns."""
 FACTORS = frozenset({"factor", "pool_factor", "percentile"})
 MAX_ROWS = 30
+ROW_LEVELS = ("metric", "measure")
+"""Index levels that name what each row measures (a distribution's ``metric``, the anomaly
+bands' ``measure``): such a table is formatted row by row."""
 """Rows a table shows before it is cut to its first and last rows (notebook and ``repr``)."""
 
 
@@ -105,13 +108,18 @@ def _cell(x, fmt) -> str:
 def formatted(frame):
     """A copy of ``frame`` whose cells are display strings (the frame itself is not changed).
     Columns are formatted by their names (a column named by a tuple, as after ``unstack``, by its
-    first part); a frame with a ``metric`` index level, row by row by the metric."""
+    first part); a frame with a ``metric`` or ``measure`` index level, row by row by its value
+    (but for columns whose own name has a format, as ``percentile``)."""
     import pandas as pd  # deferred: only tables are displayed
 
-    if frame.index.names is not None and "metric" in frame.index.names:
-        metrics = frame.index.get_level_values("metric")
-        rows = [[_cell(x, formatter(str(m), metric=True)) for x in frame.iloc[i].tolist()]
-                for i, m in enumerate(metrics)]
+    by = next((level for level in ROW_LEVELS if level in (frame.index.names or ())), None)
+    if by is not None:
+        metrics = frame.index.get_level_values(by)
+        own = [formatter(str(c)) if kind(str(c)) != "money" else None for c in frame.columns]  # e.g. percentile
+        rows = []
+        for i, m in enumerate(metrics):
+            fmt = formatter(str(m), metric=True)
+            rows.append([_cell(x, own[j] or fmt) for j, x in enumerate(frame.iloc[i].tolist())])
         return pd.DataFrame(rows, index=frame.index, columns=frame.columns, dtype=object)
     columns = {}
     for j, col in enumerate(frame.columns):

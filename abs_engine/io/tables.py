@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpecError
-from .display import EXCEL_FORMATS, kind
+from .display import EXCEL_FORMATS, ROW_LEVELS, kind
 from .files import write_atomic
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike[str]) -
         sheet.append(columns)
         for cell in sheet[1]:
             cell.font = bold
-        by_metric = "metric" in columns
+        by_row = next((level for level in ROW_LEVELS if level in (frame.index.names or ())), None)
         for row in flat.itertuples(index=False):
             sheet.append([_excel_value(v) for v in row])
         for j, col in enumerate(columns, start=1):
@@ -79,16 +79,16 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike[str]) -
             if flat.dtypes.iloc[j - 1].kind == "M":
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
                     cell.number_format = "yyyy-mm-dd"
-            elif flat.dtypes.iloc[j - 1].kind in "fiu" and not by_metric:
+            elif flat.dtypes.iloc[j - 1].kind in "fiu" and by_row is None:
                 fmt = EXCEL_FORMATS[kind(col)]
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
                     cell.number_format = fmt
-        if by_metric:  # a distribution: each row formatted as its metric
-            metric_col = columns.index("metric") + 1
+        if by_row is not None:  # a distribution (bands): each row formatted as its metric (measure)
+            at = columns.index(by_row) + 1
             for row in sheet.iter_rows(min_row=2):
-                fmt = EXCEL_FORMATS[kind(str(row[metric_col - 1].value), metric=True)]
-                for cell in row[metric_col:]:
-                    cell.number_format = fmt
+                fmt = EXCEL_FORMATS[kind(str(row[at - 1].value), metric=True)]
+                for cell, col in zip(row[frame.index.nlevels:], columns[frame.index.nlevels:], strict=True):
+                    cell.number_format = fmt if kind(col) == "money" else EXCEL_FORMATS[kind(col)]
         sheet.freeze_panes = "B2" if frame.index.nlevels == 1 else f"{get_column_letter(frame.index.nlevels + 1)}2"
         sheet.auto_filter.ref = sheet.dimensions
     write_atomic(str(path), lambda tmp: book.save(tmp))

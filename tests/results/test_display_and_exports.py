@@ -37,6 +37,9 @@ def test_formats_by_column_name_and_metric():
     dist = pd.DataFrame({"mean": [0.0012, 3.25]}, index=pd.MultiIndex.from_tuples(
         [("D", "loss"), ("D", "wal")], names=["tranche", "metric"]))
     assert formatted(dist)["mean"].tolist() == ["0.1200%", "3.2500"]
+    bands = pd.DataFrame({"actual": [0.01], "percentile": [50.0]}, index=pd.MultiIndex.from_tuples(
+        [(3, "smm")], names=["period", "measure"]))
+    assert formatted(bands).iloc[0].tolist() == ["1.0000%", "50.000000"]  # a column's own format stays
     assert frame["yield"].dtype == np.float64  # formatting made a copy; the data kept its dtype
 
 
@@ -157,6 +160,8 @@ def test_compare_lines_up_scenarios_and_equals_each_run():
     assert list(both.columns) == ["Prime Auto Owner Trust 2026-A / auto_base",
                                   "Card master trust series 2026-1 / card_base"]
     assert both.loc[("A-1", "wal")].iloc[0] == pytest.approx(table.loc[("A-1", "wal"), "auto_base"])
+    deck = ae.compare(ROOT / "scenarios/auto_grid.yaml", deal=AUTO)  # one deck: a column per scenario
+    assert deck.shape[1] == 24
     with pytest.raises(ae.SpecError, match="metrics of a comparison"):
         ae.compare([a], metrics=["wall"])
 
