@@ -13,7 +13,7 @@ import importlib
 from .compile.program import Program, compile_deal
 from .engine.run import run
 from .engine.schedules import effective_collar, pac_schedule
-from .errors import SpecError
+from .errors import SpecError, SpecWarning
 from .io.loading import load_deal, load_deck, load_scenario
 from .io.loans import read_tape
 from .results.implied import implied_speeds
@@ -42,8 +42,8 @@ def __dir__() -> list[str]:
     return sorted(set(__all__) | {"__version__"})
 
 __all__ = ["run", "compile_deal", "Program", "load_deal", "load_scenario", "load_deck", "RunResult", "Deal", "Scenario",
-           "SpecError", "read_tape", "pac_schedule", "effective_collar", "Servicer", "PeriodReport", "Ledger",
-           "LedgerError", "load_collections", "implied_speeds", "run_bot", "breakevens", "compare", "settle",
+           "SpecError", "SpecWarning", "read_tape", "pac_schedule", "effective_collar", "Servicer", "PeriodReport",
+           "Ledger", "LedgerError", "load_collections", "implied_speeds", "run_bot", "breakevens", "compare", "settle",
            "Settlement", "CardResult", "SummaryResult", "plots"]
 __version__ = "0.1.0"
 """The installed version (the project's ``pyproject.toml``)."""

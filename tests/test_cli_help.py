@@ -149,6 +149,7 @@ def test_a_deal_whose_notes_exceed_its_pool_warns_and_runs(tmp_path, capsys):
     deal["tranches"][0]["balance"] = 130_000_000  # notes 505,000,000 on a pool of 500,000,000
     path = tmp_path / "deal.yaml"
     path.write_text(yaml.safe_dump(deal))
+    assert ae.SpecWarning is SpecWarning  # users filter it by ae.SpecWarning
     with pytest.warns(SpecWarning, match="under-collateralized") as caught:
         ae.load_deal(path)
     assert "505,000,000.00" in str(caught[0].message) and "500,000,000.00" in str(caught[0].message)
