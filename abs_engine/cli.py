@@ -24,6 +24,7 @@ from .io.display import text as table_text
 from .io.files import MAX_SPEC_BYTES, parse_structured_text, write_atomic, write_file_set
 from .io.loading import is_deck, load_deal, load_deck, read_structured_file
 from .results.card import CardResult
+from .results.overview import card_header, run_header
 from .servicing.attestation import head_typed_data, sign
 from .servicing.investor_report import render_html, report_attestation
 from .servicing.ledger import Ledger, LedgerError
@@ -108,8 +109,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _summary_lines(res) -> list[str]:
-    """The header of ``run``'s table output: the result's own display header."""
-    title, items, _ = res._display()
+    """The header of ``run``'s table output: the result's own display header (its tables are
+    printed apart)."""
+    items = card_header(res) if isinstance(res, CardResult) else run_header(res)
     width = max(len(k) for k, _ in items)
     return [f"{k:<{width}}  {v}" for k, v in items] + [""]
 

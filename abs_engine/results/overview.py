@@ -8,7 +8,8 @@ import numpy as np
 
 from ..io.display import checks_text
 
-__all__ = ["describe_scenario", "pool_totals", "run_display", "summary_display", "card_display", "scenarios_text"]
+__all__ = ["describe_scenario", "pool_totals", "run_header", "card_header", "run_display", "summary_display",
+           "card_display", "scenarios_text"]
 
 
 def _value(v) -> str:
@@ -73,8 +74,8 @@ def _checks(frame, scale: float) -> str:
     return checks_text(residual, scale)[0]
 
 
-def run_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object]]]:
-    """``(title, header items, tables)`` of a :class:`~abs_engine.results.tables.RunResult`."""
+def run_header(res) -> list[tuple[str, str]]:
+    """The header of a :class:`~abs_engine.results.tables.RunResult`: ``(name, value text)`` rows."""
     program = res.program
     loans = program.loans
     pool = f"original balance {program.original_balance:,.2f}"
@@ -92,6 +93,12 @@ def run_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object
         items.append(("pool flows", f"WAL {t['wal']:.4f} years, principal {t['principal']:,.2f}, net interest "
                                     f"{t['net_interest']:,.2f}, loss {t['loss']:,.2f} ({t['loss_share']:.4%})"))
     items.append(("checks", _checks(res.check(), program.original_balance)))
+    return items
+
+
+def run_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object]]]:
+    """``(title, header items, tables)`` of a :class:`~abs_engine.results.tables.RunResult`."""
+    items = run_header(res)
     if res.waterfall is None:
         return "RunResult", items, [("pool", res.pool)]
     if len(res.scenarios) == 1:
@@ -106,8 +113,8 @@ def summary_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, ob
     return "SummaryResult", items, [("across scenarios (yields at par)", res.distribution())]
 
 
-def card_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object]]]:
-    """The same for a card trust series (:class:`~abs_engine.results.card.CardResult`)."""
+def card_header(res) -> list[tuple[str, str]]:
+    """The header of a card trust series' result (:class:`~abs_engine.results.card.CardResult`)."""
     series = res.deal.series
     items = [("deal", res.deal.name), ("scenario" if len(res.scenarios) == 1 else "scenarios",
                                        scenarios_text(res.scenarios)),
@@ -118,6 +125,12 @@ def card_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, objec
              ("periods", str(res.n_periods))]
     if res.table is not None:
         items.append(("checks", _checks(res.check(), series.invested_amount)))
+    return items
+
+
+def card_display(res) -> tuple[str, list[tuple[str, str]], list[tuple[str, object]]]:
+    """The same for a card trust series (:class:`~abs_engine.results.card.CardResult`)."""
+    items = card_header(res)
     if len(res.scenarios) == 1:
         return "CardResult", items, [("certificates (yield at par)", res.summary())]
     return "CardResult", items, [("across scenarios (yields at par)", res.distribution())]
